@@ -1,0 +1,70 @@
+"""The durable_rules adapter: the only module that imports the engine.
+
+durable_rules keeps process-global C state and is not thread-safe (concurrent calls crashed the
+process with a segmentation fault), so every call goes through one process-wide lock. aturan talks
+to the C module directly rather than through `durable.lang`/`Host`: the Host starts a background
+dispatch thread that would touch the engine outside the lock, and aturan needs no Python actions,
+only the names of the rules that fired.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from typing import Any
+
+import durable_rules_engine as _engine
+
+from .errors import Diagnostic, EngineError
+
+_LOCK = threading.Lock()
+_SESSIONS = itertools.count(1)
+_NOT_HANDLED = 1  # no rule matched the fact
+_OBSERVED = 2  # the same fact was asserted twice in a session
+
+
+class EngineRuleset:
+    """One compiled ruleset registered in the engine; `fire` asserts one fact in a fresh session
+    and returns the names of all rules that fired, then deletes the session's state."""
+
+    def __init__(self, name: str, definition: dict[str, Any]):
+        self.name = name
+        payload = json.dumps(definition, ensure_ascii=False, sort_keys=True)
+        try:
+            with _LOCK:
+                self._handle = _engine.create_ruleset(name, payload)
+        except Exception as exc:  # the engine raises bare exceptions
+            raise EngineError(Diagnostic("engine-compile", f"engine refused {name}: {exc}")) from exc
+
+    def fire(self, fact: dict[str, Any]) -> list[str]:
+        fired: list[str] = []
+        with _LOCK:
+            sid = str(next(_SESSIONS))
+            payload = json.dumps({**fact, "sid": sid}, ensure_ascii=False)
+            try:
+                code, state = _engine.assert_fact(self._handle, payload)
+                if code == _OBSERVED:
+                    raise EngineError(Diagnostic("engine-observed",
+                                                 f"session {sid} saw the same fact twice"))
+                if code != _NOT_HANDLED:
+                    started = _engine.start_action_for_state(self._handle, state)
+                    message = started[1] if started else None
+                    while message:
+                        fired.extend(json.loads(message))
+                        message = _engine.complete_and_start_action(self._handle, state)
+            except EngineError:
+                raise
+            except Exception as exc:
+                raise EngineError(Diagnostic("engine-failure",
+                                             f"engine failed on {self.name}: {exc}")) from exc
+            finally:
+                _engine.delete_state(self._handle, sid)
+        return fired
+
+    def close(self) -> None:
+        """Remove the ruleset from the engine (after a reload, once no request uses it)."""
+        with _LOCK:
+            if self._handle is not None:
+                _engine.delete_ruleset(self._handle)
+                self._handle = None

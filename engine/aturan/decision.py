@@ -1,0 +1,114 @@
+"""The decision a caller gets back: typed dataclasses whose `to_dict()` is decision.schema.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RulesetRef:
+    name: str
+    version: str
+    digest: str
+    extends: "RulesetRef | None" = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "version": self.version, "digest": self.digest}
+        if self.extends:
+            data["extends"] = self.extends.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class RefundDecision:
+    amount: int
+    destination: str
+    min_business_days: int
+    max_business_days: int
+    due_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"amount": self.amount, "destination": self.destination,
+                "eta": {"min_business_days": self.min_business_days,
+                        "max_business_days": self.max_business_days, "due_by": self.due_by}}
+
+
+@dataclass(frozen=True)
+class PenaltyDecision:
+    party: str
+    code: str
+    points: int | None
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"party": self.party, "code": self.code, "points": self.points, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class ExplanationItem:
+    """One rule that shaped the decision, with the atoms that made it match."""
+
+    rule: str
+    priority: int
+    effect: dict[str, Any]
+    because: list[dict[str, Any]]
+    message: dict[str, str]
+    file: str
+    line: int
+    ruleset: str
+    citation: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"rule": self.rule, "priority": self.priority,
+                                "effect": self.effect, "because": self.because,
+                                "message": self.message,
+                                "source": {"file": self.file, "line": self.line,
+                                           "ruleset": self.ruleset}}
+        if self.citation:
+            data["citation"] = self.citation
+        return data
+
+
+@dataclass(frozen=True)
+class Overridden:
+    rule: str
+    outcome: str
+    priority: int
+    by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "outcome": self.outcome, "priority": self.priority,
+                "by": self.by}
+
+
+@dataclass(frozen=True)
+class Decision:
+    order_id: str
+    ruleset: RulesetRef
+    outcome: str
+    refund: RefundDecision | None
+    penalties: tuple[PenaltyDecision, ...]
+    next_steps: tuple[str, ...]
+    explanation: tuple[ExplanationItem, ...]
+    evaluated_at: str
+    overridden: tuple[Overridden, ...] = field(default=())
+
+    @property
+    def fired_rules(self) -> tuple[str, ...]:
+        """Ids of the rules that matched (applied or overridden), for coverage and diffs."""
+        return tuple(item.rule for item in self.explanation if item.rule != "default") + tuple(
+            o.rule for o in self.overridden)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "ruleset": self.ruleset.to_dict(),
+            "outcome": self.outcome,
+            "refund": self.refund.to_dict() if self.refund else None,
+            "penalties": [p.to_dict() for p in self.penalties],
+            "next_steps": list(self.next_steps),
+            "explanation": [e.to_dict() for e in self.explanation],
+            "overridden": [o.to_dict() for o in self.overridden],
+            "evaluated_at": self.evaluated_at,
+        }

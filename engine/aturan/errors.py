@@ -1,0 +1,110 @@
+"""Locations, diagnostics and the one exception family every aturan error belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where something stands in a source file: 1-based line and column, plus its JSON pointer."""
+
+    file: str = ""
+    line: int = 0
+    col: int = 0
+    pointer: str = ""
+
+    def __str__(self) -> str:
+        if not self.file:
+            return self.pointer or "<input>"
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about an input: a stable code, a human message and where it is."""
+
+    code: str
+    message: str
+    location: Location = field(default_factory=Location)
+    severity: str = "error"  # error | warning
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.code}: {self.message}"
+        if self.location.pointer and self.location.file:
+            text += f" (at {self.location.pointer or '/'})"
+        if self.hint:
+            text += f" {self.hint}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message + (f" {self.hint}" if self.hint else ""),
+            "file": self.location.file or None,
+            "line": self.location.line or None,
+            "col": self.location.col or None,
+            "pointer": self.location.pointer,
+        }
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sort by file, line, column, then code, so output never depends on discovery order."""
+    return sorted(diagnostics, key=lambda d: (d.location.file, d.location.line, d.location.col,
+                                              d.code, d.message))
+
+
+class AturanError(Exception):
+    """Base of every error aturan raises on purpose; carries its diagnostics and an exit code."""
+
+    exit_code = EXIT_INVALID
+    kind = "error"
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: list[Diagnostic] = sort_diagnostics(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+
+class RulesetError(AturanError):
+    """A ruleset file is not valid: YAML, schema or semantic problem."""
+
+    kind = "invalid_ruleset"
+
+
+class FactsError(AturanError):
+    """Order facts do not satisfy the facts schema; each diagnostic names a JSON pointer."""
+
+    kind = "invalid_facts"
+
+
+class SelectionError(AturanError):
+    """No ruleset (version) applies to the request, or a pin names one that is not loaded."""
+
+    kind = "no_ruleset"
+
+
+class EngineError(AturanError):
+    """The rules engine failed in a way that is not the caller's fault."""
+
+    kind = "engine"
+
+
+def pointer_join(pointer: str, key: str | int) -> str:
+    """Append one reference token to a JSON pointer, escaping as RFC 6901 says."""
+    token = str(key).replace("~", "~0").replace("/", "~1")
+    return f"{pointer}/{token}"

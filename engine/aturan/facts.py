@@ -1,0 +1,200 @@
+"""Order facts: the catalogue of fact paths rules may use, validation of incoming facts, and the
+flat view (`FlatFacts`) that both the engine and explanations read.
+
+The catalogue is derived from `schemas/facts.schema.json`, so the schema stays the one place a
+fact field is defined: its type, enum values, nullability and description.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Iterator
+from zoneinfo import ZoneInfo
+
+from .errors import Diagnostic, FactsError, Location, pointer_join
+from .model import parse_timestamp
+from .resources import load_schema
+from .schema import schema_diagnostics
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+MAX_FACTS_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FactField:
+    """One addressable fact: `kind` is enum | string | integer | boolean | timestamp."""
+
+    path: str
+    kind: str
+    description: str
+    enum: tuple[Any, ...] = ()
+    nullable: bool = False
+    derived: bool = False
+
+
+def _kind_of(node: dict[str, Any], defs: dict[str, Any]) -> tuple[str, tuple[Any, ...], bool] | None:
+    branches = node.get("anyOf", [node])
+    nullable = any(b.get("type") == "null" for b in branches)
+    for branch in branches:
+        if "$ref" in branch:
+            branch = {**defs[branch["$ref"].rsplit("/", 1)[1]], **branch}
+        if branch.get("type") == "null":
+            continue
+        if "enum" in branch:
+            return "enum", tuple(branch["enum"]), nullable
+        if branch.get("format") == "date-time":
+            return "timestamp", (), nullable
+        if branch.get("type") in ("string", "integer", "boolean"):
+            return branch["type"], (), nullable
+    return None
+
+
+def _walk(node: dict[str, Any], defs: dict[str, Any], prefix: str, derived: bool,
+          optional: bool = False) -> Iterator[FactField]:
+    required = set(node.get("required", ()))
+    for name, child in node.get("properties", {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        if name == "now" and not prefix:
+            continue
+        is_derived = derived or bool(child.get("readOnly"))
+        may_lack = optional or name not in required
+        branches = child.get("anyOf", [child])
+        objects = [b for b in branches if b.get("type") == "object"]
+        if objects:
+            null_parent = any(b.get("type") == "null" for b in branches)
+            yield from _walk(objects[0], defs, path, is_derived, may_lack or null_parent)
+            continue
+        kind = _kind_of(child, defs)
+        if kind is None:  # arrays (order.items) are reached through derived facts
+            continue
+        yield FactField(path, kind[0], child.get("description", ""), kind[1],
+                        kind[2] or (may_lack and not is_derived and path not in _DEFAULTED),
+                        is_derived)
+
+
+@lru_cache(maxsize=None)
+def catalogue() -> dict[str, FactField]:
+    """Every fact path a rule may name, from the facts schema."""
+    schema = load_schema("facts")
+    return {f.path: f for f in _walk(schema, schema.get("$defs", {}), "", False)}
+
+
+_DEFAULTED = {"order.fulfillment.production_started"}  # missing means false
+
+OPERATORS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "enum": ("eq", "ne", "in", "not_in", "exists", "absent"),
+    "string": ("eq", "ne", "in", "not_in", "exists", "absent"),
+    "integer": ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "exists", "absent"),
+    "boolean": ("eq", "ne", "exists", "absent"),
+    "timestamp": ("older_than", "within", "exists", "absent"),
+}
+
+
+@dataclass(frozen=True)
+class FlatFacts:
+    """Validated facts seen as `path -> value` (nulls dropped), with timestamps parsed and the
+    age in whole seconds of every timestamp measured to `now`."""
+
+    values: dict[str, Any]
+    ages: dict[str, int]
+    now: datetime
+    order_id: str
+    platform: str
+    seller_policy: str | None
+    request_at: datetime
+
+    def get(self, path: str) -> Any:
+        return self.values.get(path)
+
+
+def _reject_non_json_numbers(value: Any, pointer: str, out: list[Diagnostic]) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            out.append(Diagnostic("facts-number", f"{value} is not a number JSON allows",
+                                  Location(pointer=pointer or "/")))
+        else:
+            out.append(Diagnostic("facts-number",
+                                  f"{value!r} is a fractional number; amounts and counts are whole "
+                                  "numbers (money is integer rupiah)", Location(pointer=pointer)))
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            _reject_non_json_numbers(child, pointer_join(pointer, key), out)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _reject_non_json_numbers(child, pointer_join(pointer, index), out)
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    for key, child in value.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(child, dict):
+            _flatten(child, path, out)
+        elif child is not None and not isinstance(child, list):
+            out[path] = child
+
+
+def _derived(order: dict[str, Any]) -> dict[str, Any]:
+    items = order["items"]
+    types = {item["product_type"] for item in items}
+    return {
+        "derived.has_custom_made": "custom_made" in types,
+        "derived.has_pre_order": "pre_order" in types,
+        "derived.has_perishable": "perishable" in types,
+        "derived.has_digital": "digital" in types,
+        "derived.digital_delivered": any(item["product_type"] == "digital"
+                                         and item.get("delivered") is True for item in items),
+        "derived.item_count": sum(item["quantity"] for item in items),
+    }
+
+
+def validate_facts(facts: Any) -> list[Diagnostic]:
+    """Every problem with `facts`, each naming its JSON pointer; empty when the facts are valid."""
+    if not isinstance(facts, dict):
+        return [Diagnostic("facts-type", "facts must be a JSON object with `order` and `request`",
+                           Location(pointer="/"))]
+    problems: list[Diagnostic] = []
+    _reject_non_json_numbers(facts, "", problems)
+    if problems:
+        return problems
+    if "derived" in facts:
+        problems.append(Diagnostic("facts-derived",
+                                   "`derived` is computed by aturan from the order; do not send it",
+                                   Location(pointer="/derived")))
+        facts = {k: v for k, v in facts.items() if k != "derived"}
+    problems += [Diagnostic("facts-schema", d.message, Location(pointer=d.location.pointer or "/"))
+                 for d in schema_diagnostics(facts, "facts", lambda p: Location(pointer=p))]
+    return problems
+
+
+def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
+    """Validate and flatten; raise `FactsError` naming every bad pointer."""
+    problems = validate_facts(facts)
+    if problems:
+        raise FactsError(problems)
+    values: dict[str, Any] = {}
+    _flatten({k: v for k, v in facts.items() if k != "now"}, "", values)
+    order = facts["order"]
+    values.update(_derived(order))
+    values.setdefault("order.fulfillment.production_started", False)
+    request_at = parse_timestamp(facts["request"]["at"])
+    now = parse_timestamp(facts["now"]) if facts.get("now") else request_at
+    fields = catalogue()
+    ages: dict[str, int] = {}
+    for path, value in list(values.items()):
+        field = fields.get(path)
+        if field is not None and field.kind == "timestamp":
+            moment = parse_timestamp(value)
+            values[path] = moment
+            ages[path] = math.floor((now - moment).total_seconds())
+    return FlatFacts(values=values, ages=ages, now=now, order_id=order["id"],
+                     platform=order["platform"], seller_policy=order["seller"]["policy"],
+                     request_at=request_at)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,199 @@
+"""Checks a ruleset needs beyond its JSON Schema; each yields located Diagnostics.
+
+Per file: fact paths exist, operators suit the fact's type, values have the fact's type and enum,
+durations parse, rule ids are unique, refunds are consistent, equal-priority deciding rules cannot
+disagree. Across files: file and folder names match, effective ranges of one ruleset do not overlap,
+and seller overlays neither replace nor outrank a `final` platform rule.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Iterator
+
+from .errors import Diagnostic, Location
+from .explain import PLACEHOLDER
+from .facts import OPERATORS_BY_KIND, catalogue
+from .model import TIME_OPS, AllOf, Atom, Condition, Rule, RulesetVersion, atoms_of
+from .suggest import did_you_mean
+
+
+def _value_matches(kind: str, value: Any) -> bool:
+    if kind in ("enum", "string"):
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return False
+
+
+def check_atom(atom: Atom) -> Iterator[Diagnostic]:
+    fields = catalogue()
+    field = fields.get(atom.fact)
+    if field is None:
+        hint = did_you_mean(atom.fact, fields)
+        yield Diagnostic("unknown-fact", f'unknown fact path "{atom.fact}"', atom.location,
+                         hint=hint or "See docs/reference.md for the fact paths.")
+        return
+    allowed = OPERATORS_BY_KIND[field.kind]
+    if atom.op not in allowed:
+        yield Diagnostic("bad-operator",
+                         f'operator "{atom.op}" does not apply to {field.kind} fact "{atom.fact}"; '
+                         f"use one of: {', '.join(allowed)}", atom.location)
+        return
+    if atom.op in TIME_OPS:
+        if atom.value is None:
+            yield Diagnostic("bad-duration", f'"{atom.fact}" {atom.op}: duration is not '
+                             'well-formed; write e.g. 48h, 2d, 1h30m, 0s', atom.location)
+        return
+    if atom.op in ("exists", "absent"):
+        return
+    values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
+    for value in values:
+        if not _value_matches(field.kind, value):
+            yield Diagnostic("bad-value-type",
+                             f'"{atom.fact}" is a {field.kind} fact; {value!r} is a '
+                             f"{type(value).__name__}", atom.location)
+        elif field.enum and value not in field.enum:
+            hint = did_you_mean(value, field.enum)
+            yield Diagnostic("bad-enum-value",
+                             f'"{value}" is not a value of "{atom.fact}" '
+                             f"(one of: {', '.join(map(str, field.enum))})", atom.location,
+                             hint=hint)
+
+
+def _equalities(condition: Condition) -> dict[str, frozenset[Any]]:
+    """Facts a condition pins to a finite value set at its top level (for cheap disjointness)."""
+    parts = condition.children if isinstance(condition, AllOf) else (condition,)
+    pinned: dict[str, frozenset[Any]] = {}
+    for part in parts:
+        if isinstance(part, Atom) and part.op in ("eq", "in"):
+            values = frozenset(part.value if part.op == "in" else (part.value,))
+            pinned[part.fact] = pinned.get(part.fact, values) & values
+    return pinned
+
+
+def obviously_disjoint(a: Condition, b: Condition) -> bool:
+    """True when no order can satisfy both: some fact is pinned to disjoint value sets.
+
+    A cheap, sound test (never claims disjointness wrongly); `aturan lint` does the exact one."""
+    left, right = _equalities(a), _equalities(b)
+    if any(not values for values in list(left.values()) + list(right.values())):
+        return True
+    return any(not (left[fact] & right[fact]) for fact in left.keys() & right.keys())
+
+
+def check_conflicts(rules: Iterable[Rule]) -> Iterator[Diagnostic]:
+    """Equal-priority deciding rules with different outcomes that may match the same order."""
+    deciding = [r for r in rules if r.decides]
+    for i, first in enumerate(deciding):
+        for second in deciding[i + 1:]:
+            if (first.priority == second.priority and first.then.outcome != second.then.outcome
+                    and not obviously_disjoint(first.when, second.when)):
+                yield Diagnostic(
+                    "priority-conflict",
+                    f'rules "{first.id}" ({first.then.outcome}) and "{second.id}" '
+                    f"({second.then.outcome}) have the same priority {first.priority}; "
+                    "when both match, neither can win", second.location,
+                    hint=f"Give one of them a different priority (line {first.location.line}).")
+
+
+def check_ruleset(rs: RulesetVersion) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    seen: dict[str, Rule] = {}
+    for rule in rs.rules:
+        if rule.id in seen:
+            found.append(Diagnostic("duplicate-rule-id",
+                                    f'rule id "{rule.id}" is already used at line '
+                                    f"{seen[rule.id].location.line}", rule.location))
+        seen.setdefault(rule.id, rule)
+        for atom in atoms_of(rule.when):
+            found.extend(check_atom(atom))
+        found.extend(_check_effect(rule.then, rule.location, rule.decides))
+        found.extend(check_placeholders(rule.messages, rule.location))
+        if rule.final and rs.is_overlay:
+            found.append(Diagnostic("final-in-overlay", "`final` marks platform rules; an "
+                                    "overlay rule cannot be final", rule.location))
+    found.extend(_check_effect(rs.default, rs.location, True, default=True))
+    found.extend(check_placeholders(rs.default_messages, rs.location))
+    found.extend(check_conflicts(rs.rules))
+    if rs.effective_until is not None and rs.effective_until <= rs.effective_from:
+        found.append(Diagnostic("bad-effective-range", "effective_until must be after "
+                                "effective_from", rs.location))
+    return found
+
+
+def check_placeholders(templates: dict[str, str], location: Location) -> Iterator[Diagnostic]:
+    """`{fact.path}` in explain messages must name a fact (or `{now}`)."""
+    fields = catalogue()
+    for lang, template in sorted(templates.items()):
+        for path in PLACEHOLDER.findall(template):
+            if path != "now" and path not in fields:
+                yield Diagnostic("unknown-placeholder",
+                                 f'explain.{lang} quotes {{{path}}}, which is not a fact path',
+                                 location, hint=did_you_mean(path, fields))
+
+
+def _check_effect(effect, location: Location, decides: bool, default: bool = False
+                  ) -> Iterator[Diagnostic]:
+    if default and effect.outcome is None:
+        yield Diagnostic("default-without-outcome", "`default.then` must set an outcome", location)
+    if effect.refund and not decides:
+        yield Diagnostic("refund-without-outcome", "only a rule that sets `outcome` may set a "
+                         "refund; additive rules add penalties and next steps", location)
+    if effect.refund and effect.refund.min_business_days > effect.refund.max_business_days:
+        yield Diagnostic("bad-refund-eta", "refund eta: min_business_days is greater than "
+                         "max_business_days", location)
+
+
+def check_collection(versions: list[RulesetVersion]) -> list[Diagnostic]:
+    """Checks across files: names, overlapping effective ranges, overlays against `final`."""
+    found: list[Diagnostic] = []
+    by_name: dict[str, list[RulesetVersion]] = defaultdict(list)
+    for rs in versions:
+        by_name[rs.name].append(rs)
+    for name, group in by_name.items():
+        group.sort(key=lambda r: r.effective_from)
+        seen_versions: dict[str, RulesetVersion] = {}
+        for rs in group:
+            if rs.version in seen_versions:
+                found.append(Diagnostic("duplicate-version", f"{rs.key} is also defined in "
+                                        f"{seen_versions[rs.version].path}", rs.location))
+            seen_versions[rs.version] = rs
+        for earlier, later in zip(group, group[1:]):
+            if earlier.effective_until is None or earlier.effective_until > later.effective_from:
+                until = earlier.effective_until.isoformat() if earlier.effective_until else "open-ended"
+                found.append(Diagnostic(
+                    "overlapping-versions",
+                    f"{later.key} takes effect {later.effective_from.isoformat()} while "
+                    f"{earlier.key} ({earlier.path}) is still in force (until {until})",
+                    later.location,
+                    hint=f"Set effective_until: {later.effective_from.isoformat()} in "
+                         f"{earlier.key}."))
+    return found
+
+
+def check_overlay(overlay: RulesetVersion, base: RulesetVersion) -> list[Diagnostic]:
+    """An overlay may add and replace rules, but not replace or outrank a `final` base rule."""
+    found: list[Diagnostic] = []
+    finals = [r for r in base.rules if r.final]
+    for rule in overlay.rules:
+        for final in finals:
+            if rule.id == final.id:
+                found.append(Diagnostic(
+                    "overlay-replaces-final",
+                    f'rule "{rule.id}" replaces final rule "{final.id}" of {base.key}',
+                    rule.location))
+            elif (rule.decides and rule.priority >= final.priority
+                  and rule.then.outcome != final.then.outcome
+                  and not obviously_disjoint(rule.when, final.when)):
+                found.append(Diagnostic(
+                    "overlay-loosens-final",
+                    f'rule "{rule.id}" (priority {rule.priority}, {rule.then.outcome}) could '
+                    f'outrank final rule "{final.id}" of {base.key} (priority {final.priority}, '
+                    f"{final.then.outcome})", rule.location,
+                    hint=f"Use a priority below {final.priority}."))
+    return found
+
+
