@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,3 +113,11 @@ class Decision:
             "overridden": [o.to_dict() for o in self.overridden],
             "evaluated_at": self.evaluated_at,
         }
+
+    def to_json(self) -> str:
+        """The canonical serialisation: the same bytes from the library, the CLI and HTTP."""
+        return canonical_json(self.to_dict())
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -28,10 +28,24 @@ def pointer_of(path: Iterable[Any]) -> str:
     return pointer
 
 
+def _branch_that_fits(error: ValidationError) -> list[ValidationError] | None:
+    """In a oneOf/anyOf over objects, the one branch whose required keys the instance has."""
+    branches: dict[object, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [errs for errs in branches.values()
+               if not any(e.validator == "required" and len(e.absolute_path)
+                          == len(error.absolute_path) for e in errs)]
+    return fitting[0] if len(fitting) == 1 else None
+
+
 def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     """Descend into oneOf/anyOf to the branch that got furthest, so the message is specific."""
     if not error.context:
         return [error]
+    fits = _branch_that_fits(error) if isinstance(error.instance, dict) else None
+    if fits:
+        return [leaf for e in fits for leaf in _leaf_errors(e)][:1]
     best = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.context or [])))
     deepest = [e for e in error.context if len(e.absolute_path) == len(best.absolute_path)]
     if len(best.absolute_path) <= len(error.absolute_path):
@@ -55,7 +69,7 @@ def _message(error: ValidationError) -> str:
         allowed = ", ".join(str(v) for v in error.validator_value)
         return f"{error.instance!r} is not one of: {allowed}" + (f". {hint}" if hint else "")
     if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
+        return "required field " + error.message.replace(" is a required property", "") + " is missing"
     if error.validator == "pattern" and isinstance(error.instance, str):
         desc = error.schema.get("description", "")
         return f"{error.instance!r} is not well-formed" + (f": {desc}" if desc else "")
@@ -77,6 +91,11 @@ def schema_diagnostics(tree: Any, schema_name: str,
     for top in errors:
         for error in _leaf_errors(top):
             pointer = pointer_of(error.absolute_path)
+            if error.validator == "required" and isinstance(error.validator_value, list):
+                missing = [k for k in error.validator_value
+                           if isinstance(error.instance, dict) and k not in error.instance]
+                if missing and f"'{missing[0]}'" in error.message:
+                    pointer = pointer_join(pointer, missing[0])
             if error.validator == "additionalProperties" and isinstance(error.instance, dict):
                 allowed = error.schema.get("properties", {})
                 extra = [k for k in error.instance if k not in allowed]

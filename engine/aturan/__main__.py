@@ -1,0 +1,5 @@
+"""`python -m aturan` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""The `aturan` command: one thin module per subcommand over the library.
+
+`main(argv)` returns the exit code (0 ok, 1 invalid input or ruleset, 2 usage) and never lets a
+traceback reach a user for bad input."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .decide import decide
+from .validate import validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aturan")
+def cli() -> None:
+    """Marketplace order policies as versioned YAML rulesets: validate, decide, test, diff."""
+
+
+cli.add_command(validate)
+cli.add_command(decide)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns (and exits with) the exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="aturan", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        code = 1
+    if argv is None:
+        sys.exit(code or 0)
+    return int(code or 0)

@@ -1,0 +1,39 @@
+"""What the subcommands share: consoles, the rulesets option, loading with printed errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from ..errors import RulesetError
+from ..evaluate import Policies, load
+from ..render import print_diagnostics
+from ..resources import bundled_dir
+
+
+def console(err: bool = False) -> Console:
+    return Console(file=sys.stderr if err else sys.stdout, highlight=False, soft_wrap=True)
+
+
+def default_rulesets() -> Path:
+    """`./rulesets` when run inside a policy repository, else the bundled rulesets."""
+    local = Path("rulesets")
+    return local if local.is_dir() else bundled_dir("rulesets")
+
+
+def rulesets_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--rulesets", "rulesets_dir", type=click.Path(exists=True),
+                        default=None, envvar="ATURAN_RULESETS",
+                        help="Folder of rulesets (default: ./rulesets, else the bundled ones).")(func)
+
+
+def load_or_exit(rulesets_dir: str | None) -> Policies:
+    try:
+        return load(rulesets_dir or default_rulesets())
+    except RulesetError as exc:
+        print_diagnostics(console(err=True), exc.diagnostics)
+        raise click.exceptions.Exit(1) from exc

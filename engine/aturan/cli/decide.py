@@ -1,0 +1,55 @@
+"""`aturan decide FACTS.json|-`: one decision, or JSON Lines in -> JSON Lines out."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..decision import canonical_json
+from ..errors import AturanError, FactsError, error_body
+from ..jsonio import read_documents
+from ..render import print_decision, print_diagnostics
+from .common import console, load_or_exit, rulesets_option
+
+
+@click.command()
+@click.argument("facts_file", type=click.File("r", encoding="utf-8", lazy=True))
+@click.option("--ruleset", "pin", metavar="NAME[@VERSION]",
+              help="Use this ruleset (version) instead of the one in force at request.at.")
+@click.option("--lang", type=click.Choice(["en", "id"]), default=None,
+              help="Language of explanation messages (default: both in JSON, en in text).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@rulesets_option
+def decide(facts_file, pin: str | None, lang: str | None, fmt: str,
+           rulesets_dir: str | None) -> None:
+    """Decide order FACTS_FILE (JSON, or JSON Lines for many; - reads stdin)."""
+    try:
+        text = facts_file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read {facts_file.name}: {exc}") from exc
+    policies = load_or_exit(rulesets_dir)
+    source = "<stdin>" if facts_file.name in ("-", "<stdin>") else facts_file.name
+    out, err = console(), console(err=True)
+    failed = 0
+    for number, document in read_documents(text, source):
+        try:
+            if isinstance(document, FactsError):
+                raise document
+            decision = policies.decide(document, pin, lang)
+        except AturanError as exc:
+            failed += 1
+            if fmt == "json":
+                click.echo(canonical_json({**error_body(exc), "line": number}))
+            else:
+                err.print(f"[red]line {number}: invalid input[/]")
+                print_diagnostics(err, exc.diagnostics)
+            continue
+        if fmt == "json":
+            click.echo(decision.to_json())
+        else:
+            print_decision(out, decision, lang or "en")
+    sys.stdout.flush()
+    if failed:
+        raise click.exceptions.Exit(1)

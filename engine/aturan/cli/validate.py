@@ -1,0 +1,27 @@
+"""`aturan validate [PATH...]`: schema and semantic checks, every error as file:line:col."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import sort_diagnostics
+from ..render import print_diagnostics
+from ..repository import discover, load_collection
+from .common import console, default_rulesets
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+def validate(paths: tuple[str, ...]) -> None:
+    """Check ruleset files (default: ./rulesets). Exit 1 on any error."""
+    targets = list(paths) or [str(default_rulesets())]
+    collection, problems = load_collection(targets)
+    problems = sort_diagnostics(problems)
+    print_diagnostics(console(err=True), problems)
+    errors = [d for d in problems if d.severity == "error"]
+    files = len(discover(targets))
+    if errors:
+        console(err=True).print(f"[red]{len(errors)} error(s)[/] in {files} file(s)")
+        raise click.exceptions.Exit(1)
+    console().print(f"[green]ok[/]: {files} file(s), {len(collection.versions)} ruleset "
+                    f"version(s) valid")

@@ -1,0 +1,79 @@
+"""Strict JSON for order facts: no NaN/Infinity, no duplicate keys, bounded size; JSON Lines
+streaming for many orders. Shared by the CLI, the HTTP service, cases and diff."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Iterator
+
+from .errors import Diagnostic, FactsError, Location
+from .facts import MAX_FACTS_BYTES
+
+
+class _Reject(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    raise _Reject(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Reject(f'duplicate key "{key}" in a JSON object')
+        result[key] = value
+    return result
+
+
+def parse_json(text: str | bytes, source: str = "<input>", line: int = 1) -> Any:
+    """Parse one JSON document strictly; errors carry source:line:col."""
+    if len(text) > MAX_FACTS_BYTES:
+        raise FactsError(Diagnostic("json-too-large", f"document is {len(text):,} bytes; the "
+                                    f"limit is {MAX_FACTS_BYTES:,}", Location(source, line, 1, "/")))
+    try:
+        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise FactsError(Diagnostic("json-syntax", exc.msg, Location(source, line + exc.lineno - 1,
+                                                                     exc.colno, "/"))) from exc
+    except _Reject as exc:
+        raise FactsError(Diagnostic("json-syntax", str(exc), Location(source, line, 1, "/"))
+                         ) from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise FactsError(Diagnostic("json-syntax", f"unreadable JSON: {exc}",
+                                    Location(source, line, 1, "/"))) from exc
+
+
+def read_documents(text: str, source: str) -> Iterator[tuple[int, Any | FactsError]]:
+    """One JSON document, or JSON Lines: yields (line number, value or the error for that line)."""
+    stripped = text.strip()
+    if not stripped:
+        yield 1, FactsError(Diagnostic("json-empty", "no JSON input", Location(source, 1, 1, "/")))
+        return
+    if "\n" not in stripped or _single_document(stripped):
+        try:
+            yield 1, parse_json(stripped, source)
+        except FactsError as exc:
+            yield 1, exc
+        return
+    yield from read_lines(text.splitlines(), source)
+
+
+def _single_document(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any | FactsError]]:
+    """JSON Lines, streamed: blank lines skipped."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, parse_json(line, source, number)
+        except FactsError as exc:
+            yield number, exc

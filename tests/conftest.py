@@ -1,0 +1,82 @@
+"""Shared fixtures: the repository's rulesets loaded once, and a factory of valid order facts."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import aturan
+from aturan.cases import deep_merge
+
+ROOT = Path(__file__).resolve().parent.parent
+RULESETS = ROOT / "rulesets"
+
+BASE_FACTS: dict[str, Any] = {
+    "order": {
+        "id": "TS-1001",
+        "platform": "tiktok_shop",
+        "placed_at": "2024-03-01T10:00:00+07:00",
+        "status": "paid",
+        "payment": {"method": "ewallet", "paid_at": "2024-03-01T10:05:00+07:00",
+                    "deadline_at": None},
+        "amounts": {"items": 150000, "shipping": 12000, "discount": 0, "total": 162000},
+        "items": [{"sku": "KAOS-M", "product_type": "regular", "quantity": 1,
+                   "unit_price": 150000}],
+        "seller": {"id": "S-77", "policy": None},
+        "fulfillment": {"ship_by": "2024-03-03T23:59:00+07:00", "shipped_at": None,
+                        "delivered_at": None},
+    },
+    "request": {"type": "cancel", "by": "buyer", "reason": "changed_mind",
+                "at": "2024-03-01T12:00:00+07:00", "seller_response": None},
+}
+
+
+def make_facts(patch: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A valid TikTok Shop order (paid, buyer asks to cancel, March 2024) with `patch` merged in."""
+    return deep_merge(copy.deepcopy(BASE_FACTS), patch or {})
+
+
+@pytest.fixture(scope="session")
+def policies() -> aturan.Policies:
+    return aturan.load(RULESETS)
+
+
+@pytest.fixture
+def facts():
+    return make_facts
+
+
+def write_ruleset(folder: Path, text: str, name: str = "demo", version: str = "1.0.0") -> Path:
+    """Write a ruleset file where the loader expects it: <folder>/rulesets/<name>/<version>.yaml;
+    returns the rulesets root, so diagnostics name `rulesets/<name>/<version>.yaml`."""
+    root = folder / "rulesets"
+    target = root / name / f"{version}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return root
+
+
+MINIMAL_RULESET = """\
+ruleset: demo
+version: 1.0.0
+effective_from: 2024-01-01T00:00:00+07:00
+description: A small ruleset for tests.
+sources:
+  - { publisher: Test, title: Test source }
+default:
+  then: { outcome: escalated }
+  explain: { en: Nothing matched., id: Tidak ada yang cocok. }
+rules:
+  - id: unpaid-cancel
+    description: Unpaid orders are cancelled at once.
+    priority: 10
+    when:
+      all:
+        - { fact: order.status, eq: unpaid }
+    then: { outcome: approved }
+    explain: { en: Unpaid., id: Belum dibayar. }
+    source: { publisher: Test, title: Test source }
+"""

@@ -1,0 +1,31 @@
+"""The engine keeps no state between evaluations: 100k decisions in one process, flat memory."""
+
+import resource
+
+from aturan.facts import flatten_facts
+from conftest import make_facts
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # pragma: no cover
+
+
+def test_100k_evaluations_leave_no_engine_state(policies):
+    statuses = ["unpaid", "paid", "to_ship", "shipped"]
+    flats = [flatten_facts(make_facts({"order": {"id": f"M-{i}", "status": statuses[i % 4]},
+                                       "request": {"by": ["buyer", "seller"][i % 2]}}))
+             for i in range(8)]
+    compiled = [policies.compiled_for(f) for f in flats]
+    fired = [policies.engine_rules(c, f) for c, f in zip(compiled, flats)]
+    samples = []
+    for i in range(100_000):
+        k = i % 8
+        assert policies.engine_rules(compiled[k], flats[k]) == fired[k]
+        if i % 20_000 == 19_999:
+            samples.append(rss_kib())
+    # the first 20k warm up allocators; after that, memory must not keep growing
+    assert samples[-1] - samples[0] < 4 * 1024, samples

@@ -1,0 +1,67 @@
+"""YAML loading: every bad file is refused with its exact file:line:col and a human message."""
+
+import time
+
+import pytest
+
+from aturan.errors import RulesetError
+from aturan.loader import MAX_DOCUMENT_BYTES, load_yaml_file, parse_yaml
+
+
+def error_of(text, path="r.yaml"):
+    with pytest.raises(RulesetError) as info:
+        parse_yaml(text, path)
+    return info.value.first
+
+
+def test_positions_are_recorded_for_every_pointer():
+    doc = parse_yaml("a: 1\nrules:\n  - id: x\n    when: {fact: order.status, eq: paid}\n", "f.yaml")
+    assert doc.tree["rules"][0]["id"] == "x"
+    loc = doc.location("/rules/0/when/fact")
+    assert (loc.file, loc.line, loc.col) == ("f.yaml", 4, 12)
+    assert doc.digest.startswith("sha256:") and len(doc.digest) == 71
+
+
+@pytest.mark.parametrize("text, code, line, col, words", [
+    pytest.param("a: 1\nb: 2\na: 3\n", "yaml-duplicate-key", 3, 1, 'duplicate key "a"', id="duplicate-key"),
+    pytest.param("a: &x 1\nb: *x\n", "yaml-alias", 1, 4, "anchor &x is not allowed", id="anchor"),
+    pytest.param("a: !!python/object:os.system 1\n", "yaml-unsafe-tag", 1, 4, "python/object", id="python-tag"),
+    pytest.param("a:\n\t- 1\n", "yaml-tab", 2, 1, "tab characters", id="tab"),
+    pytest.param("a: [1, 2\nb: 3\n", "yaml-syntax", 2, 2, "expected ','", id="syntax"),
+    pytest.param("", "yaml-empty", 1, 1, "empty", id="empty"),
+    pytest.param("? [a]\n: 1\n", "yaml-bad-key", 1, 3, "plain strings", id="non-string-key"),
+])
+def test_bad_yaml_is_located(text, code, line, col, words):
+    err = error_of(text)
+    assert (err.code, err.location.line, err.location.col) == (code, line, col)
+    assert words in err.message
+    assert str(err).startswith(f"r.yaml:{line}:{col}: {code}: ")
+
+
+def test_billion_laughs_is_refused_quickly():
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+    started = time.perf_counter()
+    err = error_of("\n".join(lines) + "\n")
+    assert err.code == "yaml-alias"
+    assert time.perf_counter() - started < 1.0
+
+
+def test_deep_nesting_is_refused():
+    err = error_of("a: " + "[" * 200 + "]" * 200 + "\n")
+    assert err.code == "yaml-too-deep"
+
+
+def test_oversized_file_is_refused_before_parsing(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: " + b"x" * (MAX_DOCUMENT_BYTES + 1) + b"\n")
+    with pytest.raises(RulesetError) as info:
+        load_yaml_file(big, "big.yaml")
+    assert info.value.first.code == "yaml-too-large"
+    assert "1,048,576" in info.value.first.message
+
+
+def test_dates_stay_text_for_the_schema_to_check():
+    assert parse_yaml("d: 2024-01-01T00:00:00+07:00\n").tree["d"] == "2024-01-01T00:00:00+07:00"
