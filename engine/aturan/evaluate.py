@@ -83,9 +83,10 @@ def combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
         penalties += [PenaltyDecision(p.party, p.code, p.points, rule.id) for p in rule.then.penalties]
         steps += rule.then.next_steps
     refund = None
-    if effect.refund:
+    unpaid = "order.payment.paid_at" not in facts.values
+    if effect.refund and not (effect.refund.amount == "paid" and unpaid):
         total = facts.values["order.amounts.total"]
-        amount = total if effect.refund.amount == "full" else max(
+        amount = total if effect.refund.amount in ("full", "paid") else max(
             0, total - facts.values["order.amounts.shipping"])
         due = add_business_days(facts.now.astimezone(JAKARTA).date(),
                                 effect.refund.max_business_days)

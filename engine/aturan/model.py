@@ -93,7 +93,7 @@ def atoms_of(condition: Condition) -> list[Atom]:
 
 @dataclass(frozen=True)
 class Refund:
-    amount: str  # full | items_only
+    amount: str  # full | paid | items_only
     destination: str
     min_business_days: int
     max_business_days: int
