@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 from .errors import Diagnostic, Location
 from .explain import PLACEHOLDER
 from .facts import OPERATORS_BY_KIND, catalogue
-from .model import TIME_OPS, AllOf, Atom, Condition, Rule, RulesetVersion, atoms_of
+from .model import TIME_OPS, AllOf, Atom, Condition, Not, Rule, RulesetVersion, atoms_of
 from .suggest import did_you_mean
 
 
@@ -63,25 +63,74 @@ def check_atom(atom: Atom) -> Iterator[Diagnostic]:
                              hint=hint)
 
 
-def _equalities(condition: Condition) -> dict[str, frozenset[Any]]:
-    """Facts a condition pins to a finite value set at its top level (for cheap disjointness)."""
+_NEGATE = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",
+           "le": "gt", "gt": "le", "older_than": "within", "within": "older_than",
+           "exists": "absent", "absent": "exists"}
+_INF = float("inf")
+
+
+def _top_atoms(condition: Condition) -> list[tuple[Atom, bool]]:
+    """(atom, negated) for atoms that must hold at the top level of a condition (its `all`)."""
     parts = condition.children if isinstance(condition, AllOf) else (condition,)
-    pinned: dict[str, frozenset[Any]] = {}
+    found: list[tuple[Atom, bool]] = []
     for part in parts:
-        if isinstance(part, Atom) and part.op in ("eq", "in"):
-            values = frozenset(part.value if part.op == "in" else (part.value,))
-            pinned[part.fact] = pinned.get(part.fact, values) & values
-    return pinned
+        if isinstance(part, Atom):
+            found.append((part, False))
+        elif isinstance(part, Not) and isinstance(part.child, Atom):
+            found.append((part.child, True))
+    return found
+
+
+def _interval(op: str, value: Any) -> tuple[float, float] | None:
+    """Half-open [low, high) of values an ordering operator admits (integers, ages)."""
+    return {"lt": (-_INF, value), "le": (-_INF, value + 1), "gt": (value + 1, _INF),
+            "ge": (value, _INF), "older_than": (value, _INF), "within": (-_INF, value)}.get(op)
+
+
+def _requires_presence(atom: Atom, negated: bool) -> bool:
+    return atom.op == "absent" if negated else atom.op != "absent"
+
+
+def _requires_absence(atom: Atom, negated: bool) -> bool:
+    return atom.op == "exists" if negated else atom.op == "absent"
+
+
+def _atoms_exclude(a: Atom, a_negated: bool, b: Atom, b_negated: bool) -> bool:
+    """No order satisfies both atoms (on one fact). A negated comparison also admits an absent
+    fact, so two negated atoms never exclude each other unless one demands absence."""
+    if (_requires_absence(a, a_negated) and _requires_presence(b, b_negated)) or (
+            _requires_absence(b, b_negated) and _requires_presence(a, a_negated)):
+        return True
+    if a_negated and b_negated:
+        return False
+    if a_negated:
+        a, b, b_negated = b, a, a_negated
+    if a.op in ("exists", "absent") or b.op in ("exists", "absent"):
+        return False
+    op_b = _NEGATE[b.op] if b_negated else b.op  # `a` demands presence: the complement suffices
+    sets = {"eq": lambda v: {v}, "in": set, "ne": lambda v: {v}, "not_in": set}
+    if a.op in sets and op_b in sets:
+        left, right = sets[a.op](a.value), sets[op_b](b.value)
+        if a.op in ("eq", "in") and op_b in ("eq", "in"):
+            return not (left & right)
+        if a.op in ("eq", "in") and op_b in ("ne", "not_in"):
+            return left <= right
+        if op_b in ("eq", "in") and a.op in ("ne", "not_in"):
+            return right <= left
+        return False
+    first, second = _interval(a.op, a.value), _interval(op_b, b.value)
+    if first and second:
+        return max(first[0], second[0]) >= min(first[1], second[1])
+    return False
 
 
 def obviously_disjoint(a: Condition, b: Condition) -> bool:
-    """True when no order can satisfy both: some fact is pinned to disjoint value sets.
+    """True when no order can satisfy both: two top-level atoms on one fact exclude each other.
 
-    A cheap, sound test (never claims disjointness wrongly); `aturan lint` does the exact one."""
-    left, right = _equalities(a), _equalities(b)
-    if any(not values for values in list(left.values()) + list(right.values())):
-        return True
-    return any(not (left[fact] & right[fact]) for fact in left.keys() & right.keys())
+    A cheap, sound test (it never claims disjointness wrongly); `aturan lint` does the exact one."""
+    right = _top_atoms(b)
+    return any(x.fact == y.fact and _atoms_exclude(x, xn, y, yn)
+               for x, xn in _top_atoms(a) for y, yn in right)
 
 
 def check_conflicts(rules: Iterable[Rule]) -> Iterator[Diagnostic]:
