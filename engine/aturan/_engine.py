@@ -60,7 +60,9 @@ class EngineRuleset:
                                              f"engine failed on {self.name}: {exc}")) from exc
             finally:
                 _engine.delete_state(self._handle, sid)
-        return fired
+        # a rule whose condition holds an `any` is expanded by the engine into one branch per
+        # alternative, and several branches may fire for one fact: report each rule once
+        return list(dict.fromkeys(fired))
 
     def close(self) -> None:
         """Remove the ruleset from the engine (after a reload, once no request uses it)."""

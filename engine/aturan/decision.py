@@ -25,14 +25,15 @@ class RulesetRef:
 class RefundDecision:
     amount: int
     destination: str
-    min_business_days: int
-    max_business_days: int
-    due_by: str
+    min_business_days: int | None
+    max_business_days: int | None
+    due_by: str | None  # None when the policy publishes no refund time
 
     def to_dict(self) -> dict[str, Any]:
-        return {"amount": self.amount, "destination": self.destination,
-                "eta": {"min_business_days": self.min_business_days,
-                        "max_business_days": self.max_business_days, "due_by": self.due_by}}
+        eta = None if self.due_by is None else {
+            "min_business_days": self.min_business_days,
+            "max_business_days": self.max_business_days, "due_by": self.due_by}
+        return {"amount": self.amount, "destination": self.destination, "eta": eta}
 
 
 @dataclass(frozen=True)

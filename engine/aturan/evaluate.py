@@ -88,10 +88,12 @@ def combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
         total = facts.values["order.amounts.total"]
         amount = total if effect.refund.amount in ("full", "paid") else max(
             0, total - facts.values["order.amounts.shipping"])
-        due = add_business_days(facts.now.astimezone(JAKARTA).date(),
-                                effect.refund.max_business_days)
+        due = None
+        if effect.refund.max_business_days is not None:
+            due = add_business_days(facts.now.astimezone(JAKARTA).date(),
+                                    effect.refund.max_business_days).isoformat()
         refund = RefundDecision(amount, effect.refund.destination, effect.refund.min_business_days,
-                                effect.refund.max_business_days, due.isoformat())
+                                effect.refund.max_business_days, due)
     ref = _ref(rs)
     if compiled.base is not None:
         ref = RulesetRef(rs.name, rs.version, rs.digest, _ref(compiled.base))

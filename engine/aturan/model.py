@@ -95,8 +95,8 @@ def atoms_of(condition: Condition) -> list[Atom]:
 class Refund:
     amount: str  # full | paid | items_only
     destination: str
-    min_business_days: int
-    max_business_days: int
+    min_business_days: int | None = None  # None: the source publishes no refund time
+    max_business_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,10 @@ class Effect:
         if self.outcome:
             data["outcome"] = self.outcome
         if self.refund:
-            data["refund"] = {"amount": self.refund.amount, "destination": self.refund.destination,
-                              "eta": {"min_business_days": self.refund.min_business_days,
-                                      "max_business_days": self.refund.max_business_days}}
+            data["refund"] = {"amount": self.refund.amount, "destination": self.refund.destination}
+            if self.refund.max_business_days is not None:
+                data["refund"]["eta"] = {"min_business_days": self.refund.min_business_days,
+                                         "max_business_days": self.refund.max_business_days}
         if self.penalties:
             data["penalties"] = [{"party": p.party, "code": p.code, "points": p.points}
                                  for p in self.penalties]
@@ -227,8 +228,9 @@ def _effect(node: dict[str, Any]) -> Effect:
     refund = None
     if "refund" in node:
         r = node["refund"]
-        refund = Refund(r["amount"], r["destination"], r["eta"]["min_business_days"],
-                        r["eta"]["max_business_days"])
+        eta = r.get("eta", {})
+        refund = Refund(r["amount"], r["destination"], eta.get("min_business_days"),
+                        eta.get("max_business_days"))
     return Effect(outcome=node.get("outcome"), refund=refund,
                   penalties=tuple(Penalty(p["party"], p["code"], p.get("points"))
                                   for p in node.get("penalties", ())),

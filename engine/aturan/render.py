@@ -36,10 +36,13 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                   + (f" over {d.ruleset.extends.name}@{d.ruleset.extends.version}"
                      if d.ruleset.extends else "")
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
-    if d.refund:
+    if d.refund and d.refund.due_by:
         console.print(f"  refund   {rupiah(d.refund.amount)} → {d.refund.destination}, "
                       f"{d.refund.min_business_days}–{d.refund.max_business_days} business days, "
                       f"due by {d.refund.due_by}")
+    elif d.refund:
+        console.print(f"  refund   {rupiah(d.refund.amount)} → {d.refund.destination} "
+                      "(no refund time published)")
     else:
         console.print("  refund   none")
     for p in d.penalties:

@@ -191,7 +191,8 @@ def _check_effect(effect, location: Location, decides: bool, default: bool = Fal
     if effect.refund and not decides:
         yield Diagnostic("refund-without-outcome", "only a rule that sets `outcome` may set a "
                          "refund; additive rules add penalties and next steps", location)
-    if effect.refund and effect.refund.min_business_days > effect.refund.max_business_days:
+    if (effect.refund and effect.refund.max_business_days is not None
+            and effect.refund.min_business_days > effect.refund.max_business_days):
         yield Diagnostic("bad-refund-eta", "refund eta: min_business_days is greater than "
                          "max_business_days", location)
 
