@@ -10,6 +10,7 @@ import sys
 import click
 
 from .decide import decide
+from .test import test
 from .validate import validate
 
 
@@ -21,6 +22,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(decide)
+cli.add_command(test)
 
 
 def main(argv: list[str] | None = None) -> int:
