@@ -211,10 +211,10 @@ def _list_note(expected: list[Any], actual: list[Any]) -> str:
 def _refund_text(refund: dict[str, Any] | None) -> Any:
     if refund is None:
         return None
-    eta = refund["eta"]
-    return (f"{rupiah(refund['amount'])} to {refund['destination']}, "
-            f"{eta['min_business_days']}-{eta['max_business_days']} business days, "
-            f"due by {eta['due_by']}")
+    eta = refund.get("eta")
+    when = (f"{eta['min_business_days']}-{eta['max_business_days']} business days, due by "
+            f"{eta['due_by']}" if eta else "no published refund time")
+    return f"{rupiah(refund['amount'])} to {refund['destination']}, {when}"
 
 
 def _compare_refund(want: dict[str, Any] | None, have: dict[str, Any] | None) -> list[Mismatch]:
@@ -222,7 +222,9 @@ def _compare_refund(want: dict[str, Any] | None, have: dict[str, Any] | None) ->
         if want is None and have is None:
             return []
         return [Mismatch("refund", want and show(want), _refund_text(have))]
-    flat = {"amount": have["amount"], "destination": have["destination"], **have["eta"]}
+    eta = have.get("eta") or {"min_business_days": None, "max_business_days": None,
+                              "due_by": None}
+    flat = {"amount": have["amount"], "destination": have["destination"], **eta}
     return [Mismatch(f"refund.{key}", value, flat.get(key))
             for key, value in want.items() if flat.get(key) != value]
 
