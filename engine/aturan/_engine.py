@@ -22,6 +22,8 @@ _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)
 _NOT_HANDLED = 1  # no rule matched the fact
 _OBSERVED = 2  # the same fact was asserted twice in a session
+_PRIME = "aturan:prime"  # see EngineRuleset._prime
+_PRIME_RULE = {"all": [{"m": {_PRIME: 1}}]}
 
 
 class EngineRuleset:
@@ -30,12 +32,32 @@ class EngineRuleset:
 
     def __init__(self, name: str, definition: dict[str, Any]):
         self.name = name
-        payload = json.dumps(definition, ensure_ascii=False, sort_keys=True)
+        payload = json.dumps({**definition, _PRIME: _PRIME_RULE}, ensure_ascii=False,
+                             sort_keys=True)
         try:
             with _LOCK:
                 self._handle = _engine.create_ruleset(name, payload)
+                self._prime()
         except Exception as exc:  # the engine raises bare exceptions
             raise EngineError(Diagnostic("engine-compile", f"engine refused {name}: {exc}")) from exc
+
+    def _prime(self) -> None:
+        """Run one session through a rule that fires, before any real evaluation.
+
+        durable_rules 2.0.28 never initialises a new state node's action context
+        (`createStateNode` in state.c leaves `context.messages`/`context.stateFact` as malloc
+        left them) and `delete_state` frees those pointers. A session whose fact fired a rule
+        has them set (and reset to NULL on delete); a session whose fact matched nothing still
+        holds the garbage, so deleting it crashed the process (segfault or "free(): invalid
+        pointer"), depending on the heap. Each evaluation deletes its session before the next
+        starts (under the lock), so the engine reuses one state slot; priming that slot once
+        through this sentinel rule (no aturan fact carries `aturan:prime`) leaves it clean."""
+        code, state = _engine.assert_fact(self._handle, json.dumps({_PRIME: 1, "sid": _PRIME}))
+        if code != _NOT_HANDLED:
+            message = _engine.start_action_for_state(self._handle, state)
+            while message:
+                message = _engine.complete_and_start_action(self._handle, state)
+        _engine.delete_state(self._handle, _PRIME)
 
     def fire(self, fact: dict[str, Any]) -> list[str]:
         fired: list[str] = []
