@@ -27,11 +27,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def parse_json(text: str | bytes, source: str = "<input>", line: int = 1) -> Any:
-    """Parse one JSON document strictly; errors carry source:line:col."""
-    if len(text) > MAX_FACTS_BYTES:
+def parse_json(text: str | bytes, source: str = "<input>", line: int = 1,
+               limit: int = MAX_FACTS_BYTES) -> Any:
+    """Parse one JSON document strictly; errors carry source:line:col. `limit` lets the HTTP
+    service apply its own (configurable) body limit instead of the default."""
+    if len(text) > limit:
         raise FactsError(Diagnostic("json-too-large", f"document is {len(text):,} bytes; the "
-                                    f"limit is {MAX_FACTS_BYTES:,}", Location(source, line, 1, "/")))
+                                    f"limit is {limit:,}", Location(source, line, 1, "/")))
     try:
         return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:

@@ -10,6 +10,7 @@ import sys
 import click
 
 from .decide import decide
+from .serve import serve
 from .test import test
 from .validate import validate
 
@@ -22,6 +23,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(decide)
+cli.add_command(serve)
 cli.add_command(test)
 
 

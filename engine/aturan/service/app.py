@@ -1,0 +1,314 @@
+"""The decision service's FastAPI app: routes, access log, metrics and hot reload wired together.
+
+Request handlers are async only to read the body under its size limit; parsing, validation and
+the decision itself are CPU-bound and run in Starlette's threadpool, where the engine adapter's
+process-wide lock serialises the durable_rules calls. More throughput comes from more worker
+processes (`aturan serve --workers N`), each with its own engine state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+import traceback
+from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..decision import Decision, canonical_json
+from ..errors import AturanError
+from ..evaluate import Policies
+from ..jsonio import parse_json
+from . import logs
+from .config import ServiceConfig
+from .errors import (RequestError, bad_parameter, error_json, error_response, http_error,
+                     internal_error, kind_for, read_body, status_for)
+from .holder import PolicyHolder, ReloadResult, Reloader
+from .metrics import Metrics
+from .openapi import add_components, error_responses, json_body
+
+LOG_FIELDS = "aturan.log"  # scope key: the dict a handler fills for the access log line
+LANGS = ("en", "id")
+
+
+class DecisionService:
+    """What the routes call, free of HTTP: decide one body or a batch body with the current set."""
+
+    def __init__(self, config: ServiceConfig, holder: PolicyHolder, metrics: Metrics):
+        self.config = config
+        self.holder = holder
+        self.metrics = metrics
+
+    def decide(self, body: bytes, pin: str | None, lang: str | None,
+               log: dict[str, Any]) -> Decision:
+        facts = parse_json(body, "<body>", limit=self.config.max_body_bytes)
+        log["order_id"] = _order_id(facts)
+        with self.holder.lease() as policies:
+            decision = policies.decide(facts, pin, lang)
+        self.metrics.decided(decision)
+        log.update(ruleset=f"{decision.ruleset.name}@{decision.ruleset.version}",
+                   outcome=decision.outcome)
+        return decision
+
+    def decide_batch(self, body: bytes, pin: str | None, lang: str | None,
+                     log: dict[str, Any]) -> str:
+        """`{"results": [...]}` as text; each decision is spliced in as its canonical bytes."""
+        items = self._items(parse_json(body, "<body>", limit=self.config.max_body_bytes))
+        parts: list[str] = []
+        rulesets: set[str] = set()
+        failed = 0
+        with self.holder.lease() as policies:  # one set for the whole batch
+            for result in policies.decide_many(items, pin, lang):
+                if isinstance(result, AturanError):
+                    failed += 1
+                    self.metrics.failed(kind_for(result))
+                    parts.append(canonical_json({**error_json(result),
+                                                 "status": status_for(result)}))
+                else:
+                    self.metrics.decided(result)
+                    rulesets.add(f"{result.ruleset.name}@{result.ruleset.version}")
+                    parts.append(result.to_json())
+        log.update(items=len(items), failed=failed, ruleset=",".join(sorted(rulesets)) or None)
+        return '{"results":[' + ",".join(parts) + "]}"
+
+    def _items(self, document: Any) -> list[Any]:
+        if not isinstance(document, dict):
+            raise RequestError(422, "batch-shape", 'a batch is a JSON object {"items": [facts, '
+                               '...]}', kind="invalid_request")
+        extra = sorted(set(document) - {"items"})
+        if extra:
+            raise RequestError(422, "batch-shape", f'unknown key "{extra[0]}" in a batch; only '
+                               '"items" is allowed', f"/{extra[0]}", kind="invalid_request")
+        items = document.get("items")
+        if not isinstance(items, list):
+            raise RequestError(422, "batch-shape", '"items" must be an array of order facts',
+                               "/items", kind="invalid_request")
+        if len(items) > self.config.batch_limit:
+            raise RequestError(413, "batch-too-large", f"batch has {len(items):,} items; the "
+                               f"limit is {self.config.batch_limit:,}", "/items",
+                               kind="too_large")
+        return items
+
+    def health(self) -> dict[str, Any]:
+        last = self.holder.last_reload
+        return {"status": "ok" if last is None or last.ok else "degraded",
+                "pid": os.getpid(), "generation": self.holder.generation,
+                "loaded_at": self.holder.loaded_at, "watch": self.config.watch,
+                "rulesets": [{"name": d["name"], "version": d["version"], "digest": d["digest"]}
+                             for d in self.holder.policies.describe()],
+                "last_reload": last.to_dict() if last else None}
+
+
+def _order_id(facts: Any) -> str | None:
+    order = facts.get("order") if isinstance(facts, dict) else None
+    order_id = order.get("id") if isinstance(order, dict) else None
+    return order_id if isinstance(order_id, str) else None
+
+
+class AccessLog:
+    """Pure ASGI middleware: times every request, feeds the latency histogram and writes one
+    JSON access line with what the handler put in `scope["aturan.log"]`."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        fields: dict[str, Any] = {}
+        scope[LOG_FIELDS] = fields
+        status = 500
+        began = perf_counter()
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed = perf_counter() - began
+            self.metrics.observe(scope["path"], elapsed)
+            logs.access(method=scope["method"], path=scope["path"], status=status,
+                        latency_ms=round(elapsed * 1000, 3), **fields)
+
+
+def _log_fields(request: Request) -> dict[str, Any]:
+    return request.scope.get(LOG_FIELDS, {})
+
+
+def _check_lang(lang: str | None) -> str | None:
+    if lang is not None and lang not in LANGS:
+        raise bad_parameter("lang", f'"{lang}" is not a language aturan explains in; use '
+                            f'{" or ".join(LANGS)}')
+    return lang
+
+
+def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastAPI:
+    """The app for one process. `policies`: an already loaded set (else loaded from
+    `config.rulesets`, raising `RulesetError` when it is invalid)."""
+    metrics = Metrics()
+
+    def reloaded(result: ReloadResult) -> None:
+        metrics.reloaded(result)
+        logs.event("reload", logging.INFO if result.ok else logging.ERROR, **result.to_dict())
+
+    holder = PolicyHolder(config.rulesets.resolve(), on_reload=reloaded)
+    holder.start(policies)
+    service = DecisionService(config, holder, metrics)
+    reloader = Reloader(holder, config.watch, config.watch_interval)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        sighup = (config.handle_sighup and hasattr(signal, "SIGHUP")
+                  and threading.current_thread() is threading.main_thread())
+        if config.watch or sighup:
+            reloader.start()
+        if sighup:
+            loop.add_signal_handler(signal.SIGHUP, reloader.request)
+        logs.event("start", pid=os.getpid(), rulesets=[f"{d['name']}@{d['version']}" for d in
+                                                       holder.policies.describe()],
+                   watch=config.watch, sighup=sighup)
+        try:
+            yield
+        finally:
+            if sighup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            reloader.stop()
+
+    app = FastAPI(title="aturan decision service", version=__version__, lifespan=lifespan,
+                  description="Marketplace cancellation, refund and penalty decisions from "
+                              "versioned YAML rulesets. Facts and Decision are the project's own "
+                              "JSON Schemas.", redoc_url=None)
+    app.state.service = service
+    app.state.holder = holder
+    app.add_middleware(AccessLog, metrics=metrics)
+    _add_error_handlers(app)
+    _add_routes(app, service)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                               description=app.description)
+            app.openapi_schema = add_components(spec, config.batch_limit)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _failure(exc: Exception, log: dict[str, Any], metrics: Metrics) -> Response:
+    if isinstance(exc, AturanError):
+        log["error"] = kind_for(exc)
+        metrics.failed(log["error"])
+        return error_response(exc)
+    log["error"] = "internal"
+    metrics.failed("internal")
+    logs.event("internal-error", logging.ERROR, error=repr(exc),
+               traceback=traceback.format_exc())
+    return internal_error()
+
+
+RULESET_PARAM = Query(None, description="Pin a ruleset: NAME@VERSION, or NAME for the version "
+                                        "in force at request.at. Default: the order platform's "
+                                        "(or seller overlay's) version in force.")
+LANG_PARAM = Query(None, description="Explanation messages in one language (en or id); "
+                                     "default both.")
+FACTS_BODY = {"requestBody": {"required": True, "description": "Order facts.",
+                              "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Facts"}}}}}
+BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/BatchRequest"}}}}}
+
+
+def _add_routes(app: FastAPI, service: DecisionService) -> None:
+    metrics = service.metrics
+    limit = service.config.max_body_bytes
+
+    @app.post("/v1/decisions", response_class=Response, openapi_extra=FACTS_BODY,
+              summary="Decide one order",
+              responses={200: json_body("Decision", "The decision, byte for byte what "
+                                                    "Decision.to_json() gives."),
+                         **error_responses(400, 404, 413, 422)})
+    async def decide(request: Request, ruleset: str | None = RULESET_PARAM,
+                     lang: str | None = LANG_PARAM) -> Response:
+        log = _log_fields(request)
+        try:
+            body = await read_body(request, limit)
+            decision = await run_in_threadpool(service.decide, body, ruleset or None,
+                                               _check_lang(lang), log)
+        except Exception as exc:
+            return _failure(exc, log, metrics)
+        return Response(decision.to_json(), media_type="application/json")
+
+    @app.post("/v1/decisions:batch", response_class=Response, openapi_extra=BATCH_BODY,
+              summary="Decide many orders; each item answered in order",
+              responses={200: json_body("BatchResponse", "One result per item: a decision, or "
+                                                         "that item's errors."),
+                         **error_responses(400, 413, 422)})
+    async def decide_batch(request: Request, ruleset: str | None = RULESET_PARAM,
+                           lang: str | None = LANG_PARAM) -> Response:
+        log = _log_fields(request)
+        try:
+            body = await read_body(request, limit)
+            text = await run_in_threadpool(service.decide_batch, body, ruleset or None,
+                                           _check_lang(lang), log)
+        except Exception as exc:
+            return _failure(exc, log, metrics)
+        return Response(text, media_type="application/json")
+
+    @app.get("/v1/rulesets", response_class=Response, summary="Loaded ruleset versions")
+    async def rulesets() -> Response:
+        return Response(canonical_json({"rulesets": service.holder.policies.describe()}),
+                        media_type="application/json")
+
+    @app.get("/healthz", response_class=Response,
+             summary="Status, loaded digests, last reload result")
+    async def healthz() -> Response:
+        return Response(canonical_json(service.health()), media_type="application/json")
+
+    @app.get("/metrics", response_class=Response, summary="Prometheus text format")
+    def prometheus() -> Response:  # sync: in multiprocess mode this reads files
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def routing_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        message = {404: f"no endpoint at {request.url.path}; see /openapi.json",
+                   405: f"{request.method} is not allowed on {request.url.path}"}.get(
+                       exc.status_code, str(exc.detail))
+        _log_fields(request)["error"] = code
+        return http_error(exc.status_code, code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def parameter_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        _log_fields(request)["error"] = "bad_request"
+        return error_response(RequestError(400, "bad-parameter", f"{where}: "
+                                           f"{first.get('msg', 'invalid request')}"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        logs.event("internal-error", logging.ERROR, error=repr(exc),
+                   traceback="".join(traceback.format_exception(exc)))
+        return internal_error()

@@ -1,0 +1,213 @@
+"""The rulesets a service decides with, and how a new set replaces them.
+
+A reload loads, validates and compiles the whole new set (`aturan.load`) before anything changes;
+only then does one reference assignment make it current, so a request sees either the old set or
+the new one, never a mix. A broken file leaves the old set serving and is kept as the last reload
+result for `/healthz` and the log.
+
+Every request holds a lease on the generation it started with. The durable_rules engine keeps
+compiled rulesets as process-global C state, so a replaced generation's engine rulesets are
+closed as soon as its last lease ends (at once when it had none): keeping them would grow memory
+with every edit under `--watch`, and closing them earlier would pull them from under a request.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from time import perf_counter
+from typing import Callable, Iterator
+
+from ..errors import AturanError
+from ..evaluate import Policies, load
+from ..repository import discover
+
+Snapshot = tuple[tuple[str, int, int], ...] | None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """One attempt to (re)load the rulesets: what triggered it and what came of it."""
+
+    ok: bool
+    trigger: str  # start | watch | sighup | manual
+    at: str
+    generation: int  # the generation serving after the attempt
+    duration_ms: float
+    errors: tuple[str, ...] = ()  # `file:line:col: code: message` for each problem
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "trigger": self.trigger, "at": self.at,
+                "generation": self.generation, "duration_ms": round(self.duration_ms, 1),
+                "errors": list(self.errors)}
+
+
+@dataclass(eq=False)
+class _Generation:
+    policies: Policies
+    number: int
+    loaded_at: str
+    users: int = 0
+    retired: bool = False
+
+
+def snapshot(root: Path) -> Snapshot:
+    """(file, mtime in ns, size) of every ruleset file: what `--watch` compares between polls."""
+    try:
+        files = discover([root])
+        return tuple(sorted((str(path), stat.st_mtime_ns, stat.st_size)
+                            for path, stat in ((p, p.stat()) for p, _ in files)))
+    except (OSError, ValueError):  # folder gone, or a file removed between listing and stat
+        return None
+
+
+@dataclass
+class PolicyHolder:
+    """Owns the current `Policies` generation; `lease()` for requests, `reload()` to replace it."""
+
+    root: Path
+    loader: Callable[[Path], Policies] = load
+    on_reload: Callable[[ReloadResult], None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._snapshot = snapshot(self.root)
+        self._current: _Generation | None = None
+        self.last_reload: ReloadResult | None = None
+
+    def start(self, initial: Policies | None = None) -> ReloadResult:
+        """Serve `initial` (already loaded by the caller), else load now; raises RulesetError."""
+        began = perf_counter()
+        policies = initial if initial is not None else self.loader(self.root)
+        self._current = _Generation(policies, 1, utc_now())
+        self.last_reload = ReloadResult(True, "start", self._current.loaded_at, 1,
+                                        (perf_counter() - began) * 1000)
+        return self.last_reload
+
+    @property
+    def generation(self) -> int:
+        return self._generation().number
+
+    @property
+    def loaded_at(self) -> str:
+        return self._generation().loaded_at
+
+    @property
+    def policies(self) -> Policies:
+        """The current set, for reading its description; decisions go through `lease()`."""
+        return self._generation().policies
+
+    def _generation(self) -> _Generation:
+        if self._current is None:
+            raise RuntimeError("PolicyHolder.start() was not called")
+        return self._current
+
+    @contextmanager
+    def lease(self) -> Iterator[Policies]:
+        """The current set, kept open until the block ends even if a reload replaces it."""
+        with self._lock:
+            generation = self._generation()
+            generation.users += 1
+        try:
+            yield generation.policies
+        finally:
+            with self._lock:
+                generation.users -= 1
+                finished = generation.retired and generation.users == 0
+            if finished:
+                generation.policies.close()
+
+    def changed(self) -> bool:
+        """Whether any ruleset file appeared, vanished or changed since the last (re)load."""
+        return snapshot(self.root) != self._snapshot
+
+    def reload(self, trigger: str = "manual") -> ReloadResult:
+        """Load the whole set anew; swap it in only if it loaded, validated and compiled."""
+        with self._reload_lock:
+            seen = snapshot(self.root)  # before loading: an edit during the load triggers again
+            began = perf_counter()
+            try:
+                fresh = self.loader(self.root)
+            except AturanError as exc:
+                result = self._failed(trigger, began, tuple(str(d) for d in exc.diagnostics))
+            except Exception as exc:  # unreadable folder, engine refusal: keep the old set
+                result = self._failed(trigger, began, (f"{self.root}: {type(exc).__name__}: "
+                                                       f"{exc}",))
+            else:
+                with self._lock:
+                    old = self._generation()
+                    self._current = _Generation(fresh, old.number + 1, utc_now())
+                    old.retired = True
+                    idle = old.users == 0
+                if idle:
+                    old.policies.close()
+                result = ReloadResult(True, trigger, self._current.loaded_at,
+                                      self._current.number, (perf_counter() - began) * 1000)
+            self._snapshot = seen
+            self.last_reload = result
+        if self.on_reload is not None:
+            self.on_reload(result)
+        return result
+
+    def _failed(self, trigger: str, began: float, errors: tuple[str, ...]) -> ReloadResult:
+        return ReloadResult(False, trigger, utc_now(), self.generation,
+                            (perf_counter() - began) * 1000, errors)
+
+    def close(self) -> None:
+        """At shutdown: close the current set once no request holds it."""
+        with self._lock:
+            generation = self._generation()
+            generation.retired = True
+            idle = generation.users == 0
+        if idle:
+            generation.policies.close()
+
+
+class Reloader:
+    """A background thread that reloads on request (SIGHUP) and, with `watch`, whenever a poll of
+    the ruleset files' mtimes and sizes sees a change. Reloads run here, never on the event loop:
+    compiling a set takes CPU time that requests should not wait behind."""
+
+    def __init__(self, holder: PolicyHolder, watch: bool, interval: float):
+        self.holder = holder
+        self.watch = watch
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._requested = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="aturan-reloader", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Ask for a reload (from the event loop's SIGHUP callback, or anywhere)."""
+        self._requested = True
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval if self.watch else None)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            if self._requested:
+                self._requested = False
+                self.holder.reload("sighup")
+            elif self.watch and self.holder.changed():
+                self.holder.reload("watch")
