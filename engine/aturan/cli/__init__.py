@@ -10,6 +10,7 @@ import sys
 import click
 
 from .decide import decide
+from .sample import sample
 from .serve import serve
 from .test import test
 from .validate import validate
@@ -25,6 +26,7 @@ cli.add_command(validate)
 cli.add_command(decide)
 cli.add_command(serve)
 cli.add_command(test)
+cli.add_command(sample)
 
 
 def main(argv: list[str] | None = None) -> int:
