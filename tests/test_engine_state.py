@@ -29,3 +29,23 @@ def test_100k_evaluations_leave_no_engine_state(policies):
             samples.append(rss_kib())
     # the first 20k warm up allocators; after that, memory must not keep growing
     assert samples[-1] - samples[0] < 4 * 1024, samples
+
+
+def test_sessions_that_match_no_rule_do_not_crash_the_engine(tmp_path):
+    """durable_rules leaves a new session's action context uninitialised and frees it on delete;
+    without the adapter's guard, `aturan decide` on an order no rule matches crashed about every
+    second fresh process (segfault / invalid free). Fresh processes, because a crash kills one."""
+    import json
+    import subprocess
+    import sys
+    from conftest import RULESETS
+    order = tmp_path / "nomatch.json"
+    order.write_text(json.dumps(make_facts({"order": {"status": "shipped"},
+                                            "request": {"type": "return_refund",
+                                                        "by": "seller"}})))
+    command = [sys.executable, "-m", "aturan", "decide", str(order), "--rulesets", str(RULESETS),
+               "--format", "json"]
+    for _ in range(10):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (result.returncode, result.stderr[-1000:])
+        assert json.loads(result.stdout)["outcome"] == "escalated"

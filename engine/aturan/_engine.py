@@ -16,6 +16,7 @@ from typing import Any
 
 import durable_rules_engine as _engine
 
+from .compiler import FACT_MARKER
 from .errors import Diagnostic, EngineError
 
 _LOCK = threading.Lock()
@@ -24,6 +25,10 @@ _NOT_HANDLED = 1  # no rule matched the fact
 _OBSERVED = 2  # the same fact was asserted twice in a session
 _PRIME = "aturan:prime"  # see EngineRuleset._prime
 _PRIME_RULE = {"all": [{"m": {_PRIME: 1}}]}
+# Fires for every aturan fact, so no session ends without an action: together with _prime this
+# keeps every state node's action context initialised whichever slot the engine hands out.
+_SEEN = "aturan:seen"
+_SEEN_RULE = {"all": [{"m": {FACT_MARKER: 1}}]}
 
 
 class EngineRuleset:
@@ -32,8 +37,8 @@ class EngineRuleset:
 
     def __init__(self, name: str, definition: dict[str, Any]):
         self.name = name
-        payload = json.dumps({**definition, _PRIME: _PRIME_RULE}, ensure_ascii=False,
-                             sort_keys=True)
+        payload = json.dumps({**definition, _PRIME: _PRIME_RULE, _SEEN: _SEEN_RULE},
+                             ensure_ascii=False, sort_keys=True)
         try:
             with _LOCK:
                 self._handle = _engine.create_ruleset(name, payload)
@@ -84,7 +89,7 @@ class EngineRuleset:
                 _engine.delete_state(self._handle, sid)
         # a rule whose condition holds an `any` is expanded by the engine into one branch per
         # alternative, and several branches may fire for one fact: report each rule once
-        return list(dict.fromkeys(fired))
+        return [name for name in dict.fromkeys(fired) if name != _SEEN]
 
     def close(self) -> None:
         """Remove the ruleset from the engine (after a reload, once no request uses it)."""
