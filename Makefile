@@ -25,7 +25,7 @@ validate: $(STAMP)
 	$(BIN)/aturan validate rulesets
 
 docs: $(STAMP)
-	$(BIN)/python -m aturan.docgen docs/reference.md
+	$(BIN)/python -m aturan.docgen
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis
