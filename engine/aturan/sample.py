@@ -96,9 +96,11 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
     and of the seller overlays that extend it."""
     versions = [rs for rs in collection.by_name.get(platform, ()) if not rs.is_overlay]
     if not versions:
-        raise SelectionError(Diagnostic("unknown-ruleset", f'no ruleset named "{platform}" is '
-                                        "loaded", Location(pointer="/order/platform"),
-                                        hint=did_you_mean(platform, collection.by_name)))
+        names = [name for name, group in collection.by_name.items()
+                 if not any(rs.is_overlay for rs in group)]
+        raise SelectionError(Diagnostic("unknown-ruleset", f'no platform ruleset named '
+                                        f'"{platform}" is loaded (loaded: {", ".join(names)})',
+                                        Location(), hint=did_you_mean(platform, names)))
     overlays = [rs for rs in collection.versions
                 if rs.is_overlay and rs.extends and rs.extends.split("@")[0] == platform]
     windows = tuple((rs.effective_from, rs.effective_until or rs.effective_from

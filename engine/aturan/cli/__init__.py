@@ -10,6 +10,7 @@ import sys
 import click
 
 from .decide import decide
+from .diff import diff
 from .sample import sample
 from .serve import serve
 from .test import test
@@ -27,6 +28,7 @@ cli.add_command(decide)
 cli.add_command(serve)
 cli.add_command(test)
 cli.add_command(sample)
+cli.add_command(diff)
 
 
 def main(argv: list[str] | None = None) -> int:

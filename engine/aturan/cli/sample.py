@@ -7,12 +7,11 @@ import sys
 
 import click
 
-from ..errors import SelectionError
+from ..errors import RulesetError, SelectionError
 from ..render import print_diagnostics
 from ..repository import load_rulesets
 from ..sample import generate, plan_for, to_line
 from .common import console, default_rulesets, rulesets_option
-from ..errors import RulesetError
 
 _BATCH = 1000  # lines per write: fewer system calls, still bounded memory
 
@@ -30,10 +29,16 @@ _BATCH = 1000  # lines per write: fewer system calls, still bounded memory
 def sample(platform: str, count: int, seed: int, output, rulesets_dir: str | None) -> None:
     """Write COUNT realistic, schema-valid orders for PLATFORM as JSON Lines."""
     try:
-        plan = plan_for(load_rulesets([rulesets_dir or default_rulesets()]), platform)
-    except (RulesetError, SelectionError) as exc:
+        collection = load_rulesets([rulesets_dir or default_rulesets()])
+    except RulesetError as exc:
         print_diagnostics(console(err=True), exc.diagnostics)
         raise click.exceptions.Exit(1) from exc
+    try:
+        plan = plan_for(collection, platform)
+    except SelectionError as exc:
+        first = exc.first
+        raise click.BadParameter(f"{first.message}. {first.hint}".rstrip(". ") ,
+                                 param_hint="--platform") from exc
     batch: list[str] = []
     try:
         for facts in generate(plan, count, seed):
