@@ -149,6 +149,15 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Silence:
+    """A lint finding silenced on purpose (`lint: { silence: [ { code, reason } ] }`)."""
+
+    code: str
+    reason: str
+    location: Location = field(default_factory=Location, compare=False)
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     description: str
@@ -160,6 +169,7 @@ class Rule:
     location: Location
     final: bool = False
     origin: str = ""  # "name@version" of the ruleset file the rule was written in
+    lint_silence: tuple[Silence, ...] = ()
 
     @property
     def decides(self) -> bool:
@@ -183,6 +193,8 @@ class RulesetVersion:
     path: str
     location: Location
     extends: str | None = None  # "platform@range" for overlays
+    lint_silence: tuple[Silence, ...] = ()
+    default_location: Location = field(default_factory=Location, compare=False)
 
     @property
     def key(self) -> str:
@@ -243,6 +255,12 @@ def _citation(node: dict[str, Any] | None) -> Citation | None:
     return Citation(node["publisher"], node["title"], node.get("url"), node.get("note"))
 
 
+def _silences(doc: SourceDocument, node: dict[str, Any], pointer: str) -> tuple[Silence, ...]:
+    entries = (node.get("lint") or {}).get("silence", ())
+    return tuple(Silence(e["code"], e["reason"], doc.location(f"{pointer}/lint/silence/{k}"))
+                 for k, e in enumerate(entries))
+
+
 def build_ruleset(doc: SourceDocument) -> RulesetVersion:
     """Schema-valid tree -> `RulesetVersion`. Durations that do not parse stay None for `semantic`."""
     tree = doc.tree
@@ -251,7 +269,8 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
         Rule(id=r["id"], description=r["description"], priority=r["priority"],
              when=_condition(doc, r["when"], f"/rules/{i}/when"), then=_effect(r["then"]),
              messages=dict(r["explain"]), citation=_citation(r["source"]),
-             location=doc.location(f"/rules/{i}"), final=bool(r.get("final", False)), origin=key)
+             location=doc.location(f"/rules/{i}"), final=bool(r.get("final", False)), origin=key,
+             lint_silence=_silences(doc, r, f"/rules/{i}"))
         for i, r in enumerate(tree["rules"]))
     until = tree.get("effective_until")
     return RulesetVersion(
@@ -262,4 +281,5 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
         sources=tuple(c for c in (_citation(s) for s in tree["sources"]) if c),
         default=_effect(tree["default"]["then"]), default_messages=dict(tree["default"]["explain"]),
         rules=rules, digest=doc.digest, path=doc.path, location=doc.location(""),
-        extends=tree.get("extends"))
+        extends=tree.get("extends"), lint_silence=_silences(doc, tree, ""),
+        default_location=doc.location("/default"))
