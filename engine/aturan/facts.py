@@ -8,8 +8,9 @@ fact field is defined: its type, enum values, nullability and description.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
@@ -21,6 +22,13 @@ from .schema import schema_diagnostics
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 MAX_FACTS_BYTES = 1024 * 1024
+# Guards for facts given as a Python dict (the JSON text path is bounded by MAX_FACTS_BYTES): an
+# order is a few levels deep, its strings short, its items at most 500; anything far beyond is
+# refused before the schema check, whose cost and messages grow with the input.
+MAX_FACTS_DEPTH = 16
+MAX_FACTS_STRING = 1024
+MAX_FACTS_VALUES = 10_000
+TIMESTAMP_YEARS = (1900, 2999)  # dates far outside overflow business-day and time-zone arithmetic
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,81 @@ def _reject_non_json_numbers(value: Any, pointer: str, out: list[Diagnostic]) ->
             _reject_non_json_numbers(child, pointer_join(pointer, index), out)
 
 
+def _check_shape(value: Any, pointer: str, depth: int, out: list[Diagnostic],
+                 budget: list[int]) -> None:
+    """Depth, size, string length and integer magnitude limits, checked without recursing past
+    MAX_FACTS_DEPTH; stops at the first problem of each kind it meets in a branch."""
+    budget[0] -= 1
+    if budget[0] == 0:
+        out.append(Diagnostic("facts-too-large", f"facts hold more than {MAX_FACTS_VALUES:,} "
+                              "values; an order has at most 500 items", Location(pointer="/")))
+    if budget[0] <= 0:
+        return
+    if depth > MAX_FACTS_DEPTH:
+        out.append(Diagnostic("facts-too-deep", f"facts nest deeper than {MAX_FACTS_DEPTH} levels",
+                              Location(pointer=pointer)))
+    elif isinstance(value, str) and len(value) > MAX_FACTS_STRING:
+        out.append(Diagnostic("facts-too-large", f"a text of {len(value):,} characters is too "
+                              f"long; facts hold at most {MAX_FACTS_STRING:,} characters per text",
+                              Location(pointer=pointer)))
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2 ** 63:
+        out.append(Diagnostic("facts-number", "this number is far too large for any fact",
+                              Location(pointer=pointer)))
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(key, str) and len(key) > MAX_FACTS_STRING:
+                out.append(Diagnostic("facts-too-large", f"a key of {len(key):,} characters is "
+                                      f"too long; facts keys are at most {MAX_FACTS_STRING:,}",
+                                      Location(pointer=pointer or "/")))
+                return
+            _check_shape(child, pointer_join(pointer, key), depth + 1, out, budget)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _check_shape(child, pointer_join(pointer, index), depth + 1, out, budget)
+
+
+def _check_timestamps(facts: dict[str, Any]) -> list[Diagnostic]:
+    """The schema checks a timestamp's shape; this checks it is a real instant in range
+    (no 30 February, no leap second 60, no year 9999 that overflows a refund due date)."""
+    found = []
+    paths = [f.path for f in catalogue().values() if f.kind == "timestamp" and not f.derived]
+    for path in paths + ["now"]:
+        node: Any = facts
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, str):
+            continue
+        pointer = "/" + path.replace(".", "/")
+        try:
+            moment = parse_timestamp(node)
+        except ValueError as exc:
+            found.append(Diagnostic("facts-timestamp", f"{node!r} is not a real date and time "
+                                    f"({exc})", Location(pointer=pointer)))
+            continue
+        low, high = TIMESTAMP_YEARS
+        if not low <= moment.year <= high:
+            found.append(Diagnostic("facts-timestamp", f"{node!r} is outside the years aturan "
+                                    f"accepts ({low}-{high})", Location(pointer=pointer)))
+    return found
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def _beyond_microseconds(text: str) -> int:
+    """Nanoseconds in fraction digits 7-9, which `datetime` (microseconds) drops."""
+    match = _FRACTION.search(text)
+    return int(match.group(1)[6:9].ljust(3, "0")) if match else 0
+
+
+def _age(now: datetime, now_text: str, moment: datetime, text: str) -> int:
+    """Whole seconds from `moment` to `now`, floored, exact to the nanosecond (integer arithmetic:
+    no float rounding, no truncation of 7-9 digit fractions)."""
+    micros = (now - moment) // timedelta(microseconds=1)
+    nanos = micros * 1000 + _beyond_microseconds(now_text) - _beyond_microseconds(text)
+    return nanos // 1_000_000_000
+
+
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
     for key, child in value.items():
         path = f"{prefix}.{key}" if prefix else key
@@ -158,6 +241,9 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
         return [Diagnostic("facts-type", "facts must be a JSON object with `order` and `request`",
                            Location(pointer="/"))]
     problems: list[Diagnostic] = []
+    _check_shape(facts, "", 0, problems, [MAX_FACTS_VALUES])
+    if problems:
+        return problems
     _reject_non_json_numbers(facts, "", problems)
     if problems:
         return problems
@@ -168,6 +254,8 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
         facts = {k: v for k, v in facts.items() if k != "derived"}
     problems += [Diagnostic("facts-schema", d.message, Location(pointer=d.location.pointer or "/"))
                  for d in schema_diagnostics(facts, "facts", lambda p: Location(pointer=p))]
+    if not problems:
+        problems += _check_timestamps(facts)
     return problems
 
 
@@ -182,7 +270,8 @@ def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
     values.update(_derived(order))
     values.setdefault("order.fulfillment.production_started", False)
     request_at = parse_timestamp(facts["request"]["at"])
-    now = parse_timestamp(facts["now"]) if facts.get("now") else request_at
+    now_text = facts.get("now") or facts["request"]["at"]
+    now = parse_timestamp(now_text)
     fields = catalogue()
     ages: dict[str, int] = {}
     for path, value in list(values.items()):
@@ -190,7 +279,7 @@ def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
         if field is not None and field.kind == "timestamp":
             moment = parse_timestamp(value)
             values[path] = moment
-            ages[path] = math.floor((now - moment).total_seconds())
+            ages[path] = _age(now, now_text, moment, value)
     return FlatFacts(values=values, ages=ages, now=now, order_id=order["id"],
                      platform=order["platform"], seller_policy=order["seller"]["policy"],
                      request_at=request_at)
