@@ -137,37 +137,50 @@ def _reject_non_json_numbers(value: Any, pointer: str, out: list[Diagnostic]) ->
             _reject_non_json_numbers(child, pointer_join(pointer, index), out)
 
 
-def _check_shape(value: Any, pointer: str, depth: int, out: list[Diagnostic],
-                 budget: list[int]) -> None:
-    """Depth, size, string length and integer magnitude limits, checked without recursing past
-    MAX_FACTS_DEPTH; stops at the first problem of each kind it meets in a branch."""
-    budget[0] -= 1
-    if budget[0] == 0:
-        out.append(Diagnostic("facts-too-large", f"facts hold more than {MAX_FACTS_VALUES:,} "
-                              "values; an order has at most 500 items", Location(pointer="/")))
-    if budget[0] <= 0:
-        return
-    if depth > MAX_FACTS_DEPTH:
-        out.append(Diagnostic("facts-too-deep", f"facts nest deeper than {MAX_FACTS_DEPTH} levels",
-                              Location(pointer=pointer)))
-    elif isinstance(value, str) and len(value) > MAX_FACTS_STRING:
-        out.append(Diagnostic("facts-too-large", f"a text of {len(value):,} characters is too "
-                              f"long; facts hold at most {MAX_FACTS_STRING:,} characters per text",
-                              Location(pointer=pointer)))
-    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2 ** 63:
-        out.append(Diagnostic("facts-number", "this number is far too large for any fact",
-                              Location(pointer=pointer)))
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            if isinstance(key, str) and len(key) > MAX_FACTS_STRING:
-                out.append(Diagnostic("facts-too-large", f"a key of {len(key):,} characters is "
-                                      f"too long; facts keys are at most {MAX_FACTS_STRING:,}",
-                                      Location(pointer=pointer or "/")))
-                return
-            _check_shape(child, pointer_join(pointer, key), depth + 1, out, budget)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            _check_shape(child, pointer_join(pointer, index), depth + 1, out, budget)
+def _check_shape(facts: Any) -> list[Diagnostic]:
+    """Depth, size, text length and integer magnitude limits, checked iteratively (no recursion,
+    so no RecursionError) and cheaply: a JSON pointer is only built for a problem."""
+    out: list[Diagnostic] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(facts, ())]
+    seen = 0
+    while stack:
+        value, path = stack.pop()
+        seen += 1
+        if seen > MAX_FACTS_VALUES:
+            return [Diagnostic("facts-too-large", f"facts hold more than {MAX_FACTS_VALUES:,} "
+                               "values; an order has at most 500 items", Location(pointer="/"))]
+        if isinstance(value, str):
+            if len(value) > MAX_FACTS_STRING:
+                out.append(Diagnostic("facts-too-large", f"a text of {len(value):,} characters "
+                                      f"is too long; facts hold at most {MAX_FACTS_STRING:,} "
+                                      "characters per text", Location(pointer=_pointer(path))))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= 2 ** 63:
+                out.append(Diagnostic("facts-number", "this number is far too large for any "
+                                      "fact", Location(pointer=_pointer(path))))
+        elif isinstance(value, (dict, list)):
+            if len(path) >= MAX_FACTS_DEPTH:
+                out.append(Diagnostic("facts-too-deep",
+                                      f"facts nest deeper than {MAX_FACTS_DEPTH} levels",
+                                      Location(pointer=_pointer(path))))
+                continue
+            pairs = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in pairs:
+                if isinstance(key, str) and len(key) > MAX_FACTS_STRING:
+                    out.append(Diagnostic("facts-too-large", f"a key of {len(key):,} characters "
+                                          f"is too long; facts keys are at most "
+                                          f"{MAX_FACTS_STRING:,}",
+                                          Location(pointer=_pointer(path) or "/")))
+                    break
+                stack.append((child, path + (key,)))
+    return out
+
+
+def _pointer(path: tuple[Any, ...]) -> str:
+    pointer = ""
+    for key in path:
+        pointer = pointer_join(pointer, key)
+    return pointer
 
 
 def _check_timestamps(facts: dict[str, Any]) -> list[Diagnostic]:
@@ -240,8 +253,7 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
     if not isinstance(facts, dict):
         return [Diagnostic("facts-type", "facts must be a JSON object with `order` and `request`",
                            Location(pointer="/"))]
-    problems: list[Diagnostic] = []
-    _check_shape(facts, "", 0, problems, [MAX_FACTS_VALUES])
+    problems = _check_shape(facts)
     if problems:
         return problems
     _reject_non_json_numbers(facts, "", problems)

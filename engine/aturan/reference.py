@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from .decision import Decision
 from .errors import Diagnostic, Location, SelectionError
 from .evaluate import Policies, combine
-from .facts import flatten_facts
+from .facts import FlatFacts, catalogue, flatten_facts
 from .model import AllOf, AnyOf, Atom, Condition, Not, Rule, format_duration
 from .suggest import did_you_mean
 
@@ -143,10 +143,62 @@ def matching_rules(rules: Sequence[Rule], facts: dict[str, Any]) -> set[int]:
     return {index for index, rule in enumerate(rules) if holds(rule.when, facts, now)}
 
 
+def _moment(text: str) -> datetime:
+    """The same instant as a `datetime` (microseconds, as `datetime` holds them), for `combine`."""
+    match = _RFC3339.match(text)
+    assert match is not None, text
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    micros = int((match.group(7) or "")[:6].ljust(6, "0"))
+    offset = 0
+    if match.group(8):
+        offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
+        offset = -offset if match.group(8) == "-" else offset
+    return datetime(year, month, day, hour, minute, second, micros,
+                    tzinfo=timezone(timedelta(seconds=offset)))
+
+
+def _leaves(node: dict[str, Any], prefix: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            found.update(_leaves(value, path))
+        elif value is not None and not isinstance(value, list):
+            found[path] = value
+    return found
+
+
+def flat_view(facts: dict[str, Any]) -> FlatFacts:
+    """The reference's own `FlatFacts` of facts that are already known to be valid: every leaf
+    and derived fact by `lookup`, every timestamp parsed and aged by `instant_ns`. It is what
+    `combine` reads to explain and to compute refunds, so a difference from
+    `facts.flatten_facts` shows up in the decision too."""
+    now = now_ns(facts)
+    values = {path: value for path, value in _leaves(
+        {k: v for k, v in facts.items() if k != "now"}, "").items()}
+    values.update({path: lookup(facts, path) for path in
+                   list(_HAS_PRODUCT_TYPE) + ["derived.digital_delivered", "derived.item_count"]})
+    values.update({path: value for path, value in _DEFAULTS.items() if path not in values})
+    ages: dict[str, int] = {}
+    for path, field_ in catalogue().items():
+        if field_.kind == "timestamp" and isinstance(values.get(path), str):
+            text = values[path]
+            values[path] = _moment(text)
+            ages[path] = (now - instant_ns(text)) // NS  # floor, also for negative ages
+    order = facts["order"]
+    return FlatFacts(values=values, ages=ages,
+                     now=_moment(facts.get("now") or facts["request"]["at"]),
+                     order_id=order["id"], platform=order["platform"],
+                     seller_policy=order["seller"]["policy"],
+                     request_at=_moment(facts["request"]["at"]))
+
+
 def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None,
            lang: str | None = None) -> Decision:
-    """`Policies.decide` with the reference interpreter in place of durable_rules."""
-    flat = flatten_facts(facts)
+    """`Policies.decide` with the reference interpreter in place of durable_rules and of
+    `flatten_facts`. The facts must already be valid (run `facts.flatten_facts` or
+    `Policies.decide` first): this path checks evaluation, not validation."""
+    flat = flat_view(facts)
     compiled = policies.compiled_for(flat, ruleset)
     return combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
 
@@ -275,7 +327,8 @@ def _lines(node: Trace, depth: int) -> list[str]:
         age = ""
         if node.age is not None:
             age = f" ({node.age})" if node.age.startswith("in ") else f" ({node.age} ago)"
-        return [f"{pad}{mark} {node.fact} {node.op}{expected} — actual {_value(node.actual)}{age}"]
+        actual = _value(node.actual)
+        return [f"{pad}{mark} {node.fact} {node.op}{expected} — actual {actual}{age}"]
     title = {"all": "all of", "any": "any of", "not": "not"}[node.kind]
     return [f"{pad}{mark} {title}:"] + [line for child in node.children
                                          for line in _lines(child, depth + 1)]

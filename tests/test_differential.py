@@ -1,0 +1,148 @@
+"""Differential test: durable_rules (`Policies.decide`) and the reference interpreter
+(`aturan.reference`) must give byte-identical decisions for generated, schema-valid facts on every
+loaded ruleset version, including timestamps on and around every duration threshold.
+
+Two drivers over the same generator (tests/strategies.py): a fixed-seed run of at least 20,000
+examples with `random.Random` (cheap, in the normal suite), and a hypothesis run (a few hundred
+examples, derandomized) whose failures shrink to a small order. ATURAN_FUZZ_EXAMPLES=N raises
+both to N for a longer profile. A mutation test proves the harness can fail: a compiler with one
+operator broken is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from typing import Any, Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import aturan
+from aturan import compiler, reference
+from aturan.evaluate import Policies
+from aturan.model import Atom
+from conftest import RULESETS
+from strategies import RandomDraw, Target, build_facts, facts_for, targets, thresholds
+
+LONG = int(os.environ.get("ATURAN_FUZZ_EXAMPLES", "0"))
+FIXED_SEED_EXAMPLES = max(20_000, LONG)
+HYPOTHESIS_EXAMPLES = LONG or 200
+SEED = 20260301
+
+
+def both_paths(policies: Policies, facts: dict[str, Any], pin: str) -> tuple[aturan.Decision,
+                                                                             aturan.Decision]:
+    """(production decision, reference decision): `Policies.decide` exactly as callers use it
+    (whatever caching sits in front of durable_rules), and `reference.decide`, which differs only
+    in how it finds the matching rules."""
+    return policies.decide(facts, pin), reference.decide(policies, facts, pin)
+
+
+def mismatch_report(facts: dict[str, Any], pin: str, engine: aturan.Decision,
+                    oracle: aturan.Decision) -> str:
+    return (f"ruleset {pin}: durable_rules fired {sorted(engine.fired_rules)}, the reference "
+            f"interpreter {sorted(oracle.fired_rules)}\nfacts: {json.dumps(facts)}\n"
+            f"engine:    {engine.to_json()}\nreference: {oracle.to_json()}")
+
+
+def run_fixed_seed(policies: Policies, count: int, seed: int = SEED,
+                   stop_after: int = 3) -> tuple[list[str], Counter[tuple[str, str]]]:
+    """Generate `count` examples round-robin over the targets; return the mismatches (at most
+    `stop_after`) and how often each (pin, rule) fired."""
+    choices, limits = targets(policies), thresholds(policies)
+    draw = RandomDraw(seed)
+    failures: list[str] = []
+    fired: Counter[tuple[str, str]] = Counter()
+    for index in range(count):
+        target = choices[index % len(choices)]
+        facts = build_facts(draw, target, limits)
+        engine, oracle = both_paths(policies, facts, target.pin)
+        fired.update((target.pin, rule) for rule in engine.fired_rules)
+        if engine.to_json() != oracle.to_json():
+            failures.append(mismatch_report(facts, target.pin, engine, oracle))
+            if len(failures) >= stop_after:
+                break
+    return failures, fired
+
+
+def test_bundled_versions_are_all_targeted(policies):
+    pins = {t.pin for t in targets(policies)}
+    assert pins == {rs.key for rs in policies.collection.versions}
+    assert 0 in thresholds(policies) and len(thresholds(policies)) > 1
+
+
+def test_engine_and_reference_agree_on_fixed_seed_examples(policies):
+    failures, fired = run_fixed_seed(policies, FIXED_SEED_EXAMPLES)
+    assert not failures, "\n\n".join(failures)
+    never = [f"{t.pin}: {rule.id} ({rule.location.file}:{rule.location.line})"
+             for t in targets(policies) for rule in t.rules if not fired[(t.pin, rule.id)]]
+    assert not never, ("rules no generated order made fire (unreachable? try `aturan lint`): "
+                       + "; ".join(never))
+
+
+@pytest.fixture(scope="module")
+def target_space(policies) -> tuple[list[Target], tuple[int, ...]]:
+    return targets(policies), thresholds(policies)
+
+
+@settings(max_examples=HYPOTHESIS_EXAMPLES, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_engine_and_reference_agree_on_hypothesis_examples(policies, target_space, data):
+    choices, limits = target_space
+    target, facts = data.draw(facts_for(choices, limits))
+    engine, oracle = both_paths(policies, facts, target.pin)
+    assert engine.to_json() == oracle.to_json(), mismatch_report(facts, target.pin, engine,
+                                                                 oracle)
+
+
+# -- the harness can fail: compile with one operator broken, and expect a mismatch -----------
+
+def _within_as_older_than(original: Callable[..., Any], atom: Atom) -> Any:
+    if atom.op == "within":  # the `$lt` of `within` flipped to `$gte`
+        return original(Atom(atom.fact, "older_than", atom.value, atom.location))
+    return None
+
+
+def _older_than_strict(original: Callable[..., Any], atom: Atom) -> Any:
+    if atom.op == "older_than":  # off by one: now - t > d instead of >= d
+        return {"$gt": {compiler.engine_key(atom): atom.value}}
+    return None
+
+
+def _ne_as_eq(original: Callable[..., Any], atom: Atom) -> Any:
+    if atom.op == "ne":
+        return original(Atom(atom.fact, "eq", atom.value, atom.location))
+    return None
+
+
+@pytest.mark.parametrize("mutation", [
+    pytest.param(_within_as_older_than, id="within-flipped"),
+    pytest.param(_older_than_strict, id="older_than-off-by-one"),
+    pytest.param(_ne_as_eq, id="ne-as-eq"),
+])
+def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation):
+    original = compiler.translate
+
+    def broken(condition):
+        if isinstance(condition, Atom):
+            replaced = mutation(original, condition)
+            if replaced is not None:
+                return replaced
+        return original(condition)
+
+    monkeypatch.setattr(compiler, "translate", broken)
+    copy = tmp_path / "rulesets"
+    shutil.copytree(RULESETS, copy)
+    for path in copy.glob("*/*.yaml"):  # a new digest, so a new engine name for the mutant
+        path.write_text(path.read_text(encoding="utf-8") + "\n# mutant\n", encoding="utf-8")
+    mutant = aturan.load(copy)
+    try:
+        failures, _ = run_fixed_seed(mutant, 5_000, stop_after=1)
+    finally:
+        mutant.close()
+    assert failures, "the differential test did not notice a broken compiler"
