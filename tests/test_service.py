@@ -316,6 +316,7 @@ def test_metrics_count_decisions_errors_and_latency(small_client):
     small_client.post("/v1/decisions", content=b"{")
     small_client.post("/v1/decisions:batch", json={"items": [make_facts(), {"order": 1}]})
     small_client.post("/v1/decisions?ruleset=nope", json=make_facts())
+    small_client.get("/v1/nothing-here")
     found = samples(small_client)
 
     def decisions(outcome):
@@ -327,6 +328,7 @@ def test_metrics_count_decisions_errors_and_latency(small_client):
     assert found[("aturan_errors_total", (("kind", "malformed_json"),))] == 1
     assert found[("aturan_errors_total", (("kind", "invalid_facts"),))] == 1
     assert found[("aturan_errors_total", (("kind", "unknown_ruleset"),))] == 1
+    assert found[("aturan_errors_total", (("kind", "not_found"),))] == 1
     assert found[("aturan_request_duration_seconds_count",
                   (("endpoint", "/v1/decisions"),))] == 5
     assert found[("aturan_request_duration_seconds_count",

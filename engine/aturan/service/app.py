@@ -199,7 +199,7 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
     app.state.service = service
     app.state.holder = holder
     app.add_middleware(AccessLog, metrics=metrics)
-    _add_error_handlers(app)
+    _add_error_handlers(app, metrics)
     _add_routes(app, service)
 
     def openapi() -> dict[str, Any]:
@@ -289,14 +289,15 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
         return Response(body, media_type=content_type)
 
 
-def _add_error_handlers(app: FastAPI) -> None:
+def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def routing_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         message = {404: f"no endpoint at {request.url.path}; see /openapi.json",
                    405: f"{request.method} is not allowed on {request.url.path}"}.get(
                        exc.status_code, str(exc.detail))
-        _log_fields(request)["error"] = code
+        _log_fields(request)["error"] = code.replace("-", "_")
+        metrics.failed(code.replace("-", "_"))
         return http_error(exc.status_code, code, message)
 
     @app.exception_handler(RequestValidationError)
@@ -304,11 +305,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         _log_fields(request)["error"] = "bad_request"
+        metrics.failed("bad_request")
         return error_response(RequestError(400, "bad-parameter", f"{where}: "
                                            f"{first.get('msg', 'invalid request')}"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        metrics.failed("internal")
         logs.event("internal-error", logging.ERROR, error=repr(exc),
                    traceback="".join(traceback.format_exception(exc)))
         return internal_error()
