@@ -22,7 +22,10 @@ _POLICIES = pytest.StashKey[dict]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from .cases import is_case_file  # cheap, but keeps aturan unimported for other suites
+    # a path test first: other suites never import aturan (and its engine) through the plugin
+    if file_path.suffix not in (".yaml", ".yml") or "cases" not in file_path.parent.parts:
+        return None
+    from .cases import is_case_file
 
     if is_case_file(file_path):
         return CaseFile.from_parent(parent, path=file_path)
