@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ._engine import EngineRuleset
-from .businessdays import add_business_days
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
-from .decision import (Decision, ExplanationItem, Overridden, PenaltyDecision, RefundDecision,
-                       RulesetRef)
+from .decision import Decision
 from .errors import AturanError
-from .explain import because, messages, satisfied
-from .facts import JAKARTA, FlatFacts, flatten_facts
-from .model import Rule, RulesetVersion
+from .explain import satisfied
+from .facts import FlatFacts, flatten_facts
+from .memo import memo_for
+from .model import RulesetVersion
+from .plan import Plan, plan, render
 from .repository import RulesetCollection, load_rulesets
 from .resources import bundled_dir
 from .selection import select
@@ -42,68 +42,22 @@ def interpreted_rules(compiled: CompiledRuleset, facts: FlatFacts) -> list[int]:
     return [i for i, rule in enumerate(compiled.rules) if satisfied(rule.when, facts)]
 
 
-def _ref(rs: RulesetVersion) -> RulesetRef:
-    return RulesetRef(rs.name, rs.version, rs.digest)
-
-
-def _item(rule: Rule, facts: FlatFacts, lang: str | None) -> ExplanationItem:
-    return ExplanationItem(rule=rule.id, priority=rule.priority, effect=rule.then.to_dict(),
-                           because=because(rule.when, facts),
-                           message=messages(rule.messages, facts, lang),
-                           file=rule.location.file, line=rule.location.line, ruleset=rule.origin,
-                           citation=rule.citation.to_dict() if rule.citation else None)
+def _plan_for(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> Plan:
+    """The memoised plan when `fired` is what the engine answered for these facts' key (the
+    usual case), else a fresh one."""
+    memo = memo_for(compiled)
+    cached = memo.get(memo.key(facts))
+    order = tuple(dict.fromkeys(fired))
+    if cached is not None and cached.fired == frozenset(order):
+        return cached
+    return plan(compiled, facts, order)
 
 
 def combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
             lang: str | None = None) -> Decision:
-    """The combination rules, defined once: among matched rules that set an outcome the highest
-    priority decides (ties broken by position; validation forbids disagreeing ties) and brings its
-    refund, penalties and next steps; every matched rule without an outcome adds its penalties
-    and next steps; with no deciding match, the ruleset's `default` decides."""
-    indices = sorted(set(fired), key=lambda i: (-compiled.rules[i].priority, i))
-    matched = [compiled.rules[i] for i in indices]
-    deciding = [r for r in matched if r.decides]
-    additive = [r for r in matched if not r.decides]
-    rs = compiled.ruleset
-    if deciding:
-        winner = deciding[0]
-        effect = winner.then
-        items = [_item(winner, facts, lang)]
-    else:
-        winner = None
-        effect = compiled.default
-        items = [ExplanationItem(rule="default", priority=-1, effect=effect.to_dict(), because=[],
-                                 message=messages(compiled.default_messages, facts, lang),
-                                 file=rs.location.file, line=rs.location.line, ruleset=rs.key)]
-    items += [_item(rule, facts, lang) for rule in additive]
-    penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
-                 for p in effect.penalties]
-    steps = list(effect.next_steps)
-    for rule in additive:
-        penalties += [PenaltyDecision(p.party, p.code, p.points, rule.id) for p in rule.then.penalties]
-        steps += rule.then.next_steps
-    refund = None
-    unpaid = "order.payment.paid_at" not in facts.values
-    if effect.refund and not (effect.refund.amount == "paid" and unpaid):
-        total = facts.values["order.amounts.total"]
-        amount = total if effect.refund.amount in ("full", "paid") else max(
-            0, total - facts.values["order.amounts.shipping"])
-        due = None
-        if effect.refund.max_business_days is not None:
-            due = add_business_days(facts.now.astimezone(JAKARTA).date(),
-                                    effect.refund.max_business_days).isoformat()
-        refund = RefundDecision(amount, effect.refund.destination, effect.refund.min_business_days,
-                                effect.refund.max_business_days, due)
-    ref = _ref(rs)
-    if compiled.base is not None:
-        ref = RulesetRef(rs.name, rs.version, rs.digest, _ref(compiled.base))
-    assert effect.outcome is not None
-    return Decision(
-        order_id=facts.order_id, ruleset=ref, outcome=effect.outcome, refund=refund,
-        penalties=tuple(penalties), next_steps=tuple(dict.fromkeys(steps)),
-        explanation=tuple(items), evaluated_at=facts.now.isoformat(),
-        overridden=tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
-                         for r in deciding[1:] if winner is not None))
+    """The decision when the rules `fired` match `facts`: `plan` (the combination rules) then
+    `render` (values, ages and messages of these facts)."""
+    return render(_plan_for(compiled, facts, fired), facts, lang)
 
 
 class Policies:
@@ -112,22 +66,38 @@ class Policies:
     def __init__(self, collection: RulesetCollection):
         self.collection = collection
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
+        self._by_identity: dict[tuple[int, int], CompiledRuleset] = {}  # no f-string per call
         for rs in collection.versions:
             bases: Iterable[RulesetVersion | None] = (
                 collection.bases_for(rs) if rs.is_overlay else (None,))
             for base in bases:
-                self._compiled[(rs.key, base.key if base else None)] = compile_ruleset(rs, base)
+                compiled = compile_ruleset(rs, base)
+                self._compiled[(rs.key, base.key if base else None)] = compiled
+                self._by_identity[(id(rs), id(base))] = compiled
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
                          for c in self._compiled.values()}
 
     def compiled_for(self, facts: FlatFacts, ruleset: str | None = None) -> CompiledRuleset:
         chosen, base = select(self.collection, facts, ruleset)
-        return self._compiled[(chosen.key, base.key if base else None)]
+        return self._by_identity[(id(chosen), id(base))]
 
-    def engine_rules(self, compiled: CompiledRuleset, facts: FlatFacts) -> list[int]:
-        """Which rules match, as decided by durable_rules."""
-        names = self._engines[compiled.engine_name].fire(engine_fact(compiled, facts))
-        return [int(name[1:]) for name in names]
+    def engine_rules(self, compiled: CompiledRuleset, facts: FlatFacts, *,
+                     cached: bool = True) -> list[int]:
+        """Which rules match, as decided by durable_rules. The engine is asked once per memo
+        key (`aturan.memo`); `cached=False` asks it every time."""
+        if not cached:
+            names = self._engines[compiled.engine_name].fire(engine_fact(compiled, facts))
+            return [int(name[1:]) for name in names]
+        return list(self._plan(compiled, facts).engine_order)
+
+    def _plan(self, compiled: CompiledRuleset, facts: FlatFacts) -> Plan:
+        memo = memo_for(compiled)
+        key = memo.key(facts)
+        found = memo.get(key)
+        if found is None:
+            fired = self.engine_rules(compiled, facts, cached=False)
+            found = memo.put(key, plan(compiled, facts, fired))
+        return found
 
     def decide(self, facts: dict[str, Any], ruleset: str | None = None,
                lang: str | None = None, fired_rules: FiredRules | None = None) -> Decision:
@@ -137,8 +107,9 @@ class Policies:
         applies); never returns a decision for facts it could not validate."""
         flat = flatten_facts(facts)
         compiled = self.compiled_for(flat, ruleset)
-        fired = (fired_rules or self.engine_rules)(compiled, flat)
-        return combine(compiled, flat, fired, lang)
+        if fired_rules is not None:
+            return combine(compiled, flat, fired_rules(compiled, flat), lang)
+        return render(self._plan(compiled, flat), flat, lang)
 
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,
                     lang: str | None = None) -> Iterator[Decision | AturanError]:

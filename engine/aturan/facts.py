@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from .errors import Diagnostic, FactsError, Location, pointer_join
@@ -271,30 +271,84 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
     return problems
 
 
+@lru_cache(maxsize=None)
+def _fast_check() -> Callable[[Any], dict[str, Any] | None] | None:
+    """The compiled accept-only check of the facts schema and the guards above (see
+    `aturan.fastcheck`), or None if the schema uses a keyword it does not compile."""
+    from .fastcheck import Limits, compile_checker
+    from .schema import validator_for
+    formats = validator_for("facts").format_checker
+    checked = frozenset(formats.checkers) if formats is not None else frozenset()
+    return compile_checker(load_schema("facts"),
+                           Limits(MAX_FACTS_STRING, 2 ** 63, MAX_FACTS_DEPTH, MAX_FACTS_VALUES),
+                           formats.conforms if formats is not None else None, checked)
+
+
+@lru_cache(maxsize=None)
+def _timestamp_paths() -> tuple[str, ...]:
+    return tuple(path for path, field in catalogue().items() if field.kind == "timestamp")
+
+
+def _nanos_beyond(text: str) -> int:
+    return _beyond_microseconds(text) if "." in text else 0
+
+
 def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
-    """Validate and flatten; raise `FactsError` naming every bad pointer."""
+    """Validate and flatten; raise `FactsError` naming every bad pointer.
+
+    Facts the compiled check accepts skip the jsonschema interpreter; anything else (and any
+    timestamp that is not a real instant in range) goes through `validate_facts`, which names
+    every problem, so errors and their pointers do not depend on which path ran."""
+    check = _fast_check()
+    values = check(facts) if check is not None else None
+    if values is not None:
+        flat = _finish(facts, values, strict=True)
+        if flat is not None:
+            return flat
     problems = validate_facts(facts)
     if problems:
         raise FactsError(problems)
-    values: dict[str, Any] = {}
+    values = {}
     _flatten({k: v for k, v in facts.items() if k != "now"}, "", values)
+    flat = _finish(facts, values, strict=False)
+    assert flat is not None
+    return flat
+
+
+def _finish(facts: dict[str, Any], values: dict[str, Any], strict: bool) -> FlatFacts | None:
+    """Derived facts, parsed timestamps and their ages. With `strict`, None for a timestamp
+    `_check_timestamps` would refuse (the caller then reports it)."""
     order = facts["order"]
     values.update(_derived(order))
     values.setdefault("order.fulfillment.production_started", False)
-    request_at = parse_timestamp(facts["request"]["at"])
     now_text = facts.get("now") or facts["request"]["at"]
-    now = parse_timestamp(now_text)
-    fields = catalogue()
-    ages: dict[str, int] = {}
-    for path, value in list(values.items()):
-        field = fields.get(path)
-        if field is not None and field.kind == "timestamp":
-            moment = parse_timestamp(value)
+    low, high = TIMESTAMP_YEARS
+    try:
+        now = parse_timestamp(now_text)
+        if strict and not low <= now.year <= high:
+            return None
+        now_nanos = _nanos_beyond(now_text)
+        ages: dict[str, int] = {}
+        for path in _timestamp_paths():
+            text = values.get(path)
+            if text is None:
+                continue
+            moment = parse_timestamp(text)
+            if strict and not low <= moment.year <= high:
+                return None
             values[path] = moment
-            ages[path] = _age(now, now_text, moment, value)
+            micros = (now - moment) // _MICROSECOND  # as `_age`, exact to the nanosecond
+            ages[path] = (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
+    except ValueError:
+        if strict:
+            return None
+        raise
     return FlatFacts(values=values, ages=ages, now=now, order_id=order["id"],
                      platform=order["platform"], seller_policy=order["seller"]["policy"],
-                     request_at=request_at)
+                     request_at=values["request.at"])
+
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def utc(moment: datetime) -> datetime:

@@ -1,0 +1,240 @@
+"""How matched rules combine into a decision, in two steps: `plan` (which rule decides, what
+is added, which atoms explain each rule) and `render` (the values of one order's facts).
+
+A plan depends only on which rules fired and on the truth value of each atom, so every order
+with the same memo key (`aturan.memo`) shares one; `render` is the part paid per order. Both
+produce exactly what `explain.because`, `explain.messages` and the combination rules define;
+tests/test_memo_exact.py holds the step-by-step original as the oracle they are compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, Iterable
+
+from .businessdays import add_business_days
+from .compiler import CompiledRuleset
+from .decision import (Decision, ExplanationItem, Overridden, PenaltyDecision, RefundDecision,
+                       RulesetRef)
+from .explain import PLACEHOLDER, satisfied
+from .facts import JAKARTA, FlatFacts
+from .model import (PRESENCE_OPS, TIME_OPS, AnyOf, Atom, Citation, Condition, Effect, Not, Rule,
+                    RulesetVersion, format_duration)
+
+
+@dataclass(frozen=True)
+class _Report:
+    """One atom `because` reports, with its operand as written (`Atom.expected`)."""
+
+    fact: str
+    op: str
+    expected: Any
+    copy_expected: bool  # a list, built afresh for every decision
+    negated: bool
+
+    @classmethod
+    def of(cls, atom: Atom, negated: bool) -> "_Report":
+        if atom.op in TIME_OPS:
+            expected: Any = format_duration(atom.value)
+        elif atom.op in PRESENCE_OPS:
+            expected = True
+        else:
+            expected = atom.value
+        return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated)
+
+
+@lru_cache(maxsize=4096)
+def _template(text: str) -> tuple[str, ...]:
+    """'Order {order.id} is paid' -> ('Order ', 'order.id', ' is paid'): odd items are paths."""
+    return tuple(PLACEHOLDER.split(text))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One explanation entry with all that does not depend on fact values; `rule` is None for
+    the ruleset's default."""
+
+    rule: Rule | None
+    id: str
+    priority: int
+    effect: Effect
+    reports: tuple[_Report, ...]
+    templates: dict[str, tuple[str, ...]]
+    languages: tuple[str, ...]  # sorted: the order of `message` when no language is asked
+    file: str
+    line: int
+    ruleset: str
+    citation: Citation | None
+
+    @classmethod
+    def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
+           atoms: list[tuple[Atom, bool]], messages: dict[str, str], file: str, line: int,
+           ruleset: str, citation: Citation | None) -> "_Entry":
+        return cls(rule, id, priority, effect, tuple(_Report.of(a, n) for a, n in atoms),
+                   {code: _template(text) for code, text in messages.items()},
+                   tuple(sorted(messages)), file, line, ruleset, citation)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The combination rules applied to one set of fired rules and one set of atom truths."""
+
+    fired: frozenset[int]
+    engine_order: tuple[int, ...]  # the fired rules in the order they were reported
+    entries: tuple[_Entry, ...]
+    effect: Effect
+    penalties: tuple[PenaltyDecision, ...]
+    next_steps: tuple[str, ...]
+    overridden: tuple[Overridden, ...]
+    ref: RulesetRef
+
+
+def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
+                  ) -> list[tuple[Atom, bool]]:
+    """The atoms `explain.because` reports, as (atom, negated): its selection, without values."""
+    if isinstance(condition, Atom):
+        return [(condition, negated)]
+    if isinstance(condition, Not):
+        return because_atoms(condition.child, facts, not negated)
+    children = condition.children
+    if isinstance(condition, AnyOf) != negated:  # an `any`, or a negated `all`
+        wanted = not negated
+        children = tuple(c for c in children if satisfied(c, facts) == wanted)
+    return [item for child in children for item in because_atoms(child, facts, negated)]
+
+
+def _rule_entry(rule: Rule, facts: FlatFacts) -> _Entry:
+    return _Entry.of(rule, rule.id, rule.priority, rule.then, because_atoms(rule.when, facts),
+                     rule.messages, rule.location.file, rule.location.line, rule.origin,
+                     rule.citation)
+
+
+def _ref(rs: RulesetVersion) -> RulesetRef:
+    return RulesetRef(rs.name, rs.version, rs.digest)
+
+
+def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> Plan:
+    """The combination rules, defined once: among matched rules that set an outcome the highest
+    priority decides (ties broken by position; validation forbids disagreeing ties) and brings its
+    refund, penalties and next steps; every matched rule without an outcome adds its penalties
+    and next steps; with no deciding match, the ruleset's `default` decides."""
+    order = tuple(dict.fromkeys(fired))
+    indices = sorted(order, key=lambda i: (-compiled.rules[i].priority, i))
+    matched = [compiled.rules[i] for i in indices]
+    deciding = [r for r in matched if r.decides]
+    additive = [r for r in matched if not r.decides]
+    rs = compiled.ruleset
+    winner = deciding[0] if deciding else None
+    if winner is not None:
+        effect = winner.then
+        entries = [_rule_entry(winner, facts)]
+    else:
+        effect = compiled.default
+        entries = [_Entry.of(None, "default", -1, effect, [], compiled.default_messages,
+                             rs.location.file, rs.location.line, rs.key, None)]
+    entries += [_rule_entry(rule, facts) for rule in additive]
+    penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
+                 for p in effect.penalties]
+    steps = list(effect.next_steps)
+    for rule in additive:
+        penalties += [PenaltyDecision(p.party, p.code, p.points, rule.id)
+                      for p in rule.then.penalties]
+        steps += rule.then.next_steps
+    ref = _ref(rs)
+    if compiled.base is not None:
+        ref = RulesetRef(rs.name, rs.version, rs.digest, _ref(compiled.base))
+    assert effect.outcome is not None
+    overridden = tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
+                       for r in deciding[1:] if winner is not None)
+    return Plan(frozenset(order), order, tuple(entries), effect, tuple(penalties),
+                tuple(dict.fromkeys(steps)), overridden, ref)
+
+
+# ---- rendering: what one order's facts add to a plan ------------------------------------------
+
+def _text(path: str, facts: FlatFacts) -> str:
+    """A placeholder's text, as `explain.render` writes it."""
+    if path == "now":
+        return facts.now.astimezone(JAKARTA).isoformat()
+    raw = facts.values.get(path)
+    if raw is None:
+        return "—"
+    if isinstance(raw, datetime):
+        return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int) and path.startswith("order.amounts"):
+        return f"Rp{raw:,}".replace(",", ".")
+    return str(raw)
+
+
+def _fill(parts: tuple[str, ...], facts: FlatFacts) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    out = list(parts)
+    for i in range(1, len(parts), 2):
+        out[i] = _text(parts[i], facts)
+    return "".join(out)
+
+
+def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
+    """`explain.atom_report` for each reported atom."""
+    values, ages = facts.values, facts.ages
+    out = []
+    for r in reports:
+        actual = values.get(r.fact)
+        item = {"fact": r.fact, "op": r.op,
+                "expected": list(r.expected) if r.copy_expected else r.expected,
+                "actual": actual.isoformat() if isinstance(actual, datetime) else actual}
+        age = ages.get(r.fact)
+        if age is not None:
+            item["age"] = format_duration(age) if age >= 0 else "in " + format_duration(-age)
+        if r.negated:
+            item["negated"] = True
+        out.append(item)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _due_by(start: date, days: int) -> str:
+    return add_business_days(start, days).isoformat()
+
+
+def _refund(effect: Effect, facts: FlatFacts) -> RefundDecision | None:
+    refund = effect.refund
+    if refund is None:
+        return None
+    values = facts.values
+    if refund.amount == "paid" and "order.payment.paid_at" not in values:
+        return None  # nothing was paid (unpaid, or cash on delivery)
+    total = values["order.amounts.total"]
+    amount = total if refund.amount in ("full", "paid") else max(
+        0, total - values["order.amounts.shipping"])
+    due = None
+    if refund.max_business_days is not None:
+        due = _due_by(facts.now.astimezone(JAKARTA).date(), refund.max_business_days)
+    return RefundDecision(amount, refund.destination, refund.min_business_days,
+                          refund.max_business_days, due)
+
+
+def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
+    """The decision for `facts` under `plan`: fact values, ages and messages filled in."""
+    items = []
+    for e in plan.entries:
+        if lang:
+            parts = e.templates.get(lang)
+            message = {lang: _fill(parts, facts)} if parts is not None else {}
+        else:
+            message = {code: _fill(e.templates[code], facts) for code in e.languages}
+        items.append(ExplanationItem(
+            rule=e.id, priority=e.priority, effect=e.effect.to_dict(),
+            because=_because(e.reports, facts) if e.reports else [], message=message,
+            file=e.file, line=e.line, ruleset=e.ruleset,
+            citation=e.citation.to_dict() if e.citation else None))
+    assert plan.effect.outcome is not None
+    return Decision(order_id=facts.order_id, ruleset=plan.ref, outcome=plan.effect.outcome,
+                    refund=_refund(plan.effect, facts), penalties=plan.penalties,
+                    next_steps=plan.next_steps, explanation=tuple(items),
+                    evaluated_at=facts.now.isoformat(), overridden=plan.overridden)

@@ -1,0 +1,352 @@
+"""The fast evaluation path changes no decision, byte for byte.
+
+`Policies.decide` now validates facts through a compiled check (`aturan.fastcheck`), asks the
+engine once per memo key (`aturan.memo`) and renders a cached plan (`aturan.plan`). The oracle
+below is the evaluator as it was before: jsonschema validation, `explain.because` and
+`explain.messages` per order, and durable_rules asked for every order (`cached=False`).
+
+What is compared, on fixed-seed `aturan.sample` corpora of every bundled platform:
+- fired rules, memoised vs the engine asked afresh, on 100,000 orders (10,000 sampled orders,
+  each also re-evaluated at 9 other instants `now`, which moves every age across thresholds);
+- whole decisions (`to_json`), fast path vs oracle, on the 10,000 sampled orders (both
+  languages on a tenth of them), and again with a memo capped at 8 keys (eviction);
+- validation: every sampled order is accepted by both paths with equal `FlatFacts`, and a few
+  hundred broken variants get exactly the diagnostics `validate_facts` gives.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any, Iterable
+
+import pytest
+
+import aturan
+from aturan import facts as facts_module
+from aturan import memo as memo_module
+from aturan import sample
+from aturan.businessdays import add_business_days
+from aturan.compiler import CompiledRuleset
+from aturan.decision import (Decision, ExplanationItem, Overridden, PenaltyDecision,
+                             RefundDecision, RulesetRef)
+from aturan.explain import because, messages
+from aturan.facts import (JAKARTA, FlatFacts, _age, _derived, _flatten, catalogue, flatten_facts,
+                          validate_facts)
+from aturan.model import Rule, RulesetVersion, parse_timestamp
+from conftest import RULESETS
+
+SEED = 20240301
+PER_PLATFORM = 2500
+INSTANTS = 9  # extra `now`s per order for the fired-rules comparison: 10k x (1 + 9) = 100k
+
+
+# ---- the oracle: the evaluator before the fast path, kept verbatim --------------------------
+
+def oracle_flat(facts: dict[str, Any]) -> FlatFacts:
+    """`facts.flatten_facts` as it was, after validation (the caller validates)."""
+    values: dict[str, Any] = {}
+    _flatten({k: v for k, v in facts.items() if k != "now"}, "", values)
+    order = facts["order"]
+    values.update(_derived(order))
+    values.setdefault("order.fulfillment.production_started", False)
+    request_at = parse_timestamp(facts["request"]["at"])
+    now_text = facts.get("now") or facts["request"]["at"]
+    now = parse_timestamp(now_text)
+    fields = catalogue()
+    ages: dict[str, int] = {}
+    for path, value in list(values.items()):
+        field = fields.get(path)
+        if field is not None and field.kind == "timestamp":
+            moment = parse_timestamp(value)
+            values[path] = moment
+            ages[path] = _age(now, now_text, moment, value)
+    return FlatFacts(values=values, ages=ages, now=now, order_id=order["id"],
+                     platform=order["platform"], seller_policy=order["seller"]["policy"],
+                     request_at=request_at)
+
+
+def _ref(rs: RulesetVersion) -> RulesetRef:
+    return RulesetRef(rs.name, rs.version, rs.digest)
+
+
+def _item(rule: Rule, facts: FlatFacts, lang: str | None) -> ExplanationItem:
+    return ExplanationItem(rule=rule.id, priority=rule.priority, effect=rule.then.to_dict(),
+                           because=because(rule.when, facts),
+                           message=messages(rule.messages, facts, lang),
+                           file=rule.location.file, line=rule.location.line, ruleset=rule.origin,
+                           citation=rule.citation.to_dict() if rule.citation else None)
+
+
+def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
+                   lang: str | None = None) -> Decision:
+    """`evaluate.combine` as it was."""
+    indices = sorted(set(fired), key=lambda i: (-compiled.rules[i].priority, i))
+    matched = [compiled.rules[i] for i in indices]
+    deciding = [r for r in matched if r.decides]
+    additive = [r for r in matched if not r.decides]
+    rs = compiled.ruleset
+    if deciding:
+        winner = deciding[0]
+        effect = winner.then
+        items = [_item(winner, facts, lang)]
+    else:
+        winner = None
+        effect = compiled.default
+        items = [ExplanationItem(rule="default", priority=-1, effect=effect.to_dict(), because=[],
+                                 message=messages(compiled.default_messages, facts, lang),
+                                 file=rs.location.file, line=rs.location.line, ruleset=rs.key)]
+    items += [_item(rule, facts, lang) for rule in additive]
+    penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
+                 for p in effect.penalties]
+    steps = list(effect.next_steps)
+    for rule in additive:
+        penalties += [PenaltyDecision(p.party, p.code, p.points, rule.id)
+                      for p in rule.then.penalties]
+        steps += rule.then.next_steps
+    refund = None
+    unpaid = "order.payment.paid_at" not in facts.values
+    if effect.refund and not (effect.refund.amount == "paid" and unpaid):
+        total = facts.values["order.amounts.total"]
+        amount = total if effect.refund.amount in ("full", "paid") else max(
+            0, total - facts.values["order.amounts.shipping"])
+        due = None
+        if effect.refund.max_business_days is not None:
+            due = add_business_days(facts.now.astimezone(JAKARTA).date(),
+                                    effect.refund.max_business_days).isoformat()
+        refund = RefundDecision(amount, effect.refund.destination, effect.refund.min_business_days,
+                                effect.refund.max_business_days, due)
+    ref = _ref(rs)
+    if compiled.base is not None:
+        ref = RulesetRef(rs.name, rs.version, rs.digest, _ref(compiled.base))
+    assert effect.outcome is not None
+    return Decision(
+        order_id=facts.order_id, ruleset=ref, outcome=effect.outcome, refund=refund,
+        penalties=tuple(penalties), next_steps=tuple(dict.fromkeys(steps)),
+        explanation=tuple(items), evaluated_at=facts.now.isoformat(),
+        overridden=tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
+                         for r in deciding[1:] if winner is not None))
+
+
+def oracle_decide(policies: aturan.Policies, facts: dict[str, Any],
+                  lang: str | None = None) -> Decision:
+    flat = oracle_flat(facts)
+    compiled = policies.compiled_for(flat)
+    return oracle_combine(compiled, flat, policies.engine_rules(compiled, flat, cached=False),
+                          lang)
+
+
+# ---- corpora -------------------------------------------------------------------------------
+
+def platforms(policies: aturan.Policies) -> list[str]:
+    return [name for name, group in policies.collection.by_name.items()
+            if not any(rs.is_overlay for rs in group)]
+
+
+@pytest.fixture(scope="module")
+def corpus(policies) -> list[dict[str, Any]]:
+    """`PER_PLATFORM` sampled orders of every platform, interleaved."""
+    streams = [list(sample.generate(sample.plan_for(policies.collection, name), PER_PLATFORM,
+                                    SEED)) for name in platforms(policies)]
+    return [order for group in zip(*streams) for order in group]
+
+
+def at_other_instants(facts: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """The same order judged `INSTANTS` other times: `now` from a minute to 40 days after the
+    request, or just around a whole number of hours and days (where durations are written)."""
+    request_at = parse_timestamp(facts["request"]["at"])
+    out = []
+    for _ in range(INSTANTS):
+        if rng.random() < 0.5:
+            offset = rng.randrange(60, 40 * 86400)
+        else:
+            offset = rng.choice((3600, 86400)) * rng.randrange(1, 30) + rng.choice((-1, 0, 1))
+        moved = dict(facts)
+        moved["now"] = (request_at + timedelta(seconds=offset)).isoformat()
+        out.append(moved)
+    return out
+
+
+# ---- fired rules: 100k orders -----------------------------------------------------------------
+
+@pytest.mark.slow
+def test_memoised_fired_rules_equal_the_engine_on_100k_orders(policies, corpus):
+    rng = random.Random(SEED)
+    compared = 0
+    for facts in corpus:
+        for variant in [facts] + at_other_instants(facts, rng):
+            flat = flatten_facts(variant)
+            compiled = policies.compiled_for(flat)
+            memoised = policies.engine_rules(compiled, flat)
+            fresh = policies.engine_rules(compiled, flat, cached=False)
+            assert memoised == fresh, (variant, memoised, fresh)
+            compared += 1
+    assert compared == len(corpus) * (1 + INSTANTS) >= 100_000
+    # the memo did its job: far fewer keys than orders
+    keys = sum(len(memo_module.memo_for(c)) for c in policies._compiled.values())
+    assert 0 < keys < compared // 10
+
+
+# ---- whole decisions: 10k orders ----------------------------------------------------------
+
+def test_decisions_equal_the_oracle_byte_for_byte(policies, corpus):
+    for index, facts in enumerate(corpus):
+        assert policies.decide(facts).to_json() == oracle_decide(policies, facts).to_json()
+        if index % 10 == 0:
+            for lang in ("en", "id"):
+                assert (policies.decide(facts, lang=lang).to_json()
+                        == oracle_decide(policies, facts, lang).to_json())
+
+
+def test_a_tiny_memo_evicts_and_changes_nothing(monkeypatch, corpus):
+    monkeypatch.setattr(memo_module, "CAPACITY", 8)
+    fresh = aturan.load(RULESETS)
+    try:
+        for facts in corpus[:3000]:
+            assert fresh.decide(facts).to_json() == oracle_decide(fresh, facts).to_json()
+        sizes = [len(memo_module.memo_for(c)) for c in fresh._compiled.values()]
+        assert max(sizes) == 8 and sum(memo_module.memo_for(c).misses
+                                       for c in fresh._compiled.values()) > sum(sizes)
+    finally:
+        fresh.close()
+
+
+def test_combine_with_other_fired_rules_is_not_served_from_the_memo(policies, corpus):
+    """A caller may pass its own fired rules (the reference interpreter, a what-if): a plan
+    cached for the engine's answer must not be reused for a different set."""
+    from aturan.evaluate import combine
+    for facts in corpus[:200]:
+        flat = flatten_facts(facts)
+        compiled = policies.compiled_for(flat)
+        policies.engine_rules(compiled, flat)  # the engine's answer is now cached
+        for fired in ([], [0], list(range(len(compiled.rules)))):
+            assert (combine(compiled, flat, fired).to_json()
+                    == oracle_combine(compiled, oracle_flat(facts), fired).to_json())
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+def test_sampled_orders_are_accepted_by_the_compiled_check_with_equal_flat_facts(corpus):
+    check = facts_module._fast_check()
+    assert check is not None, "the facts schema no longer compiles: validation is slow again"
+    for facts in corpus[::5]:
+        assert check(facts) is not None
+        assert validate_facts(facts) == []
+        assert flatten_facts(facts) == oracle_flat(facts)
+
+
+def _paths(tree: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(tree, dict):
+        for key, child in tree.items():
+            found += _paths(child, prefix + (key,))
+    elif isinstance(tree, list):
+        for index, child in enumerate(tree):
+            found += _paths(child, prefix + (index,))
+    return found
+
+
+def _set(tree: Any, path: tuple, value: Any) -> Any:
+    tree = copy.deepcopy(tree)
+    node = tree
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return tree
+
+
+def _delete(tree: Any, path: tuple) -> Any:
+    tree = copy.deepcopy(tree)
+    node = tree
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return tree
+
+
+def _deep(levels: int) -> Any:
+    node: Any = 1
+    for _ in range(levels):
+        node = [node]
+    return {"deep": node}
+
+
+REPLACEMENTS = [None, 0, -1, 1.5, 1.0, float("nan"), True, "", "x" * 129, "x" * 1100, [], {},
+                2 ** 63, 10 ** 12 + 1, "paid", "2024-02-30T10:00:00+07:00",
+                "1800-01-01T00:00:00+07:00", "3000-01-01T00:00:00Z", "2024-03-01T10:00:00",
+                "2024-03-01t10:00:00z", "2024-03-01 10:00:00.123456789+07:00",
+                "2024-03-01T24:00:00+07:00", _deep(20)]
+
+
+def variants(facts: dict[str, Any], rng: random.Random) -> Iterable[Any]:
+    """Broken (and a few still valid) versions of `facts`: every value replaced, keys removed
+    and added at every level, the whole thing replaced."""
+    paths = [p for p in _paths(facts) if p]
+    for path in paths:
+        yield _set(facts, path, rng.choice(REPLACEMENTS))
+        if isinstance(path[-1], str):
+            yield _delete(facts, path)
+    for path in [()] + [p for p in paths if isinstance(p[-1], str)]:
+        parent = path if path == () else path
+        node: Any = facts
+        for key in parent:
+            node = node[key]
+        if isinstance(node, dict):
+            yield _set(facts, parent + ("colour",), "red") if parent else {**facts, "colour": 1}
+    yield {**facts, "derived": {"has_digital": True}}
+    yield {**facts, "now": "2024-13-01T00:00:00+07:00"}
+    yield _set(facts, ("order", "items"), [facts["order"]["items"][0]] * 501)
+    yield _set(facts, ("request", "seller_response"), {"decision": "approve"})
+    yield _set(facts, ("request", "seller_response"),
+               {"decision": "reject", "at": facts["request"]["at"], "reason": "nope"})
+    yield [facts]
+    yield "facts"
+
+
+def test_broken_facts_get_exactly_the_diagnostics_of_validate_facts(corpus):
+    rng = random.Random(SEED)
+    checked = 0
+    for facts in corpus[:40:4]:
+        for variant in variants(facts, rng):
+            expected = validate_facts(variant)
+            if expected:
+                with pytest.raises(aturan.FactsError) as info:
+                    flatten_facts(variant)
+                assert info.value.diagnostics == aturan.FactsError(expected).diagnostics
+            else:
+                assert flatten_facts(variant) == oracle_flat(variant)
+            checked += 1
+    assert checked > 500
+
+
+def test_the_compiled_check_refuses_a_schema_it_cannot_translate():
+    from aturan.fastcheck import Limits, compile_checker
+    limits = Limits(1024, 2 ** 63, 16, 10_000)
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {"a": {"type": "integer"}}}
+    assert compile_checker(schema, limits)({"a": 1}) == {"a": 1}
+    assert compile_checker(schema, limits)({"a": 1.0}) is None
+    for unknown in ({"oneOf": [{"type": "integer"}]}, {"type": "integer", "multipleOf": 2},
+                    {"type": ["integer", "null"]}, {}):
+        assert compile_checker({**schema, "properties": {"a": unknown}}, limits) is None
+    assert compile_checker({**schema, "additionalProperties": True}, limits) is None
+
+
+# ---- the engine's uninitialised session state -------------------------------------------------
+
+def test_an_order_no_rule_matches_is_decided_in_a_fresh_process(tmp_path, corpus, policies):
+    """durable_rules crashed the process (segfault) when the first session of a ruleset
+    matched no rule; the memo still sends every new key to the engine, so check it end to end
+    through the CLI, which imports everything first."""
+    unmatched = next(f for f in corpus if policies.decide(f).explanation[0].rule == "default")
+    path = tmp_path / "order.json"
+    import json
+    path.write_text(json.dumps(unmatched), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "aturan", "decide", str(path), "--format", "json",
+                          "--rulesets", str(RULESETS)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == policies.decide(unmatched).to_json()
