@@ -330,3 +330,16 @@ def test_two_workers_sum_metrics_and_each_reloads_on_sighup(tmp_path):
     finally:
         server.stop()
     assert server.process.returncode == 0
+
+
+def test_a_port_in_use_is_exit_1_without_a_traceback(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "aturan", "serve", "--port", str(port),
+                               "--rulesets", str(tiktok_only(tmp_path))],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "address already in use" in done.stderr.lower()
+    assert "Traceback" not in done.stderr

@@ -49,12 +49,17 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
                            max_body_bytes=max_body_bytes, batch_limit=batch_limit, watch=watch,
                            watch_interval=watch_interval, handle_sighup=True)
     log_config = uvicorn_log_config(log_level)
-    if workers == 1:
-        uvicorn.run(create_app(config, policies), host=host, port=port, log_config=log_config,
-                    log_level=log_level, access_log=False)
-        return
-    policies.close()  # checked; each worker loads its own copy
-    _run_workers(config, host, port, workers, log_config, log_level)
+    try:
+        if workers == 1:
+            uvicorn.run(create_app(config, policies), host=host, port=port,
+                        log_config=log_config, log_level=log_level, access_log=False)
+        else:
+            policies.close()  # checked; each worker loads its own copy
+            _run_workers(config, host, port, workers, log_config, log_level)
+    except SystemExit as exc:  # uvicorn exits 1 or 3 when it cannot start (port in use, ...)
+        if exc.code not in (None, 0):
+            raise click.exceptions.Exit(1) from None  # uvicorn has printed why
+        raise
 
 
 def _run_workers(config, host: str, port: int, workers: int, log_config: dict,
