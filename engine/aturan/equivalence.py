@@ -21,7 +21,7 @@ from .model import Effect, Rule, RulesetVersion
 from .selection import parse_pin
 from .symbolic import Box, Space, intersect_regions, subtract_all
 from .witness import (PLAIN, Evaluator, Verdict, anchor_for, fields_of, platform_of, realise,
-                      verdict_of, verdict_of_decision, witness_point)
+                      show_value, verdict_of, verdict_of_decision, witness_point)
 
 PAID_AT = "order.payment.paid_at"
 
@@ -302,18 +302,12 @@ def render_text(result: Comparison) -> list[str]:
                            ("next steps removed", "next_steps_removed")):
             if c[key]:
                 lines.append(f"     {label}: " + ", ".join(c[key]))
-        lines.append("     witness: " + ", ".join(f"{p}={_show(v)}" for p, v in g.fields.items())
+        now = g.witness.get("now")
+        lines.append("     witness: " + ", ".join(f"{p}={show_value(v, now)}"
+                                                for p, v in g.fields.items())
                      + ("" if g.confirmed else "   (NOT confirmed by the evaluator)"))
     return lines
 
 
 def _refund(v: Verdict) -> str:
     return "none" if v.refund is None else f"{v.refund[0]} to {v.refund[1]}"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

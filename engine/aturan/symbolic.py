@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import and_
 from itertools import combinations
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .compiler import negation_normal_form
 from .facts import catalogue
@@ -306,24 +307,47 @@ def constraint_atoms(constraints: Iterable[Constraint]) -> list[Atom]:
 # Box algebra
 
 def intersect(a: Box, b: Box) -> Box | None:
-    out = tuple(x & y for x, y in zip(a, b))
+    out = tuple(map(and_, a, b))
     return None if 0 in out else out
 
 
 def subtract(a: Box, b: Box) -> list[Box]:
     """a minus b as disjoint boxes (at most one per axis where b cuts a)."""
-    if intersect(a, b) is None:
+    both = tuple(map(and_, a, b))
+    if 0 in both:
         return [a]
     pieces: list[Box] = []
     current = list(a)
-    for i, (x, y) in enumerate(zip(a, b)):
-        rest = x & ~y
-        if rest:
-            piece = current.copy()
-            piece[i] = rest
-            pieces.append(tuple(piece))
-        current[i] = x & y
+    for i in [i for i, (x, y) in enumerate(zip(a, both)) if x != y]:
+        piece = current.copy()
+        piece[i] = a[i] & ~b[i]
+        pieces.append(tuple(piece))
+        current[i] = both[i]
     return pieces
+
+
+Sparse = tuple[tuple[int, int], ...]  # a box as (axis, mask) for the axes it restricts
+
+
+def outside(box: Box, cut: Sequence[Sparse], start: int = 0,
+            keep: Callable[[Box], bool] | None = None) -> Iterator[Box]:
+    """box minus every sparse box of `cut`, as disjoint boxes, depth-first (lazily); a piece
+    for which `keep` is false is dropped with everything below it."""
+    for k in range(start, len(cut)):
+        pairs = cut[k]
+        if all(box[a] & m for a, m in pairs):
+            current = list(box)
+            for a, m in pairs:
+                rest = current[a] & ~m
+                if rest:
+                    piece = current.copy()
+                    piece[a] = rest
+                    piece_t = tuple(piece)
+                    if keep is None or keep(piece_t):
+                        yield from outside(piece_t, cut, k + 1, keep)
+                current[a] &= m
+            return
+    yield box
 
 
 def subtract_all(boxes: Iterable[Box], cut: Sequence[Box]) -> list[Box]:
@@ -333,16 +357,6 @@ def subtract_all(boxes: Iterable[Box], cut: Sequence[Box]) -> list[Box]:
         if not result:
             break
     return result
-
-
-def pieces_outside(box: Box, cut: Sequence[Box], start: int = 0) -> Iterator[Box]:
-    """box minus every box of `cut`, as disjoint boxes, generated depth-first (lazily)."""
-    for k in range(start, len(cut)):
-        if intersect(box, cut[k]) is not None:
-            for piece in subtract(box, cut[k]):
-                yield from pieces_outside(piece, cut, k + 1)
-            return
-    yield box
 
 
 def intersect_regions(left: Sequence[Box], right: Sequence[Box]) -> list[Box]:
@@ -394,8 +408,11 @@ class Space:
                     forbidden.append((box, c))
         self.universe: Box = tuple(universe)
         self.forbidden = tuple(forbidden)
+        self._forbidden_sparse = tuple(self.sparse(b) for b, _ in forbidden)
         self.orders = tuple((self.index[c.earlier], self.index[c.later], c)
                             for c in self.constraints if isinstance(c, Before))
+        self._orders = tuple((e, l, axes[e].absent_bit, axes[l].absent_bit)
+                             for e, l, _ in self.orders)
         self._feasible: dict[Box, Box | None] = {}
 
     @classmethod
@@ -406,6 +423,10 @@ class Space:
         chosen = list(constraints) + ([platform_constraint(platform)] if platform else [])
         atoms = [a for rules in rule_lists for r in rules for a in atoms_of(r.when)]
         return cls(build_axes(atoms + constraint_atoms(chosen)), chosen)
+
+    def sparse(self, box: Box) -> Sparse:
+        """The axes where a box is narrower than the universe, with its masks there."""
+        return tuple((i, m) for i, (m, u) in enumerate(zip(box, self.universe)) if m != u)
 
     def atom_box(self, atom: Atom) -> Box | None:
         i = self.index[atom.fact]
@@ -448,31 +469,33 @@ class Space:
         changed = True
         while changed:
             changed = False
-            for e, later, _ in self.orders:
+            for e, later, ae, al in self._orders:
                 me, ml = masks[e], masks[later]
-                ae, al = self.axes[e].absent_bit, self.axes[later].absent_bit
                 pe, pl = me & ~ae, ml & ~al
                 if not ml & al and pe:  # later is present: earlier's age >= some later age
-                    low = (pl & -pl).bit_length() - 1
-                    narrowed = (pe & ~((1 << low) - 1)) | (me & ae)
+                    narrowed = (pe & ~((pl & -pl) - 1)) | (me & ae)
                     if narrowed != me:
+                        if not narrowed:
+                            return None
                         masks[e], changed = narrowed, True
                         me, pe = narrowed, narrowed & ~ae
                 if not me & ae and pl:  # earlier is present: later's age <= its largest
-                    high = pe.bit_length()
-                    narrowed = (pl & ((1 << high) - 1)) | (ml & al)
+                    narrowed = (pl & ((1 << pe.bit_length()) - 1)) | (ml & al)
                     if narrowed != ml:
+                        if not narrowed:
+                            return None
                         masks[later], changed = narrowed, True
-                if not masks[e] or not masks[later]:
-                    return None
         return tuple(masks)
 
     def valid_pieces(self, box: Box) -> Iterator[Box]:
         """Disjoint sub-boxes covering the valid orders in `box` (constraints applied), lazily."""
-        for piece in pieces_outside(box, [f for f, _ in self.forbidden]):
-            narrowed = self.propagate(piece)
-            if narrowed is not None:
-                yield narrowed
+        narrowed = self.propagate(box)
+        if narrowed is None:
+            return
+        for piece in outside(narrowed, self._forbidden_sparse):
+            piece_n = self.propagate(piece)
+            if piece_n is not None:
+                yield piece_n
 
     def feasible(self, box: Box) -> Box | None:
         """A non-empty valid sub-box of `box`, or None when no valid order lies in it."""
@@ -485,33 +508,42 @@ class Space:
         None when (boxes minus `minus`) holds none. The box is cut by `minus` only, not by the
         constraints, so it says only what the region says."""
         for box in boxes:
-            cut = [m for m in minus if intersect(box, m) is not None]
-            found = self._first(box, cut, 0)
+            if self.feasible(box) is None:
+                continue
+            cut = self._cut(box, minus)
+            found = next(outside(box, cut, 0, self._holds_valid), None)
             if found is not None:
                 return found
         return None
 
-    def _first(self, box: Box, cut: Sequence[Box], start: int) -> Box | None:
-        for k in range(start, len(cut)):
-            if intersect(box, cut[k]) is not None:
-                for piece in subtract(box, cut[k]):
-                    if self.feasible(piece) is not None:
-                        found = self._first(piece, cut, k + 1)
-                        if found is not None:
-                            return found
-                return None
-        return box if self.feasible(box) is not None else None
+    def _cut(self, box: Box, minus: Sequence[Box]) -> list[Sparse]:
+        """The boxes of `minus` that meet `box`, sparse, broadest first (they remove the most,
+        so the depth-first search splits least)."""
+        cut = [self.sparse(m) for m in minus if intersect(box, m) is not None]
+        cut.sort(key=lambda pairs: (len(pairs), -sum(popcount(m) for _, m in pairs)))
+        return cut
+
+    def _holds_valid(self, box: Box) -> bool:
+        return self.feasible(box) is not None
 
     def valid_boxes(self, boxes: Iterable[Box], minus: Sequence[Box] = ()) -> Iterator[Box]:
         """Every sub-box of (boxes minus `minus`) that holds a valid order (disjoint pieces)."""
         for box in boxes:
-            cut = [m for m in minus if intersect(box, m) is not None]
-            for piece in pieces_outside(box, cut):
-                if self.feasible(piece) is not None:
-                    yield piece
+            if self.feasible(box) is None:
+                continue
+            yield from outside(box, self._cut(box, minus), 0, self._holds_valid)
 
-    def valid_region(self, boxes: Iterable[Box]) -> list[Box]:
-        return [p for box in boxes for p in self.valid_pieces(box)]
+    def any_valid(self, boxes: Iterable[Box]) -> bool:
+        """Does any of the boxes hold a valid order?"""
+        return any(self.feasible(b) is not None for b in boxes)
+
+    def meets(self, box: Box, region: Iterable[Box]) -> bool:
+        """Does a box share a valid order with a region?"""
+        for other in region:
+            both = intersect(box, other)
+            if both is not None and self.feasible(both) is not None:
+                return True
+        return False
 
     def share(self, box: Box) -> float:
         """The box's share of the universe, counting every cell alike."""
@@ -523,3 +555,71 @@ class Space:
     def restricted(self, box: Box) -> list[int]:
         """Axes where a box says something (narrower than the universe)."""
         return [i for i, (m, u) in enumerate(zip(box, self.universe)) if m != u]
+
+
+# ---------------------------------------------------------------------------------------------
+# Regions back in the ruleset's own condition syntax
+
+def describe_box(space: Space, box: Box, skip: Sequence[str] = ("order.platform",)
+                 ) -> list[dict[str, Any]]:
+    """The conditions (as a ruleset would write them, all of which hold) that say what a box
+    says beyond the universe: one node per restricted axis."""
+    nodes = []
+    for i in space.restricted(box):
+        axis = space.axes[i]
+        if axis.path not in skip:
+            nodes.append(_describe_axis(axis, box[i], space.universe[i]))
+    return nodes
+
+
+def _describe_axis(axis: Axis, mask: int, universe: int) -> dict[str, Any]:
+    fact = axis.path
+    absent_bit = axis.absent_bit
+    allowed = [c for c in range(len(axis.cells)) if universe >> c & 1 and (1 << c) != absent_bit]
+    present = [c for c in allowed if mask >> c & 1]
+    with_absent = bool(mask & absent_bit)
+    if not present:
+        return {"fact": fact, "absent": True}
+    if len(present) == len(allowed):
+        return {"fact": fact, "exists": True}
+    if axis.kind in ("integer", "timestamp"):
+        core = _describe_runs(axis, present, allowed)
+    else:
+        values = [axis.cells[c] for c in present]
+        others = [axis.cells[c] for c in allowed if c not in present]
+        if OTHER not in values and len(values) == 1:
+            core = {"fact": fact, "eq": values[0]}
+        elif OTHER in values or len(others) < len(values):
+            if with_absent:
+                return {"not": {"fact": fact, "in": others}}
+            core = {"fact": fact, "not_in": others}
+        else:
+            core = {"fact": fact, "in": values}
+    return {"any": [{"fact": fact, "absent": True}, core]} if with_absent else core
+
+
+def _describe_runs(axis: Axis, present: list[int], allowed: list[int]) -> dict[str, Any]:
+    from .model import format_duration
+    runs: list[list[int]] = []
+    for c in present:
+        if runs and allowed.index(c) == allowed.index(runs[-1][-1]) + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    parts = []
+    for run in runs:
+        lo = axis.cells[run[0]].lo if run[0] != allowed[0] else None
+        hi = axis.cells[run[-1]].hi if run[-1] != allowed[-1] else None
+        bounds: list[dict[str, Any]] = []
+        if axis.kind == "integer":
+            if lo is not None and hi is not None and hi == lo + 1:
+                bounds = [{"fact": axis.path, "eq": lo}]
+            else:
+                bounds = ([{"fact": axis.path, "ge": lo}] if lo is not None else []) + (
+                    [{"fact": axis.path, "lt": hi}] if hi is not None else [])
+        else:
+            bounds = ([{"fact": axis.path, "older_than": format_duration(lo)}]
+                      if lo is not None else []) + (
+                [{"fact": axis.path, "within": format_duration(hi)}] if hi is not None else [])
+        parts.append(bounds[0] if len(bounds) == 1 else {"all": bounds})
+    return parts[0] if len(parts) == 1 else {"any": parts}

@@ -17,7 +17,7 @@ from .compiler import compile_ruleset
 from .decision import Decision
 from .evaluate import Policies, combine
 from .facts import JAKARTA, FlatFacts, flatten_facts
-from .model import Effect, Rule, RulesetVersion
+from .model import Effect, Rule, RulesetVersion, format_duration, parse_timestamp
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
 
 PLATFORMS = ("lazada", "shopee", "tokopedia", "tiktok_shop")
@@ -325,6 +325,23 @@ def fields_of(point: dict[str, Any], paths: Sequence[str], facts: dict[str, Any]
             node = node.get(part) if isinstance(node, dict) else None
         shown[path] = node
     return shown
+
+
+def show_value(value: Any, now: str | None = None) -> str:
+    """A witness field for people: null/true/false, and a timestamp with its age at `now`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and now and len(value) >= 20 and value[10:11] == "T":
+        try:
+            age = int((parse_timestamp(now) - parse_timestamp(value)).total_seconds())
+        except ValueError:
+            return value
+        when = ("= now" if age == 0 else f"{format_duration(age)} before now" if age > 0
+                else f"{format_duration(-age)} after now")
+        return f"{value} ({when})"
+    return str(value)
 
 
 def describe_rule(rule: Rule) -> dict[str, Any]:

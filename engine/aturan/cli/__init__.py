@@ -11,6 +11,7 @@ import click
 
 from .decide import decide
 from .diff import diff
+from .lint import lint
 from .sample import sample
 from .serve import serve
 from .test import test
@@ -29,6 +30,7 @@ cli.add_command(serve)
 cli.add_command(test)
 cli.add_command(sample)
 cli.add_command(diff)
+cli.add_command(lint)
 
 
 def main(argv: list[str] | None = None) -> int:
