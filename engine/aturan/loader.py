@@ -23,6 +23,10 @@ from .errors import Diagnostic, Location, RulesetError, pointer_join
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# The only tags a node may carry (implicitly, or written out as !!str etc.): anything else,
+# !!python/*, !!binary, !!set, !!omap or a local !tag, is refused rather than half-honoured.
+_PLAIN_TAGS = frozenset("tag:yaml.org,2002:" + name for name in
+                        ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
 
 
 @dataclass
@@ -85,6 +89,12 @@ class _TreeBuilder:
             raise RulesetError(Diagnostic("yaml-too-deep",
                                           f"nesting deeper than {MAX_DEPTH} levels",
                                           _loc(self.path, node, pointer)))
+        if node.tag not in _PLAIN_TAGS:
+            raise RulesetError(Diagnostic(
+                "yaml-unsafe-tag",
+                f"tag {node.tag} is not allowed: aturan loads YAML safely and only "
+                "accepts plain strings, numbers, booleans, null, lists and mappings",
+                _loc(self.path, node, pointer)))
         if isinstance(node, MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -117,6 +127,13 @@ class _TreeBuilder:
                 f"tag {node.tag} is not allowed: aturan loads YAML safely and only "
                 "accepts plain strings, numbers, booleans, null, lists and mappings",
                 _loc(self.path, node, pointer))) from exc
+        except (ValueError, IndexError, KeyError) as exc:  # !!int abc, !!int "", !!bool maybe,
+            # or an integer of thousands of digits: PyYAML's constructors raise these as they come
+            text = str(node.value)
+            shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+            raise RulesetError(Diagnostic(
+                "yaml-bad-value", f"cannot read {shown!r} as {node.tag.rsplit(':', 1)[-1]}",
+                _loc(self.path, node, pointer))) from exc
 
 
 def parse_yaml(text: str | bytes, path: str = "<string>") -> SourceDocument:
@@ -132,7 +149,15 @@ def parse_yaml(text: str | bytes, path: str = "<string>") -> SourceDocument:
     except UnicodeDecodeError as exc:
         raise RulesetError(Diagnostic("yaml-encoding", f"file is not UTF-8 text ({exc.reason})",
                                       Location(path, 1, 1, ""))) from exc
-    loader = _NoAliasLoader(decoded)
+    try:
+        loader = _NoAliasLoader(decoded)  # the reader refuses control characters right here
+    except yaml.YAMLError as exc:
+        at = getattr(exc, "position", 0)
+        line, col = decoded.count("\n", 0, at) + 1, at - (decoded.rfind("\n", 0, at) + 1) + 1
+        char = getattr(exc, "character", "?")
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        raise RulesetError(Diagnostic("yaml-syntax", f"control character {shown} is not allowed "
+                                      "in YAML text", Location(path, line, col, ""))) from exc
     try:
         node = loader.get_single_node()
         if node is None:

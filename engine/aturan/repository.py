@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import Diagnostic, Location, RulesetError
-from .loader import load_yaml_file
-from .model import RulesetVersion, build_ruleset
+from .loader import SourceDocument, load_yaml_file
+from .model import RulesetVersion, build_ruleset, parse_timestamp
 from .schema import schema_diagnostics
 from .semantic import check_collection, check_overlay, check_ruleset
 from .semver import parse_version, valid_range, version_in_range
@@ -83,13 +83,27 @@ def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
     return found
 
 
+def _check_dates(doc: SourceDocument) -> list[Diagnostic]:
+    """The schema checks a date's shape; this checks it is a real instant (no 30 February)."""
+    found = []
+    for key in ("effective_from", "effective_until"):
+        text = doc.tree.get(key)
+        try:
+            if isinstance(text, str):
+                parse_timestamp(text)
+        except ValueError as exc:
+            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real date and time "
+                                    f"({exc})", doc.location(f"/{key}")))
+    return found
+
+
 def load_file(file: Path, display: str) -> tuple[RulesetVersion | None, list[Diagnostic]]:
     """One file through load -> schema -> build -> per-file semantic checks."""
     try:
         doc = load_yaml_file(file, display)
     except RulesetError as exc:
         return None, exc.diagnostics
-    problems = schema_diagnostics(doc.tree, "ruleset", doc.location)
+    problems = schema_diagnostics(doc.tree, "ruleset", doc.location) or _check_dates(doc)
     if problems:
         return None, problems
     rs = build_ruleset(doc)
