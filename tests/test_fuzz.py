@@ -193,7 +193,8 @@ def test_tagged_values_are_loaded_or_refused(line, tag, value):
 
 @FUZZ
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300),
-                 documents(FACT_WORDS).map(lambda d: json.dumps(d, allow_nan=True))))
+                 documents(FACT_WORDS).map(lambda d: json.dumps(d, allow_nan=True)),
+                 st.integers(1, 6000).map(lambda digits: '{"n": ' + "7" * digits + "}")))
 def test_random_json_is_parsed_or_refused(text):
     try:
         parse_json(text)

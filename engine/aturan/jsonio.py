@@ -45,6 +45,9 @@ def parse_json(text: str | bytes, source: str = "<input>", line: int = 1,
     except (UnicodeDecodeError, RecursionError) as exc:
         raise FactsError(Diagnostic("json-syntax", f"unreadable JSON: {exc}",
                                     Location(source, line, 1, "/"))) from exc
+    except ValueError as exc:  # Python refuses integers of more than 4,300 digits
+        raise FactsError(Diagnostic("json-syntax", "a number has far more digits than any fact "
+                                    "allows", Location(source, line, 1, "/"))) from exc
 
 
 def read_documents(text: str, source: str) -> Iterator[tuple[int, Any | FactsError]]:
