@@ -4,6 +4,7 @@ streaming for many orders. Shared by the CLI, the HTTP service, cases and diff."
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable, Iterator
 
 from .errors import Diagnostic, FactsError, Location
@@ -11,11 +12,23 @@ from .facts import MAX_FACTS_BYTES
 
 
 class _Reject(ValueError):
-    pass
+    def __init__(self, message: str, token: str = ""):
+        super().__init__(message)
+        self.token = token  # the offending literal, to find its line and column
 
 
 def _no_constants(name: str) -> Any:
-    raise _Reject(f"{name} is not valid JSON (numbers must be finite)")
+    raise _Reject(f"{name} is not valid JSON (numbers must be finite)", name)
+
+
+def _position(text: str | bytes, token: str) -> tuple[int, int]:
+    """1-based line and column of the first `token` written as a JSON value (NaN, Infinity)."""
+    plain = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    match = re.search(r"[:\[,]\s*(" + re.escape(token) + ")", plain) if token else None
+    if match is None:
+        return 1, 1
+    at = match.start(1)
+    return plain.count("\n", 0, at) + 1, at - (plain.rfind("\n", 0, at) + 1) + 1
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -40,8 +53,9 @@ def parse_json(text: str | bytes, source: str = "<input>", line: int = 1,
         raise FactsError(Diagnostic("json-syntax", exc.msg, Location(source, line + exc.lineno - 1,
                                                                      exc.colno, "/"))) from exc
     except _Reject as exc:
-        raise FactsError(Diagnostic("json-syntax", str(exc), Location(source, line, 1, "/"))
-                         ) from exc
+        row, col = _position(text, exc.token)
+        raise FactsError(Diagnostic("json-syntax", str(exc),
+                                    Location(source, line + row - 1, col, "/"))) from exc
     except (UnicodeDecodeError, RecursionError) as exc:
         raise FactsError(Diagnostic("json-syntax", f"unreadable JSON: {exc}",
                                     Location(source, line, 1, "/"))) from exc

@@ -73,6 +73,11 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _tag_name(tag: str) -> str:
+    """A tag as an author writes it: tag:yaml.org,2002:python/object -> !!python/object."""
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
 def _loc(path: str, node: Node, pointer: str) -> Location:
     return Location(path, node.start_mark.line + 1, node.start_mark.column + 1, pointer)
 
@@ -92,7 +97,7 @@ class _TreeBuilder:
         if node.tag not in _PLAIN_TAGS:
             raise RulesetError(Diagnostic(
                 "yaml-unsafe-tag",
-                f"tag {node.tag} is not allowed: aturan loads YAML safely and only "
+                f"tag {_tag_name(node.tag)} is not allowed: aturan loads YAML safely and only "
                 "accepts plain strings, numbers, booleans, null, lists and mappings",
                 _loc(self.path, node, pointer)))
         if isinstance(node, MappingNode):
@@ -124,7 +129,7 @@ class _TreeBuilder:
         except ConstructorError as exc:
             raise RulesetError(Diagnostic(
                 "yaml-unsafe-tag",
-                f"tag {node.tag} is not allowed: aturan loads YAML safely and only "
+                f"tag {_tag_name(node.tag)} is not allowed: aturan loads YAML safely and only "
                 "accepts plain strings, numbers, booleans, null, lists and mappings",
                 _loc(self.path, node, pointer))) from exc
         except (ValueError, IndexError, KeyError) as exc:  # !!int abc, !!int "", !!bool maybe,
@@ -132,7 +137,7 @@ class _TreeBuilder:
             text = str(node.value)
             shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
             raise RulesetError(Diagnostic(
-                "yaml-bad-value", f"cannot read {shown!r} as {node.tag.rsplit(':', 1)[-1]}",
+                "yaml-bad-value", f"cannot read {shown!r} as {_tag_name(node.tag)}",
                 _loc(self.path, node, pointer))) from exc
 
 
