@@ -80,6 +80,8 @@ def read_documents(text: str, source: str) -> Iterator[tuple[int, Any | FactsErr
 
 
 def _single_document(text: str) -> bool:
+    if text.split("\n", 1)[0].strip() in ("{", "["):
+        return True  # pretty-printed: a JSON Lines entry never spans lines, so one (bad) document
     try:
         json.loads(text)
     except ValueError:
