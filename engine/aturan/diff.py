@@ -16,8 +16,7 @@ from typing import Any, Iterable, Iterator
 
 from .decision import Decision
 from .errors import AturanError, Diagnostic, FactsError, Location, SelectionError
-from .evaluate import Policies, combine
-from .facts import flatten_facts
+from .evaluate import Policies
 from .jsonio import parse_json
 from .repository import RulesetCollection
 from .selection import parse_pin
@@ -177,21 +176,16 @@ class VersionPair:
         check_pins(policies.collection, old, new)
         self.policies, self.old, self.new = policies, old, new
 
-    def _decide(self, flat: Any, pin: str) -> Decision:
-        compiled = self.policies.compiled_for(flat, pin)
-        return combine(compiled, flat, self.policies.engine_rules(compiled, flat), "en")
-
     def compare(self, facts: Any) -> tuple[Verdict, Verdict] | tuple[str, str]:
         """(old verdict, new verdict), or (side, error code) when an order cannot be decided:
-        side is `input` for bad facts, else `old`, `new` or `both`."""
-        try:
-            flat = flatten_facts(facts)
-        except FactsError as exc:
-            return "input", exc.first.code
+        side is `input` for bad facts, else `old`, `new` or `both`. Each version decides
+        through `Policies.decide`, exactly as `aturan decide --ruleset` would."""
         results: list[Verdict | str] = []
         for pin in (self.old, self.new):
             try:
-                results.append(Verdict.of(self._decide(flat, pin)))
+                results.append(Verdict.of(self.policies.decide(facts, pin, "en")))
+            except FactsError as exc:  # facts are checked before a version is chosen
+                return "input", exc.first.code
             except SelectionError as exc:
                 results.append(exc.first.code)
         old, new = results
