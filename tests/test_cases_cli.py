@@ -254,3 +254,18 @@ def test_aturan_test_and_pytest_agree_and_both_fail_on_a_changed_outcome(tmp_pat
     assert cli2 == plugin2
     newly_failed = {key for key, ok in cli2.items() if not ok and cli.get(key, False)}
     assert any(name == target[2] for _, name in newly_failed)
+
+
+def test_one_rulesets_folder_reports_coverage_for_that_ruleset_only(tmp_path, capsys):
+    root = pinned_root(tmp_path)
+    write_ruleset(tmp_path, MINIMAL_RULESET.replace("ruleset: demo", "ruleset: shopee"),
+                  name="shopee")  # no cases: 0% covered
+    code, out, _ = run(capsys, "test", str(root), "--coverage", "--min-coverage", "50")
+    assert code == 1
+    assert "shopee@1.0.0: 0/1 rules fired (0%) by 0 decision(s)" in out
+    for target in (root / "tiktok_shop", root / "tiktok_shop" / "cases"):
+        code, out, err = run(capsys, "test", str(target), "--coverage", "--min-coverage", "50")
+        assert code == 0, out + err
+        assert "shopee" not in out
+        assert "tiktok_shop@1.0.0: 1/2 rules fired (50%)" in out
+        assert out.splitlines()[-1] == "2 passed, 0 failed"

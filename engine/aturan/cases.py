@@ -345,17 +345,37 @@ class SuiteRun:
         return [r for r in self.results if not r.passed]
 
 
-def _targets(paths: Iterable[str | Path]) -> dict[Path, list[Path]]:
-    """Rulesets root -> case files: a folder is a root and its cases; a case file brings the
-    root above its `cases/` folder."""
-    groups: dict[Path, set[Path]] = {}
+def _targets(paths: Iterable[str | Path]) -> dict[Path, tuple[set[Path], set[str] | None]]:
+    """Rulesets root -> (case files, the ruleset names to report coverage for, None for all).
+
+    A rulesets folder brings all its cases; one ruleset's folder (`rulesets/tiktok_shop`) or a
+    `cases/` folder or case file brings its own cases, run against the whole rulesets folder
+    above it (overlays need their platform) but reported for that ruleset only."""
+    groups: dict[Path, tuple[set[Path], set[str] | None]] = {}
+
+    def add(root: Path, files: Iterable[Path], name: str | None) -> None:
+        found, names = groups.setdefault(root.resolve(), (set(), set()))
+        found.update(files)
+        if names is not None:
+            if name is None:
+                groups[root.resolve()] = (found, None)
+            else:
+                names.add(name)
+
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            groups.setdefault(path, set()).update(case_files([path]))
+        if path.is_file() or CASES_DIR in path.resolve().parts:
+            root = rulesets_root(path if path.is_file() else path / "_")
+            add(root, case_files([path]), _ruleset_name(path, root))
+        elif any(p.suffix in CASE_SUFFIXES for p in path.iterdir() if p.is_file()):
+            add(path.parent, case_files([path]), path.resolve().name)
         else:
-            groups.setdefault(rulesets_root(path), set()).add(path)
-    return {root: sorted(files) for root, files in groups.items()}
+            add(path, case_files([path]), None)
+    return groups
+
+
+def _ruleset_name(path: Path, root: Path) -> str:
+    return path.resolve().relative_to(root.resolve()).parts[0]
 
 
 def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> SuiteRun:
@@ -365,15 +385,15 @@ def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> 
     problems: list[Diagnostic] = []
     reports: list[CoverageReport] = []
     count = 0
-    for root, files in _targets(paths).items():
+    for root, (files, names) in _targets(paths).items():
         count += len(files)
         try:
             policies = load(root)
         except RulesetError as exc:
             problems += exc.diagnostics
             continue
-        counter = CoverageCounter(policies.collection)
-        for file in files:
+        counter = CoverageCounter(policies.collection, names)
+        for file in sorted(files):
             try:
                 cases = load_cases(file, display_path(file, root))
             except RulesetError as exc:

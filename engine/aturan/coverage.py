@@ -65,11 +65,12 @@ def format_percent(value: float) -> str:
 
 
 class CoverageCounter:
-    """Accumulates fired rules per ruleset version; `report()` gives every loaded version,
-    including versions no decision touched (0% unless they have no rules)."""
+    """Accumulates fired rules per ruleset version; `report()` gives every loaded version (or
+    those of `names`), including versions no decision touched (0% unless they have no rules)."""
 
-    def __init__(self, collection: RulesetCollection):
+    def __init__(self, collection: RulesetCollection, names: set[str] | None = None):
         self.collection = collection
+        self.names = names  # report only these rulesets (None: all)
         self._fired: dict[str, set[str]] = {rs.key: set() for rs in collection.versions}
         self._decisions: Counter[str] = Counter()
 
@@ -92,7 +93,8 @@ class CoverageCounter:
             self._fired.setdefault(self._owner(decision, rule), set()).add(rule)
 
     def report(self) -> "CoverageReport":
-        return CoverageReport(tuple(self._version(rs) for rs in self.collection.versions))
+        return CoverageReport(tuple(self._version(rs) for rs in self.collection.versions
+                                    if self.names is None or rs.name in self.names))
 
     def _version(self, rs: RulesetVersion) -> VersionCoverage:
         sites = tuple(RuleSite(r.id, r.location.file, r.location.line, r.location.col)
