@@ -7,6 +7,8 @@ durable_rules is process-global, not thread-safe C state, so parallelism is by p
 worker loads and compiles the rulesets once (the pool initializer) and then only evaluates,
 which is pure. Workers are started with `spawn`, so none inherits engine state from the parent.
 Chunk results are collected in submission order, so a list of changes comes out in input order.
+As with any `spawn` pool, a script that calls `run_diff` with more than one worker must do so
+under `if __name__ == "__main__":`.
 """
 
 from __future__ import annotations
