@@ -346,7 +346,8 @@ def format_why_not(report: WhyNot) -> list[str]:
     """Plain text lines (no colour markup) for a terminal or a log."""
     rule, d = report.rule, report.decision
     decided_by = d.explanation[0].rule if d.explanation else "default"
-    return ([f"why not {rule.id} ({report.ruleset}, priority {rule.priority})  "
+    title = "why" if report.fired else "why not"
+    return ([f"{title} {rule.id} ({report.ruleset}, priority {rule.priority})  "
              f"{rule.location.file}:{rule.location.line}",
              f"  {_VERDICT[report.role]}"]
             + _lines(report.condition, 2)

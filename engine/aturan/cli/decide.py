@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from ..decision import canonical_json
 from ..errors import AturanError, FactsError, error_body
 from ..jsonio import read_documents
+from ..reference import format_why_not, why_not
 from ..render import print_decision, print_diagnostics
 from .common import console, load_or_exit, rulesets_option
 
@@ -21,8 +23,11 @@ from .common import console, load_or_exit, rulesets_option
               help="Language of explanation messages (default: both in JSON, en in text).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
+@click.option("--why-not", "why_not_rule", metavar="RULE_ID",
+              help="Show, condition by condition, why RULE_ID did or did not fire (with --format "
+                   "json: the report instead of the decision).")
 @rulesets_option
-def decide(facts_file, pin: str | None, lang: str | None, fmt: str,
+def decide(facts_file, pin: str | None, lang: str | None, fmt: str, why_not_rule: str | None,
            rulesets_dir: str | None) -> None:
     """Decide order FACTS_FILE (JSON, or JSON Lines for many; - reads stdin)."""
     try:
@@ -38,6 +43,8 @@ def decide(facts_file, pin: str | None, lang: str | None, fmt: str,
             if isinstance(document, FactsError):
                 raise document
             decision = policies.decide(document, pin, lang)
+            report = (why_not(policies, document, why_not_rule, pin, decision)
+                      if why_not_rule else None)
         except AturanError as exc:
             failed += 1
             if fmt == "json":
@@ -47,9 +54,11 @@ def decide(facts_file, pin: str | None, lang: str | None, fmt: str,
                 print_diagnostics(err, exc.diagnostics)
             continue
         if fmt == "json":
-            click.echo(decision.to_json())
+            click.echo(canonical_json(report.to_dict()) if report else decision.to_json())
         else:
             print_decision(out, decision, lang or "en")
+            for line in format_why_not(report) if report else ():
+                out.print(escape(line))
     sys.stdout.flush()
     if failed:
         raise click.exceptions.Exit(1)
