@@ -217,10 +217,10 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
 
 def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict[str, Any]:
     rng, force = draw.rng, draw.force
-    status = draw.pick("order.status", {s: w for s, w in STATUS_WEIGHTS.items()
-                                         if s != "unpaid" or force.get("order.payment.method")
-                                         != "cod"})
+    status = draw.pick("order.status", _statuses(force))
     methods = {m: w for m, w in METHOD_WEIGHTS.items() if status != "unpaid" or m != "cod"}
+    if force.get("present:order.payment.paid_at") and status != "unpaid":
+        methods.pop("cod", None)
     if edge is not None and edge.fact in ("order.payment.paid_at", "order.payment.deadline_at"):
         methods.pop("cod", None)
     method = draw.pick("order.payment.method", methods)
@@ -238,10 +238,11 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
                                              0.55 if status in ("paid", "to_ship") else 0.1)
     paid = not cod and status != "unpaid" and (status != "cancelled" or rng.random() < 0.5
                                                or bool(edge and edge.fact.endswith("paid_at")))
-    awaiting = status == "to_ship" and draw.chance(
-        "present:order.fulfillment.awaiting_collection_at", 0.5) or shipped and rng.random() < 0.8
+    can_await = status == "to_ship" or shipped
+    awaiting = can_await and draw.chance("present:order.fulfillment.awaiting_collection_at",
+                                         0.5 if status == "to_ship" else 0.8)
     if edge is not None and edge.fact == "order.fulfillment.awaiting_collection_at":
-        awaiting = True
+        awaiting = can_await
 
     # the timeline, as chronological gaps in seconds; ages are measured back from `now`
     gaps: dict[str, int] = {"order.placed_at": 0}
@@ -337,6 +338,22 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
     if explicit_now:
         facts["now"] = moment(0)
     return facts
+
+
+def _statuses(force: dict[str, Any]) -> dict[str, int]:
+    """Status weights narrowed to what forced presence or absence of timestamps allows."""
+    keep = dict(STATUS_WEIGHTS)
+    if force.get("order.payment.method") == "cod":
+        keep.pop("unpaid")
+    for fact, having in (("order.fulfillment.shipped_at", SHIPPED),
+                         ("order.fulfillment.delivered_at", DELIVERED),
+                         ("order.fulfillment.awaiting_collection_at", ("to_ship",) + SHIPPED),
+                         ("order.payment.paid_at", tuple(s for s in keep if s != "unpaid"))):
+        wanted = force.get(f"present:{fact}")
+        if wanted is not None:
+            narrowed = {s: w for s, w in keep.items() if (s in having) == wanted}
+            keep = narrowed or keep
+    return keep
 
 
 def _fix_age(gaps: dict[str, int], events: list[str], fact: str, age: int) -> None:
