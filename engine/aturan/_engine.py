@@ -21,6 +21,7 @@ from .errors import Diagnostic, EngineError
 
 _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)
+_REGISTRATIONS = itertools.count(1)
 _NOT_HANDLED = 1  # no rule matched the fact
 _OBSERVED = 2  # the same fact was asserted twice in a session
 _PRIME = "aturan:prime"  # see EngineRuleset._prime
@@ -36,12 +37,13 @@ class EngineRuleset:
     and returns the names of all rules that fired, then deletes the session's state."""
 
     def __init__(self, name: str, definition: dict[str, Any]):
-        self.name = name
+        # the engine is process-global: a reload of unchanged text must not reuse a live name
+        self.name = f"{name}/{next(_REGISTRATIONS)}"
         payload = json.dumps({**definition, _PRIME: _PRIME_RULE, _SEEN: _SEEN_RULE},
                              ensure_ascii=False, sort_keys=True)
         try:
             with _LOCK:
-                self._handle = _engine.create_ruleset(name, payload)
+                self._handle = _engine.create_ruleset(self.name, payload)
                 self._prime()
         except Exception as exc:  # the engine raises bare exceptions
             raise EngineError(Diagnostic("engine-compile", f"engine refused {name}: {exc}")) from exc
@@ -67,6 +69,9 @@ class EngineRuleset:
     def fire(self, fact: dict[str, Any]) -> list[str]:
         fired: list[str] = []
         with _LOCK:
+            if self._handle is None:
+                raise EngineError(Diagnostic("engine-closed", f"{self.name} was closed; decide "
+                                             "with the Policies that replaced it"))
             sid = str(next(_SESSIONS))
             payload = json.dumps({**fact, "sid": sid}, ensure_ascii=False)
             try:

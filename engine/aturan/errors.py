@@ -113,5 +113,5 @@ def pointer_join(pointer: str, key: str | int) -> str:
 def error_body(error: AturanError) -> dict:
     """The JSON body for an error, shared by the CLI's JSON output and the HTTP API's 4xx."""
     return {"errors": [{"pointer": d.location.pointer or "/", "code": d.code,
-                        "message": d.message + (f" {d.hint}" if d.hint else "")}
+                        "message": d.message + (f". {d.hint}" if d.hint else "")}
                        for d in error.diagnostics], "kind": error.kind}
