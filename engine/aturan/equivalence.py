@@ -223,7 +223,8 @@ def compare(evaluator: Evaluator, old: Version, new: Version, method: str = "z3"
         status, groups = solver_groups(space, old, new, timeout)
         for group, point in groups:
             confirm(evaluator, space, group, old, new, point)
-        found = [g for g, _ in groups]
+        found = sorted((g for g, _ in groups),
+                       key=lambda g: (g.old.outcome, g.new.outcome, repr(g.key())))
         if method == "both":
             boxed = box_groups(space, old, new)
             if status != "unknown" and {g.key() for g in boxed} != {g.key() for g in found}:
@@ -268,9 +269,14 @@ def resolve(policies: Policies, pin: str) -> Version:
 def exhaustive_diff(policies: Policies, old_pin: str, new_pin: str, method: str = "z3",
                     timeout: float = 60.0) -> Comparison:
     """What `aturan diff OLD NEW --exhaustive` runs. Raises `SolverMissing` (with the install
-    hint) when z3 is needed and not installed, `SelectionError` for an unknown version."""
-    return compare(Evaluator(policies), resolve(policies, old_pin), resolve(policies, new_pin),
-                   method, timeout)
+    hint) when z3 is needed and not installed, `SelectionError` for an unknown version or two
+    versions no one order can be decided by (different platforms)."""
+    old, new = resolve(policies, old_pin), resolve(policies, new_pin)
+    if platform_of(old.ruleset) != platform_of(new.ruleset):
+        raise SelectionError(Diagnostic(
+            "platform-mismatch", f"{old_pin} and {new_pin} decide orders of different "
+            "platforms; compare two versions of one ruleset"))
+    return compare(Evaluator(policies), old, new, method, timeout)
 
 
 def render_text(result: Comparison) -> list[str]:

@@ -75,7 +75,8 @@ def to_sarif(findings: Sequence[Finding], diagnostics: Iterable[Diagnostic] = ()
                            "fields": f.fields, "witness": f.witness,
                            "confirmed": f.confirmed},
         }
-        related = [r for r in f.rules[1:] if r.get("file") and r.get("line")]
+        related = [r for r in f.rules if r.get("file") and r.get("line")
+                   and (r["file"], r["line"]) != (f.location.file, f.location.line)]
         if related:
             result["relatedLocations"] = [
                 {"id": k, **_physical(r["file"], r["line"]),

@@ -46,6 +46,9 @@ _COMPARE = {"eq": lambda x, v: x == v, "ne": lambda x, v: x != v, "lt": lambda x
             "older_than": lambda x, v: x >= v, "within": lambda x, v: x < v}
 
 
+_HEAVY = ("order.status", "order.payment.method")
+
+
 class Encoding:
     """z3 variables for every axis of a space: `present` (absent is false) and `value`."""
 
@@ -138,27 +141,29 @@ class Encoding:
             point[path] = self.values[path][raw] if path in self.values else raw
         return point
 
-    def plain(self) -> list[Any]:
-        """Soft preferences: the plain order's value of every variable."""
+    def plain(self) -> list[tuple[Any, int]]:
+        """Soft preferences (with weights): the plain order's value of every variable; a
+        product type, status or payment method unlike the plain order costs more."""
         z = self.z3
-        prefs = []
+        prefs: list[tuple[Any, int]] = []
         for path, var in self.var.items():
+            weight = 3 if path.startswith("derived.") or path in _HEAVY else 1
             preferred = PLAIN.get(path)
             nullable = self.fields[path].nullable
             if preferred is None:
                 if nullable:
-                    prefs.append(z.Not(self.present[path]))
+                    prefs.append((z.Not(self.present[path]), weight))
                 preferred = PRESENT_AGE.get(path)
                 if preferred is None:
                     continue
             elif nullable:
-                prefs.append(self.present[path])
+                prefs.append((self.present[path], weight))
             if path in self.values:
                 if any(v is not OTHER and type(v) is type(preferred) and v == preferred
                        for v in self.values[path]):
-                    prefs.append(var == self._index(path, preferred))
+                    prefs.append((var == self._index(path, preferred), weight))
             else:
-                prefs.append(var == preferred)
+                prefs.append((var == preferred, weight))
         return prefs
 
 
@@ -254,8 +259,8 @@ def solver_groups(space: Space, old: "Version", new: "Version", timeout: float
     opt.set("timeout", max(1, int(timeout * 1000)))
     opt.add(enc.valid())
     opt.add(z.Or([x != y for x, y in zip(a.terms(), b.terms())]))
-    for pref in enc.plain():
-        opt.add_soft(pref)
+    for pref, weight in enc.plain():
+        opt.add_soft(pref, weight)
     found: list[tuple[ChangeGroup, dict[str, Any]]] = []
     while True:
         answer = opt.check()

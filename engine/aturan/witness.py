@@ -276,28 +276,38 @@ def verdict_of_decision(decision: Decision, facts: dict[str, Any]) -> Verdict:
 
 class Evaluator:
     """The real evaluator, pinned to a version: `Policies.decide(facts, "name@version")` for a
-    platform ruleset; for overlays and rulesets no order can select (their name is not a
-    platform), the same compiled rules through the same engine and `combine`."""
+    platform ruleset or an overlay; for a version no order can select (its name is not a
+    platform) or an overlay over another base, the same compiled rules through the same engine
+    and `combine`. Several `Policies` may be given (say, two copies of one version to compare);
+    each version is decided by the one that loaded it."""
 
-    def __init__(self, policies: Policies):
-        self.policies = policies
+    def __init__(self, *policies: Policies):
+        self.sets = policies
+
+    def _owner(self, rs: RulesetVersion) -> Policies:
+        for policies in self.sets:
+            found = policies.collection.get(rs.name, rs.version)
+            if found is not None and found.digest == rs.digest:
+                return policies
+        raise ValueError(f"{rs.key} ({rs.digest[:19]}) is not loaded by this evaluator")
 
     def decide(self, facts: dict[str, Any], rs: RulesetVersion,
                base: RulesetVersion | None = None) -> Decision:
+        policies = self._owner(rs)
         if rs.name in PLATFORMS or rs.is_overlay:
-            decision = self.policies.decide(facts, rs.key)
+            decision = policies.decide(facts, rs.key)
             extends = decision.ruleset.extends
-            if base is None or (extends is not None and extends.version == base.version):
+            if base is None or (extends is not None and extends.digest == base.digest):
                 return decision
         flat = flatten_facts(facts)
         compiled = compile_ruleset(rs, base)
-        return combine(compiled, flat, self.policies.engine_rules(compiled, flat))
+        return combine(compiled, flat, policies.engine_rules(compiled, flat))
 
     def fired(self, facts: dict[str, Any], rs: RulesetVersion, base: RulesetVersion | None
               ) -> tuple[FlatFacts, list[int]]:
         """The facts as the engine sees them and the indices (into the merged rules) it fired."""
         flat = flatten_facts(facts)
-        return flat, self.policies.engine_rules(compile_ruleset(rs, base), flat)
+        return flat, self._owner(rs).engine_rules(compile_ruleset(rs, base), flat)
 
 
 def platform_of(rs: RulesetVersion) -> str | None:

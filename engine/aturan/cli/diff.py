@@ -90,11 +90,25 @@ def _open(orders: str) -> tuple[BinaryIO, int | None]:
               help="Orders per unit of work sent to a worker.")
 @click.option("--progress/--no-progress", "show_progress", default=True,
               help="Progress bar on stderr (only on a terminal).")
+@click.option("--exhaustive", is_flag=True,
+              help="Instead of a corpus, every schema-valid order: prove the versions equal or "
+                   "list each change group with a witness (needs: pip install 'aturan[verify]').")
+@click.option("--method", type=click.Choice(["z3", "box", "both"]), default="z3",
+              show_default=True, help="--exhaustive: the z3 solver, the pure-Python box "
+                                      "analysis, or both cross-checked.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="--exhaustive: seconds per solver call; a time-out reports unknown.")
 @rulesets_option
 def diff(old: str, new: str, orders: str | None, fmt: str, fail_on_change: bool,
-         changes_file, workers: int, chunk_size: int, show_progress: bool,
-         rulesets_dir: str | None) -> None:
+         changes_file, workers: int, chunk_size: int, show_progress: bool, exhaustive: bool,
+         method: str, timeout: float, rulesets_dir: str | None) -> None:
     """Decide every order under NAME@V1 and NAME@V2 and summarise what changes."""
+    if exhaustive:
+        if orders is not None:
+            raise click.UsageError("--exhaustive compares every possible order; drop --orders "
+                                   "(or run the corpus diff separately)")
+        from .exhaustive import run_exhaustive
+        return run_exhaustive(old, new, fmt, method, timeout, fail_on_change, rulesets_dir)
     if orders is None:  # the one mode today; an --exhaustive mode would branch here
         raise click.UsageError("--orders ORDERS.jsonl is required (make one with "
                                "`aturan sample --platform NAME --n 100000 > orders.jsonl`)")

@@ -1,0 +1,308 @@
+"""`aturan lint`: the catalogue of flawed rulesets is caught with the right code, rules, line and a
+witness the evaluator confirms; silencing, --orders, text/JSON/SARIF output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import aturan
+from aturan.cli import main
+from aturan.lint import lint_collection
+from aturan.repository import load_rulesets
+from conftest import RULESETS, write_ruleset
+
+CATALOGUE = Path(__file__).parent / "lint_catalogue"
+GAP_SILENCE = ('lint:\n  silence:\n    - { code: gap, reason: "only one flaw is under test" }\n')
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def line_of(path: Path, pattern: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if re.search(pattern, line))
+
+
+def lint_path(path: Path):
+    collection = load_rulesets([path])
+    policies = aturan.Policies(collection)
+    try:
+        findings, _ = lint_collection(policies, collection)
+    finally:
+        policies.close()
+    return findings
+
+
+def active(findings, code=None):
+    return [f for f in findings if f.silenced is None and (code is None or f.code == code)]
+
+
+CATALOGUE_CASES = [
+    pytest.param("dead-rule", "warning", ["unpaid-refund"], id="dead-rule"),
+    pytest.param("conflict", "error", ["seller-cancel-refund", "out-of-stock-penalty"],
+                 id="conflict"),
+    pytest.param("shadowed-rule", "warning",
+                 ["cod-buyer-cancel-instant", "paid-buyer-cancel-needs-seller"], id="shadowed"),
+    pytest.param("redundant-rule", "warning",
+                 ["out-of-stock-penalty", "seller-cancel-stock-or-shipping"], id="redundant"),
+    pytest.param("gap", "warning", ["default"], id="gap"),
+    pytest.param("unused-silence", "warning", ["unpaid-cancel"], id="unused-silence"),
+]
+
+
+@pytest.mark.parametrize("code, severity, rule_ids", CATALOGUE_CASES)
+def test_catalogue_is_caught_with_code_rules_line_and_witness(code, severity, rule_ids, policies):
+    folder = CATALOGUE / code
+    path = folder / "tiktok_shop" / "1.0.0.yaml"
+    findings = active(lint_path(folder))
+    assert {f.code for f in findings} == {code}, [str(f.diagnostic()) for f in findings]
+    finding = findings[0]
+    assert finding.severity == severity
+    assert [r["id"] for r in finding.rules] == rule_ids
+    assert finding.location.file == f"{code}/tiktok_shop/1.0.0.yaml"
+    if code == "gap":
+        assert finding.location.line == line_of(path, r"^default:")
+    elif code == "unused-silence":
+        assert finding.location.line == line_of(path, r"code: shadowed-rule")
+    elif code == "conflict":  # reported at the rule the file order makes lose
+        assert finding.location.line == line_of(path, rf"- id: {rule_ids[1]}$")
+    else:
+        assert finding.location.line == line_of(path, rf"- id: {rule_ids[0]}$")
+    if code == "dead-rule":  # no order exists; the finding names what cannot hold, by line
+        lines = path.read_text().splitlines()
+        start = line_of(path, r"- id: unpaid-refund$")
+        status = next(n for n in range(start, len(lines) + 1) if "order.status" in lines[n - 1])
+        assert [(c["fact"], c["line"]) for c in finding.core] == [
+            ("order.status", status), ("order.payment.paid_at", line_of(path, "paid_at, exists"))]
+        assert "unpaid-has-no-paid-at" in finding.message
+        return
+    if code == "unused-silence":
+        return
+    assert finding.confirmed and finding.witness is not None
+    assert finding.region and finding.fields
+    decision = aturan.load(folder).decide(finding.witness, "tiktok_shop@1.0.0")
+    decided = decision.explanation[0].rule
+    overridden = {o.rule for o in decision.overridden}
+    if code == "conflict":
+        assert decided == rule_ids[0] and rule_ids[1] in overridden
+    elif code == "shadowed-rule":
+        assert decided == rule_ids[1] and rule_ids[0] in overridden
+    elif code == "redundant-rule":
+        codes = [p.code for p in decision.penalties]
+        assert codes.count("seller_cancellation") == 2
+        assert {p.rule for p in decision.penalties} == set(rule_ids)
+    elif code == "gap":
+        assert decided == "default" and decision.outcome == "escalated"
+
+
+def test_catalogue_silences_the_gaps_it_does_not_test():
+    findings = lint_path(CATALOGUE / "shadowed-rule")
+    silenced = [f for f in findings if f.silenced is not None]
+    assert silenced and {f.code for f in silenced} == {"gap"}
+    assert silenced[0].silenced == ("catalogue file: only one flaw is under test; the default is "
+                                    "fine for the rest")
+
+
+def test_every_finding_on_the_bundled_rulesets_is_confirmed_by_the_evaluator():
+    findings = lint_path(RULESETS)
+    assert findings
+    for f in findings:
+        if f.code in ("dead-rule", "unused-silence"):
+            assert f.witness is None
+        else:
+            assert f.confirmed, str(f.diagnostic())
+
+
+def test_bundled_rulesets_lint_without_errors():
+    errors = [str(f.diagnostic()) for f in active(lint_path(RULESETS)) if f.severity == "error"]
+    assert errors == []
+
+
+REDUNDANT_DECIDER = """\
+ruleset: tiktok_shop
+version: 1.0.0
+effective_from: 2024-01-01T00:00:00+07:00
+description: Redundant deciding rule.
+sources:
+  - { publisher: Test, title: Test source }
+default:
+  then: { outcome: escalated }
+  explain: { en: Nothing matched., id: Tidak ada yang cocok. }
+%s
+rules:
+  - id: unpaid-cancel
+    description: Unpaid orders are cancelled at once.
+    priority: 10
+    when:
+      all:
+        - { fact: order.status, eq: unpaid }
+    then: { outcome: approved, next_steps: [order_cancelled] }
+    explain: { en: Unpaid., id: Belum dibayar. }
+    source: { publisher: Test, title: Test source }
+  - id: unpaid-buyer-cancel
+    description: The same, for buyers only.
+    priority: 20
+    when:
+      all:
+        - { fact: order.status, eq: unpaid }
+        - { fact: request.by, eq: buyer }
+    then: { outcome: approved, next_steps: [order_cancelled] }
+    explain: { en: Unpaid., id: Belum dibayar. }
+    source: { publisher: Test, title: Test source }
+%s"""
+
+
+def test_a_deciding_rule_that_changes_no_decision_is_redundant(tmp_path):
+    root = write_ruleset(tmp_path, REDUNDANT_DECIDER % (GAP_SILENCE, ""), name="tiktok_shop")
+    findings = active(lint_path(root))
+    assert [(f.code, [r["id"] for r in f.rules]) for f in findings] == [
+        ("redundant-rule", ["unpaid-buyer-cancel", "unpaid-cancel"])]
+    assert findings[0].confirmed
+    assert findings[0].fields == {"order.status": "unpaid", "request.by": "buyer"}
+
+
+def test_a_rule_level_silence_names_the_code_and_keeps_the_reason(tmp_path, capsys):
+    silenced = REDUNDANT_DECIDER % (GAP_SILENCE, "    lint:\n      silence:\n        - { code: "
+                                    "redundant-rule, reason: kept for the buyer-facing text }\n")
+    root = write_ruleset(tmp_path, silenced, name="tiktok_shop")
+    findings = lint_path(root)
+    assert not active(findings)
+    assert [f.silenced for f in findings if f.code == "redundant-rule"] == [
+        "kept for the buyer-facing text"]
+    code, out, _ = run(capsys, "lint", root)
+    assert code == 0 and "redundant-rule" not in out
+    assert out.splitlines()[-1].startswith("0 error(s), 0 warning(s), ")
+    code, out, _ = run(capsys, "lint", root, "--show-silenced")
+    assert "silenced: kept for the buyer-facing text" in out
+
+
+def test_a_silence_with_an_unknown_code_is_a_schema_error(tmp_path, capsys):
+    bad = REDUNDANT_DECIDER % ('lint:\n  silence:\n    - { code: gaps, reason: typo }\n', "")
+    root = write_ruleset(tmp_path, bad, name="tiktok_shop")
+    code, _, err = run(capsys, "lint", root)
+    assert code == 1
+    line = line_of(root / "tiktok_shop" / "1.0.0.yaml", "code: gaps")
+    assert err.startswith(f"rulesets/tiktok_shop/1.0.0.yaml:{line}:")
+    assert 'Did you mean "gap"?' in err
+
+
+def test_text_output_shows_location_rules_region_witness_and_fix(capsys):
+    code, out, _ = run(capsys, "lint", CATALOGUE / "conflict")
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith("conflict/tiktok_shop/1.0.0.yaml:31:5: error: conflict: rules "
+                            '"seller-cancel-refund"')
+    assert "  region:\n    all:\n      - { fact: order.status, in: [paid, to_ship] }" in out
+    assert "request.reason: out_of_stock" in out
+    assert "approved by seller-cancel-refund ✔" in out
+    assert "  fix: Give " in out
+    assert out.splitlines()[-1].startswith("1 error(s), 0 warning(s)")
+
+
+def test_warnings_exit_zero_unless_asked_to_fail(capsys):
+    assert run(capsys, "lint", CATALOGUE / "shadowed-rule")[0] == 0
+    assert run(capsys, "lint", CATALOGUE / "shadowed-rule", "--fail-on", "warning")[0] == 1
+
+
+def test_json_output_carries_the_complete_witness(capsys):
+    code, out, _ = run(capsys, "lint", CATALOGUE / "shadowed-rule", "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    (finding,) = [f for f in data["findings"] if f["silenced"] is None]
+    assert finding["code"] == "shadowed-rule" and finding["line"] == 28
+    assert finding["witness"]["order"]["payment"]["method"] == "cod"
+    assert finding["region"][0]["all"][0] == {"fact": "order.payment.method", "eq": "cod"}
+    assert data["summary"]["warnings"] == 1 and data["summary"]["errors"] == 0
+
+
+def test_sarif_output_is_a_sarif_2_1_0_log_with_suppressions(capsys):
+    code, out, _ = run(capsys, "lint", CATALOGUE / "conflict", "--format", "sarif")
+    log = json.loads(out)
+    assert code == 1
+    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    run_ = log["runs"][0]
+    rules = run_["tool"]["driver"]["rules"]
+    assert {r["id"] for r in rules} >= {"dead-rule", "conflict", "shadowed-rule",
+                                        "redundant-rule", "gap", "unused-silence"}
+    results = run_["results"]
+    errors = [r for r in results if r["level"] == "error"]
+    assert len(errors) == 1 and errors[0]["ruleId"] == "conflict"
+    assert rules[errors[0]["ruleIndex"]]["id"] == "conflict"
+    location = errors[0]["locations"][0]["physicalLocation"]
+    assert location == {"artifactLocation": {"uri": "conflict/tiktok_shop/1.0.0.yaml"},
+                        "region": {"startLine": 31, "startColumn": 5}}
+    assert errors[0]["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] == 16
+    suppressed = [r for r in results if "suppressions" in r]
+    assert suppressed and all(r["suppressions"][0]["kind"] == "inSource" for r in suppressed)
+
+
+def test_invalid_rulesets_are_reported_and_fail(tmp_path, capsys):
+    root = write_ruleset(tmp_path, REDUNDANT_DECIDER.replace("eq: unpaid", "eq: unpiad")
+                         % (GAP_SILENCE, ""), name="tiktok_shop")
+    code, out, err = run(capsys, "lint", root)
+    assert code == 1
+    assert "bad-enum-value" in err and "not analysed" in out
+
+
+def test_orders_weigh_gaps_by_real_orders(tmp_path, capsys):
+    folder = CATALOGUE / "gap"
+    findings = lint_path(folder)
+    witnesses = {tuple(sorted(f.fields.items())): f.witness for f in findings if f.code == "gap"}
+    # three real orders in the last gap region shown, one in the first
+    gaps = [f for f in findings if f.code == "gap"]
+    lines = [json.dumps(gaps[-1].witness)] * 3 + [json.dumps(gaps[0].witness), "{not json"]
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text("\n".join(lines) + "\n")
+    code, out, _ = run(capsys, "lint", folder, "--orders", orders, "--format", "json")
+    data = json.loads(out)
+    weighed = [f for f in data["findings"] if f["code"] == "gap"]
+    assert weighed[0]["orders"] == {"matching": 3, "total": 4}
+    assert weighed[0]["fields"] == gaps[-1].fields
+    assert weighed[1]["orders"]["matching"] == 1
+    assert data["summary"]["orders_unused"] == 1
+    assert len(witnesses) == len(gaps)
+
+
+OVERLAY = """\
+ruleset: strict_shop
+version: 1.0.0
+extends: tiktok_shop@^1
+effective_from: 2024-01-01T00:00:00+07:00
+description: An overlay whose rule the platform always outranks.
+sources:
+  - { publisher: Test, title: Test source }
+default:
+  then: { outcome: escalated, next_steps: [contact_customer_service] }
+  explain: { en: No rule covers this request., id: Tidak ada aturan untuk permintaan ini. }
+rules:
+  - id: cod-cancel-rejected
+    description: This shop rejects COD cancellations (but the platform outranks it).
+    priority: 30
+    when:
+      all:
+        - { fact: order.status, eq: paid }
+        - { fact: order.payment.method, eq: cod }
+        - { fact: request.type, eq: cancel }
+        - { fact: request.by, eq: buyer }
+    then: { outcome: rejected }
+    explain: { en: Rejected., id: Ditolak. }
+    source: { publisher: Test, title: Test source }
+"""
+
+
+def test_overlay_findings_point_at_the_overlay_file(tmp_path):
+    base = (CATALOGUE / "shadowed-rule" / "tiktok_shop" / "1.0.0.yaml").read_text()
+    root = write_ruleset(tmp_path, base, name="tiktok_shop")
+    write_ruleset(tmp_path, OVERLAY, name="strict_shop")
+    findings = active(lint_path(root))
+    mine = [f for f in findings if f.ruleset == "strict_shop@1.0.0"]
+    assert [(f.code, f.location.file, f.location.line) for f in mine] == [
+        ("shadowed-rule", "rulesets/strict_shop/1.0.0.yaml", 12)]
+    assert mine[0].confirmed
