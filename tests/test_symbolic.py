@@ -13,12 +13,11 @@ import pytest
 from aturan.compiler import merge
 from aturan.explain import satisfied
 from aturan.facts import flatten_facts
-from aturan.lint import targets_of
+from aturan.lint import describe_box, targets_of
 from aturan.model import AllOf, AnyOf, Atom, Condition, Effect, Not, Rule, RulesetVersion
 from aturan.errors import Location
 from aturan.solver import Encoding, satisfiable
-from aturan.symbolic import (Space, describe_box, intersect, intersect_regions,
-                             merge_boxes, subtract)
+from aturan.symbolic import Space, intersect, intersect_regions, merge_boxes, subtract
 from aturan.witness import platform_of, point_of, realise, witness_point
 
 ANCHOR = datetime(2030, 6, 1, 10, 0, tzinfo=timezone.utc)

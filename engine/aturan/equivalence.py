@@ -76,7 +76,8 @@ def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
             items = split
         for box, adds in items:
             if effect.refund is not None and effect.refund.amount == "paid":
-                for paid, mask in ((True, box[paid_axis] & ~absent), (False, box[paid_axis] & absent)):
+                for paid, mask in ((True, box[paid_axis] & ~absent),
+                                   (False, box[paid_axis] & absent)):
                     if mask:
                         cut = box[:paid_axis] + (mask,) + box[paid_axis + 1:]
                         result.setdefault(verdict_of(effect, adds, paid), []).append(cut)
@@ -164,7 +165,8 @@ def box_groups(space: Space, old: Version, new: Version) -> list[ChangeGroup]:
     return groups
 
 
-def plainest(space: Space, boxes: Iterable[Box], tries: int = 24) -> tuple[dict[str, Any], Box] | None:
+def plainest(space: Space, boxes: Iterable[Box], tries: int = 24
+             ) -> tuple[dict[str, Any], Box] | None:
     """The witness point with the fewest fields unlike the plain order, over the first boxes."""
     best: tuple[int, dict[str, Any], Box] | None = None
     for k, box in enumerate(boxes):

@@ -11,12 +11,12 @@ from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
 
 from .compiler import compile_ruleset, negation_normal_form
-from .equivalence import decision_regions, plainest
+from .equivalence import plainest
 from .evaluate import combine
 from .lint import Finding, Target, check, rule_ref
 from .model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
 from .symbolic import (CONSTRAINTS, Box, Forbid, Space, build_axes, constraint_atoms,
-                       intersect_regions, merge_boxes, platform_constraint, subtract_all)
+                       intersect_regions, merge_boxes, platform_constraint)
 from .witness import mattering, verdict_of, verdict_of_decision
 
 
@@ -220,8 +220,8 @@ def _redundant_decider(t: Target, i: int) -> Finding | None:
         fix="Remove the rule (or, if it should differ, change its effect).")
 
     def claim(facts: dict[str, Any], d: Any) -> bool:
-        return (d.explanation[0].rule == rule.id and verdict_of_decision(_without(t, facts, i), facts)
-                == verdict_of_decision(d, facts))
+        without = verdict_of_decision(_without(t, facts, i), facts)
+        return d.explanation[0].rule == rule.id and without == verdict_of_decision(d, facts)
     return _attach(t, finding, wins, claim)
 
 
@@ -266,7 +266,8 @@ def _redundant_adder(t: Target, i: int) -> Finding | None:
         fix="Remove the rule, or remove the duplicated penalty from the other rule.")
 
     def claim(facts: dict[str, Any], d: Any) -> bool:
-        with_it, without = verdict_of_decision(d, facts), verdict_of_decision(_without(t, facts, i), facts)
+        with_it = verdict_of_decision(d, facts)
+        without = verdict_of_decision(_without(t, facts, i), facts)
         extra = Counter(with_it.penalties) - Counter(without.penalties)
         mine = Counter((p.party, p.code, p.points) for p in rule.then.penalties)
         return (rule.id in _matched(d) and with_it.next_steps == without.next_steps

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .errors import AturanError, Diagnostic
 from .facts import catalogue
-from .model import AllOf, AnyOf, Atom, Condition, Effect, Not, Rule
+from .model import AllOf, Atom, Condition, Effect, Not, Rule
 from .symbolic import OTHER, Before, Forbid, Space, integer_domain
 from .witness import PLAIN, PRESENT_AGE, Verdict, verdict_of
 
@@ -238,7 +238,8 @@ def _count(effect: Effect, key: tuple) -> int:
 
 def _keys(effects: Iterable[Effect]) -> tuple[list[tuple], list[str]]:
     effects = list(effects)
-    penalties = list(dict.fromkeys((p.party, p.code, p.points) for e in effects for p in e.penalties))
+    penalties = list(dict.fromkeys((p.party, p.code, p.points)
+                                   for e in effects for p in e.penalties))
     steps = list(dict.fromkeys(s for e in effects for s in e.next_steps))
     return penalties, steps
 

@@ -74,7 +74,8 @@ class Forbid:
 
 @dataclass(frozen=True)
 class Before:
-    """When both timestamps are present, `earlier` is not after `later` (age(earlier) >= age(later))."""
+    """When both timestamps are present, `earlier` is not after `later`:
+    age(earlier) >= age(later)."""
 
     name: str
     why: str
@@ -555,71 +556,3 @@ class Space:
     def restricted(self, box: Box) -> list[int]:
         """Axes where a box says something (narrower than the universe)."""
         return [i for i, (m, u) in enumerate(zip(box, self.universe)) if m != u]
-
-
-# ---------------------------------------------------------------------------------------------
-# Regions back in the ruleset's own condition syntax
-
-def describe_box(space: Space, box: Box, skip: Sequence[str] = ("order.platform",)
-                 ) -> list[dict[str, Any]]:
-    """The conditions (as a ruleset would write them, all of which hold) that say what a box
-    says beyond the universe: one node per restricted axis."""
-    nodes = []
-    for i in space.restricted(box):
-        axis = space.axes[i]
-        if axis.path not in skip:
-            nodes.append(_describe_axis(axis, box[i], space.universe[i]))
-    return nodes
-
-
-def _describe_axis(axis: Axis, mask: int, universe: int) -> dict[str, Any]:
-    fact = axis.path
-    absent_bit = axis.absent_bit
-    allowed = [c for c in range(len(axis.cells)) if universe >> c & 1 and (1 << c) != absent_bit]
-    present = [c for c in allowed if mask >> c & 1]
-    with_absent = bool(mask & absent_bit)
-    if not present:
-        return {"fact": fact, "absent": True}
-    if len(present) == len(allowed):
-        return {"fact": fact, "exists": True}
-    if axis.kind in ("integer", "timestamp"):
-        core = _describe_runs(axis, present, allowed)
-    else:
-        values = [axis.cells[c] for c in present]
-        others = [axis.cells[c] for c in allowed if c not in present]
-        if OTHER not in values and len(values) == 1:
-            core = {"fact": fact, "eq": values[0]}
-        elif OTHER in values or len(others) < len(values):
-            if with_absent:
-                return {"not": {"fact": fact, "in": others}}
-            core = {"fact": fact, "not_in": others}
-        else:
-            core = {"fact": fact, "in": values}
-    return {"any": [{"fact": fact, "absent": True}, core]} if with_absent else core
-
-
-def _describe_runs(axis: Axis, present: list[int], allowed: list[int]) -> dict[str, Any]:
-    from .model import format_duration
-    runs: list[list[int]] = []
-    for c in present:
-        if runs and allowed.index(c) == allowed.index(runs[-1][-1]) + 1:
-            runs[-1].append(c)
-        else:
-            runs.append([c])
-    parts = []
-    for run in runs:
-        lo = axis.cells[run[0]].lo if run[0] != allowed[0] else None
-        hi = axis.cells[run[-1]].hi if run[-1] != allowed[-1] else None
-        bounds: list[dict[str, Any]] = []
-        if axis.kind == "integer":
-            if lo is not None and hi is not None and hi == lo + 1:
-                bounds = [{"fact": axis.path, "eq": lo}]
-            else:
-                bounds = ([{"fact": axis.path, "ge": lo}] if lo is not None else []) + (
-                    [{"fact": axis.path, "lt": hi}] if hi is not None else [])
-        else:
-            bounds = ([{"fact": axis.path, "older_than": format_duration(lo)}]
-                      if lo is not None else []) + (
-                [{"fact": axis.path, "within": format_duration(hi)}] if hi is not None else [])
-        parts.append(bounds[0] if len(bounds) == 1 else {"all": bounds})
-    return parts[0] if len(parts) == 1 else {"any": parts}

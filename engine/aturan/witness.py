@@ -158,8 +158,8 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
         age = get(path)
         return None if age is None else (now - timedelta(seconds=age)).isoformat()
 
-    flags = {"custom_made": get("derived.has_custom_made"), "pre_order": get("derived.has_pre_order"),
-             "perishable": get("derived.has_perishable"), "digital": get("derived.has_digital")}
+    flags = {kind: get(f"derived.has_{kind}")
+             for kind in ("custom_made", "pre_order", "perishable", "digital")}
     types = [t for t, on in flags.items() if on] or ["regular"]
     count = max(get("derived.item_count"), len(types))
     given_items = "order.amounts.items" in point
@@ -179,7 +179,8 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
     total = get("order.amounts.total") if "order.amounts.total" in point else min(
         10 ** 12, max(0, amount_items + shipping - discount))
     fulfillment: dict[str, Any] = {
-        "ship_by": ts("order.fulfillment.ship_by"), "shipped_at": ts("order.fulfillment.shipped_at"),
+        "ship_by": ts("order.fulfillment.ship_by"),
+        "shipped_at": ts("order.fulfillment.shipped_at"),
         "delivered_at": ts("order.fulfillment.delivered_at"),
         "production_started": bool(get("order.fulfillment.production_started"))}
     if get("order.fulfillment.awaiting_collection_at") is not None:
@@ -243,7 +244,10 @@ class Verdict:
         return ", ".join(parts)
 
 
-def _penalties(items: Iterable[tuple[str, str, int | None]]) -> tuple[tuple[str, str, int | None], ...]:
+PenaltyKey = tuple[str, str, int | None]
+
+
+def _penalties(items: Iterable[PenaltyKey]) -> tuple[PenaltyKey, ...]:
     return tuple(sorted(items, key=repr))
 
 
