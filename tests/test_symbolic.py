@@ -131,6 +131,7 @@ POSSIBLE = [
     pytest.param(AllOf((a("request.seller_response.decision", "eq", "reject"),
                         a("request.seller_response.reason", "eq", "already_shipped"))),
                  id="rejection-with-reason"),
+    pytest.param(a("request.seller_response.at", "within", 0), id="answer-after-now"),
 ]
 
 
@@ -143,6 +144,45 @@ def test_possible_orders_get_a_schema_valid_witness_inside_the_region(condition,
     assert satisfiable(enc, enc.condition(condition)) is True
     facts = realise(space, witness_point(space, box), ANCHOR, "tiktok_shop")
     assert satisfied(condition, flatten_facts(facts))
+
+
+def _violations(flat) -> list[str]:
+    from aturan.explain import holds
+    from aturan.symbolic import CONSTRAINTS, Forbid
+
+    def value(path):
+        return flat.ages.get(path, flat.values.get(path))
+    broken = []
+    for c in CONSTRAINTS:
+        if isinstance(c, Forbid):
+            if all(holds(atom, flat) for atom in c.atoms):
+                broken.append(c.name)
+        elif value(c.earlier) is not None and value(c.later) is not None \
+                and value(c.earlier) < value(c.later):
+            broken.append(c.name)
+    return broken
+
+
+def test_the_constraints_admit_every_order_the_project_writes(tmp_path):
+    """Case files (except those about selection errors), the examples and a sampled corpus are
+    all possible orders: a constraint that excluded one would hide real gaps and changes."""
+    import json
+    from aturan.cases import case_files, load_cases
+    from aturan.cli import main
+    from conftest import RULESETS
+    documents = [(c.name, c.facts) for f in case_files([RULESETS]) for c in load_cases(f)
+                 if "error" not in c.expect]
+    examples = RULESETS.parent / "examples" / "orders.jsonl"
+    documents += [(f"example {n}", json.loads(line))
+                  for n, line in enumerate(examples.read_text().splitlines()) if line.strip()]
+    corpus = tmp_path / "orders.jsonl"
+    assert main(["sample", "--platform", "tiktok_shop", "--n", "2000", "--seed", "5", "-o",
+                 str(corpus), "--rulesets", str(RULESETS)]) == 0
+    documents += [(f"sample {n}", json.loads(line))
+                  for n, line in enumerate(corpus.read_text().splitlines())]
+    assert len(documents) > 2000
+    broken = [(name, _violations(flatten_facts(doc))) for name, doc in documents]
+    assert [b for b in broken if b[1]] == []
 
 
 def test_subtract_gives_disjoint_pieces_that_cover_the_difference():

@@ -10,6 +10,7 @@ gaps by real orders (`--orders`).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -113,7 +114,7 @@ class Target:
         self.max_gaps = max_gaps
         self.order = sorted((i for i, r in enumerate(self.rules) if r.decides),
                             key=lambda i: (-self.rules[i].priority, i))
-        self.orders: list[list[int]] = []  # cells of real orders selected to this target
+        self.orders: Counter[tuple[int, ...]] = Counter()  # cells of real orders -> count
         self.orders_total = 0
 
     @property
@@ -154,7 +155,8 @@ class Target:
 
     def weigh(self, box: Box) -> int:
         """How many of the real orders (`--orders`) lie in a box."""
-        return sum(1 for cells in self.orders if all(box[i] >> c & 1 for i, c in enumerate(cells)))
+        return sum(n for cells, n in self.orders.items()
+                   if all(box[i] >> c & 1 for i, c in enumerate(cells)))
 
 
 def rule_ref(rule: Rule) -> dict[str, Any]:
@@ -195,7 +197,7 @@ def load_orders(targets: Sequence[Target], collection: RulesetCollection,
         for axis in target.space.axes:
             value = flat.ages.get(axis.path, flat.values.get(axis.path))
             cells.append(axis.cell_of(value))
-        target.orders.append(cells)
+        target.orders[tuple(cells)] += 1
     return skipped
 
 

@@ -293,7 +293,7 @@ def gap(t: Target) -> Iterator[Finding]:
         return not space.meets(box, deciding)
 
     found: list[Box] = []
-    for cells in sorted(t.orders, key=lambda c: -t.orders.count(c))[:limit * 20]:
+    for cells, _ in t.orders.most_common(limit * 20):
         if len(found) >= limit:
             break
         point = tuple(1 << c for c in cells)
