@@ -270,6 +270,58 @@ def test_orders_weigh_gaps_by_real_orders(tmp_path, capsys):
     assert len(witnesses) == len(gaps)
 
 
+PAID_OR_FULL = """\
+ruleset: tiktok_shop
+version: 1.0.0
+effective_from: 2024-01-01T00:00:00+07:00
+description: Refund kinds that differ only for unpaid orders.
+sources:
+  - { publisher: Test, title: Test source }
+default:
+  then: { outcome: escalated }
+  explain: { en: Nothing matched., id: Tidak ada yang cocok. }
+%s
+rules:
+  - id: seller-cancel-refund-paid
+    description: Refund what was paid.
+    priority: 50
+    when:
+      all:
+        - { fact: order.status, in: [paid, to_ship] }
+        - { fact: request.by, eq: seller }
+    then: { outcome: approved, refund: { amount: paid, destination: original_method } }
+    explain: { en: Refund., id: Refund. }
+    source: { publisher: Test, title: Test source }
+  - id: seller-cancel-refund-total
+    description: Refund the total.
+    priority: 50
+    when:
+      all:
+        - { fact: order.status, in: [paid, to_ship] }
+        - { fact: request.by, eq: seller }
+        - { fact: order.payment.method, %s }
+    then: { outcome: approved, refund: { amount: full, destination: original_method } }
+    explain: { en: Refund., id: Refund. }
+    source: { publisher: Test, title: Test source }
+"""
+
+
+@pytest.mark.parametrize("method, conflicts", [("ne: cod", False), ("eq: cod", True)])
+def test_refund_paid_and_full_conflict_only_where_the_order_is_unpaid(tmp_path, method,
+                                                                        conflicts):
+    """`paid` refunds the total of a paid order, like `full`; they differ on COD orders only."""
+    root = write_ruleset(tmp_path, PAID_OR_FULL % (GAP_SILENCE, method), name="tiktok_shop")
+    everything = active(lint_path(root))
+    findings = active(everything, "conflict")
+    assert bool(findings) == conflicts
+    if not conflicts:  # the second rule then only repeats the first
+        assert [(f.code, f.rules[0]["id"], f.confirmed) for f in everything] == [
+            ("redundant-rule", "seller-cancel-refund-total", True)]
+    if conflicts:
+        assert findings[0].fields["order.payment.method"] == "cod" and findings[0].confirmed
+        assert findings[0].witness["order"]["payment"]["paid_at"] is None
+
+
 OVERLAY = """\
 ruleset: strict_shop
 version: 1.0.0

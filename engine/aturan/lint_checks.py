@@ -11,18 +11,26 @@ from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
 
 from .compiler import compile_ruleset, negation_normal_form
-from .equivalence import plainest
+from .equivalence import PAID_AT, plainest
 from .evaluate import combine
 from .lint import Finding, Target, check, rule_ref
-from .model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
+from .model import AllOf, AnyOf, Atom, Condition, Effect, Rule, atoms_of
 from .symbolic import (CONSTRAINTS, Box, Forbid, Space, build_axes, constraint_atoms,
                        intersect_regions, merge_boxes, platform_constraint)
 from .witness import mattering, verdict_of, verdict_of_decision
 
 
-def _same_effect(a: Rule, b: Rule) -> bool:
-    return all(verdict_of(a.then, (), paid) == verdict_of(b.then, (), paid)
-               for paid in (True, False))
+def _where_differ(t: Target, a: Effect, b: Effect, boxes: Sequence[Box]) -> list[Box]:
+    """The part of `boxes` where two effects give different verdicts: everywhere, nowhere, or
+    (refund `paid` against another kind) only on paid or only on unpaid orders."""
+    states = [paid for paid in (True, False) if verdict_of(a, (), paid) != verdict_of(b, (), paid)]
+    if len(states) != 1:
+        return list(boxes) if states else []
+    axis = t.space.index[PAID_AT]
+    absent = t.space.axes[axis].absent_bit
+    mask = ~absent if states[0] else absent
+    return [box[:axis] + (box[axis] & mask,) + box[axis + 1:] for box in boxes
+            if box[axis] & mask]
 
 
 def _decided(decision: Any) -> str:
@@ -136,9 +144,8 @@ def conflict(t: Target) -> Iterator[Finding]:
             first, second = t.rules[i], t.rules[j]
             if first.priority != second.priority:
                 break
-            if _same_effect(first, second):
-                continue
-            overlap = intersect_regions(t.regions[i], t.regions[j])
+            overlap = _where_differ(t, first.then, second.then,
+                                    intersect_regions(t.regions[i], t.regions[j]))
             higher = [b for k in t.above(i) for b in t.regions[k]]
             pieces = list(t.space.valid_boxes(overlap, higher))
             if not pieces:
@@ -198,19 +205,22 @@ def _redundant_decider(t: Target, i: int) -> Finding | None:
     rule = t.rules[i]
     before = t.before(i)
     if t.space.first_valid(t.regions[i], before) is None:
-        return None  # never wins: shadowed (or beaten by position), reported elsewhere
+        return _beaten_by_position(t, i)
     rank = t.order.index(i)
     passed: list[Box] = list(before)
     for k in t.order[rank + 1:]:
-        if not _same_effect(t.rules[k], rule) and t.space.first_valid(
-                intersect_regions(t.regions[i], t.regions[k]), passed) is not None:
+        differ = _where_differ(t, t.rules[k].then, rule.then,
+                               intersect_regions(t.regions[i], t.regions[k]))
+        if t.space.first_valid(differ, passed) is not None:
             return None
         passed += t.regions[k]
-    if not _same_effect_default(t, rule) and t.space.first_valid(t.regions[i], passed) is not None:
+    differ = _where_differ(t, t.ruleset.default, rule.then, t.regions[i])
+    if t.space.first_valid(differ, passed) is not None:
         return None
     wins = merge_boxes(t.space.valid_boxes(t.regions[i], before))
-    takers = [t.rules[k] for k in t.order[rank + 1:] if _same_effect(t.rules[k], rule)
-              and t.meets(wins, t.regions[k])]
+    takers = [t.rules[k] for k in t.order[rank + 1:]
+              if t.meets(wins, t.regions[k]) and not t.meets(
+                  _where_differ(t, t.rules[k].then, rule.then, wins), t.regions[k])]
     names = ", ".join(f'"{r.id}"' for r in takers) or "the default"
     finding = Finding(
         "redundant-rule", "warning",
@@ -225,9 +235,29 @@ def _redundant_decider(t: Target, i: int) -> Finding | None:
     return _attach(t, finding, wins, claim)
 
 
-def _same_effect_default(t: Target, rule: Rule) -> bool:
-    return all(verdict_of(t.ruleset.default, (), paid) == verdict_of(rule.then, (), paid)
-               for paid in (True, False))
+def _beaten_by_position(t: Target, i: int) -> Finding | None:
+    """Rule i never wins, yet higher-priority rules do not cover it: equal-priority rules earlier
+    in the file take every order it matches. Where they decide differently that is a conflict
+    (reported as such); where they decide the same, the rule is redundant."""
+    rule = t.rules[i]
+    higher = [b for k in t.above(i) for b in t.regions[k]]
+    if t.space.first_valid(t.regions[i], higher) is None:
+        return None  # shadowed: reported as such
+    peers = [k for k in t.order[:t.order.index(i)] if t.rules[k].priority == rule.priority]
+    if any(t.space.first_valid(_where_differ(t, t.rules[k].then, rule.then, intersect_regions(
+            t.regions[i], t.regions[k])), higher) is not None for k in peers):
+        return None
+    takers = [t.rules[k] for k in peers if t.meets(t.regions[i], t.regions[k])]
+    region = merge_boxes(t.space.valid_boxes(t.regions[i], higher))
+    finding = Finding(
+        "redundant-rule", "warning",
+        f'rule "{rule.id}" never decides: where no higher-priority rule does, '
+        + ", ".join(f'"{r.id}"' for r in takers) + f" (same priority {rule.priority}, earlier in "
+        "the file) decide the same", rule.location, t.ruleset.key,
+        rules=[rule_ref(rule)] + [rule_ref(r) for r in takers], region=t.describe(region),
+        fix="Remove the rule, or merge its conditions into the rule that decides the same.")
+    return _attach(t, finding, region, lambda facts, d: (
+        d.explanation[0].rule in {r.id for r in takers} and rule.id in _matched(d)))
 
 
 def _redundant_adder(t: Target, i: int) -> Finding | None:

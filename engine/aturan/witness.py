@@ -162,10 +162,15 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
              for kind in ("custom_made", "pre_order", "perishable", "digital")}
     types = [t for t, on in flags.items() if on] or ["regular"]
     count = max(get("derived.item_count"), len(types))
-    given_items = "order.amounts.items" in point
-    price = max(1, (get("order.amounts.items") // count) if given_items else 150000)
-    if not given_items and price * count > 10 ** 12:
-        price = 1
+    # amounts: what the region fixes, the rest made to add up (items + shipping - discount)
+    shipping, discount = get("order.amounts.shipping"), get("order.amounts.discount")
+    if "order.amounts.items" in point:
+        amount_items = get("order.amounts.items")
+    elif "order.amounts.total" in point:
+        amount_items = max(0, get("order.amounts.total") - shipping + discount)
+    else:
+        amount_items = min(150000 * count, 10 ** 12 // count * count)
+    price = amount_items // count
     items = []
     for k, kind in enumerate(types):
         item: dict[str, Any] = {"sku": f"SKU-{k + 1}", "product_type": kind,
@@ -174,8 +179,6 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
         if kind == "digital":
             item["delivered"] = bool(get("derived.digital_delivered"))
         items.append(item)
-    amount_items = get("order.amounts.items") if given_items else price * count
-    shipping, discount = get("order.amounts.shipping"), get("order.amounts.discount")
     total = get("order.amounts.total") if "order.amounts.total" in point else min(
         10 ** 12, max(0, amount_items + shipping - discount))
     fulfillment: dict[str, Any] = {
