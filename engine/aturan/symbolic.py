@@ -113,6 +113,9 @@ def _forbids() -> list[Forbid]:
         Forbid("paid-has-paid-at", "a paid, non-COD order has payment.paid_at",
                (_a(_STATUS, "in", ["paid", "to_ship", "shipped", "delivered", "completed"]),
                 _a("order.payment.method", "ne", "cod"), _a(_PAID_AT, "absent"))),
+        Forbid("not-awaiting-before-arranged", "awaiting_collection_at is null until the seller "
+               "arranges shipment (status to_ship)",
+               (_a(_STATUS, "in", ["unpaid", "paid"]), _a(_AWAITING, "exists"))),
         Forbid("not-shipped-before-shipping", "shipped_at is null until status shipped",
                (_a(_STATUS, "in", ["unpaid", "paid", "to_ship"]), _a(_SHIPPED_AT, "exists"))),
         Forbid("shipped-has-shipped-at", "a shipped/delivered/completed order with physical "
