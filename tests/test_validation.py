@@ -127,3 +127,14 @@ def test_bundled_rulesets_are_valid():
     from conftest import RULESETS
     _, problems = load_collection([RULESETS])
     assert [str(d) for d in problems] == []
+
+
+def test_equal_priority_rules_with_the_same_outcome_but_other_effects_conflict(tmp_path):
+    other = rule("unpaid-reject-steps", 10, "approved", "unpaid").replace(
+        "then: { outcome: approved }", "then: { outcome: approved, next_steps: [call_seller] }")
+    err = only(tmp_path, MINIMAL_RULESET + other)
+    assert err.code == "priority-conflict"
+    assert ('rules "unpaid-cancel" and "unpaid-reject-steps" (both approved, with different '
+            "refunds, penalties or next steps) have the same priority 10") in err.message
+    same = rule("unpaid-again", 10, "approved", "unpaid")
+    assert diagnostics(tmp_path / "identical", MINIMAL_RULESET + same) == []
