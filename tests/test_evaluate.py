@@ -34,7 +34,9 @@ def test_explanation_names_conditions_source_and_messages(policies):
     decision = policies.decide(make_facts())
     item = decision.to_dict()["explanation"][0]
     assert item["rule"] == "paid-buyer-cancel-needs-seller"
-    assert item["source"] == {"file": "rulesets/tiktok_shop/1.0.0.yaml", "line": 67,
+    yaml_lines = (RULESETS / "tiktok_shop" / "1.0.0.yaml").read_text().splitlines()
+    line = yaml_lines.index("  - id: paid-buyer-cancel-needs-seller") + 1
+    assert item["source"] == {"file": "rulesets/tiktok_shop/1.0.0.yaml", "line": line,
                               "ruleset": "tiktok_shop@1.0.0"}
     assert {"fact": "order.status", "op": "in", "expected": ["paid", "to_ship"],
             "actual": "paid"} in item["because"]
