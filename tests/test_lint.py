@@ -46,6 +46,8 @@ def active(findings, code=None):
 
 CATALOGUE_CASES = [
     pytest.param("dead-rule", "warning", ["unpaid-refund"], id="dead-rule"),
+    # within one file validation refuses such ties; an overlay's rule against its base's is
+    # what only lint sees
     pytest.param("conflict", "error", ["seller-cancel-refund", "out-of-stock-penalty"],
                  id="conflict"),
     pytest.param("shadowed-rule", "warning",
@@ -60,13 +62,14 @@ CATALOGUE_CASES = [
 @pytest.mark.parametrize("code, severity, rule_ids", CATALOGUE_CASES)
 def test_catalogue_is_caught_with_code_rules_line_and_witness(code, severity, rule_ids, policies):
     folder = CATALOGUE / code
-    path = folder / "tiktok_shop" / "1.0.0.yaml"
+    name = "fast_refund" if code == "conflict" else "tiktok_shop"
+    path = folder / name / "1.0.0.yaml"
     findings = active(lint_path(folder))
     assert {f.code for f in findings} == {code}, [str(f.diagnostic()) for f in findings]
     finding = findings[0]
     assert finding.severity == severity
     assert [r["id"] for r in finding.rules] == rule_ids
-    assert finding.location.file == f"{code}/tiktok_shop/1.0.0.yaml"
+    assert finding.location.file == f"{code}/{name}/1.0.0.yaml"
     if code == "gap":
         assert finding.location.line == line_of(path, r"^default:")
     elif code == "unused-silence":
@@ -87,7 +90,7 @@ def test_catalogue_is_caught_with_code_rules_line_and_witness(code, severity, ru
         return
     assert finding.confirmed and finding.witness is not None
     assert finding.region and finding.fields
-    decision = aturan.load(folder).decide(finding.witness, "tiktok_shop@1.0.0")
+    decision = aturan.load(folder).decide(finding.witness, f"{name}@1.0.0")
     decided = decision.explanation[0].rule
     overridden = {o.rule for o in decision.overridden}
     if code == "conflict":
@@ -197,8 +200,10 @@ def test_text_output_shows_location_rules_region_witness_and_fix(capsys):
     code, out, _ = run(capsys, "lint", CATALOGUE / "conflict")
     assert code == 1
     first = out.splitlines()[0]
-    assert first.startswith("conflict/tiktok_shop/1.0.0.yaml:31:5: error: conflict: rules "
+    assert first.startswith("conflict/fast_refund/1.0.0.yaml:15:5: error: conflict: rules "
                             '"seller-cancel-refund"')
+    assert ("rules: seller-cancel-refund (conflict/tiktok_shop/1.0.0.yaml:16, priority 50), "
+            "out-of-stock-penalty (line 15, priority 50)") in out
     assert "  region:\n    all:\n      - { fact: order.status, in: [paid, to_ship] }" in out
     assert "request.reason: out_of_stock" in out
     assert "approved by seller-cancel-refund ✔" in out
@@ -236,9 +241,11 @@ def test_sarif_output_is_a_sarif_2_1_0_log_with_suppressions(capsys):
     assert len(errors) == 1 and errors[0]["ruleId"] == "conflict"
     assert rules[errors[0]["ruleIndex"]]["id"] == "conflict"
     location = errors[0]["locations"][0]["physicalLocation"]
-    assert location == {"artifactLocation": {"uri": "conflict/tiktok_shop/1.0.0.yaml"},
-                        "region": {"startLine": 31, "startColumn": 5}}
-    assert errors[0]["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] == 16
+    assert location == {"artifactLocation": {"uri": "conflict/fast_refund/1.0.0.yaml"},
+                        "region": {"startLine": 15, "startColumn": 5}}
+    related = errors[0]["relatedLocations"][0]["physicalLocation"]
+    assert related == {"artifactLocation": {"uri": "conflict/tiktok_shop/1.0.0.yaml"},
+                       "region": {"startLine": 16}}
     suppressed = [r for r in results if "suppressions" in r]
     assert suppressed and all(r["suppressions"][0]["kind"] == "inSource" for r in suppressed)
 
@@ -270,11 +277,11 @@ def test_orders_weigh_gaps_by_real_orders(tmp_path, capsys):
     assert len(witnesses) == len(gaps)
 
 
-PAID_OR_FULL = """\
+PAID_BASE = """\
 ruleset: tiktok_shop
 version: 1.0.0
 effective_from: 2024-01-01T00:00:00+07:00
-description: Refund kinds that differ only for unpaid orders.
+description: A seller's cancellation refunds what was paid.
 sources:
   - { publisher: Test, title: Test source }
 default:
@@ -292,6 +299,20 @@ rules:
     then: { outcome: approved, refund: { amount: paid, destination: original_method } }
     explain: { en: Refund., id: Refund. }
     source: { publisher: Test, title: Test source }
+"""
+
+FULL_OVERLAY = """\
+ruleset: full_refund
+version: 1.0.0
+extends: tiktok_shop@^1
+effective_from: 2024-01-01T00:00:00+07:00
+description: This shop refunds the total, at the platform rule's priority.
+sources:
+  - { publisher: Test, title: Test source }
+default:
+  then: { outcome: escalated }
+  explain: { en: Nothing matched., id: Tidak ada yang cocok. }
+rules:
   - id: seller-cancel-refund-total
     description: Refund the total.
     priority: 50
@@ -309,15 +330,18 @@ rules:
 @pytest.mark.parametrize("method, conflicts", [("ne: cod", False), ("eq: cod", True)])
 def test_refund_paid_and_full_conflict_only_where_the_order_is_unpaid(tmp_path, method,
                                                                         conflicts):
-    """`paid` refunds the total of a paid order, like `full`; they differ on COD orders only."""
-    root = write_ruleset(tmp_path, PAID_OR_FULL % (GAP_SILENCE, method), name="tiktok_shop")
+    """`paid` refunds the total of a paid order, like `full`; they differ on COD orders only.
+    (Validation refuses such a tie within one file; an overlay against its base is lint's.)"""
+    root = write_ruleset(tmp_path, PAID_BASE % GAP_SILENCE, name="tiktok_shop")
+    write_ruleset(tmp_path, FULL_OVERLAY % method, name="full_refund")
     everything = active(lint_path(root))
     findings = active(everything, "conflict")
     assert bool(findings) == conflicts
-    if not conflicts:  # the second rule then only repeats the first
+    if not conflicts:  # the overlay's rule then only repeats the platform's
         assert [(f.code, f.rules[0]["id"], f.confirmed) for f in everything] == [
             ("redundant-rule", "seller-cancel-refund-total", True)]
     if conflicts:
+        assert findings[0].location.file == "rulesets/full_refund/1.0.0.yaml"
         assert findings[0].fields["order.payment.method"] == "cod" and findings[0].confirmed
         assert findings[0].witness["order"]["payment"]["paid_at"] is None
 

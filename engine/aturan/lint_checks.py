@@ -154,8 +154,9 @@ def conflict(t: Target) -> Iterator[Finding]:
                 "conflict", "error",
                 f'rules "{first.id}" ({verdict_of(first.then, (), True).short()}) and '
                 f'"{second.id}" ({verdict_of(second.then, (), True).short()}) have the same '
-                f"priority {first.priority} and both decide the orders below; the file order "
-                f'picks "{first.id}" (line {first.location.line}), which no reader expects',
+                f"priority {first.priority} and both decide the orders below; only their order "
+                f'(in the file, or base before overlay) picks "{first.id}" ({first.location}), '
+                "which no reader can tell",
                 second.location, t.ruleset.key, rules=[rule_ref(first), rule_ref(second)],
                 region=t.describe(merge_boxes(pieces)),
                 fix=f'Give "{first.id}" or "{second.id}" a different priority, or make their '

@@ -38,7 +38,8 @@ def print_finding(out: Any, f: Finding) -> None:
         out.print(f"  [dim]silenced: {escape(f.silenced)}[/]")
     if f.rules:
         out.print("  rules: " + ", ".join(
-            f"{escape(r['id'])} (line {r['line']}" + (
+            f"{escape(r['id'])} (" + ("line " if r.get("file") in (None, f.location.file)
+                                      else f"{r['file']}:") + f"{r['line']}" + (
                 f", priority {r['priority']}" if r.get("priority") is not None else "") + ")"
             for r in f.rules))
     if f.core:
