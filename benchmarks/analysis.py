@@ -92,8 +92,11 @@ def _lint(paths: list[Path]) -> tuple[float, list]:
 
 
 def _counts(findings: list) -> str:
-    counts = {code: sum(1 for f in findings if f.code == code) for code in CHECKS}
-    return ", ".join(f"{c} {n}" for c, n in counts.items() if n) or "no findings"
+    active = [f for f in findings if f.silenced is None]
+    counts = {code: sum(1 for f in active if f.code == code) for code in CHECKS}
+    text = ", ".join(f"{c} {n}" for c, n in counts.items() if n) or "no findings"
+    silenced = len(findings) - len(active)
+    return text + (f"; {silenced} silenced" if silenced else "")
 
 
 def main(argv: list[str] | None = None) -> int:
