@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .compiler import merge
-from .errors import Diagnostic, Location
+from .errors import AturanError, Diagnostic, Location
 from .evaluate import Policies
 from .facts import flatten_facts
 from .model import Rule, RulesetVersion, Silence, format_duration
@@ -185,19 +185,20 @@ def load_orders(targets: Sequence[Target], collection: RulesetCollection,
         try:
             flat = flatten_facts(doc)
             chosen, base = select(collection, flat)
-        except Exception:  # noqa: BLE001 - any unusable order is counted, not fatal
+        except AturanError:  # invalid facts, no version in force: counted, not fatal
             skipped += 1
             continue
         target = by_key.get((chosen.key, base.key if base else None))
-        if target is None:
+        try:
+            cells = tuple(axis.cell_of(flat.ages.get(axis.path, flat.values.get(axis.path)))
+                          for axis in target.space.axes) if target else None
+        except ValueError:  # a value outside the facts schema's ranges
+            cells = None
+        if target is None or cells is None:
             skipped += 1
             continue
         target.orders_total += 1
-        cells = []
-        for axis in target.space.axes:
-            value = flat.ages.get(axis.path, flat.values.get(axis.path))
-            cells.append(axis.cell_of(value))
-        target.orders[tuple(cells)] += 1
+        target.orders[cells] += 1
     return skipped
 
 
