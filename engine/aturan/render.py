@@ -52,7 +52,8 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
         console.print(f"  next     {', '.join(d.next_steps)}")
     console.print("  why")
     for item in d.explanation:
-        console.print(f"    [bold]✔ {escape(item.rule)}[/] (priority {item.priority})  "
+        rank = "no rule decided" if item.rule == "default" else f"priority {item.priority}"
+        console.print(f"    [bold]✔ {escape(item.rule)}[/] ({rank})  "
                       f"[dim]{item.file}:{item.line}[/]")
         message = item.message.get(lang) or next(iter(item.message.values()), "")
         console.print(f"      {escape(message)}")
