@@ -4,6 +4,8 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -60,6 +62,34 @@ def combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
     return render(_plan_for(compiled, facts, fired), facts, lang)
 
 
+@dataclass(frozen=True)
+class _Span:
+    """When a version is in force, with the UTC day numbers of its bounds: comparing aware
+    datetimes costs two utcoffset() calls, but a local date two days or more away from a
+    bound's UTC date (offsets are under 24 hours) is on a known side of it."""
+
+    start: datetime
+    until: datetime | None
+    start_day: int
+    until_day: int
+    compiled: CompiledRuleset | None  # None for an overlay: `select` handles those
+
+    @classmethod
+    def of(cls, rs: RulesetVersion, compiled: CompiledRuleset | None) -> "_Span":
+        def day(moment: datetime | None) -> int:
+            return moment.astimezone(timezone.utc).toordinal() if moment else 0
+        return cls(rs.effective_from, rs.effective_until, day(rs.effective_from),
+                   day(rs.effective_until), compiled)
+
+    def contains(self, at: datetime, day: int) -> bool:
+        """`RulesetVersion.in_force(at)`; `day` is `at.toordinal()`."""
+        if day <= self.start_day - 2 or (day < self.start_day + 2 and at < self.start):
+            return False
+        if self.until is None or day <= self.until_day - 2:
+            return True
+        return day < self.until_day + 2 and at < self.until
+
+
 class Policies:
     """Loaded, validated and compiled rulesets, ready to decide. Immutable once built."""
 
@@ -76,8 +106,23 @@ class Policies:
                 self._by_identity[(id(rs), id(base))] = compiled
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
                          for c in self._compiled.values()}
+        self._spans = {name: tuple(_Span.of(rs, None if rs.is_overlay else
+                                            self._by_identity[(id(rs), id(None))])
+                                   for rs in group)
+                       for name, group in collection.by_name.items()}
 
     def compiled_for(self, facts: FlatFacts, ruleset: str | None = None) -> CompiledRuleset:
+        """The compiled ruleset `select` picks. The common case (no pin, no seller overlay, a
+        platform version in force) is looked up here; everything else goes through `select`,
+        which also raises its errors."""
+        if ruleset is None and facts.seller_policy is None:
+            at = facts.request_at
+            day = at.toordinal()
+            for span in self._spans.get(facts.platform, ()):
+                if span.contains(at, day):
+                    if span.compiled is not None:
+                        return span.compiled
+                    break
         chosen, base = select(self.collection, facts, ruleset)
         return self._by_identity[(id(chosen), id(base))]
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
+from ._fastinit import builder
 from .errors import Diagnostic, FactsError, Location, pointer_join
 from .model import parse_timestamp
 from .resources import load_schema
@@ -235,16 +236,22 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 def _derived(order: dict[str, Any]) -> dict[str, Any]:
-    items = order["items"]
-    types = {item["product_type"] for item in items}
+    types = set()
+    count = 0
+    digital_delivered = False
+    for item in order["items"]:  # one pass: this runs for every decision
+        kind = item["product_type"]
+        types.add(kind)
+        count += item["quantity"]
+        if kind == "digital" and item.get("delivered") is True:
+            digital_delivered = True
     return {
         "derived.has_custom_made": "custom_made" in types,
         "derived.has_pre_order": "pre_order" in types,
         "derived.has_perishable": "perishable" in types,
         "derived.has_digital": "digital" in types,
-        "derived.digital_delivered": any(item["product_type"] == "digital"
-                                         and item.get("delivered") is True for item in items),
-        "derived.item_count": sum(item["quantity"] for item in items),
+        "derived.digital_delivered": digital_delivered,
+        "derived.item_count": count,
     }
 
 
@@ -275,13 +282,31 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
 def _fast_check() -> Callable[[Any], dict[str, Any] | None] | None:
     """The compiled accept-only check of the facts schema and the guards above (see
     `aturan.fastcheck`), or None if the schema uses a keyword it does not compile."""
-    from .fastcheck import Limits, compile_checker
+    from .fastcheck import Limits, Shortcut, compile_checker
     from .schema import validator_for
     formats = validator_for("facts").format_checker
     checked = frozenset(formats.checkers) if formats is not None else frozenset()
-    return compile_checker(load_schema("facts"),
+    schema = load_schema("facts")
+    shortcuts = {}
+    if schema.get("$defs", {}).get("timestamp", {}).get("pattern") == TIMESTAMP_PATTERN:
+        paths = frozenset(f.path for f in catalogue().values() if f.kind == "timestamp")
+        shortcuts[TIMESTAMP_PATTERN] = Shortcut(
+            "len({v}) == 25 and {v}[4::3] in TIMESTAMP_SHAPES",
+            {"TIMESTAMP_SHAPES": _TIMESTAMP_SHAPES}, paths | {"now"})
+    return compile_checker(schema,
                            Limits(MAX_FACTS_STRING, 2 ** 63, MAX_FACTS_DEPTH, MAX_FACTS_VALUES),
-                           formats.conforms if formats is not None else None, checked)
+                           formats.conforms if formats is not None else None, checked, shortcuts)
+
+
+# The facts schema's timestamp pattern, and the separators (positions 4, 7, ..., 22) of its
+# usual 25-character form 2024-03-01T10:00:00+07:00. A string of that length with those
+# separators that `datetime.fromisoformat` then parses has ASCII digits everywhere else
+# (its parser reads each field with '0'-'9' only), so it matches the pattern; one that does
+# not parse is refused by `_finish(strict=True)` and goes to jsonschema. `_finish` parses every
+# timestamp path (and `now`), which is why the shortcut applies to exactly those.
+TIMESTAMP_PATTERN = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+                     r"([Zz]|[+-]\d{2}:\d{2})$")
+_TIMESTAMP_SHAPES = frozenset(f"--{t}::{sign}:" for t in "Tt " for sign in "+-")
 
 
 @lru_cache(maxsize=None)
@@ -291,6 +316,17 @@ def _timestamp_paths() -> tuple[str, ...]:
 
 def _nanos_beyond(text: str) -> int:
     return _beyond_microseconds(text) if "." in text else 0
+
+
+def _moment(text: str) -> datetime:
+    """`parse_timestamp`: Python 3.11 reads a Z offset itself, but not z."""
+    try:
+        return _fromisoformat(text)
+    except ValueError:
+        return parse_timestamp(text)
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
@@ -324,31 +360,61 @@ def _finish(facts: dict[str, Any], values: dict[str, Any], strict: bool) -> Flat
     now_text = facts.get("now") or facts["request"]["at"]
     low, high = TIMESTAMP_YEARS
     try:
-        now = parse_timestamp(now_text)
+        now = _moment(now_text)
         if strict and not low <= now.year <= high:
             return None
         now_nanos = _nanos_beyond(now_text)
+        # Whole seconds and the same written offset as `now`: the age is the difference of the
+        # wall-clock times, without datetime subtraction (which calls utcoffset() twice).
+        offset = now_text[-6:] if "." not in now_text and now_text[-6] in "+-" else None
+        if offset is not None:
+            now_day = now.toordinal()
+            now_second = now.hour * 3600 + now.minute * 60 + now.second
         ages: dict[str, int] = {}
         for path in _timestamp_paths():
             text = values.get(path)
             if text is None:
                 continue
-            moment = parse_timestamp(text)
+            try:
+                moment = _fromisoformat(text)  # as parse_timestamp: 3.11 reads Z, not z
+            except ValueError:
+                moment = parse_timestamp(text)
             if strict and not low <= moment.year <= high:
                 return None
             values[path] = moment
-            micros = (now - moment) // _MICROSECOND  # as `_age`, exact to the nanosecond
-            ages[path] = (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
+            if offset is not None and text[-6:] == offset and "." not in text:
+                ages[path] = ((now_day - moment.toordinal()) * 86400 + now_second
+                              - moment.hour * 3600 - moment.minute * 60 - moment.second)
+            elif now_nanos or "." in text:  # as `_age`: exact to the nanosecond
+                micros = (now - moment) // _MICROSECOND
+                ages[path] = (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
+            else:  # whole seconds, floored: `microseconds` (in [0, 1e6)) do not count
+                span = now - moment
+                ages[path] = span.days * 86400 + span.seconds
     except ValueError:
         if strict:
             return None
         raise
-    return FlatFacts(values=values, ages=ages, now=now, order_id=order["id"],
-                     platform=order["platform"], seller_policy=order["seller"]["policy"],
-                     request_at=values["request.at"])
+    return _flat_facts({"values": values, "ages": ages, "now": now, "order_id": order["id"],
+                        "platform": order["platform"],
+                        "seller_policy": order["seller"]["policy"],
+                        "request_at": values["request.at"],
+                        NOW_ISOFORMAT: now_text if _canonical(now_text) else None})
+
+
+NOW_ISOFORMAT = "_now_isoformat"  # a cache beside FlatFacts' fields: `now.isoformat()` or None
+
+
+def _canonical(text: str) -> bool:
+    """True when `parse_timestamp(text).isoformat() == text`: whole seconds, a T, an offset
+    that is not -00:00 (printed +00:00), ASCII digits (the pattern's \\d admits others)."""
+    return (len(text) == 25 and text[10] == "T" and text[19] in "+-" and text.isascii()
+            and text[19:] != "-00:00")
 
 
 _MICROSECOND = timedelta(microseconds=1)
+_flat_facts = builder(FlatFacts, ("values", "ages", "now", "order_id", "platform",
+                                  "seller_policy", "request_at"))
 
 
 def utc(moment: datetime) -> datetime:

@@ -32,8 +32,28 @@ _TYPE_TEST = {"string": "type({v}) is str", "integer": "type({v}) is int",
               "object": "type({v}) is dict", "array": "type({v}) is list"}
 
 
+_BODY = 2  # indentation of a generated function's body, inside its `try:`
+
+
 class Unsupported(Exception):
     """The schema uses something this compiler does not translate."""
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A cheap test that may stand in for a pattern's regex search at the given dotted paths.
+
+    `test` is a Python expression over `{v}` (with `names` as its constants). The caller
+    promises that every string the test lets through *without* matching the pattern is refused
+    later by the caller itself (which then falls back to jsonschema), so acceptance stays exact.
+    """
+
+    test: str
+    names: dict[str, Any]
+    paths: frozenset[str]
+
+
+Shortcuts = dict[str, Shortcut]  # pattern -> shortcut
 
 
 @dataclass(frozen=True)
@@ -48,12 +68,16 @@ class Limits:
 
 class _Compiler:
     def __init__(self, root: dict[str, Any], format_conforms: Callable[[Any, str], bool] | None,
-                 checked_formats: frozenset[str], limits: Limits):
+                 checked_formats: frozenset[str], limits: Limits, shortcuts: Shortcuts):
         self.root = root
         self.limits = limits
+        self.shortcuts = shortcuts
+        self.where: str | None = ""  # dotted path of the value being compiled (None: in an array)
         self.names: dict[str, Any] = {}
         self.helpers: list[str] = []  # functions for array items and anyOf branches
         self.lines: list[str] = []
+        self.always: dict[str, str] = {}  # flat path -> variable, for leaves always present
+        self.in_main = True
         self.counter = 0
         self.format_conforms = format_conforms
         self.checked_formats = checked_formats
@@ -98,8 +122,8 @@ class _Compiler:
             self.any_of(node, var, path, depth)
             return
         kinds = node.get("type")
-        if "enum" in node:
-            enum = node["enum"]
+        enum = node.get("enum")
+        if enum is not None:
             if not isinstance(enum, list) or not enum or not all(type(e) is str for e in enum):
                 raise Unsupported("enum of non-strings")
             if kinds not in (None, "string"):
@@ -109,10 +133,6 @@ class _Compiler:
             raise Unsupported(f"type {kinds!r}")  # untyped or multi-typed: no fast path
         if kinds != "string" and node.get("format") in self.checked_formats:
             raise Unsupported(f"format on a {kinds}")
-        self.emit(depth, f"if not ({_TYPE_TEST[kinds].format(v=var)}): return None")
-        if "enum" in node:
-            self.emit(depth, f"if {var} not in {self.constant(frozenset(node['enum']), 'E')}: "
-                      "return None")
         if kinds == "string":
             self.string(node, var, depth)
         elif kinds == "integer":
@@ -123,13 +143,21 @@ class _Compiler:
         elif kinds == "array":
             self.array(node, var, path, depth)
             return
-        elif kinds != "boolean" and kinds != "null":  # pragma: no cover - guarded above
-            raise Unsupported(kinds)
+        else:
+            self.emit(depth, f"if not ({_TYPE_TEST[kinds].format(v=var)}): return None")
         for key in ("properties", "required", "additionalProperties", "items", "minItems",
                     "maxItems"):
             if key in node:
                 raise Unsupported(f"{key} on a {kinds}")
         if kinds != "null" and path is not None:
+            self.store(path, var, depth)
+
+    def store(self, path: str, var: str, depth: int) -> None:
+        """A leaf of the flat view: values always present go into one dict display at the end
+        (one bytecode for all of them), the others are stored where they are found."""
+        if self.in_main and depth == _BODY:
+            self.always[path] = var
+        else:
             self.emit(depth, f"out[{path!r}] = {var}")
 
     def string(self, node: dict[str, Any], var: str, depth: int) -> None:
@@ -138,21 +166,45 @@ class _Compiler:
             if bound is not None and type(bound) is not int:
                 raise Unsupported("string length bound")
         if high is None or high > self.limits.max_string:
-            short_enum = "enum" in node and all(len(e) <= self.limits.max_string
-                                                for e in node["enum"])
-            high = None if short_enum else self.limits.max_string
-        if low is not None or high is not None:
-            self.emit(depth, f"n = len({var})")
-            if low is not None:
-                self.emit(depth, f"if n < {low}: return None")
-            if high is not None:
-                self.emit(depth, f"if n > {high}: return None")
-        if "pattern" in node:
-            pattern = node["pattern"]
-            if not isinstance(pattern, str):
-                raise Unsupported("pattern")
+            high = self.limits.max_string
+        enum = node.get("enum")
+        pattern = node.get("pattern")
+        if pattern is not None and not isinstance(pattern, str):
+            raise Unsupported("pattern")
+        # lengths the enum or the pattern already guarantee are not tested again
+        widths = [(min(map(len, enum)), max(map(len, enum)))] if enum is not None else []
+        if pattern is not None:
+            widths.append(_pattern_widths(pattern))
+        if any(high >= longest for _, longest in widths):
+            high = None
+        if low is not None and any(low <= shortest for shortest, _ in widths):
+            low = None
+        # The first test also checks the type: a non-string is in no set of strings (and an
+        # unhashable one raises TypeError), and a regex search raises TypeError on a non-string;
+        # the generated function turns TypeError into "not accepted". str subclasses pass
+        # these, as they pass jsonschema's "string" (isinstance).
+        if enum is not None:
+            self.emit(depth, f"if {var} not in {self.constant(frozenset(enum), 'E')}: "
+                      "return None")
+        if pattern is not None:
             search = self.constant(re.compile(pattern).search, "P")
-            self.emit(depth, f"if {search}({var}) is None: return None")
+            shortcut = self.shortcuts.get(pattern)
+            if shortcut is not None and self.where in shortcut.paths:
+                self.names.update(shortcut.names)
+                self.emit(depth, f"if not ({shortcut.test.format(v=var)}) and "
+                          f"{search}({var}) is None: return None")
+            else:
+                self.emit(depth, f"if {search}({var}) is None: return None")
+        if enum is None and pattern is None:
+            self.emit(depth, f"if type({var}) is not str: return None")
+        tests = []
+        if low is not None:
+            tests.append(f"n < {low}")
+        if high is not None:
+            tests.append(f"n > {high}")
+        if tests:
+            self.emit(depth, f"n = len({var})")
+            self.emit(depth, f"if {' or '.join(tests)}: return None")
         fmt = node.get("format")
         if fmt is not None and fmt in self.checked_formats:
             assert self.format_conforms is not None
@@ -163,12 +215,12 @@ class _Compiler:
 
     def integer(self, node: dict[str, Any], var: str, depth: int) -> None:
         limit = self.limits.max_int
-        for key, test, default in (("minimum", "<", 1 - limit), ("maximum", ">", limit - 1)):
-            bound = node.get(key, default)
-            if type(bound) is not int:
-                raise Unsupported(f"{key} {bound!r}")
-            bound = max(bound, 1 - limit) if key == "minimum" else min(bound, limit - 1)
-            self.emit(depth, f"if {var} {test} {bound}: return None")
+        low, high = node.get("minimum", 1 - limit), node.get("maximum", limit - 1)
+        if type(low) is not int or type(high) is not int:
+            raise Unsupported("integer bounds")
+        low, high = max(low, 1 - limit), min(high, limit - 1)
+        self.emit(depth, f"if type({var}) is not int or {var} < {low} or {var} > {high}: "
+                  "return None")
         for key in ("minLength", "maxLength", "pattern"):
             if key in node:
                 raise Unsupported(f"{key} on an integer")
@@ -186,11 +238,18 @@ class _Compiler:
                 raise Unsupported(f"{key} on an object")
         allowed = [name for name, child in props.items()
                    if not (isinstance(child, dict) and child.get("readOnly"))]
-        self.emit(depth, f"if not {var}.keys() <= {self.constant(frozenset(allowed), 'A')}: "
-                  "return None")
-        if required:
-            self.emit(depth, f"if not {var}.keys() >= {self.constant(frozenset(required), 'R')}:"
-                      " return None")
+        if not set(required) <= set(allowed):
+            raise Unsupported("a required property that may not be sent")
+        keys = self.constant(frozenset(allowed), "A")
+        if set(required) == set(allowed):
+            self.emit(depth, f"if type({var}) is not dict or {var}.keys() != {keys}: "
+                      "return None")
+        else:
+            self.emit(depth, f"if type({var}) is not dict or not {var}.keys() <= {keys}: "
+                      "return None")
+            if required:
+                self.emit(depth, f"if not {var}.keys() >= "
+                          f"{self.constant(frozenset(required), 'R')}: return None")
         for name in allowed:
             child_path = None if path is None or (top and name == "now") else (
                 f"{path}.{name}" if path else name)  # `now` is validated, not flattened
@@ -202,24 +261,28 @@ class _Compiler:
                 self.emit(depth, f"{child} = {var}.get({name!r}, MISSING)")
                 self.emit(depth, f"if {child} is not MISSING:")
                 inner = depth + 1
-                self.emit(inner, "pass")
+            outer = self.where
+            self.where = None if outer is None else f"{outer}.{name}" if outer else name
             self.value(props[name], child, child_path, inner)
+            self.where = outer
 
     def array(self, node: dict[str, Any], var: str, path: str | None, depth: int) -> None:
         """Arrays are validated but, as in `facts._flatten`, not flattened."""
+        tests = [f"type({var}) is not list"]
         for key, test in (("minItems", "<"), ("maxItems", ">")):
             if key in node:
                 if type(node[key]) is not int:
                     raise Unsupported(key)
-                self.emit(depth, f"if len({var}) {test} {node[key]}: return None")
+                tests.append(f"len({var}) {test} {node[key]}")
+        self.emit(depth, f"if {' or '.join(tests)}: return None")
         items = node.get("items")
         if items is None:
             raise Unsupported("array without items")
         element = self.fresh("e")
-        function = self.fresh("_item")
-        self.function(function, items, None)
-        self.emit(depth, f"for {element} in {var}:")
-        self.emit(depth + 1, f"if {function}({element}) is None: return None")
+        self.emit(depth, f"for {element} in {var}:")  # checked inline: no call per element
+        outer, self.where = self.where, None
+        self.value(items, element, None, depth + 1)
+        self.where = outer
 
     def measure(self, node: dict[str, Any], level: int) -> int:
         """The most values (containers included) an accepted instance of `node` can hold,
@@ -259,7 +322,6 @@ class _Compiler:
         if len(others) < len(branches):
             self.emit(depth, f"if {var} is not None:")
             depth += 1
-            self.emit(depth, "pass")
         if len(others) == 1:
             self.value(others[0], var, path, depth)
             return
@@ -281,30 +343,55 @@ class _Compiler:
     def function(self, name: str, node: dict[str, Any], path: str | None) -> None:
         """A nested schema checked by its own function (array items, anyOf branches); it
         returns its own flat leaves, or None."""
-        saved, self.lines = self.lines, []
-        self.value(node, "x", path, 1)
-        body, self.lines = self.lines, saved
-        self.helpers += [f"def {name}(x):", "    out = {}", *body, "    return out", ""]
+        saved, self.lines, main = self.lines, [], self.in_main
+        self.in_main = False
+        self.value(node, "x", path, _BODY)
+        body, self.lines, self.in_main = self.lines, saved, main
+        self.helpers += [f"def {name}(x):", "    out = {}", "    try:", *body,
+                         "    except TypeError:", "        return None", "    return out", ""]
+
+
+def _pattern_widths(pattern: str) -> tuple[int, int]:
+    """(shortest, longest) string a search for `pattern` can accept, or (0, huge) unless the
+    pattern is anchored as ^...$ (then a match spans the string, bar a final newline `$`
+    allows, so the string is at most one longer than the longest match)."""
+    unknown = (0, 1 << 62)
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+        parsed = _parser.parse(pattern)
+        items = list(parsed)
+        if (len(items) < 2 or items[0] != (_parser.AT, _parser.AT_BEGINNING)
+                or items[-1] != (_parser.AT, _parser.AT_END)):
+            return unknown
+        shortest, longest = parsed.getwidth()
+    except Exception:  # a private module: any surprise only costs the length test
+        return unknown
+    return shortest, longest + 1
 
 
 def compile_checker(schema: dict[str, Any], limits: Limits,
                     format_conforms: Callable[[Any, str], bool] | None = None,
-                    checked_formats: frozenset[str] = frozenset()) -> Checker | None:
+                    checked_formats: frozenset[str] = frozenset(),
+                    shortcuts: Shortcuts | None = None) -> Checker | None:
     """A function facts -> flat values (or None), or None when the schema uses a keyword this
     compiler does not translate. `checked_formats` are the formats the jsonschema validator
     actually checks (its format checker's), tested here through `format_conforms`."""
-    compiler = _Compiler(schema, format_conforms, checked_formats, limits)
+    compiler = _Compiler(schema, format_conforms, checked_formats, limits, shortcuts or {})
     try:
         if compiler.measure(schema, 0) > limits.max_values:
             raise Unsupported("more values than the limit")
-        compiler.value(schema, "facts", "", 1, top=True)
+        compiler.value(schema, "facts", "", _BODY, top=True)
     except (Unsupported, re.error, KeyError, TypeError, AttributeError):
         return None
-    source = "\n".join(compiler.helpers + ["def check(facts):", "    out = {}", *compiler.lines,
-                                           "    return out", ""])
+    always = ", ".join(f"{path!r}: {var}" for path, var in compiler.always.items())
+    source = "\n".join(compiler.helpers + [
+        "def check(facts):", "    out = {}", "    try:", *compiler.lines,
+        "    except TypeError:  # a value of the wrong type met a test for another type",
+        "        return None", f"    out.update({{{always}}})", "    return out", ""])
     namespace: dict[str, Any] = {**compiler.names, "MISSING": _MISSING,
                                  "CONFORMS": format_conforms, "__builtins__": {
                                      "type": type, "len": len, "str": str, "int": int,
+                                     "TypeError": TypeError,
                                      "dict": dict, "list": list}}
     code = compile(source, "<aturan facts check>", "exec")
     exec(code, namespace)  # noqa: S102 - generated above from the bundled schema, not from input

@@ -4,10 +4,10 @@ A rule's firing depends only on the truth values of its atoms, and an atom reads
 each fact a ruleset reads is mapped to a small class id such that two values in one class make
 every atom on that fact agree: for enum/string/boolean facts, each constant an atom names is its
 own class and every other value shares one; for integers and ages, the constants cut the number
-line into points and open intervals (`bisect`). Absent is class 0. The tuple of class ids (the
+line into points and open intervals (`bisect`); absent is a class of its own. The tuple of class ids (the
 *key*) therefore fixes every atom's truth value, so durable_rules gives one answer per key: it
 decides each key once, and the answer, with everything derived from it that does not depend on
-fact values (`evaluate.Plan`), is reused for every later order with that key.
+fact values (`plan.Plan`), is reused for every later order with that key.
 
 The cache is a pure cache: dropping any entry changes no result, only speed. Each compiled
 ruleset has its own (`memo_for`), capped at `CAPACITY` keys (oldest dropped first), so a
@@ -18,9 +18,9 @@ atomic); writes take the memo's lock.
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
-from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from bisect import bisect_right
+from itertools import repeat
+from typing import Any, Hashable
 
 from .compiler import CompiledRuleset
 from .facts import FlatFacts, catalogue
@@ -46,22 +46,16 @@ def _numeric(atoms: list[Atom]) -> tuple[int, ...] | None:
     return tuple(sorted(constants))
 
 
-def _point_class(cuts: tuple[int, ...]) -> Callable[[Any], int]:
-    """Class of an integer among `cuts`: 2i+2 below cuts[i] (above cuts[i-1]), 2i+3 on it."""
-    size = len(cuts)
-
-    def classify(value: Any) -> int:
-        if value is None:
-            return 0
-        if type(value) is not int:
-            return -1  # never met on validated facts; kept apart from every integer class
-        i = bisect_left(cuts, value)
-        return 2 * i + (3 if i < size and cuts[i] == value else 2)
-    return classify
+def _cuts(constants: tuple[int, ...]) -> tuple[float, ...]:
+    """Boundaries for `bisect_right`: each constant c and c + 1 (so the integer c is a class of
+    its own), then +inf. An integer lands below +inf; the NaN that stands for an absent fact
+    compares false with everything and lands past the end, a class of its own."""
+    return tuple(sorted({b for c in constants for b in (c, c + 1)})) + (_INF,)
 
 
-def _value_class(atoms: list[Atom]) -> dict[Hashable, int]:
-    """value -> class for a fact tested only by (in)equality and presence."""
+def _table(atoms: list[Atom]) -> dict[Hashable, int]:
+    """value -> class for a fact tested only by (in)equality and presence: absent (None) is 0,
+    a value equal to no constant gets `_OTHER` (from `dict.get`), each constant its own."""
     table: dict[Hashable, int] = {None: 0}
     for atom in atoms:
         if atom.op in ("exists", "absent"):
@@ -69,14 +63,6 @@ def _value_class(atoms: list[Atom]) -> dict[Hashable, int]:
         for value in atom.value if isinstance(atom.value, tuple) else (atom.value,):
             table.setdefault(value, len(table) + 1)
     return table
-
-
-@dataclass(frozen=True)
-class _Reader:
-    path: str
-    age: bool  # read the age of a timestamp, as the engine does
-    table: dict[Hashable, int] | None  # equality facts
-    classify: Callable[[Any], int] | None  # ordered facts
 
 
 class RulesetMemo:
@@ -92,35 +78,38 @@ class RulesetMemo:
             for atom in atoms_of(rule.when):
                 by_fact.setdefault(atom.fact, []).append(atom)
         fields = catalogue()
-        readers = []
+        tables: list[tuple[str, dict[Hashable, int]]] = []
+        ordered: list[tuple[str, tuple[float, ...]]] = []
+        ages: list[tuple[str, tuple[float, ...]]] = []
         for fact in sorted(by_fact):
             atoms = by_fact[fact]
             field = fields.get(fact)
-            age = field is not None and field.kind == "timestamp"
-            cuts = _numeric(atoms)
-            ordered = age or any(a.op in ("lt", "le", "gt", "ge") + TIME_OPS for a in atoms)
-            if cuts is not None and (ordered or (field is not None and field.kind == "integer")):
-                readers.append(_Reader(fact, age, None, _point_class(cuts)))
-            elif ordered:
+            constants = _numeric(atoms)
+            if field is not None and field.kind == "timestamp":  # the engine reads its age
+                if constants is None:
+                    raise ValueError(f"{fact}: a timestamp compared with a non-duration")
+                ages.append((fact, _cuts(constants)))
+            elif constants is not None and (field is None or field.kind == "integer" or any(
+                    a.op in ("lt", "le", "gt", "ge") for a in atoms)):
+                ordered.append((fact, _cuts(constants)))
+            elif any(a.op in ("lt", "le", "gt", "ge") + TIME_OPS for a in atoms):
                 raise ValueError(f"{fact}: ordered comparison of non-integers")
             else:
-                readers.append(_Reader(fact, age, _value_class(atoms), None))
-        self._tables = tuple((r.path, r.table) for r in readers if r.table is not None
-                             and not r.age)
-        self._values = tuple((r.path, r.classify) for r in readers if r.classify is not None
-                             and not r.age)
-        self._ages = tuple((r.path, r.classify) for r in readers if r.classify is not None
-                           and r.age)
-        self._presence = tuple(r.path for r in readers if r.table is not None and r.age)
+                tables.append((fact, _table(atoms)))
+        self._table_paths = tuple(path for path, _ in tables)
+        self._tables = tuple(table for _, table in tables)
+        self._value_paths = tuple(path for path, _ in ordered)
+        self._value_cuts = tuple(cuts for _, cuts in ordered)
+        self._age_paths = tuple(path for path, _ in ages)
+        self._age_cuts = tuple(cuts for _, cuts in ages)
 
     def key(self, facts: FlatFacts) -> tuple[int, ...]:
-        """The class of every fact the ruleset reads (see the module docstring)."""
+        """The class of every fact the ruleset reads (see the module docstring); built with
+        `map` over C functions, as it runs for every decision."""
         values, ages = facts.values, facts.ages
-        key = [table.get(values.get(path), _OTHER) for path, table in self._tables]
-        key += [classify(values.get(path)) for path, classify in self._values]
-        key += [classify(ages.get(path)) for path, classify in self._ages]
-        key += [int(path in ages) for path in self._presence]
-        return tuple(key)
+        return (*map(_get, self._tables, map(values.get, self._table_paths), _OTHERS),
+                *map(bisect_right, self._value_cuts, map(values.get, self._value_paths, _NANS)),
+                *map(bisect_right, self._age_cuts, map(ages.get, self._age_paths, _NANS)))
 
     def get(self, key: tuple[int, ...]) -> Any:
         return self._entries.get(key)
@@ -139,6 +128,12 @@ class RulesetMemo:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+_get = dict.get
+_INF = float("inf")
+_NANS = repeat(float("nan"))  # the stand-in for an absent number (see `_cuts`)
+_OTHERS = repeat(_OTHER)
 
 
 def memo_for(compiled: CompiledRuleset) -> RulesetMemo:

@@ -12,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from ._fastinit import builder
 from .businessdays import add_business_days
 from .compiler import CompiledRuleset
 from .decision import (Decision, ExplanationItem, Overridden, PenaltyDecision, RefundDecision,
                        RulesetRef)
 from .explain import PLACEHOLDER, satisfied
-from .facts import JAKARTA, FlatFacts
+from .facts import JAKARTA, NOW_ISOFORMAT, FlatFacts, catalogue
 from .model import (PRESENCE_OPS, TIME_OPS, AnyOf, Atom, Citation, Condition, Effect, Not, Rule,
                     RulesetVersion, format_duration)
 
@@ -33,6 +34,7 @@ class _Report:
     expected: Any
     copy_expected: bool  # a list, built afresh for every decision
     negated: bool
+    timestamp: bool  # only timestamps have an age (and a datetime value)
 
     @classmethod
     def of(cls, atom: Atom, negated: bool) -> "_Report":
@@ -42,13 +44,50 @@ class _Report:
             expected = True
         else:
             expected = atom.value
-        return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated)
+        field = catalogue().get(atom.fact)
+        return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
+                   field is None or field.kind == "timestamp")
 
 
-@lru_cache(maxsize=4096)
-def _template(text: str) -> tuple[str, ...]:
-    """'Order {order.id} is paid' -> ('Order ', 'order.id', ' is paid'): odd items are paths."""
-    return tuple(PLACEHOLDER.split(text))
+def _copier(value: Any) -> Callable[[], Any]:
+    """A function returning a fresh deep copy of a JSON-like `value` (every call: a decision
+    owns its dicts and lists), doing only the copying the shape needs."""
+    if type(value) is dict:
+        nested = [(key, _copier(child)) for key, child in value.items()
+                  if type(child) in (dict, list)]
+        if not nested:
+            return value.copy
+
+        def copy_dict() -> dict[str, Any]:
+            fresh = value.copy()  # keys keep their order when replaced below
+            for key, copy in nested:
+                fresh[key] = copy()
+            return fresh
+        return copy_dict
+    if type(value) is list:
+        if not any(type(child) in (dict, list) for child in value):
+            return value.copy
+        copies = [_copier(child) for child in value]
+        return lambda: [copy() for copy in copies]
+    return lambda: value
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A message template split once: `text` is a `str.format` string with one {} per
+    placeholder (literal braces doubled), `paths` the placeholders' fact paths."""
+
+    text: str
+    paths: tuple[str, ...]
+
+    @classmethod
+    @lru_cache(maxsize=4096)
+    def of(cls, template: str) -> "_Template":
+        parts = PLACEHOLDER.split(template)  # odd items are the paths
+        if len(parts) == 1:
+            return cls(template, ())
+        text = "{}".join(p.replace("{", "{{").replace("}", "}}") for p in parts[::2])
+        return cls(text, tuple(parts[1::2]))
 
 
 @dataclass(frozen=True)
@@ -60,21 +99,29 @@ class _Entry:
     id: str
     priority: int
     effect: Effect
+    effect_dict: Callable[[], dict[str, Any]]  # `effect.to_dict()`, a fresh copy each call
     reports: tuple[_Report, ...]
-    templates: dict[str, tuple[str, ...]]
+    templates: dict[str, _Template]
     languages: tuple[str, ...]  # sorted: the order of `message` when no language is asked
+    static_message: dict[str, str] | None  # every language, when no template has a placeholder
     file: str
     line: int
     ruleset: str
-    citation: Citation | None
+    citation: dict[str, str] | None  # copied for each decision
 
     @classmethod
     def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
            atoms: list[tuple[Atom, bool]], messages: dict[str, str], file: str, line: int,
            ruleset: str, citation: Citation | None) -> "_Entry":
-        return cls(rule, id, priority, effect, tuple(_Report.of(a, n) for a, n in atoms),
-                   {code: _template(text) for code, text in messages.items()},
-                   tuple(sorted(messages)), file, line, ruleset, citation)
+        templates = {code: _Template.of(text) for code, text in messages.items()}
+        languages = tuple(sorted(messages))
+        static = None
+        if not any(templates[code].paths for code in languages):
+            static = {code: templates[code].text for code in languages}
+        return cls(rule, id, priority, effect, _copier(effect.to_dict()),
+                   tuple(_Report.of(a, n) for a, n in atoms),
+                   templates, languages, static, file, line, ruleset,
+                   citation.to_dict() if citation else None)
 
 
 @dataclass(frozen=True)
@@ -161,8 +208,10 @@ def _text(path: str, facts: FlatFacts) -> str:
     raw = facts.values.get(path)
     if raw is None:
         return "—"
-    if isinstance(raw, datetime):
-        return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
+    if isinstance(raw, datetime):  # strftime("%Y-%m-%d %H:%M WIB"), years 1899-3000
+        local = raw.astimezone(JAKARTA)
+        return (f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
+                f"{local.hour:02d}:{local.minute:02d} WIB")
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, int) and path.startswith("order.amounts"):
@@ -170,27 +219,31 @@ def _text(path: str, facts: FlatFacts) -> str:
     return str(raw)
 
 
-def _fill(parts: tuple[str, ...], facts: FlatFacts) -> str:
-    if len(parts) == 1:
-        return parts[0]
-    out = list(parts)
-    for i in range(1, len(parts), 2):
-        out[i] = _text(parts[i], facts)
-    return "".join(out)
+def _fill(template: _Template, facts: FlatFacts) -> str:
+    """`explain.render`: the template with its placeholders' texts."""
+    paths = template.paths
+    if not paths:
+        return template.text
+    if len(paths) == 1:
+        return template.text.format(_text(paths[0], facts))
+    return template.text.format(*[_text(path, facts) for path in paths])
 
 
 def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
     """`explain.atom_report` for each reported atom."""
-    values, ages = facts.values, facts.ages
+    values = facts.values
     out = []
     for r in reports:
-        actual = values.get(r.fact)
         item = {"fact": r.fact, "op": r.op,
                 "expected": list(r.expected) if r.copy_expected else r.expected,
-                "actual": actual.isoformat() if isinstance(actual, datetime) else actual}
-        age = ages.get(r.fact)
-        if age is not None:
-            item["age"] = format_duration(age) if age >= 0 else "in " + format_duration(-age)
+                "actual": values.get(r.fact)}
+        if r.timestamp:
+            actual = item["actual"]
+            if isinstance(actual, datetime):
+                item["actual"] = actual.isoformat()
+            age = facts.ages.get(r.fact)
+            if age is not None:
+                item["age"] = format_duration(age) if age >= 0 else "in " + format_duration(-age)
         if r.negated:
             item["negated"] = True
         out.append(item)
@@ -215,8 +268,9 @@ def _refund(effect: Effect, facts: FlatFacts) -> RefundDecision | None:
     due = None
     if refund.max_business_days is not None:
         due = _due_by(facts.now.astimezone(JAKARTA).date(), refund.max_business_days)
-    return RefundDecision(amount, refund.destination, refund.min_business_days,
-                          refund.max_business_days, due)
+    return _refund_decision({"amount": amount, "destination": refund.destination,
+                             "min_business_days": refund.min_business_days,
+                             "max_business_days": refund.max_business_days, "due_by": due})
 
 
 def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
@@ -224,17 +278,30 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     items = []
     for e in plan.entries:
         if lang:
-            parts = e.templates.get(lang)
-            message = {lang: _fill(parts, facts)} if parts is not None else {}
+            template = e.templates.get(lang)
+            message = {lang: _fill(template, facts)} if template is not None else {}
+        elif e.static_message is not None:
+            message = e.static_message.copy()
         else:
             message = {code: _fill(e.templates[code], facts) for code in e.languages}
-        items.append(ExplanationItem(
-            rule=e.id, priority=e.priority, effect=e.effect.to_dict(),
-            because=_because(e.reports, facts) if e.reports else [], message=message,
-            file=e.file, line=e.line, ruleset=e.ruleset,
-            citation=e.citation.to_dict() if e.citation else None))
+        items.append(_explanation_item({
+            "rule": e.id, "priority": e.priority, "effect": e.effect_dict(),
+            "because": _because(e.reports, facts) if e.reports else [], "message": message,
+            "file": e.file, "line": e.line, "ruleset": e.ruleset,
+            "citation": e.citation.copy() if e.citation is not None else None}))
     assert plan.effect.outcome is not None
-    return Decision(order_id=facts.order_id, ruleset=plan.ref, outcome=plan.effect.outcome,
-                    refund=_refund(plan.effect, facts), penalties=plan.penalties,
-                    next_steps=plan.next_steps, explanation=tuple(items),
-                    evaluated_at=facts.now.isoformat(), overridden=plan.overridden)
+    return _decision({
+        "order_id": facts.order_id, "ruleset": plan.ref, "outcome": plan.effect.outcome,
+        "refund": _refund(plan.effect, facts) if plan.effect.refund else None,
+        "penalties": plan.penalties, "next_steps": plan.next_steps,
+        "explanation": tuple(items),
+        "evaluated_at": facts.__dict__.get(NOW_ISOFORMAT) or facts.now.isoformat(),
+        "overridden": plan.overridden})
+
+
+_decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
+                               "next_steps", "explanation", "evaluated_at", "overridden"))
+_refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
+                                           "max_business_days", "due_by"))
+_explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",
+                                              "file", "line", "ruleset", "citation"))
