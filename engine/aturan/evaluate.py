@@ -14,7 +14,7 @@ from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .errors import AturanError
 from .explain import satisfied
-from .facts import FlatFacts, flatten_facts
+from .facts import FlatFacts, add_ages, flatten_facts, flatten_without_ages
 from .memo import memo_for
 from .model import RulesetVersion
 from .plan import Plan, plan, render
@@ -150,10 +150,14 @@ class Policies:
 
         Raises `FactsError` (bad facts, naming JSON pointers) or `SelectionError` (no ruleset
         applies); never returns a decision for facts it could not validate."""
-        flat = flatten_facts(facts)
-        compiled = self.compiled_for(flat, ruleset)
         if fired_rules is not None:
+            flat = flatten_facts(facts)
+            compiled = self.compiled_for(flat, ruleset)
             return combine(compiled, flat, fired_rules(compiled, flat), lang)
+        # only the ages the chosen ruleset reads: nothing else looks at this FlatFacts
+        flat, texts = flatten_without_ages(facts)
+        compiled = self.compiled_for(flat, ruleset)
+        add_ages(flat, texts, compiled.age_paths)
         return render(self._plan(compiled, flat), flat, lang)
 
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,

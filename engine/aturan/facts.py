@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from ._fastinit import builder
@@ -236,6 +236,18 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 def _derived(order: dict[str, Any]) -> dict[str, Any]:
+    items = order["items"]
+    if len(items) == 1:  # most orders: the same values without a loop and a set
+        item = items[0]
+        kind = item["product_type"]
+        return {
+            "derived.has_custom_made": kind == "custom_made",
+            "derived.has_pre_order": kind == "pre_order",
+            "derived.has_perishable": kind == "perishable",
+            "derived.has_digital": kind == "digital",
+            "derived.digital_delivered": kind == "digital" and item.get("delivered") is True,
+            "derived.item_count": item["quantity"],
+        }
     types = set()
     count = 0
     digital_delivered = False
@@ -335,42 +347,44 @@ def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
     Facts the compiled check accepts skip the jsonschema interpreter; anything else (and any
     timestamp that is not a real instant in range) goes through `validate_facts`, which names
     every problem, so errors and their pointers do not depend on which path ran."""
+    flat, texts = flatten_without_ages(facts)
+    add_ages(flat, texts)
+    return flat
+
+
+def flatten_without_ages(facts: dict[str, Any]) -> tuple[FlatFacts, dict[str, str]]:
+    """`flatten_facts` with `ages` still empty, and the timestamps' texts (`now` under "")
+    for `add_ages`: `Policies.decide` computes only the ages its ruleset reads."""
     check = _fast_check()
     values = check(facts) if check is not None else None
     if values is not None:
-        flat = _finish(facts, values, strict=True)
-        if flat is not None:
-            return flat
+        parsed = _parse(facts, values, strict=True)
+        if parsed is not None:
+            return parsed
     problems = validate_facts(facts)
     if problems:
         raise FactsError(problems)
     values = {}
     _flatten({k: v for k, v in facts.items() if k != "now"}, "", values)
-    flat = _finish(facts, values, strict=False)
-    assert flat is not None
-    return flat
+    parsed = _parse(facts, values, strict=False)
+    assert parsed is not None
+    return parsed
 
 
-def _finish(facts: dict[str, Any], values: dict[str, Any], strict: bool) -> FlatFacts | None:
-    """Derived facts, parsed timestamps and their ages. With `strict`, None for a timestamp
+def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
+           ) -> tuple[FlatFacts, dict[str, str]] | None:
+    """Derived facts and parsed timestamps. With `strict`, None for a timestamp
     `_check_timestamps` would refuse (the caller then reports it)."""
     order = facts["order"]
     values.update(_derived(order))
     values.setdefault("order.fulfillment.production_started", False)
     now_text = facts.get("now") or facts["request"]["at"]
     low, high = TIMESTAMP_YEARS
+    texts = {"": now_text}
     try:
         now = _moment(now_text)
         if strict and not low <= now.year <= high:
             return None
-        now_nanos = _nanos_beyond(now_text)
-        # Whole seconds and the same written offset as `now`: the age is the difference of the
-        # wall-clock times, without datetime subtraction (which calls utcoffset() twice).
-        offset = now_text[-6:] if "." not in now_text and now_text[-6] in "+-" else None
-        if offset is not None:
-            now_day = now.toordinal()
-            now_second = now.hour * 3600 + now.minute * 60 + now.second
-        ages: dict[str, int] = {}
         for path in _timestamp_paths():
             text = values.get(path)
             if text is None:
@@ -382,24 +396,45 @@ def _finish(facts: dict[str, Any], values: dict[str, Any], strict: bool) -> Flat
             if strict and not low <= moment.year <= high:
                 return None
             values[path] = moment
-            if offset is not None and text[-6:] == offset and "." not in text:
-                ages[path] = ((now_day - moment.toordinal()) * 86400 + now_second
-                              - moment.hour * 3600 - moment.minute * 60 - moment.second)
-            elif now_nanos or "." in text:  # as `_age`: exact to the nanosecond
-                micros = (now - moment) // _MICROSECOND
-                ages[path] = (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
-            else:  # whole seconds, floored: `microseconds` (in [0, 1e6)) do not count
-                span = now - moment
-                ages[path] = span.days * 86400 + span.seconds
+            texts[path] = text
     except ValueError:
         if strict:
             return None
         raise
-    return _flat_facts({"values": values, "ages": ages, "now": now, "order_id": order["id"],
+    flat = _flat_facts({"values": values, "ages": {}, "now": now, "order_id": order["id"],
                         "platform": order["platform"],
                         "seller_policy": order["seller"]["policy"],
                         "request_at": values["request.at"],
                         NOW_ISOFORMAT: now_text if _canonical(now_text) else None})
+    return flat, texts
+
+
+def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None = None
+             ) -> None:
+    """Fill `flat.ages` for `paths` (default: every timestamp), exactly as `_age` computes
+    them; only for a FlatFacts from `flatten_without_ages` that nobody else holds yet."""
+    now, now_text, values, ages = flat.now, texts[""], flat.values, flat.ages
+    now_nanos = _nanos_beyond(now_text)
+    # Whole seconds and the same written offset as `now`: the age is the difference of the
+    # wall-clock times, without datetime subtraction (which calls utcoffset() twice).
+    offset = now_text[-6:] if "." not in now_text and now_text[-6] in "+-" else None
+    if offset is not None:
+        now_day = now.toordinal()
+        now_second = now.hour * 3600 + now.minute * 60 + now.second
+    for path in _timestamp_paths() if paths is None else paths:
+        text = texts.get(path)
+        if text is None:
+            continue
+        moment = values[path]
+        if offset is not None and len(text) == 25 and text.endswith(offset):  # no fraction
+            ages[path] = ((now_day - moment.toordinal()) * 86400 + now_second
+                          - moment.hour * 3600 - moment.minute * 60 - moment.second)
+        elif now_nanos or "." in text:  # as `_age`: exact to the nanosecond
+            micros = (now - moment) // _MICROSECOND
+            ages[path] = (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
+        else:  # whole seconds, floored: `microseconds` (in [0, 1e6)) do not count
+            span = now - moment
+            ages[path] = span.days * 86400 + span.seconds
 
 
 NOW_ISOFORMAT = "_now_isoformat"  # a cache beside FlatFacts' fields: `now.isoformat()` or None

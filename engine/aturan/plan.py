@@ -36,6 +36,10 @@ class _Report:
     negated: bool
     timestamp: bool  # only timestamps have an age (and a datetime value)
 
+    def row(self) -> tuple[Any, ...]:
+        return (self.fact, self.op, self.expected, self.copy_expected, self.negated,
+                self.timestamp)
+
     @classmethod
     def of(cls, atom: Atom, negated: bool) -> "_Report":
         if atom.op in TIME_OPS:
@@ -109,6 +113,11 @@ class _Entry:
     ruleset: str
     citation: dict[str, str] | None  # copied for each decision
 
+    def row(self) -> tuple[Any, ...]:
+        return (self.id, self.priority, self.effect_dict,
+                tuple(r.row() for r in self.reports), self.templates, self.languages,
+                self.static_message, self.file, self.line, self.ruleset, self.citation)
+
     @classmethod
     def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
            atoms: list[tuple[Atom, bool]], messages: dict[str, str], file: str, line: int,
@@ -136,6 +145,10 @@ class Plan:
     next_steps: tuple[str, ...]
     overridden: tuple[Overridden, ...]
     ref: RulesetRef
+    rows: tuple[tuple[Any, ...], ...] = ()  # `entries` as `render` unpacks them (`_Entry.row`)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(entry.row() for entry in self.entries))
 
 
 def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
@@ -229,22 +242,21 @@ def _fill(template: _Template, facts: FlatFacts) -> str:
     return template.text.format(*[_text(path, facts) for path in paths])
 
 
-def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
-    """`explain.atom_report` for each reported atom."""
+def _because(reports: tuple[tuple[Any, ...], ...], facts: FlatFacts) -> list[dict[str, Any]]:
+    """`explain.atom_report` for each reported atom (rows of `_Report.row`)."""
     values = facts.values
     out = []
-    for r in reports:
-        item = {"fact": r.fact, "op": r.op,
-                "expected": list(r.expected) if r.copy_expected else r.expected,
-                "actual": values.get(r.fact)}
-        if r.timestamp:
-            actual = item["actual"]
-            if isinstance(actual, datetime):
-                item["actual"] = actual.isoformat()
-            age = facts.ages.get(r.fact)
+    for fact, op, expected, copy_expected, negated, timestamp in reports:
+        actual = values.get(fact)
+        if timestamp and isinstance(actual, datetime):
+            actual = actual.isoformat()
+        item = {"fact": fact, "op": op, "expected": list(expected) if copy_expected else expected,
+                "actual": actual}
+        if timestamp:
+            age = facts.ages.get(fact)
             if age is not None:
                 item["age"] = format_duration(age) if age >= 0 else "in " + format_duration(-age)
-        if r.negated:
+        if negated:
             item["negated"] = True
         out.append(item)
     return out
@@ -276,22 +288,24 @@ def _refund(effect: Effect, facts: FlatFacts) -> RefundDecision | None:
 def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     """The decision for `facts` under `plan`: fact values, ages and messages filled in."""
     items = []
-    for e in plan.entries:
+    for (id_, priority, effect, reports, templates, languages, static_message, file, line,
+         ruleset, citation) in plan.rows:
         if lang:
-            template = e.templates.get(lang)
+            template = templates.get(lang)
             message = {lang: _fill(template, facts)} if template is not None else {}
-        elif e.static_message is not None:
-            message = e.static_message.copy()
+        elif static_message is not None:
+            message = static_message.copy()
         else:
-            message = {code: _fill(e.templates[code], facts) for code in e.languages}
+            message = {code: _fill(templates[code], facts) for code in languages}
         items.append(_explanation_item({
-            "rule": e.id, "priority": e.priority, "effect": e.effect_dict(),
-            "because": _because(e.reports, facts) if e.reports else [], "message": message,
-            "file": e.file, "line": e.line, "ruleset": e.ruleset,
-            "citation": e.citation.copy() if e.citation is not None else None}))
-    assert plan.effect.outcome is not None
+            "rule": id_, "priority": priority, "effect": effect(),
+            "because": _because(reports, facts) if reports else [], "message": message,
+            "file": file, "line": line, "ruleset": ruleset,
+            "citation": citation.copy() if citation is not None else None}))
+    outcome = plan.effect.outcome
+    assert outcome is not None
     return _decision({
-        "order_id": facts.order_id, "ruleset": plan.ref, "outcome": plan.effect.outcome,
+        "order_id": facts.order_id, "ruleset": plan.ref, "outcome": outcome,
         "refund": _refund(plan.effect, facts) if plan.effect.refund else None,
         "penalties": plan.penalties, "next_steps": plan.next_steps,
         "explanation": tuple(items),
