@@ -1,0 +1,343 @@
+"""aturan's benchmark: `python benchmarks/run.py [--quick] [--skip-diff]`.
+
+Prints, on one fixed-seed corpus of the bundled rulesets:
+  (a) Policies.decide: validated facts, full explanation (the product)
+  (b) the same orders on bare durable_rules: assert_fact + delete_state, no explanation
+  (c) tiktok_shop 1.0.0 written by hand in plain Python (benchmarks/handwritten.py)
+  (d) batches: decide_many and `aturan decide` on JSON Lines, in 1 and 2 processes
+then cold start, memory over 1M decisions, `aturan diff` over 1M orders x 2 versions, and
+cost against the number of rules (synthetic rulesets of 20, 100 and 500 rules).
+
+Times are per decision, the median of several passes over the corpus, on one core unless a
+line says 2 processes; the machine is named in the header. A script, not a test: nothing here
+asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import aturan  # noqa: E402
+from aturan.evaluate import engine_fact  # noqa: E402
+from aturan.facts import flatten_facts  # noqa: E402
+from aturan.memo import memo_for  # noqa: E402
+
+import corpus as corpus_module  # noqa: E402
+import handwritten  # noqa: E402
+import synthetic  # noqa: E402
+
+RULESETS = ROOT / "rulesets"
+SEED = 20240301
+
+
+# ---- measuring --------------------------------------------------------------------------------
+
+def per_item(run: Callable[[], Any], count: int, repeats: int) -> float:
+    """Median seconds per item over `repeats` timed passes (after one warm-up pass)."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / count
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def row(label: str, seconds: float | None, note: str = "") -> str:
+    if seconds is None:
+        return f"  {label:<52} {'—':>12} {'—':>10}  {note}"
+    return f"  {label:<52} {1 / seconds:>12,.0f} {seconds * 1e6:>10.1f}  {note}"
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor())
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()} "
+            f"({platform.python_implementation()}), {platform.system()} {platform.release()}; "
+            f"load average at start {load:.2f}")
+
+
+def cli(*args: str, stdin: Any = None, stdout: Any = subprocess.DEVNULL) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "aturan", *args], stdin=stdin, stdout=stdout,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+
+
+# ---- (a)-(c): one core -------------------------------------------------------------------------
+
+def single_core(policies: aturan.Policies, orders: list[dict[str, Any]], repeats: int
+                ) -> dict[str, float]:
+    out: dict[str, float] = {}
+    out["a"] = per_item(lambda: [policies.decide(o) for o in orders], len(orders), repeats)
+    out["a_json"] = per_item(lambda: [policies.decide(o).to_json() for o in orders],
+                             len(orders), repeats)
+    flats = [flatten_facts(o) for o in orders]
+    compiled = [policies.compiled_for(f) for f in flats]
+    engines = [policies._engines[c.engine_name] for c in compiled]
+    facts = [engine_fact(c, f) for c, f in zip(compiled, flats)]
+    jobs = list(zip(engines, facts))
+    out["b"] = per_item(lambda: [engine.fire(fact) for engine, fact in jobs], len(jobs), repeats)
+    # (c) on its one ruleset, with (a) on the same orders
+    tiktok = [o for o, c in zip(orders, compiled) if c.ruleset.key == "tiktok_shop@1.0.0"
+              and c.base is None]
+    agree = sum(_same(handwritten.decide(o), policies.decide(o)) for o in tiktok)
+    out["c_orders"], out["c_agree"] = len(tiktok), agree
+    if tiktok:
+        out["c"] = per_item(lambda: [handwritten.decide(o) for o in tiktok], len(tiktok), repeats)
+        out["a_tiktok"] = per_item(lambda: [policies.decide(o) for o in tiktok], len(tiktok),
+                                   repeats)
+    out["keys"] = sum(len(memo_for(c)) for c in policies._compiled.values())
+    return out
+
+
+def _same(mine: tuple[Any, ...], decision: aturan.Decision) -> bool:
+    refund = decision.refund
+    return mine == (decision.outcome, refund.amount if refund else None,
+                    refund.due_by if refund else None, decision.next_steps)
+
+
+# ---- (d): batches, 1 and 2 processes ------------------------------------------------------------
+
+def _worker(orders: list[dict[str, Any]], repeats: int, barrier: Any, results: Any) -> None:
+    policies = aturan.load(RULESETS)
+    list(policies.decide_many(orders))  # warm: memo and caches
+    barrier.wait()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for _result in policies.decide_many(orders):
+            pass
+    results.put(time.perf_counter() - start)
+
+
+def decide_many_processes(orders: list[dict[str, Any]], processes: int, repeats: int) -> float:
+    """Seconds per decision, all processes working at once (wall clock, after loading)."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(processes + 1), context.Queue()
+    share = [orders[i::processes] for i in range(processes)]
+    workers = [context.Process(target=_worker, args=(part, repeats, barrier, results))
+               for part in share]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    start = time.perf_counter()
+    spans = [results.get() for _ in workers]
+    wall = time.perf_counter() - start
+    for worker in workers:
+        worker.join()
+    assert max(spans) <= wall + 0.5
+    return wall / (len(orders) * repeats)
+
+
+def cli_processes(lines: list[str], processes: int, folder: Path) -> tuple[float, float]:
+    """(seconds per decision including start-up and loading, peak RSS of one process in MB)."""
+    files = []
+    for i in range(processes):
+        path = folder / f"part{processes}-{i}.jsonl"
+        path.write_text("".join(lines[i::processes]), encoding="utf-8")
+        files.append(path)
+    start = time.perf_counter()
+    runs = [cli("decide", str(path), "--format", "json", "--rulesets", str(RULESETS))
+            for path in files]
+    peaks = []
+    for run in runs:
+        _, err = run.communicate()
+        if run.returncode not in (0, 1):
+            raise RuntimeError(err.decode())
+        peaks.append(_child_peak())
+    return (time.perf_counter() - start) / len(lines), max(peaks)
+
+
+def _child_peak() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def cold_start(folder: Path, order: dict[str, Any], runs: int = 5) -> float:
+    path = folder / "one.json"
+    path.write_text(json.dumps(order), encoding="utf-8")
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run = cli("decide", str(path), "--format", "json", "--rulesets", str(RULESETS))
+        run.communicate()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---- memory --------------------------------------------------------------------------------
+
+def memory_child(count: int) -> None:
+    """Run in a fresh process: RSS with every bundled ruleset loaded, then over `count`
+    decisions (the corpus cycled), as JSON on stdout."""
+    policies = aturan.load(RULESETS)
+    orders, _ = corpus_module.corpus(policies, 20_000, SEED)
+    loaded = rss_mb()
+    samples = []
+    step = max(count // 10, 1)
+    done = 0
+    while done < count:
+        for facts in orders[: min(len(orders), count - done)]:
+            policies.decide(facts)
+        done += min(len(orders), count - done)
+        if done % step < len(orders):
+            samples.append((done, round(rss_mb(), 1)))
+    print(json.dumps({"loaded": round(loaded, 1), "samples": samples, "peak": round(peak_rss_mb(), 1),
+                      "keys": sum(len(memo_for(c)) for c in policies._compiled.values())}))
+
+
+def memory(count: int) -> dict[str, Any]:
+    run = subprocess.run([sys.executable, __file__, "--memory-child", str(count)],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(run.stdout)
+
+
+# ---- diff ------------------------------------------------------------------------------------
+
+def diff_run(folder: Path, count: int, workers: int) -> tuple[float, str]:
+    base = subprocess.run([sys.executable, "-m", "aturan", "sample", "--platform", "tiktok_shop",
+                           "--n", "20000", "--seed", str(SEED), "--rulesets", str(RULESETS)],
+                          capture_output=True, check=True, cwd=ROOT).stdout
+    path = folder / "diff-orders.jsonl"
+    lines = base.splitlines(keepends=True)
+    with open(path, "wb") as out:
+        for start in range(0, count, len(lines)):
+            out.writelines(lines[: min(len(lines), count - start)])
+    begin = time.perf_counter()
+    run = cli("diff", "tiktok_shop@1.0.0", "tiktok_shop@2.0.0", "--orders", str(path),
+              "--workers", str(workers), "--format", "json", "--rulesets", str(RULESETS),
+              stdout=subprocess.PIPE)
+    out, err = run.communicate()
+    elapsed = time.perf_counter() - begin
+    path.unlink()
+    if run.returncode not in (0, 1):
+        return elapsed, "failed: " + err.decode()[-300:]
+    summary = json.loads(out)
+    return elapsed, ", ".join(f"{k}={v}" for k, v in summary.items()
+                              if isinstance(v, int))[:160]
+
+
+# ---- rules scaling ----------------------------------------------------------------------------
+
+def scaling(sizes: Iterable[int], count: int, repeats: int, folder: Path
+            ) -> list[tuple[int, float, float, int, float]]:
+    from aturan import sample
+    found = []
+    for size in sizes:
+        policies = aturan.load(synthetic.write(folder / f"synthetic-{size}", size))
+        plan = sample.plan_for(policies.collection, "shopee")
+        orders = list(sample.generate(plan, count, SEED))
+        a = per_item(lambda: [policies.decide(o) for o in orders], count, repeats)
+        flats = [flatten_facts(o) for o in orders]
+        compiled = [policies.compiled_for(f) for f in flats]
+        jobs = [(policies._engines[c.engine_name], engine_fact(c, f))
+                for c, f in zip(compiled, flats)]
+        b = per_item(lambda: [engine.fire(fact) for engine, fact in jobs], count, repeats)
+        memo = memo_for(compiled[0])
+        first = per_item(lambda: [policies.decide(o) for o in orders], count, 1)
+        found.append((size, a, b, len(memo), first))
+        policies.close()
+    return found
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts (a minute)")
+    parser.add_argument("--skip-diff", action="store_true", help="no 1M-order aturan diff run")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return 0
+    count = 5_000 if args.quick else 20_000
+    repeats = 3 if args.quick else 7
+    million = 100_000 if args.quick else 1_000_000
+    print(f"aturan benchmark — {machine()}")
+    policies = aturan.load(RULESETS)
+    orders, source = corpus_module.corpus(policies, count, SEED)
+    versions = ", ".join(rs.key for rs in policies.collection.versions)
+    print(f"corpus: {len(orders):,} orders from {source}; rulesets: {versions}\n")
+
+    single = single_core(policies, orders, repeats)
+    a, b = single["a"], single["b"]
+    print(f"  {'one core':<52} {'decisions/s':>12} {'µs/decision':>10}")
+    print(row("(a) Policies.decide (validated, full explanation)", a))
+    print(row("    … and Decision.to_json()", single["a_json"]))
+    print(row("(b) bare durable_rules (assert_fact + delete_state)", b))
+    if "c" in single:
+        print(row(f"(a) on the {single['c_orders']:,} tiktok_shop 1.0.0 orders", single["a_tiktok"]))
+        print(row("(c) tiktok_shop 1.0.0 by hand, plain Python", single["c"],
+                  f"agrees with (a) on {single['c_agree']:,}/{single['c_orders']:,}"))
+    print(f"  (a)/(b) throughput: {b / a:.1f}x the engine floor"
+          + (f"; (a)/(c): {single['c'] / single['a_tiktok']:.2f} (the hand-written function is "
+             f"{single['a_tiktok'] / single['c']:.1f}x faster)" if "c" in single else ""))
+    print(f"  memo: {single['keys']:,} keys after {len(orders) * (repeats + 3):,} decisions "
+          "(each key asked of durable_rules once)\n")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        lines = [json.dumps(o, separators=(",", ":")) + "\n" for o in orders]
+        print(f"  {'batches (wall clock)':<52} {'decisions/s':>12} {'µs/decision':>10}")
+        for processes in (1, 2):
+            print(row(f"(d) decide_many, {processes} process{'es' if processes > 1 else ''}",
+                      decide_many_processes(orders, processes, max(repeats // 2, 1))))
+        for processes in (1, 2):
+            seconds, peak = cli_processes(lines, processes, folder)
+            print(row(f"(d) aturan decide x.jsonl --format json, {processes} proc.", seconds,
+                      f"incl. start-up; peak RSS {peak:.0f} MB"))
+        print(f"\n  cold start, `aturan decide one.json --format json`: "
+              f"{cold_start(folder, orders[0]) * 1000:.0f} ms (median of 5)")
+        print(f"  this process: peak RSS {peak_rss_mb():.0f} MB")
+        found = memory(million)
+        growth = found["samples"][-1][1] - found["samples"][0][1]
+        print(f"  memory, fresh process, every bundled ruleset loaded: {found['loaded']} MB RSS; "
+              f"after {million:,} decisions {found['samples'][-1][1]} MB (peak {found['peak']} "
+              f"MB; {growth:+.1f} MB since the first {found['samples'][0][0]:,}; "
+              f"{found['keys']:,} memo keys)")
+        if not args.skip_diff:
+            elapsed, summary = diff_run(folder, million, 2)
+            print(f"  aturan diff tiktok_shop@1.0.0 tiktok_shop@2.0.0, {million:,} orders, "
+                  f"--workers 2: {elapsed:.1f} s ({million / elapsed:,.0f} orders/s) — {summary}")
+        print(f"\n  {'rules (synthetic shopee@9.0.0)':<32} {'(a) µs':>8} {'(b) µs':>8} "
+              f"{'(a)/(b)':>8} {'memo keys':>10} {'1st pass µs':>12}")
+        for size, sa, sb, keys, first in scaling((20, 100, 500), 2_000 if args.quick else 5_000,
+                                                 repeats, folder):
+            print(f"  {size:<32} {sa * 1e6:>8.1f} {sb * 1e6:>8.1f} {sb / sa:>7.1f}x "
+                  f"{keys:>10,} {first * 1e6:>12.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
