@@ -137,8 +137,8 @@ class Policies:
 
     def _plan(self, compiled: CompiledRuleset, facts: FlatFacts) -> Plan:
         memo = memo_for(compiled)
-        key = memo.key(facts)
-        found = memo.get(key)
+        key = memo.key_of(facts.values, facts.ages)
+        found = memo.entries.get(key)  # `memo.get`, minus a call: this runs per decision
         if found is None:
             fired = self.engine_rules(compiled, facts, cached=False)
             found = memo.put(key, plan(compiled, facts, fired))

@@ -339,6 +339,7 @@ def _moment(text: str) -> datetime:
 
 
 _fromisoformat = datetime.fromisoformat
+_CHECK: list[Callable[[Any], dict[str, Any] | None] | None] = []  # `_fast_check()`, once
 
 
 def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
@@ -355,7 +356,9 @@ def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
 def flatten_without_ages(facts: dict[str, Any]) -> tuple[FlatFacts, dict[str, str]]:
     """`flatten_facts` with `ages` still empty, and the timestamps' texts (`now` under "")
     for `add_ages`: `Policies.decide` computes only the ages its ruleset reads."""
-    check = _fast_check()
+    if not _CHECK:
+        _CHECK.append(_fast_check())
+    check = _CHECK[0]
     values = check(facts) if check is not None else None
     if values is not None:
         parsed = _parse(facts, values, strict=True)

@@ -70,7 +70,7 @@ class RulesetMemo:
     def __init__(self, compiled: CompiledRuleset, capacity: int | None = None):
         self.capacity = capacity or CAPACITY
         self._lock = threading.Lock()
-        self._entries: dict[tuple[int, ...], Any] = {}
+        self.entries: dict[tuple[int, ...], Any] = {}
         self.misses = 0
         by_fact: dict[str, list[Atom]] = {}
         for rule in compiled.rules:
@@ -96,29 +96,29 @@ class RulesetMemo:
             else:
                 tables.append((fact, _table(atoms)))
         self.facts = len(tables) + len(ordered) + len(ages)
-        self._key = _key_function(tables, ordered, ages)
+        self.key_of = _key_function(tables, ordered, ages)
 
     def key(self, facts: FlatFacts) -> tuple[int, ...]:
         """The class of every fact the ruleset reads (see the module docstring)."""
-        return self._key(facts.values, facts.ages)
+        return self.key_of(facts.values, facts.ages)
 
     def get(self, key: tuple[int, ...]) -> Any:
-        return self._entries.get(key)
+        return self.entries.get(key)
 
     def put(self, key: tuple[int, ...], entry: Any) -> Any:
         """Store `entry` unless another thread stored one first; returns the one kept."""
         with self._lock:
-            kept = self._entries.get(key)
+            kept = self.entries.get(key)
             if kept is not None:
                 return kept
             self.misses += 1
-            if len(self._entries) >= self.capacity:
-                del self._entries[next(iter(self._entries))]
-            self._entries[key] = entry
+            if len(self.entries) >= self.capacity:
+                del self.entries[next(iter(self.entries))]
+            self.entries[key] = entry
             return entry
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
 
 _INF = float("inf")
