@@ -2,12 +2,13 @@
 
 A rule's firing depends only on the truth values of its atoms, and an atom reads one fact. So
 each fact a ruleset reads is mapped to a small class id such that two values in one class make
-every atom on that fact agree: for enum/string/boolean facts, each constant an atom names is its
-own class and every other value shares one; for integers and ages, the constants cut the number
-line into points and open intervals (`bisect`); absent is a class of its own. The tuple of class ids (the
-*key*) therefore fixes every atom's truth value, so durable_rules gives one answer per key: it
-decides each key once, and the answer, with everything derived from it that does not depend on
-fact values (`plan.Plan`), is reused for every later order with that key.
+every atom on that fact agree: for enum/string/boolean facts, each constant an atom names is
+its own class and every other value shares one; for integers and ages, the points where an
+atom's truth changes cut the number line into intervals (`bisect`); absent is a class of its
+own. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
+durable_rules gives one answer per key: it decides each key once, and the answer, with
+everything derived from it that does not depend on fact values (`plan.Plan`), is reused for
+every later order with that key.
 
 The cache is a pure cache: dropping any entry changes no result, only speed. Each compiled
 ruleset has its own (`memo_for`), capped at `CAPACITY` keys (oldest dropped first), so a
@@ -31,25 +32,31 @@ _ATTRIBUTE = "_aturan_memo"
 _CREATE = threading.Lock()
 
 
-def _numeric(atoms: list[Atom]) -> tuple[int, ...] | None:
-    """Sorted constants of a fact whose atoms all compare integers, else None."""
-    constants: set[int] = set()
+def _boundaries(atoms: list[Atom]) -> tuple[float, ...] | None:
+    """For a fact whose atoms all compare integers (amounts, counts, ages), the points where
+    some atom's truth changes, for `bisect_right`; None if an operand is not an integer.
+
+    On integers, `lt c`, `ge c`, `older_than c` (age >= c) and `within c` (age < c) change at
+    c; `le c` and `gt c` at c + 1; (in)equality to c at c and at c + 1. Between two
+    consecutive points every atom keeps its truth value, so the interval is the class: the
+    coarsest exact partition, which keeps the key space small. +inf ends the list: an integer
+    lands below it, and the NaN standing for an absent fact compares false with everything
+    and lands past the end, a class of its own."""
+    points: set[int] = set()
     for atom in atoms:
         if atom.op in ("exists", "absent"):
             continue
         values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
+        if any(type(value) is not int for value in values):
+            return None
         for value in values:
-            if type(value) is not int:
-                return None
-            constants.add(value)
-    return tuple(sorted(constants))
-
-
-def _cuts(constants: tuple[int, ...]) -> tuple[float, ...]:
-    """Boundaries for `bisect_right`: each constant c and c + 1 (so the integer c is a class of
-    its own), then +inf. An integer lands below +inf; the NaN that stands for an absent fact
-    compares false with everything and lands past the end, a class of its own."""
-    return tuple(sorted({b for c in constants for b in (c, c + 1)})) + (_INF,)
+            if atom.op in ("lt", "ge", "older_than", "within"):
+                points.add(value)
+            elif atom.op in ("le", "gt"):
+                points.add(value + 1)
+            else:  # eq, ne, in, not_in
+                points.update((value, value + 1))
+    return tuple(sorted(points)) + (_INF,)
 
 
 def _table(atoms: list[Atom]) -> dict[Hashable, int]:
@@ -83,14 +90,14 @@ class RulesetMemo:
         for fact in sorted(by_fact):
             atoms = by_fact[fact]
             field = fields.get(fact)
-            constants = _numeric(atoms)
+            cuts = _boundaries(atoms)
             if field is not None and field.kind == "timestamp":  # the engine reads its age
-                if constants is None:
+                if cuts is None:
                     raise ValueError(f"{fact}: a timestamp compared with a non-duration")
-                ages.append((fact, _cuts(constants)))
-            elif constants is not None and (field is None or field.kind == "integer" or any(
+                ages.append((fact, cuts))
+            elif cuts is not None and (field is None or field.kind == "integer" or any(
                     a.op in ("lt", "le", "gt", "ge") for a in atoms)):
-                ordered.append((fact, _cuts(constants)))
+                ordered.append((fact, cuts))
             elif any(a.op in ("lt", "le", "gt", "ge") + TIME_OPS for a in atoms):
                 raise ValueError(f"{fact}: ordered comparison of non-integers")
             else:
