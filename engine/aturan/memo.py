@@ -78,6 +78,7 @@ class RulesetMemo:
         self.capacity = capacity or CAPACITY
         self._lock = threading.Lock()
         self.entries: dict[tuple[int, ...], Any] = {}
+        self.entries_by_rule: dict[Any, Any] = {}  # `plan._rule_entry`'s cache
         self.misses = 0
         by_fact: dict[str, list[Atom]] = {}
         for rule in compiled.rules:

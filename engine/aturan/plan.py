@@ -21,6 +21,7 @@ from .decision import (Decision, ExplanationItem, Overridden, PenaltyDecision, R
                        RulesetRef)
 from .explain import PLACEHOLDER, satisfied
 from .facts import JAKARTA, NOW_ISOFORMAT, FlatFacts, catalogue
+from .memo import memo_for
 from .model import (PRESENCE_OPS, TIME_OPS, AnyOf, Atom, Citation, Condition, Effect, Not, Rule,
                     RulesetVersion, format_duration)
 
@@ -112,11 +113,13 @@ class _Entry:
     line: int
     ruleset: str
     citation: dict[str, str] | None  # copied for each decision
+    render_row: tuple[Any, ...] = ()  # the fields `render` unpacks, in its order
 
-    def row(self) -> tuple[Any, ...]:
-        return (self.id, self.priority, self.effect_dict,
-                tuple(r.row() for r in self.reports), self.templates, self.languages,
-                self.static_message, self.file, self.line, self.ruleset, self.citation)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "render_row", (
+            self.id, self.priority, self.effect_dict, tuple(r.row() for r in self.reports),
+            self.templates, self.languages, self.static_message, self.file, self.line,
+            self.ruleset, self.citation))
 
     @classmethod
     def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
@@ -148,7 +151,7 @@ class Plan:
     rows: tuple[tuple[Any, ...], ...] = ()  # `entries` as `render` unpacks them (`_Entry.row`)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", tuple(entry.row() for entry in self.entries))
+        object.__setattr__(self, "rows", tuple(entry.render_row for entry in self.entries))
 
 
 def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
@@ -165,10 +168,22 @@ def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
     return [item for child in children for item in because_atoms(child, facts, negated)]
 
 
-def _rule_entry(rule: Rule, facts: FlatFacts) -> _Entry:
-    return _Entry.of(rule, rule.id, rule.priority, rule.then, because_atoms(rule.when, facts),
-                     rule.messages, rule.location.file, rule.location.line, rule.origin,
-                     rule.citation)
+def _rule_entry(rule: Rule, facts: FlatFacts, cache: dict[Any, _Entry]) -> _Entry:
+    """The entry of a matched rule; the same (rule, reported atoms) gives the same entry, so
+    `cache` (one per compiled ruleset, bounded) keeps plan building cheap when keys are many."""
+    atoms = because_atoms(rule.when, facts)
+    key = (id(rule), tuple(atoms))
+    entry = cache.get(key)
+    if entry is None or entry.rule is not rule:
+        entry = _Entry.of(rule, rule.id, rule.priority, rule.then, atoms, rule.messages,
+                          rule.location.file, rule.location.line, rule.origin, rule.citation)
+        if len(cache) >= _ENTRY_CACHE:
+            cache.clear()
+        cache[key] = entry
+    return entry
+
+
+_ENTRY_CACHE = 8192  # entries per compiled ruleset; a rule rarely has more than a few shapes
 
 
 def _ref(rs: RulesetVersion) -> RulesetRef:
@@ -181,6 +196,7 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> P
     refund, penalties and next steps; every matched rule without an outcome adds its penalties
     and next steps; with no deciding match, the ruleset's `default` decides."""
     order = tuple(dict.fromkeys(fired))
+    cache = memo_for(compiled).entries_by_rule
     indices = sorted(order, key=lambda i: (-compiled.rules[i].priority, i))
     matched = [compiled.rules[i] for i in indices]
     deciding = [r for r in matched if r.decides]
@@ -189,12 +205,12 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> P
     winner = deciding[0] if deciding else None
     if winner is not None:
         effect = winner.then
-        entries = [_rule_entry(winner, facts)]
+        entries = [_rule_entry(winner, facts, cache)]
     else:
         effect = compiled.default
         entries = [_Entry.of(None, "default", -1, effect, [], compiled.default_messages,
                              rs.location.file, rs.location.line, rs.key, None)]
-    entries += [_rule_entry(rule, facts) for rule in additive]
+    entries += [_rule_entry(rule, facts, cache) for rule in additive]
     penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
                  for p in effect.penalties]
     steps = list(effect.next_steps)
