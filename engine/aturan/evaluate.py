@@ -119,7 +119,11 @@ class Policies:
             at = facts.request_at
             day = at.toordinal()
             for span in self._spans.get(facts.platform, ()):
-                if span.contains(at, day):
+                # `span.contains(at, day)`, inlined: this runs for every decision
+                if day <= span.start_day - 2 or (day < span.start_day + 2 and at < span.start):
+                    continue
+                if span.until is None or day <= span.until_day - 2 or (
+                        day < span.until_day + 2 and at < span.until):
                     if span.compiled is not None:
                         return span.compiled
                     break

@@ -385,7 +385,10 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
     low, high = TIMESTAMP_YEARS
     texts = {"": now_text}
     try:
-        now = _moment(now_text)
+        try:
+            now = _fromisoformat(now_text)
+        except ValueError:
+            now = parse_timestamp(now_text)
         if strict and not low <= now.year <= high:
             return None
         for path in _timestamp_paths():
@@ -408,7 +411,13 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
                         "platform": order["platform"],
                         "seller_policy": order["seller"]["policy"],
                         "request_at": values["request.at"],
-                        NOW_ISOFORMAT: now_text if _canonical(now_text) else None})
+                        # now.isoformat() is the text itself when it has whole seconds, a
+                        # T, an offset that is not -00:00 (printed +00:00) and ASCII digits
+                        # (the pattern's \d admits others)
+                        NOW_ISOFORMAT: now_text if (
+                            len(now_text) == 25 and now_text[10] == "T"
+                            and now_text[19] in "+-" and now_text.isascii()
+                            and now_text[19:] != "-00:00") else None})
     return flat, texts
 
 
@@ -441,13 +450,6 @@ def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None
 
 
 NOW_ISOFORMAT = "_now_isoformat"  # a cache beside FlatFacts' fields: `now.isoformat()` or None
-
-
-def _canonical(text: str) -> bool:
-    """True when `parse_timestamp(text).isoformat() == text`: whole seconds, a T, an offset
-    that is not -00:00 (printed +00:00), ASCII digits (the pattern's \\d admits others)."""
-    return (len(text) == 25 and text[10] == "T" and text[19] in "+-" and text.isascii()
-            and text[19:] != "-00:00")
 
 
 _MICROSECOND = timedelta(microseconds=1)
