@@ -98,7 +98,7 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         effect = compiled.default
         items = [ExplanationItem(rule="default", priority=-1, effect=effect.to_dict(), because=[],
                                  message=messages(compiled.default_messages, facts, lang),
-                                 file=rs.location.file, line=rs.location.line, ruleset=rs.key)]
+                                 file=rs.default_location.file, line=rs.default_location.line, ruleset=rs.key)]
     items += [_item(rule, facts, lang) for rule in additive]
     penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
                  for p in effect.penalties]

@@ -96,23 +96,25 @@ def because(condition: Condition, facts: FlatFacts, negated: bool = False
     return [item for child in children for item in because(child, facts, negated)]
 
 
+def placeholder_text(path: str, facts: FlatFacts) -> str:
+    """How `{path}` reads in a message: timestamps in WIB, money as Rp, absent as a dash."""
+    if path == "now":
+        return facts.now.astimezone(JAKARTA).isoformat()
+    raw = facts.values.get(path)
+    if raw is None:
+        return "—"
+    if isinstance(raw, datetime):
+        return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int) and path.startswith("order.amounts"):
+        return f"Rp{raw:,}".replace(",", ".")
+    return str(raw)
+
+
 def render(template: str, facts: FlatFacts) -> str:
     """Substitute {fact.path} with the fact's value; no expression is ever evaluated."""
-    def value(match: re.Match[str]) -> str:
-        path = match.group(1)
-        if path == "now":
-            return facts.now.astimezone(JAKARTA).isoformat()
-        raw = facts.values.get(path)
-        if raw is None:
-            return "—"
-        if isinstance(raw, datetime):
-            return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
-        if isinstance(raw, bool):
-            return "true" if raw else "false"
-        if isinstance(raw, int) and path.startswith("order.amounts"):
-            return f"Rp{raw:,}".replace(",", ".")
-        return str(raw)
-    return PLACEHOLDER.sub(value, template)
+    return PLACEHOLDER.sub(lambda match: placeholder_text(match.group(1), facts), template)
 
 
 def messages(templates: dict[str, str], facts: FlatFacts, lang: str | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ from .businessdays import add_business_days
 from .compiler import CompiledRuleset
 from .decision import (Decision, ExplanationItem, Overridden, PenaltyDecision, RefundDecision,
                        RulesetRef)
-from .explain import PLACEHOLDER, satisfied
+from .explain import PLACEHOLDER, placeholder_text, satisfied
 from .facts import JAKARTA, NOW_ISOFORMAT, FlatFacts, catalogue
 from .memo import memo_for
 from .model import (PRESENCE_OPS, TIME_OPS, AnyOf, Atom, Citation, Condition, Effect, Not, Rule,
@@ -209,7 +209,7 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> P
     else:
         effect = compiled.default
         entries = [_Entry.of(None, "default", -1, effect, [], compiled.default_messages,
-                             rs.location.file, rs.location.line, rs.key, None)]
+                             rs.default_location.file, rs.default_location.line, rs.key, None)]
     entries += [_rule_entry(rule, facts, cache) for rule in additive]
     penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
                  for p in effect.penalties]
@@ -230,32 +230,14 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> P
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
 
-def _text(path: str, facts: FlatFacts) -> str:
-    """A placeholder's text, as `explain.render` writes it."""
-    if path == "now":
-        return facts.now.astimezone(JAKARTA).isoformat()
-    raw = facts.values.get(path)
-    if raw is None:
-        return "—"
-    if isinstance(raw, datetime):  # strftime("%Y-%m-%d %H:%M WIB"), years 1899-3000
-        local = raw.astimezone(JAKARTA)
-        return (f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
-                f"{local.hour:02d}:{local.minute:02d} WIB")
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    if isinstance(raw, int) and path.startswith("order.amounts"):
-        return f"Rp{raw:,}".replace(",", ".")
-    return str(raw)
-
-
 def _fill(template: _Template, facts: FlatFacts) -> str:
     """`explain.render`: the template with its placeholders' texts."""
     paths = template.paths
     if not paths:
         return template.text
     if len(paths) == 1:
-        return template.text.format(_text(paths[0], facts))
-    return template.text.format(*[_text(path, facts) for path in paths])
+        return template.text.format(placeholder_text(paths[0], facts))
+    return template.text.format(*[placeholder_text(path, facts) for path in paths])
 
 
 def _because(reports: tuple[tuple[Any, ...], ...], facts: FlatFacts) -> list[dict[str, Any]]:
