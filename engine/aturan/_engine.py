@@ -46,7 +46,10 @@ class EngineRuleset:
                 self._handle = _engine.create_ruleset(self.name, payload)
                 self._prime()
         except Exception as exc:  # the engine raises bare exceptions
-            raise EngineError(Diagnostic("engine-compile", f"engine refused {name}: {exc}")) from exc
+            hint = ("durable_rules allows at most 128 alternatives of one kind under one node; "
+                    "split long `in` lists or merge rules" if "107" in str(exc) else "")
+            raise EngineError(Diagnostic("engine-compile", f"engine refused {name}: {exc}",
+                                         hint=hint)) from exc
 
     def _prime(self) -> None:
         """Run one session through a rule that fires, before any real evaluation.
