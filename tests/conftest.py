@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,26 @@ from aturan.cases import deep_merge
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = ROOT / "rulesets"
+
+
+TIKTOK_1 = RULESETS / "tiktok_shop" / "1.0.0.yaml"
+
+
+def tiktok_only(folder: Path) -> Path:
+    """A rulesets folder holding only a copy of tiktok_shop 1.0.0 (in force 2023 - 2025-03-26)."""
+    root = folder / "rulesets"
+    (root / "tiktok_shop").mkdir(parents=True)
+    shutil.copy(TIKTOK_1, root / "tiktok_shop" / "1.0.0.yaml")
+    return root
+
+
+def next_version(text: str = "") -> str:
+    """tiktok_shop 1.1.0: 1.0.0's rules, in force from the day 1.0.0 ends."""
+    text = text or TIKTOK_1.read_text(encoding="utf-8")
+    return (text.replace("version: 1.0.0", "version: 1.1.0")
+            .replace("effective_from: 2023-01-01T00:00:00+07:00",
+                     "effective_from: 2025-03-26T00:00:00+07:00")
+            .replace("effective_until: 2025-03-26T00:00:00+07:00\n", ""))
 
 BASE_FACTS: dict[str, Any] = {
     "order": {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import warnings
 from pathlib import Path
 
@@ -21,30 +20,12 @@ from aturan.errors import EngineError, FactsError, SelectionError, error_body
 from aturan.resources import load_schema
 from aturan.service import ServiceConfig, create_app
 from aturan.service.config import ConfigError
-from conftest import RULESETS, make_facts
+from conftest import RULESETS, make_facts, next_version, tiktok_only
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship with
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-TIKTOK_1 = RULESETS / "tiktok_shop" / "1.0.0.yaml"
-
-
-def tiktok_only(tmp_path: Path) -> Path:
-    """A rulesets folder holding only a copy of tiktok_shop 1.0.0 (in force 2023 - 2025-03-26)."""
-    root = tmp_path / "rulesets"
-    (root / "tiktok_shop").mkdir(parents=True)
-    shutil.copy(TIKTOK_1, root / "tiktok_shop" / "1.0.0.yaml")
-    return root
-
-
-def next_version(text: str = "") -> str:
-    """tiktok_shop 1.1.0: 1.0.0's rules, in force from the day 1.0.0 ends."""
-    text = text or TIKTOK_1.read_text(encoding="utf-8")
-    return (text.replace("version: 1.0.0", "version: 1.1.0")
-            .replace("effective_from: 2023-01-01T00:00:00+07:00",
-                     "effective_from: 2025-03-26T00:00:00+07:00")
-            .replace("effective_until: 2025-03-26T00:00:00+07:00\n", ""))
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,8 @@ import pytest
 import aturan
 from aturan.decision import canonical_json
 from aturan.errors import AturanError, error_body
-from conftest import RULESETS, make_facts
+from conftest import RULESETS, make_facts, next_version, tiktok_only
 
-TIKTOK_1 = RULESETS / "tiktok_shop" / "1.0.0.yaml"
 STARTUP_SECONDS = 30
 
 
@@ -85,22 +84,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
-
-
-def tiktok_only(folder: Path) -> Path:
-    root = folder / "rulesets"
-    (root / "tiktok_shop").mkdir(parents=True)
-    shutil.copy(TIKTOK_1, root / "tiktok_shop" / "1.0.0.yaml")
-    return root
-
-
-def next_version(text: str = "") -> str:
-    """tiktok_shop 1.1.0: 1.0.0's rules, in force from the day 1.0.0 ends."""
-    text = text or TIKTOK_1.read_text(encoding="utf-8")
-    return (text.replace("version: 1.0.0", "version: 1.1.0")
-            .replace("effective_from: 2023-01-01T00:00:00+07:00",
-                     "effective_from: 2025-03-26T00:00:00+07:00")
-            .replace("effective_until: 2025-03-26T00:00:00+07:00\n", ""))
 
 
 LATER = {"order": {"placed_at": "2025-06-01T10:00:00+07:00"},
