@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "engine"))
 
-from aturan.equivalence import exhaustive_diff  # noqa: E402
-from aturan.evaluate import Policies  # noqa: E402
-from aturan.lint import CHECKS, lint_collection  # noqa: E402
-from aturan.repository import load_rulesets  # noqa: E402
+from aturan.analysis.equivalence import exhaustive_diff  # noqa: E402
+from aturan.runtime.evaluate import Policies  # noqa: E402
+from aturan.analysis.lint import CHECKS, lint_collection  # noqa: E402
+from aturan.language.repository import load_rulesets  # noqa: E402
 
 STATUSES = ["unpaid", "paid", "to_ship", "shipped", "delivered", "completed", "cancelled",
             "returned"]

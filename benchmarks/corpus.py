@@ -2,7 +2,7 @@
 
 The benchmark needs the same orders on every run and every machine, spread over the platforms,
 versions, statuses, payment methods, requests and time offsets the rulesets test, so every rule
-fires somewhere. `aturan.sample` is the project's generator and is used when present; the
+fires somewhere. `aturan.regression.sample` is the project's generator and is used when present; the
 generator here was the stand-in before it landed and stays as the fallback.
 """
 
@@ -12,8 +12,8 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from aturan.evaluate import Policies
-from aturan.facts import catalogue
+from aturan.runtime.evaluate import Policies
+from aturan.language.catalogue import catalogue
 from aturan.resources import load_schema
 
 WIB = timezone(timedelta(hours=7))
@@ -128,16 +128,16 @@ def generate(policies: Policies, count: int, seed: int = 7) -> list[dict[str, An
 
 
 def corpus(policies: Policies, count: int, seed: int = 7) -> tuple[list[dict[str, Any]], str]:
-    """The benchmark corpus and where it came from: `aturan.sample` (every platform, equal
+    """The benchmark corpus and where it came from: `aturan.regression.sample` (every platform, equal
     shares, interleaved) when it is there, else this module's generator."""
     try:
-        from aturan import sample
+        from aturan.regression import sample
         names = [name for name, group in policies.collection.by_name.items()
                  if not any(rs.is_overlay for rs in group)]
         share = -(-count // len(names))
         streams = [list(sample.generate(sample.plan_for(policies.collection, name), share, seed))
                    for name in names]
-    except (ImportError, AttributeError, TypeError):  # no aturan.sample, or another interface
+    except (ImportError, AttributeError, TypeError):  # no aturan.regression.sample, or another interface
         return generate(policies, count, seed), f"benchmarks/corpus.py (seed {seed})"
     mixed = [order for group in zip(*streams) for order in group][:count]
-    return mixed, f"aturan.sample, {len(names)} platforms (seed {seed})"
+    return mixed, f"aturan.regression.sample, {len(names)} platforms (seed {seed})"

@@ -33,9 +33,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import aturan  # noqa: E402
-from aturan.evaluate import engine_fact  # noqa: E402
-from aturan.facts import flatten_facts  # noqa: E402
-from aturan.memo import memo_for  # noqa: E402
+from aturan.runtime.evaluate import engine_fact  # noqa: E402
+from aturan.runtime.facts import flatten_facts  # noqa: E402
+from aturan.runtime.memo import memo_for  # noqa: E402
 
 import corpus as corpus_module  # noqa: E402
 import handwritten  # noqa: E402
@@ -271,7 +271,7 @@ def diff_run(folder: Path, count: int, workers: int) -> tuple[float, str]:
 
 def scaling(sizes: Iterable[int], count: int, repeats: int, folder: Path
             ) -> list[tuple[int, float, float, float, float, float]]:
-    from aturan import sample
+    from aturan.regression import sample
     found = []
     for size in sizes:
         policies = aturan.load(synthetic.write(folder / f"synthetic-{size}", size))

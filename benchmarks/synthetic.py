@@ -4,7 +4,7 @@ Rules are drawn (seeded) from the facts real rulesets test: status, payment meth
 kind and reason, seller response, product types, and in 3 rules of 10 an amount or a duration
 on a timestamp, so durable_rules sees realistic alpha/beta networks and the memo realistic
 keys. Every rule has its own priority (no equal-priority conflicts); a third add next steps
-instead of deciding. Written as a `shopee` version so `aturan.sample` can build its corpus.
+instead of deciding. Written as a `shopee` version so `aturan.regression.sample` can build its corpus.
 
 Conditions are equalities rather than `in` lists on purpose: durable_rules 2.0.28 expands each
 `$or` into branches and refuses a network with more than 128 such entries under one node

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import aturan
-from aturan.cases import deep_merge
+from aturan.regression.cases import deep_merge
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = ROOT / "rulesets"

@@ -24,10 +24,10 @@ from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 from hypothesis import strategies as st
 
-from aturan.evaluate import Policies
-from aturan.facts import catalogue
-from aturan.compiler import merge
-from aturan.model import (TIME_OPS, AnyOf, Atom, Condition, Not, Rule, RulesetVersion,
+from aturan.runtime.evaluate import Policies
+from aturan.language.catalogue import catalogue
+from aturan.runtime.compiler import merge
+from aturan.language.model import (TIME_OPS, AnyOf, Atom, Condition, Not, Rule, RulesetVersion,
                           atoms_of)
 from aturan.resources import load_schema
 

@@ -22,7 +22,7 @@ import pytest
 import aturan
 from aturan.cli import main
 from aturan.errors import AturanError, FactsError, RulesetError
-from aturan.jsonio import parse_json
+from aturan.runtime.jsonio import parse_json
 from conftest import RULESETS, make_facts
 
 CATALOGUE = Path(__file__).parent / "bad_inputs"

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from aturan.businessdays import add_business_days, is_business_day
+from aturan.runtime.businessdays import add_business_days, is_business_day
 
 
 @pytest.mark.parametrize("start, days, due", [

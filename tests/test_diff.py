@@ -15,10 +15,10 @@ import pytest
 
 import aturan
 from aturan.cli import main
-from aturan.diff import DiffSummary, VersionPair, diff_items, parsed_lines
-from aturan.diffrun import RunOptions, run_diff
-from aturan.repository import load_rulesets
-from aturan.sample import generate, plan_for, to_line
+from aturan.regression.diff import DiffSummary, VersionPair, diff_items, parsed_lines
+from aturan.regression.diffrun import RunOptions, run_diff
+from aturan.language.repository import load_rulesets
+from aturan.regression.sample import generate, plan_for, to_line
 from conftest import RULESETS
 
 OLD, NEW = "tiktok_shop@1.0.0", "tiktok_shop@1.1.0"

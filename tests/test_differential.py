@@ -1,5 +1,5 @@
 """Differential test: durable_rules (`Policies.decide`) and the reference interpreter
-(`aturan.reference`) must give byte-identical decisions for generated, schema-valid facts on every
+(`aturan.analysis.reference`) must give byte-identical decisions for generated, schema-valid facts on every
 loaded ruleset version, including timestamps on and around every duration threshold.
 
 Two drivers over the same generator (tests/strategies.py): a fixed-seed run of at least 20,000
@@ -22,9 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aturan
-from aturan import compiler, reference
-from aturan.evaluate import Policies
-from aturan.model import Atom
+from aturan.analysis import reference
+from aturan.runtime import compiler
+from aturan.runtime.evaluate import Policies
+from aturan.language.model import Atom
 from conftest import RULESETS
 from strategies import RandomDraw, Target, build_facts, facts_for, targets, thresholds
 

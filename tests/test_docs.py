@@ -2,7 +2,7 @@
 
 import re
 
-from aturan import docgen
+from aturan.language import docgen
 from conftest import ROOT
 
 

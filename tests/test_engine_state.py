@@ -2,7 +2,7 @@
 
 import resource
 
-from aturan.facts import flatten_facts
+from aturan.runtime.facts import flatten_facts
 from conftest import make_facts
 
 

@@ -17,13 +17,13 @@ import yaml
 
 import aturan
 from aturan.cli import main
-from aturan.compiler import compile_ruleset
-from aturan.equivalence import Version, compare, exhaustive_diff
-from aturan.evaluate import combine, interpreted_rules
-from aturan.explain import satisfied
-from aturan.facts import flatten_facts
-from aturan.loader import parse_yaml
-from aturan.witness import Evaluator, verdict_of_decision
+from aturan.runtime.compiler import compile_ruleset
+from aturan.analysis.equivalence import Version, compare, exhaustive_diff
+from aturan.runtime.evaluate import combine, interpreted_rules
+from aturan.runtime.explain import satisfied
+from aturan.runtime.facts import flatten_facts
+from aturan.language.loader import parse_yaml
+from aturan.analysis.witness import Evaluator, verdict_of_decision
 from conftest import RULESETS
 from test_symbolic import generated_rules, ruleset
 
@@ -254,7 +254,7 @@ def test_solver_and_box_analysis_agree_on_every_bundled_version(policies):
     """Each bundled version against itself without one of its deciding rules (the first and
     the last): both routes find the same change groups, every witness confirmed."""
     from dataclasses import replace
-    from aturan.lint import targets_of
+    from aturan.analysis.lint.run import targets_of
     compared = 0
     for rs, base in targets_of(policies.collection):
         deciding = [r for r in rs.rules if r.decides]

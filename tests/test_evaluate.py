@@ -7,9 +7,9 @@ import threading
 import pytest
 
 import aturan
-from aturan.cases import case_files, load_cases, run_case
-from aturan.evaluate import interpreted_rules
-from aturan.facts import flatten_facts
+from aturan.regression.cases import case_files, load_cases, run_case
+from aturan.runtime.evaluate import interpreted_rules
+from aturan.runtime.facts import flatten_facts
 from conftest import RULESETS, make_facts, write_ruleset, MINIMAL_RULESET
 
 ALL_CASES = [case for file in case_files([RULESETS]) for case in load_cases(file)]
@@ -22,7 +22,7 @@ def test_bundled_cases(policies, case):
 
 
 def test_decision_matches_the_decision_schema(policies):
-    from aturan.schema import validator_for
+    from aturan.language.schema import validator_for
     decision = policies.decide(make_facts({"request": {"by": "seller", "reason": "out_of_stock"}}))
     validator_for("decision").validate(decision.to_dict())
     assert decision.to_dict()["refund"] == {
@@ -139,8 +139,8 @@ def test_combination_rules_and_independence_of_rule_order(tmp_path):
     blocks = ["  - id:" + b for b in rules.split("  - id:")[1:]]
     backward = aturan.load(write_ruleset(tmp_path / "b", head + "rules:\n" + "".join(reversed(blocks))))
     order = make_facts({"order": {"status": "unpaid"}})
-    from aturan.compiler import compile_ruleset
-    from aturan.evaluate import combine
+    from aturan.runtime.compiler import compile_ruleset
+    from aturan.runtime.evaluate import combine
     results = []
     for policies in (forward, backward):
         compiled = compile_ruleset(policies.collection.versions[0])

@@ -11,8 +11,8 @@ import pytest
 
 import aturan
 from aturan.cli import main
-from aturan.lint import lint_collection
-from aturan.repository import load_rulesets
+from aturan.analysis.lint.run import lint_collection
+from aturan.language.repository import load_rulesets
 from conftest import RULESETS, write_ruleset
 
 CATALOGUE = Path(__file__).parent / "lint_catalogue"

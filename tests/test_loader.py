@@ -5,7 +5,7 @@ import time
 import pytest
 
 from aturan.errors import RulesetError
-from aturan.loader import MAX_DOCUMENT_BYTES, load_yaml_file, parse_yaml
+from aturan.language.loader import MAX_DOCUMENT_BYTES, load_yaml_file, parse_yaml
 
 
 def error_of(text, path="r.yaml"):

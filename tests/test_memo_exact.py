@@ -1,11 +1,11 @@
 """The fast evaluation path changes no decision, byte for byte.
 
-`Policies.decide` now validates facts through a compiled check (`aturan.fastcheck`), asks the
-engine once per memo key (`aturan.memo`) and renders a cached plan (`aturan.plan`). The oracle
+`Policies.decide` now validates facts through a compiled check (`aturan.runtime.fastcheck`), asks the
+engine once per memo key (`aturan.runtime.memo`) and renders a cached plan (`aturan.runtime.plan`). The oracle
 below is the evaluator as it was before: jsonschema validation, `explain.because` and
 `explain.messages` per order, and durable_rules asked for every order (`cached=False`).
 
-What is compared, on fixed-seed `aturan.sample` corpora of every bundled platform:
+What is compared, on fixed-seed `aturan.regression.sample` corpora of every bundled platform:
 - fired rules, memoised vs the engine asked afresh, on 100,000 orders (10,000 sampled orders,
   each also re-evaluated at 9 other instants `now`, which moves every age across thresholds);
 - whole decisions (`to_json`), fast path vs oracle, on the 10,000 sampled orders (both
@@ -26,17 +26,17 @@ from typing import Any, Iterable
 import pytest
 
 import aturan
-from aturan import facts as facts_module
-from aturan import memo as memo_module
-from aturan import sample
-from aturan.businessdays import add_business_days
-from aturan.compiler import CompiledRuleset
-from aturan.decision import (Decision, ExplanationItem, Overridden, PenaltyDecision,
+from aturan.runtime import facts as facts_module
+from aturan.runtime import memo as memo_module
+from aturan.regression import sample
+from aturan.runtime.businessdays import add_business_days
+from aturan.runtime.compiler import CompiledRuleset
+from aturan.runtime.decision import (Decision, ExplanationItem, Overridden, PenaltyDecision,
                              RefundDecision, RulesetRef)
-from aturan.explain import because, messages
-from aturan.facts import (JAKARTA, FlatFacts, _age, _derived, _flatten, catalogue, flatten_facts,
-                          validate_facts)
-from aturan.model import Rule, RulesetVersion, parse_timestamp
+from aturan.runtime.explain import because, messages
+from aturan.runtime.facts import JAKARTA, FlatFacts, _age, _derived, _flatten, flatten_facts, validate_facts
+from aturan.language.catalogue import catalogue
+from aturan.language.model import Rule, RulesetVersion, parse_timestamp
 from conftest import RULESETS
 
 SEED = 20240301
@@ -217,7 +217,7 @@ def test_a_tiny_memo_evicts_and_changes_nothing(monkeypatch, corpus):
 def test_combine_with_other_fired_rules_is_not_served_from_the_memo(policies, corpus):
     """A caller may pass its own fired rules (the reference interpreter, a what-if): a plan
     cached for the engine's answer must not be reused for a different set."""
-    from aturan.evaluate import combine
+    from aturan.runtime.evaluate import combine
     for facts in corpus[:200]:
         flat = flatten_facts(facts)
         compiled = policies.compiled_for(flat)
@@ -323,7 +323,7 @@ def test_broken_facts_get_exactly_the_diagnostics_of_validate_facts(corpus):
 
 
 def test_the_compiled_check_refuses_a_schema_it_cannot_translate():
-    from aturan.fastcheck import Limits, compile_checker
+    from aturan.runtime.fastcheck import Limits, compile_checker
     limits = Limits(1024, 2 ** 63, 16, 10_000)
     schema = {"type": "object", "additionalProperties": False,
               "properties": {"a": {"type": "integer"}}}

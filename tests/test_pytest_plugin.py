@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from aturan.cases import describe_failure, load_cases, run_case
-from aturan.evaluate import load
+from aturan.regression.cases import describe_failure, load_cases, run_case
+from aturan.runtime.evaluate import load
 from conftest import BASE_FACTS, MINIMAL_RULESET
 
 pytest_plugins = ["pytester"]

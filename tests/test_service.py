@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
-from pathlib import Path
 
 import jsonschema
 import pytest

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 import aturan
-from aturan.decision import canonical_json
+from aturan.runtime.decision import canonical_json
 from aturan.errors import AturanError, error_body
 from conftest import RULESETS, make_facts, next_version, tiktok_only
 

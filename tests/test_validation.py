@@ -4,7 +4,7 @@ and loading a broken set raises without touching what was loaded before."""
 import pytest
 
 import aturan
-from aturan.repository import load_collection
+from aturan.language.repository import load_collection
 from conftest import MINIMAL_RULESET, write_ruleset
 
 

@@ -5,10 +5,10 @@
     decision.to_dict()                         # matches schemas/decision.schema.json
 """
 
-from .decision import Decision
+from .runtime.decision import Decision
 from .errors import (AturanError, Diagnostic, EngineError, FactsError, Location, RulesetError,
                      SelectionError)
-from .evaluate import Policies, load
+from .runtime.evaluate import Policies, load
 
 __all__ = ["load", "Policies", "Decision", "AturanError", "RulesetError", "FactsError",
            "SelectionError", "EngineError", "Diagnostic", "Location"]

@@ -10,8 +10,8 @@ import click
 from rich.console import Console
 
 from ..errors import RulesetError
-from ..evaluate import Policies, load
-from ..render import print_diagnostics
+from ..runtime.evaluate import Policies, load
+from .render import print_diagnostics
 from ..resources import bundled_dir
 
 

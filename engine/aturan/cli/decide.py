@@ -7,11 +7,11 @@ import sys
 import click
 from rich.markup import escape
 
-from ..decision import canonical_json
+from ..runtime.decision import canonical_json
 from ..errors import AturanError, FactsError, error_body
-from ..jsonio import read_documents
-from ..reference import format_why_not, why_not
-from ..render import print_decision, print_diagnostics
+from ..runtime.jsonio import read_documents
+from ..analysis.reference import format_why_not, why_not
+from .render import print_decision, print_diagnostics
 from .common import console, load_or_exit, rulesets_option
 
 

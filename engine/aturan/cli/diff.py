@@ -12,11 +12,11 @@ from rich.markup import escape
 from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from ..decision import canonical_json
-from ..diff import Change, DiffSummary
-from ..diffrun import RunOptions, run_diff
+from ..runtime.decision import canonical_json
+from ..regression.diff import Change, DiffSummary
+from ..regression.diffrun import RunOptions, run_diff
 from ..errors import AturanError, RulesetError, SelectionError
-from ..render import print_diagnostics
+from .render import print_diagnostics
 from .common import console, default_rulesets, rulesets_option
 
 

@@ -1,16 +1,16 @@
 """`aturan diff NAME@V1 NAME@V2 --exhaustive`: compare two versions over every schema-valid
-order (aturan.equivalence), in the corpus diff's text/JSON conventions. Called by `cli/diff.py`."""
+order (aturan.analysis.equivalence), in the corpus diff's text/JSON conventions. Called by `cli/diff.py`."""
 
 from __future__ import annotations
 
 import click
 from rich.markup import escape
 
-from ..decision import canonical_json
-from ..equivalence import exhaustive_diff, render_text
+from ..runtime.decision import canonical_json
+from ..analysis.equivalence import exhaustive_diff, render_text
 from ..errors import AturanError, SelectionError
-from ..render import print_diagnostics
-from ..solver import SolverMissing
+from .render import print_diagnostics
+from ..analysis.solver import SolverMissing
 from .common import console, load_or_exit
 
 

@@ -9,15 +9,15 @@ import click
 from rich.markup import escape
 
 from .. import __version__
-from ..decision import canonical_json
+from ..runtime.decision import canonical_json
 from ..errors import FactsError, sort_diagnostics
-from ..evaluate import Policies
-from ..jsonio import read_lines
-from ..lint import Finding, lint_collection, region_lines
-from ..render import print_diagnostics
-from ..repository import load_collection
-from ..sarif import to_sarif
-from ..witness import show_value
+from ..runtime.evaluate import Policies
+from ..runtime.jsonio import read_lines
+from ..analysis.lint import Finding, lint_collection, region_lines
+from .render import print_diagnostics
+from ..language.repository import load_collection
+from ..analysis.sarif import to_sarif
+from ..analysis.witness import show_value
 from .common import console, default_rulesets
 
 

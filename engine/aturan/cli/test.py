@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..cases import describe_failure, run_suite
-from ..coverage import format_percent
+from ..regression.cases import describe_failure, run_suite
+from ..regression.coverage import format_percent
 from ..errors import sort_diagnostics
-from ..evaluate import Policies, load
-from ..render import print_diagnostics
+from ..runtime.evaluate import Policies, load
+from .render import print_diagnostics
 from .common import console, default_rulesets
 
 

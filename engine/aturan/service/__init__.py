@@ -16,7 +16,7 @@ from .config import ServiceConfig
 
 def app_from_env() -> FastAPI:
     """The app for a worker process, configured by the environment `aturan serve` sets."""
-    from . import logs
+    from ..service import logs
     logs.ensure_handlers()
     return create_app(ServiceConfig.from_env())
 

@@ -26,11 +26,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..decision import Decision, canonical_json
+from ..runtime.decision import Decision, canonical_json
 from ..errors import AturanError
-from ..evaluate import Policies
-from ..jsonio import parse_json
-from . import logs
+from ..runtime.evaluate import Policies
+from ..runtime.jsonio import parse_json
+from ..service import logs
 from .config import ServiceConfig
 from .errors import (RequestError, bad_parameter, error_json, error_response, http_error,
                      internal_error, kind_for, read_body, status_for)

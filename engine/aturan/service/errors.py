@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..decision import canonical_json
+from ..runtime.decision import canonical_json
 from ..errors import (AturanError, Diagnostic, EngineError, FactsError, Location, SelectionError,
                       error_body)
 

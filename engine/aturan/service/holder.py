@@ -22,8 +22,8 @@ from time import perf_counter
 from typing import Callable, Iterator
 
 from ..errors import AturanError
-from ..evaluate import Policies, load
-from ..repository import discover
+from ..runtime.evaluate import Policies, load
+from ..language.repository import discover
 
 Snapshot = tuple[tuple[str, int, int], ...] | None
 

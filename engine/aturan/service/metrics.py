@@ -14,7 +14,7 @@ import os
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
                                disable_created_metrics, generate_latest)
 
-from ..decision import Decision
+from ..runtime.decision import Decision
 from .holder import ReloadResult
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -1,0 +1,1 @@
+"""Analyses over every possible order: symbolic boxes, z3, witnesses, lint, exhaustive diff."""

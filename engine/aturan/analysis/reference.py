@@ -1,0 +1,355 @@
+"""A second, deliberately plain reading of a ruleset: which rules match the raw order facts.
+
+It is the oracle of the differential tests and the source of why-not explanations, so it shares
+nothing with the engine path except the ruleset model: it reads fact values straight from the facts
+dict (its own path lookup and its own derived facts), does its own RFC 3339 arithmetic in whole
+nanoseconds, and evaluates `all`/`any`/`not` exactly as written (no negation normal form, no
+flattening, no engine). It is meant to be read and believed, not to be fast. The decision itself
+is still assembled by `evaluate.combine`, the one place the combination rules live.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Sequence
+
+from ..runtime.decision import Decision
+from ..errors import Diagnostic, Location, SelectionError
+from ..runtime.evaluate import Policies, combine
+from ..runtime.facts import FlatFacts, flatten_facts
+from ..language.catalogue import catalogue
+from ..language.model import AllOf, AnyOf, Atom, Condition, Not, Rule, format_duration
+from ..suggest import did_you_mean
+
+NS = 1_000_000_000
+
+
+class _Absent:
+    """A fact that is missing or null: every comparison on it is false."""
+
+    def __repr__(self) -> str:
+        return "absent"
+
+
+ABSENT: Any = _Absent()
+
+# Facts that are computed from the order, written out one by one on purpose.
+_HAS_PRODUCT_TYPE = {"derived.has_custom_made": "custom_made", "derived.has_pre_order": "pre_order",
+                     "derived.has_perishable": "perishable", "derived.has_digital": "digital"}
+# Facts the schema says default to a value when the caller leaves them out.
+_DEFAULTS = {"order.fulfillment.production_started": False}
+
+
+def lookup(facts: dict[str, Any], path: str) -> Any:
+    """The value of a dotted fact path in raw facts, or ABSENT (missing or null)."""
+    order = facts.get("order", {})
+    items = order.get("items", [])
+    if path in _HAS_PRODUCT_TYPE:
+        return any(item.get("product_type") == _HAS_PRODUCT_TYPE[path] for item in items)
+    if path == "derived.digital_delivered":
+        return any(item.get("product_type") == "digital" and item.get("delivered") is True
+                   for item in items)
+    if path == "derived.item_count":
+        return sum(item["quantity"] for item in items)
+    node: Any = facts
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _DEFAULTS.get(path, ABSENT)
+        node = node[part]
+    if node is None or isinstance(node, (dict, list)):
+        return _DEFAULTS.get(path, ABSENT)
+    return node
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+                      r"(?:[Zz]|([+-])(\d{2}):(\d{2}))\Z")
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def instant_ns(text: str) -> int:
+    """An RFC 3339 timestamp as integer nanoseconds since 1970-01-01T00:00:00Z (exact)."""
+    match = _RFC3339.match(text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 timestamp with an offset: {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction = int((match.group(7) or "").ljust(9, "0"))
+    offset = 0
+    if match.group(8):
+        offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
+        offset = -offset if match.group(8) == "-" else offset
+    days = date(year, month, day).toordinal() - _EPOCH_DAY
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
+    return seconds * NS + fraction
+
+
+def now_ns(facts: dict[str, Any]) -> int:
+    """`now`, or `request.at` when `now` is not given."""
+    return instant_ns(facts.get("now") or facts["request"]["at"])
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    return type(actual) is type(expected) and actual == expected
+
+
+def atom_holds(atom: Atom, actual: Any, now: int) -> bool:
+    """One test of one fact, as docs/reference.md defines it."""
+    op, expected = atom.op, atom.value
+    if op == "exists":
+        return actual is not ABSENT
+    if op == "absent":
+        return actual is ABSENT
+    if actual is ABSENT:
+        return False
+    if op == "eq":
+        return _same(actual, expected)
+    if op == "ne":
+        return not _same(actual, expected)
+    if op == "in":
+        return any(_same(actual, v) for v in expected)
+    if op == "not_in":
+        return not any(_same(actual, v) for v in expected)
+    if op == "lt":
+        return actual < expected
+    if op == "le":
+        return actual <= expected
+    if op == "gt":
+        return actual > expected
+    if op == "ge":
+        return actual >= expected
+    elapsed = now - instant_ns(actual)
+    if op == "older_than":  # now - t >= d
+        return elapsed >= expected * NS
+    if op == "within":  # now - t < d
+        return elapsed < expected * NS
+    raise ValueError(f"unknown operator {op}")
+
+
+def holds(condition: Condition, facts: dict[str, Any], now: int) -> bool:
+    if isinstance(condition, Atom):
+        return atom_holds(condition, lookup(facts, condition.fact), now)
+    if isinstance(condition, Not):
+        return not holds(condition.child, facts, now)
+    if isinstance(condition, AllOf):
+        return all(holds(child, facts, now) for child in condition.children)
+    if isinstance(condition, AnyOf):
+        return any(holds(child, facts, now) for child in condition.children)
+    raise TypeError(f"not a condition: {condition!r}")
+
+
+def matching_rules(rules: Sequence[Rule], facts: dict[str, Any]) -> set[int]:
+    """Indices of the rules whose condition holds for the (already validated) raw facts."""
+    now = now_ns(facts)
+    return {index for index, rule in enumerate(rules) if holds(rule.when, facts, now)}
+
+
+def _moment(text: str) -> datetime:
+    """The same instant as a `datetime` (microseconds, as `datetime` holds them), for `combine`."""
+    match = _RFC3339.match(text)
+    assert match is not None, text
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    micros = int((match.group(7) or "")[:6].ljust(6, "0"))
+    offset = 0
+    if match.group(8):
+        offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
+        offset = -offset if match.group(8) == "-" else offset
+    return datetime(year, month, day, hour, minute, second, micros,
+                    tzinfo=timezone(timedelta(seconds=offset)))
+
+
+def _leaves(node: dict[str, Any], prefix: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            found.update(_leaves(value, path))
+        elif value is not None and not isinstance(value, list):
+            found[path] = value
+    return found
+
+
+def flat_view(facts: dict[str, Any]) -> FlatFacts:
+    """The reference's own `FlatFacts` of facts that are already known to be valid: every leaf
+    and derived fact by `lookup`, every timestamp parsed and aged by `instant_ns`. It is what
+    `combine` reads to explain and to compute refunds, so a difference from
+    `facts.flatten_facts` shows up in the decision too."""
+    now = now_ns(facts)
+    values = {path: value for path, value in _leaves(
+        {k: v for k, v in facts.items() if k != "now"}, "").items()}
+    values.update({path: lookup(facts, path) for path in
+                   list(_HAS_PRODUCT_TYPE) + ["derived.digital_delivered", "derived.item_count"]})
+    values.update({path: value for path, value in _DEFAULTS.items() if path not in values})
+    ages: dict[str, int] = {}
+    for path, field_ in catalogue().items():
+        if field_.kind == "timestamp" and isinstance(values.get(path), str):
+            text = values[path]
+            values[path] = _moment(text)
+            ages[path] = (now - instant_ns(text)) // NS  # floor, also for negative ages
+    order = facts["order"]
+    return FlatFacts(values=values, ages=ages,
+                     now=_moment(facts.get("now") or facts["request"]["at"]),
+                     order_id=order["id"], platform=order["platform"],
+                     seller_policy=order["seller"]["policy"],
+                     request_at=_moment(facts["request"]["at"]))
+
+
+def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None,
+           lang: str | None = None) -> Decision:
+    """`Policies.decide` with the reference interpreter in place of durable_rules and of
+    `flatten_facts`. The facts must already be valid (run `facts.flatten_facts` or
+    `Policies.decide` first): this path checks evaluation, not validation."""
+    flat = flat_view(facts)
+    compiled = policies.compiled_for(flat, ruleset)
+    return combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
+
+
+# ---------------------------------------------------------------------------------------------
+# why-not: the same evaluation, kept as a tree of every condition with its expected and actual
+# values, for a person asking why a rule did (not) fire.
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One node of a condition with its result: `kind` is all | any | not | atom."""
+
+    kind: str
+    holds: bool
+    location: Location
+    children: tuple["Trace", ...] = ()
+    fact: str = ""
+    op: str = ""
+    expected: Any = None
+    actual: Any = None  # the fact as sent (timestamps as text); None when absent
+    age: str | None = None  # time operators: how long before (or "in …" after) now
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind != "atom":
+            return {"op": self.kind, "holds": self.holds, "line": self.location.line,
+                    "conditions": [child.to_dict() for child in self.children]}
+        data = {"fact": self.fact, "op": self.op, "expected": self.expected,
+                "actual": self.actual, "holds": self.holds, "line": self.location.line}
+        if self.age is not None:
+            data["age"] = self.age
+        return data
+
+
+def _age(actual: Any, now: int) -> str:
+    elapsed = now - instant_ns(actual)
+    text = format_duration(abs(elapsed) // NS)
+    return text if elapsed >= 0 else f"in {text}"
+
+
+def trace(condition: Condition, facts: dict[str, Any], now: int) -> Trace:
+    """Evaluate every node (no short cut), so a report shows all conditions, not the first."""
+    if isinstance(condition, Atom):
+        actual = lookup(facts, condition.fact)
+        shown = None if actual is ABSENT else actual
+        age = (_age(actual, now) if condition.op in ("older_than", "within")
+               and actual is not ABSENT else None)
+        return Trace("atom", atom_holds(condition, actual, now), condition.location,
+                     fact=condition.fact, op=condition.op, expected=condition.expected(),
+                     actual=shown, age=age)
+    if isinstance(condition, Not):
+        child = trace(condition.child, facts, now)
+        return Trace("not", not child.holds, condition.location, (child,))
+    children = tuple(trace(child, facts, now) for child in condition.children)
+    if isinstance(condition, AllOf):
+        return Trace("all", all(c.holds for c in children), condition.location, children)
+    return Trace("any", any(c.holds for c in children), condition.location, children)
+
+
+@dataclass(frozen=True)
+class WhyNot:
+    """Why one rule did or did not fire for one order, next to the decision actually made."""
+
+    rule: Rule
+    ruleset: str
+    condition: Trace
+    decision: Decision
+    role: str = field(default="")  # decided | overridden | added | not_matched
+
+    @property
+    def fired(self) -> bool:
+        return self.condition.holds
+
+    def to_dict(self) -> dict[str, Any]:
+        winner = self.decision.explanation[0].rule if self.decision.explanation else "default"
+        return {"rule": self.rule.id, "ruleset": self.ruleset, "priority": self.rule.priority,
+                "fired": self.fired, "role": self.role,
+                "source": {"file": self.rule.location.file, "line": self.rule.location.line},
+                "decision": {"order_id": self.decision.order_id,
+                             "outcome": self.decision.outcome, "decided_by": winner},
+                "condition": self.condition.to_dict()}
+
+
+def _role(rule: Rule, held: bool, decision: Decision) -> str:
+    if not held:
+        return "not_matched"
+    if decision.explanation and decision.explanation[0].rule == rule.id:
+        return "decided"
+    if any(o.rule == rule.id for o in decision.overridden):
+        return "overridden"
+    return "added"
+
+
+def why_not(policies: Policies, facts: dict[str, Any], rule_id: str, ruleset: str | None = None,
+            decision: Decision | None = None) -> WhyNot:
+    """Trace `rule_id` of the ruleset version that decides `facts`; raise `SelectionError` when
+    that version has no such rule. `decision` (the engine's) is reused when the caller has it."""
+    flat = flatten_facts(facts)
+    compiled = policies.compiled_for(flat, ruleset)
+    decision = decision or policies.decide(facts, ruleset)
+    rule = next((r for r in compiled.rules if r.id == rule_id), None)
+    key = compiled.ruleset.key + (f" over {compiled.base.key}" if compiled.base else "")
+    if rule is None:
+        ids = [r.id for r in compiled.rules]
+        raise SelectionError(Diagnostic("unknown-rule", f'{key} has no rule "{rule_id}"',
+                                        Location(),
+                                        hint=did_you_mean(rule_id, ids)))
+    tree = trace(rule.when, facts, now_ns(facts))
+    return WhyNot(rule, key, tree, decision, _role(rule, tree.holds, decision))
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "absent"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _lines(node: Trace, depth: int) -> list[str]:
+    mark, pad = ("✔" if node.holds else "✘"), "  " * depth
+    if node.kind == "atom":
+        expected = "" if node.op in ("exists", "absent") else f" {_value(node.expected)}"
+        age = ""
+        if node.age is not None:
+            age = f" ({node.age})" if node.age.startswith("in ") else f" ({node.age} ago)"
+        actual = _value(node.actual)
+        return [f"{pad}{mark} {node.fact} {node.op}{expected} — actual {actual}{age}"]
+    title = {"all": "all of", "any": "any of", "not": "not"}[node.kind]
+    return [f"{pad}{mark} {title}:"] + [line for child in node.children
+                                         for line in _lines(child, depth + 1)]
+
+
+_VERDICT = {
+    "not_matched": "it did not fire: the conditions marked ✘ failed",
+    "decided": "it fired and decided the outcome",
+    "overridden": "it fired, but a higher-priority rule decided the outcome",
+    "added": "it fired and added its penalties and next steps",
+}
+
+
+def format_why_not(report: WhyNot) -> list[str]:
+    """Plain text lines (no colour markup) for a terminal or a log."""
+    rule, d = report.rule, report.decision
+    decided_by = d.explanation[0].rule if d.explanation else "default"
+    title = "why" if report.fired else "why not"
+    return ([f"{title} {rule.id} ({report.ruleset}, priority {rule.priority})  "
+             f"{rule.location.file}:{rule.location.line}",
+             f"  {_VERDICT[report.role]}"]
+            + _lines(report.condition, 2)
+            + [f"  decision: {d.outcome} by {decided_by}"])

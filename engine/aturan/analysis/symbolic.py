@@ -1,0 +1,563 @@
+"""Every possible order, finitely: each fact axis cut into cells by the values and thresholds the
+rules use, conditions as unions of boxes of cells, and the few constraints between fields that
+the facts schema states in words, so that analysis never reports an order that cannot exist.
+
+Why it is exact. A rule only asks of an enum "is it one of these values", of an integer "which
+side of these thresholds", of a timestamp "is its age (seconds before `now`) on which side of
+these durations", and of anything "is it present". Cut every axis at every value the rules
+mention and all orders in one cell answer every atom alike, so a condition is a union of boxes
+(one set of cells per axis). Timestamps share one set of cuts, so "shipped before delivered" is
+an ordering of cells, and bounds propagation decides it exactly (constraints `x <= y` over a
+total order with unary domains are max-closed). Nothing ever enumerates cells one by one.
+
+A box is a tuple of bitmasks, one per axis (bit i = cell i). Regions are lists of boxes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from operator import and_
+from itertools import combinations
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from ..runtime.compiler import negation_normal_form
+from ..language.catalogue import catalogue
+from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, TIME_OPS, atoms_of
+from ..resources import load_schema
+
+Box = tuple[int, ...]
+
+
+class _Sentinel:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ABSENT = _Sentinel("absent")  # the fact is missing or null
+OTHER = _Sentinel("other")  # a string value no rule mentions
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Integers (or ages in seconds) `lo <= x < hi`; None is unbounded."""
+
+    lo: int | None
+    hi: int | None
+
+    def contains(self, value: int) -> bool:
+        return (self.lo is None or value >= self.lo) and (self.hi is None or value < self.hi)
+
+    def probe(self) -> int:
+        """A member of the interval (every atom answers alike for all members)."""
+        if self.lo is not None:
+            return self.lo
+        assert self.hi is not None
+        return self.hi - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The constraints between fields. Each is stated by the facts schema's descriptions; keep the
+# list small, explicit and documented (docs/analysis.md repeats it).
+
+@dataclass(frozen=True)
+class Forbid:
+    """No order has all of these atoms true at once."""
+
+    name: str
+    why: str
+    atoms: tuple[Atom, ...]
+
+
+@dataclass(frozen=True)
+class Before:
+    """When both timestamps are present, `earlier` is not after `later`:
+    age(earlier) >= age(later)."""
+
+    name: str
+    why: str
+    earlier: str
+    later: str
+
+
+Constraint = Forbid | Before
+
+_STATUS = "order.status"
+_PAID_AT = "order.payment.paid_at"
+_SHIPPED_AT = "order.fulfillment.shipped_at"
+_DELIVERED_AT = "order.fulfillment.delivered_at"
+_AWAITING = "order.fulfillment.awaiting_collection_at"
+_PLACED = "order.placed_at"
+_SR = "request.seller_response"
+FLAGS = ("derived.has_custom_made", "derived.has_pre_order", "derived.has_perishable",
+         "derived.has_digital")
+# Events that have happened by `now`. Not the seller's answer: callers often evaluate at
+# request.at (`now` omitted) while sending the answer that came later (the bundled cases do).
+EVENTS = (_PLACED, _PAID_AT, _AWAITING, _SHIPPED_AT, _DELIVERED_AT, "request.at")
+
+
+def _a(fact: str, op: str, value: Any = True) -> Atom:
+    return Atom(fact, op, tuple(value) if isinstance(value, list) else value)
+
+
+def _forbids() -> list[Forbid]:
+    not_digital = _a("derived.has_digital", "eq", False)
+    found = [
+        Forbid("unpaid-has-no-paid-at", "payment.paid_at is null when unpaid",
+               (_a(_STATUS, "eq", "unpaid"), _a(_PAID_AT, "exists"))),
+        Forbid("cod-has-no-paid-at", "payment.paid_at is null for cash on delivery",
+               (_a("order.payment.method", "eq", "cod"), _a(_PAID_AT, "exists"))),
+        Forbid("paid-has-paid-at", "a paid, non-COD order has payment.paid_at",
+               (_a(_STATUS, "in", ["paid", "to_ship", "shipped", "delivered", "completed"]),
+                _a("order.payment.method", "ne", "cod"), _a(_PAID_AT, "absent"))),
+        Forbid("not-awaiting-before-arranged", "awaiting_collection_at is null until the seller "
+               "arranges shipment (status to_ship)",
+               (_a(_STATUS, "in", ["unpaid", "paid"]), _a(_AWAITING, "exists"))),
+        Forbid("not-shipped-before-shipping", "shipped_at is null until status shipped",
+               (_a(_STATUS, "in", ["unpaid", "paid", "to_ship"]), _a(_SHIPPED_AT, "exists"))),
+        Forbid("shipped-has-shipped-at", "a shipped/delivered/completed order with physical "
+               "items has shipped_at", (_a(_STATUS, "in", ["shipped", "delivered", "completed"]),
+                                        _a(_SHIPPED_AT, "absent"), not_digital)),
+        Forbid("not-delivered-before-delivery", "delivered_at is null until status delivered",
+               (_a(_STATUS, "in", ["unpaid", "paid", "to_ship", "shipped"]),
+                _a(_DELIVERED_AT, "exists"))),
+        Forbid("delivered-has-delivered-at", "a delivered order with physical items has "
+               "delivered_at", (_a(_STATUS, "eq", "delivered"), _a(_DELIVERED_AT, "absent"),
+                                not_digital)),
+        Forbid("delivery-needs-shipping", "delivered_at needs shipped_at",
+               (_a(_DELIVERED_AT, "exists"), _a(_SHIPPED_AT, "absent"))),
+        Forbid("seller-response-decision-has-time", "seller_response has decision and at "
+               "together", (_a(f"{_SR}.decision", "exists"), _a(f"{_SR}.at", "absent"))),
+        Forbid("seller-response-time-has-decision", "seller_response has decision and at "
+               "together", (_a(f"{_SR}.decision", "absent"), _a(f"{_SR}.at", "exists"))),
+        Forbid("seller-reason-is-for-rejection", "seller_response.reason is a rejection's reason",
+               (_a(f"{_SR}.reason", "exists"), _a(f"{_SR}.decision", "absent"))),
+        Forbid("seller-reason-not-with-approval", "seller_response.reason is a rejection's reason",
+               (_a(f"{_SR}.reason", "exists"), _a(f"{_SR}.decision", "eq", "approve"))),
+        Forbid("digital-delivered-needs-digital", "derived.digital_delivered needs a digital item",
+               (_a("derived.digital_delivered", "eq", True), not_digital)),
+    ]
+    for size in range(2, len(FLAGS) + 1):
+        for flags in combinations(FLAGS, size):
+            found.append(Forbid("items-cover-flags", f"{size} product types need at least {size} "
+                                "units (derived.item_count)",
+                                tuple(_a(f, "eq", True) for f in flags)
+                                + (_a("derived.item_count", "lt", size),)))
+    found += [Forbid("events-not-in-future", f"{path} happened by `now`",
+                     (_a(path, "within", 0),)) for path in EVENTS]
+    return found
+
+
+def _befores() -> list[Before]:
+    chain = [(_PLACED, p) for p in (_PAID_AT, _AWAITING, _SHIPPED_AT, _DELIVERED_AT, "request.at",
+                                    "order.payment.deadline_at", "order.fulfillment.ship_by")]
+    chain += [(_PAID_AT, _AWAITING), (_PAID_AT, _SHIPPED_AT), (_PAID_AT, _DELIVERED_AT),
+              (_AWAITING, _SHIPPED_AT), (_AWAITING, _DELIVERED_AT),
+              (_SHIPPED_AT, _DELIVERED_AT), ("request.at", f"{_SR}.at")]
+    return [Before(f"{e.rsplit('.', 1)[-1]}-before-{l.rsplit('.', 1)[-1]}",
+                   f"{e} is not after {l}", e, l) for e, l in chain]
+
+
+CONSTRAINTS: tuple[Constraint, ...] = tuple(_forbids()) + tuple(_befores())
+
+
+def platform_constraint(platform: str) -> Forbid:
+    return Forbid("platform-of-ruleset", f"a {platform} ruleset decides {platform} orders",
+                  (_a("order.platform", "ne", platform),))
+
+
+# ---------------------------------------------------------------------------------------------
+# Axes
+
+# derived.item_count: at most 500 items of at most 100000 units (the items schema)
+_ITEM_COUNT = (1, 500 * 100000 + 1)
+
+
+@lru_cache(maxsize=None)
+def integer_domain(path: str) -> tuple[int | None, int | None]:
+    """[lo, hi) of an integer fact, from the facts schema's minimum/maximum."""
+    if path == "derived.item_count":
+        return _ITEM_COUNT
+    schema = load_schema("facts")
+    node: dict[str, Any] = schema
+    for part in path.split("."):
+        node = node.get("properties", {}).get(part, {})
+    if "$ref" in node:
+        node = {**schema["$defs"][node["$ref"].rsplit("/", 1)[1]], **node}
+    hi = node.get("maximum")
+    return node.get("minimum"), (hi + 1 if hi is not None else None)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One fact path and its cells: values (enum, string, boolean) or intervals (integer,
+    timestamp ages), plus ABSENT last when the fact may be missing."""
+
+    path: str
+    kind: str
+    cells: tuple[Any, ...]
+
+    @property
+    def full(self) -> int:
+        return (1 << len(self.cells)) - 1
+
+    @property
+    def absent_bit(self) -> int:
+        return 1 << (len(self.cells) - 1) if self.cells[-1] is ABSENT else 0
+
+    def mask(self, atom: Atom) -> int:
+        """The cells where `atom` holds."""
+        bits = 0
+        for i, cell in enumerate(self.cells):
+            if cell_holds(atom, cell):
+                bits |= 1 << i
+        return bits
+
+    def cell_of(self, value: Any) -> int:
+        """The cell of a concrete value (None: absent; ages for timestamps)."""
+        for i, cell in enumerate(self.cells):
+            if value is None:
+                if cell is ABSENT:
+                    return i
+            elif isinstance(cell, Interval):
+                if not isinstance(value, bool) and cell.contains(value):
+                    return i
+            elif cell is not ABSENT and cell is not OTHER and cell == value \
+                    and type(cell) is type(value):
+                return i
+        if value is not None and OTHER in self.cells:
+            return self.cells.index(OTHER)
+        raise ValueError(f"{self.path}: {value!r} is in no cell")
+
+
+def cell_holds(atom: Atom, cell: Any) -> bool:
+    """An atom on one cell: the same answer for every member of the cell."""
+    op = atom.op
+    if cell is ABSENT:
+        return op == "absent"
+    if op in ("exists", "absent"):
+        return op == "exists"
+    value = cell.probe() if isinstance(cell, Interval) else cell
+    if op in ("eq", "ne", "in", "not_in"):
+        options = atom.value if op in ("in", "not_in") else (atom.value,)
+        same = any(value is not OTHER and type(value) is type(o) and value == o for o in options)
+        return same if op in ("eq", "in") else not same
+    if value is OTHER or isinstance(value, bool):
+        return False
+    target = atom.value
+    return {"lt": value < target, "le": value <= target, "gt": value > target,
+            "ge": value >= target, "older_than": value >= target, "within": value < target}[op]
+
+
+def _integer_cuts(atom: Atom) -> list[int]:
+    values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
+    if atom.op in ("lt", "ge"):
+        return [atom.value]
+    if atom.op in ("le", "gt"):
+        return [atom.value + 1]
+    if atom.op in ("eq", "ne", "in", "not_in"):
+        return [c for v in values if isinstance(v, int) and not isinstance(v, bool)
+                for c in (v, v + 1)]
+    return []
+
+
+def _intervals(cuts: Iterable[int], lo: int | None, hi: int | None) -> list[Interval]:
+    points = sorted({c for c in cuts if (lo is None or c > lo) and (hi is None or c < hi)})
+    bounds = [lo] + points + [hi]
+    return [Interval(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
+    """Axes for every fact the atoms name, plus every fact a constraint names."""
+    fields = catalogue()
+    atoms = list(atoms)
+    paths = sorted({a.fact for a in atoms if a.fact in fields})
+    time_cuts = {0} | {a.value for a in atoms if a.op in TIME_OPS}
+    axes = []
+    for path in paths:
+        field = fields[path]
+        mine = [a for a in atoms if a.fact == path]
+        if field.kind == "enum":
+            cells: list[Any] = list(field.enum)
+        elif field.kind == "boolean":
+            cells = [False, True]
+        elif field.kind == "string":
+            mentioned = {v for a in mine if a.op in ("eq", "ne", "in", "not_in")
+                         for v in (a.value if isinstance(a.value, tuple) else (a.value,))}
+            cells = sorted(mentioned, key=str) + [OTHER]
+        elif field.kind == "integer":
+            lo, hi = integer_domain(path)
+            cells = list(_intervals((c for a in mine for c in _integer_cuts(a)), lo, hi))
+        else:
+            cells = list(_intervals(time_cuts, None, None))
+        if field.nullable:
+            cells.append(ABSENT)
+        axes.append(Axis(path, field.kind, tuple(cells)))
+    return tuple(axes)
+
+
+def constraint_atoms(constraints: Iterable[Constraint]) -> list[Atom]:
+    found: list[Atom] = []
+    for c in constraints:
+        if isinstance(c, Forbid):
+            found.extend(c.atoms)
+        else:
+            found += [Atom(c.earlier, "exists", True), Atom(c.later, "exists", True)]
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Box algebra
+
+def intersect(a: Box, b: Box) -> Box | None:
+    out = tuple(map(and_, a, b))
+    return None if 0 in out else out
+
+
+def subtract(a: Box, b: Box) -> list[Box]:
+    """a minus b as disjoint boxes (at most one per axis where b cuts a)."""
+    both = tuple(map(and_, a, b))
+    if 0 in both:
+        return [a]
+    pieces: list[Box] = []
+    current = list(a)
+    for i in [i for i, (x, y) in enumerate(zip(a, both)) if x != y]:
+        piece = current.copy()
+        piece[i] = a[i] & ~b[i]
+        pieces.append(tuple(piece))
+        current[i] = both[i]
+    return pieces
+
+
+Sparse = tuple[tuple[int, int], ...]  # a box as (axis, mask) for the axes it restricts
+
+
+def outside(box: Box, cut: Sequence[Sparse], start: int = 0,
+            keep: Callable[[Box], bool] | None = None) -> Iterator[Box]:
+    """box minus every sparse box of `cut`, as disjoint boxes, depth-first (lazily); a piece
+    for which `keep` is false is dropped with everything below it."""
+    for k in range(start, len(cut)):
+        pairs = cut[k]
+        if all(box[a] & m for a, m in pairs):
+            current = list(box)
+            for a, m in pairs:
+                rest = current[a] & ~m
+                if rest:
+                    piece = current.copy()
+                    piece[a] = rest
+                    piece_t = tuple(piece)
+                    if keep is None or keep(piece_t):
+                        yield from outside(piece_t, cut, k + 1, keep)
+                current[a] &= m
+            return
+    yield box
+
+
+def subtract_all(boxes: Iterable[Box], cut: Sequence[Box]) -> list[Box]:
+    result = list(boxes)
+    for b in cut:
+        result = [piece for box in result for piece in subtract(box, b)]
+        if not result:
+            break
+    return result
+
+
+def intersect_regions(left: Sequence[Box], right: Sequence[Box]) -> list[Box]:
+    return [box for a in left for b in right if (box := intersect(a, b)) is not None]
+
+
+def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
+    """Join boxes that differ on one axis only, until none do (disjoint stays disjoint)."""
+    current = list(dict.fromkeys(boxes))
+    changed = True
+    while changed and len(current) > 1:
+        changed = False
+        for axis in range(len(current[0])):
+            groups: dict[Box, int] = {}
+            for box in current:
+                key = box[:axis] + (0,) + box[axis + 1:]
+                groups[key] = groups.get(key, 0) | box[axis]
+            if len(groups) < len(current):
+                current = [k[:axis] + (mask,) + k[axis + 1:] for k, mask in groups.items()]
+                changed = True
+    return current
+
+
+def popcount(mask: int) -> int:
+    return bin(mask).count("1")
+
+
+# ---------------------------------------------------------------------------------------------
+# The space of valid orders
+
+class Space:
+    """The axes of one analysis, the universe box and the constraints as boxes and orderings."""
+
+    def __init__(self, axes: tuple[Axis, ...], constraints: Sequence[Constraint]):
+        self.axes = axes
+        self.index = {axis.path: i for i, axis in enumerate(axes)}
+        self.constraints = tuple(constraints)
+        universe = [axis.full for axis in axes]
+        forbidden: list[tuple[Box, Forbid]] = []
+        for c in self.constraints:
+            if isinstance(c, Forbid):
+                box = self._conjunction(c.atoms, tuple(universe))
+                if box is None:
+                    continue
+                restricted = [i for i, (m, f) in enumerate(zip(box, universe)) if m != f]
+                if len(restricted) == 1:  # a unary constraint narrows the universe itself
+                    universe[restricted[0]] &= ~box[restricted[0]]
+                else:
+                    forbidden.append((box, c))
+        self.universe: Box = tuple(universe)
+        self.forbidden = tuple(forbidden)
+        self._forbidden_sparse = tuple(self.sparse(b) for b, _ in forbidden)
+        self.orders = tuple((self.index[c.earlier], self.index[c.later], c)
+                            for c in self.constraints if isinstance(c, Before))
+        self._orders = tuple((e, l, axes[e].absent_bit, axes[l].absent_bit)
+                             for e, l, _ in self.orders)
+        self._feasible: dict[Box, Box | None] = {}
+
+    @classmethod
+    def for_rules(cls, rule_lists: Iterable[Sequence[Rule]], platform: str | None = None,
+                  constraints: Sequence[Constraint] = CONSTRAINTS) -> "Space":
+        """The space for analysing (and comparing) these rule lists; `platform` pins
+        order.platform to the ruleset's own platform, as ruleset selection does."""
+        chosen = list(constraints) + ([platform_constraint(platform)] if platform else [])
+        atoms = [a for rules in rule_lists for r in rules for a in atoms_of(r.when)]
+        return cls(build_axes(atoms + constraint_atoms(chosen)), chosen)
+
+    def sparse(self, box: Box) -> Sparse:
+        """The axes where a box is narrower than the universe, with its masks there."""
+        return tuple((i, m) for i, (m, u) in enumerate(zip(box, self.universe)) if m != u)
+
+    def atom_box(self, atom: Atom) -> Box | None:
+        i = self.index[atom.fact]
+        mask = self.universe[i] & self.axes[i].mask(atom)
+        return None if not mask else self.universe[:i] + (mask,) + self.universe[i + 1:]
+
+    def _conjunction(self, atoms: Iterable[Atom], start: Box) -> Box | None:
+        box = start
+        for atom in atoms:
+            i = self.index[atom.fact]
+            mask = box[i] & self.axes[i].mask(atom)
+            if not mask:
+                return None
+            box = box[:i] + (mask,) + box[i + 1:]
+        return box
+
+    def region(self, condition: Condition) -> list[Box]:
+        """The boxes where a condition holds (before the constraints)."""
+        return self._dnf(negation_normal_form(condition))
+
+    def _dnf(self, node: Condition) -> list[Box]:
+        if isinstance(node, Atom):
+            box = self.atom_box(node)
+            return [box] if box is not None else []
+        if isinstance(node, AnyOf):
+            return [b for child in node.children for b in self._dnf(child)]
+        assert isinstance(node, AllOf)
+        result = [self.universe]
+        for child in node.children:
+            result = intersect_regions(result, self._dnf(child))
+            if not result:
+                break
+        return result
+
+    # -- validity -------------------------------------------------------------------------------
+
+    def propagate(self, box: Box) -> Box | None:
+        """Narrow a box by the timestamp orderings (bounds propagation); None when empty."""
+        masks = list(box)
+        changed = True
+        while changed:
+            changed = False
+            for e, later, ae, al in self._orders:
+                me, ml = masks[e], masks[later]
+                pe, pl = me & ~ae, ml & ~al
+                if not ml & al and pe:  # later is present: earlier's age >= some later age
+                    narrowed = (pe & ~((pl & -pl) - 1)) | (me & ae)
+                    if narrowed != me:
+                        if not narrowed:
+                            return None
+                        masks[e], changed = narrowed, True
+                        me, pe = narrowed, narrowed & ~ae
+                if not me & ae and pl:  # earlier is present: later's age <= its largest
+                    narrowed = (pl & ((1 << pe.bit_length()) - 1)) | (ml & al)
+                    if narrowed != ml:
+                        if not narrowed:
+                            return None
+                        masks[later], changed = narrowed, True
+        return tuple(masks)
+
+    def valid_pieces(self, box: Box) -> Iterator[Box]:
+        """Disjoint sub-boxes covering the valid orders in `box` (constraints applied), lazily."""
+        narrowed = self.propagate(box)
+        if narrowed is None:
+            return
+        for piece in outside(narrowed, self._forbidden_sparse):
+            piece_n = self.propagate(piece)
+            if piece_n is not None:
+                yield piece_n
+
+    def feasible(self, box: Box) -> Box | None:
+        """A non-empty valid sub-box of `box`, or None when no valid order lies in it."""
+        if box not in self._feasible:
+            self._feasible[box] = next(self.valid_pieces(box), None)
+        return self._feasible[box]
+
+    def first_valid(self, boxes: Iterable[Box], minus: Sequence[Box] = ()) -> Box | None:
+        """A sub-box of (boxes minus `minus`) that holds a valid order, searched depth-first;
+        None when (boxes minus `minus`) holds none. The box is cut by `minus` only, not by the
+        constraints, so it says only what the region says."""
+        for box in boxes:
+            if self.feasible(box) is None:
+                continue
+            cut = self._cut(box, minus)
+            found = next(outside(box, cut, 0, self._holds_valid), None)
+            if found is not None:
+                return found
+        return None
+
+    def _cut(self, box: Box, minus: Sequence[Box]) -> list[Sparse]:
+        """The boxes of `minus` that meet `box`, sparse, broadest first (they remove the most,
+        so the depth-first search splits least)."""
+        cut = [self.sparse(m) for m in minus if intersect(box, m) is not None]
+        cut.sort(key=lambda pairs: (len(pairs), -sum(popcount(m) for _, m in pairs)))
+        return cut
+
+    def _holds_valid(self, box: Box) -> bool:
+        return self.feasible(box) is not None
+
+    def valid_boxes(self, boxes: Iterable[Box], minus: Sequence[Box] = ()) -> Iterator[Box]:
+        """Every sub-box of (boxes minus `minus`) that holds a valid order (disjoint pieces)."""
+        for box in boxes:
+            if self.feasible(box) is None:
+                continue
+            yield from outside(box, self._cut(box, minus), 0, self._holds_valid)
+
+    def any_valid(self, boxes: Iterable[Box]) -> bool:
+        """Does any of the boxes hold a valid order?"""
+        return any(self.feasible(b) is not None for b in boxes)
+
+    def meets(self, box: Box, region: Iterable[Box]) -> bool:
+        """Does a box share a valid order with a region?"""
+        for other in region:
+            both = intersect(box, other)
+            if both is not None and self.feasible(both) is not None:
+                return True
+        return False
+
+    def share(self, box: Box) -> float:
+        """The box's share of the universe, counting every cell alike."""
+        share = 1.0
+        for mask, full in zip(box, self.universe):
+            share *= popcount(mask) / popcount(full)
+        return share
+
+    def restricted(self, box: Box) -> list[int]:
+        """Axes where a box says something (narrower than the universe)."""
+        return [i for i, (m, u) in enumerate(zip(box, self.universe)) if m != u]

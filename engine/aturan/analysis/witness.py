@@ -1,0 +1,367 @@
+"""Witness orders: a point of a region, made into a complete, schema-valid facts document, and
+checked by running it through the real evaluator before anyone is shown it.
+
+A point is chosen greedily: axis by axis, the cell closest to a plain order (paid by e-wallet,
+one regular item, the buyer asks to cancel at `now`) that keeps the rest of the region
+satisfiable, so a witness differs from that plain order only where it has to. Times are
+realised relative to `now`: a timestamp of age a is `now - a`, and `now` is given explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from ..runtime.compiler import compile_ruleset
+from ..runtime.decision import Decision
+from ..runtime.evaluate import Policies, combine
+from ..runtime.facts import JAKARTA, FlatFacts, flatten_facts
+from ..language.model import Effect, Rule, RulesetVersion, format_duration, parse_timestamp
+from .symbolic import ABSENT, OTHER, Box, Interval, Space
+
+PLATFORMS = ("lazada", "shopee", "tokopedia", "tiktok_shop")
+
+# the plain order a witness starts from: value, or None for absent; ages in seconds before now
+PLAIN: dict[str, Any] = {
+    "order.status": "paid", "order.payment.method": "ewallet",
+    "order.payment.paid_at": 3 * 86400 - 300, "order.payment.deadline_at": None,
+    "order.placed_at": 3 * 86400, "order.fulfillment.ship_by": -2 * 86400,
+    "order.fulfillment.awaiting_collection_at": None, "order.fulfillment.shipped_at": None,
+    "order.fulfillment.delivered_at": None, "order.fulfillment.production_started": False,
+    "order.amounts.items": 150000, "order.amounts.shipping": 12000, "order.amounts.discount": 0,
+    "order.amounts.total": 162000, "order.id": "W-1", "order.seller.id": "S-1",
+    "order.seller.policy": None, "request.type": "cancel", "request.by": "buyer",
+    "request.reason": "changed_mind", "request.at": 0, "request.seller_response.decision": None,
+    "request.seller_response.at": None, "request.seller_response.reason": None,
+    "derived.has_custom_made": False, "derived.has_pre_order": False,
+    "derived.has_perishable": False, "derived.has_digital": False,
+    "derived.digital_delivered": False, "derived.item_count": 1,
+}
+# the age a timestamp takes when it must be present although the plain order lacks it
+PRESENT_AGE = {"order.payment.deadline_at": -86400, "order.fulfillment.ship_by": -2 * 86400,
+               "order.fulfillment.awaiting_collection_at": 2 * 86400,
+               "order.fulfillment.shipped_at": 86400, "order.fulfillment.delivered_at": 3600,
+               "request.seller_response.at": 0}
+
+
+def _distance(axis_kind: str, cell: Any, preferred: Any, path: str) -> float:
+    if preferred is None:
+        if cell is ABSENT:
+            return 0.0
+        preferred = PRESENT_AGE.get(path, 0) if axis_kind == "timestamp" else None
+        if preferred is None:
+            return 1.0
+        return 1.0 + _distance(axis_kind, cell, preferred, path)
+    if cell is ABSENT:
+        return 1e18
+    if isinstance(cell, Interval):
+        if cell.contains(preferred):
+            return 0.0
+        edges = [e for e in (cell.lo, None if cell.hi is None else cell.hi - 1) if e is not None]
+        return 1.0 + min(abs(preferred - e) for e in edges) / 1e13
+    return 0.0 if cell == preferred and type(cell) is type(preferred) else 1.0
+
+
+def choose_cells(space: Space, box: Box) -> list[int] | None:
+    """One cell per axis: a valid point of `box`, as plain as the region allows."""
+    if space.feasible(box) is None:
+        return None
+    current = box
+    chosen: list[int] = []
+    for i, axis in enumerate(space.axes):
+        preferred = PLAIN.get(axis.path)
+        options = [c for c in range(len(axis.cells)) if current[i] >> c & 1]
+        options.sort(key=lambda c: (_distance(axis.kind, axis.cells[c], preferred, axis.path), c))
+        for cell in options:
+            trial = current[:i] + (1 << cell,) + current[i + 1:]
+            if space.feasible(trial) is not None:
+                current = trial
+                chosen.append(cell)
+                break
+        else:  # cannot happen: `current` always holds a valid order
+            raise AssertionError(f"no valid cell for {axis.path}")
+    return chosen
+
+
+def point_of(space: Space, cells: Sequence[int]) -> dict[str, Any]:
+    """Concrete values for chosen cells: the plain value when the cell holds it, else the edge
+    nearest to it; timestamps then nudged (within their cells) into the required order."""
+    point: dict[str, Any] = {}
+    for axis, c in zip(space.axes, cells):
+        cell = axis.cells[c]
+        if cell is ABSENT:
+            point[axis.path] = None
+        elif isinstance(cell, Interval):
+            preferred = PLAIN.get(axis.path)
+            if preferred is None:
+                preferred = PRESENT_AGE.get(axis.path, 0)
+            if cell.contains(preferred):
+                point[axis.path] = preferred
+            elif cell.lo is not None and preferred < cell.lo:
+                point[axis.path] = cell.lo
+            else:
+                assert cell.hi is not None
+                point[axis.path] = cell.hi - 1
+        else:
+            point[axis.path] = cell
+    changed = True
+    while changed:
+        changed = False
+        for e, later, _ in space.orders:
+            pe, pl = point[space.axes[e].path], point[space.axes[later].path]
+            if pe is not None and pl is not None and pe < pl:
+                point[space.axes[e].path] = pl  # same cell: cells are already ordered
+                changed = True
+    return point
+
+
+def witness_point(space: Space, box: Box) -> dict[str, Any] | None:
+    cells = choose_cells(space, box)
+    return None if cells is None else point_of(space, cells)
+
+
+def anchor_for(versions: Iterable[RulesetVersion]) -> datetime:
+    """A request instant every given version is in force at: a day after the latest start (or
+    the middle of the common range when that is shorter)."""
+    versions = list(versions)
+    start = max(v.effective_from for v in versions)
+    ends = [v.effective_until for v in versions if v.effective_until is not None]
+    step = timedelta(days=1)
+    if ends and min(ends) - start < 2 * step:
+        step = (min(ends) - start) / 2
+    moment = (start + step).astimezone(JAKARTA)
+    return moment.replace(microsecond=0)
+
+
+def _fresh(taken: Iterable[Any], stem: str) -> str:
+    taken = set(taken)
+    n = 1
+    while f"{stem}{n}" in taken:
+        n += 1
+    return f"{stem}{n}"
+
+
+def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
+            ) -> dict[str, Any]:
+    """A complete facts document for a point (paths the space lacks take the plain value)."""
+    def get(path: str) -> Any:
+        value = point[path] if path in point else PLAIN.get(path)
+        if value is OTHER:
+            axis = space.axes[space.index[path]]
+            value = _fresh(axis.cells, "other_" if path == "order.seller.policy" else "other-")
+        return value
+
+    now = anchor + timedelta(seconds=get("request.at"))
+
+    def ts(path: str) -> str | None:
+        age = get(path)
+        return None if age is None else (now - timedelta(seconds=age)).isoformat()
+
+    flags = {kind: get(f"derived.has_{kind}")
+             for kind in ("custom_made", "pre_order", "perishable", "digital")}
+    types = [t for t, on in flags.items() if on] or ["regular"]
+    count = max(get("derived.item_count"), len(types))
+    # amounts: what the region fixes, the rest made to add up (items + shipping - discount)
+    shipping, discount = get("order.amounts.shipping"), get("order.amounts.discount")
+    if "order.amounts.items" in point:
+        amount_items = get("order.amounts.items")
+    elif "order.amounts.total" in point:
+        amount_items = max(0, get("order.amounts.total") - shipping + discount)
+    else:
+        amount_items = min(150000 * count, 10 ** 12 // count * count)
+    price = amount_items // count
+    items = []
+    for k, kind in enumerate(types):
+        item: dict[str, Any] = {"sku": f"SKU-{k + 1}", "product_type": kind,
+                                "quantity": count - len(types) + 1 if k == 0 else 1,
+                                "unit_price": price}
+        if kind == "digital":
+            item["delivered"] = bool(get("derived.digital_delivered"))
+        items.append(item)
+    total = get("order.amounts.total") if "order.amounts.total" in point else min(
+        10 ** 12, max(0, amount_items + shipping - discount))
+    fulfillment: dict[str, Any] = {
+        "ship_by": ts("order.fulfillment.ship_by"),
+        "shipped_at": ts("order.fulfillment.shipped_at"),
+        "delivered_at": ts("order.fulfillment.delivered_at"),
+        "production_started": bool(get("order.fulfillment.production_started"))}
+    if get("order.fulfillment.awaiting_collection_at") is not None:
+        fulfillment["awaiting_collection_at"] = ts("order.fulfillment.awaiting_collection_at")
+    response = None
+    if get("request.seller_response.decision") is not None:
+        response = {"decision": get("request.seller_response.decision"),
+                    "at": ts("request.seller_response.at") or now.isoformat()}
+        if get("request.seller_response.reason") is not None:
+            response["reason"] = get("request.seller_response.reason")
+    return {
+        "order": {
+            "id": get("order.id"), "platform": platform, "placed_at": ts("order.placed_at"),
+            "status": get("order.status"),
+            "payment": {"method": get("order.payment.method"),
+                        "paid_at": ts("order.payment.paid_at"),
+                        "deadline_at": ts("order.payment.deadline_at")},
+            "amounts": {"items": amount_items, "shipping": shipping, "discount": discount,
+                        "total": total},
+            "items": items,
+            "seller": {"id": get("order.seller.id"), "policy": get("order.seller.policy")},
+            "fulfillment": fulfillment,
+        },
+        "request": {"type": get("request.type"), "by": get("request.by"),
+                    "reason": get("request.reason"), "at": anchor.isoformat(),
+                    "seller_response": response},
+        "now": now.isoformat(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions as analysis compares them
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a decision says, as compared across rules and versions: outcome, refund (by kind:
+    `total` or `items_only`), penalties as a multiset, next steps as a set. Which rule decided
+    and the order of lists are not part of it."""
+
+    outcome: str
+    refund: tuple[Any, ...] | None
+    penalties: tuple[tuple[str, str, int | None], ...]
+    next_steps: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        refund = None
+        if self.refund:
+            kind, destination, low, high = self.refund
+            refund = {"amount": kind, "destination": destination,
+                      "eta": None if high is None else {"min_business_days": low,
+                                                        "max_business_days": high}}
+        return {"outcome": self.outcome, "refund": refund,
+                "penalties": [{"party": p, "code": c, "points": n} for p, c, n in self.penalties],
+                "next_steps": list(self.next_steps)}
+
+    def short(self) -> str:
+        parts = [self.outcome]
+        if self.refund:
+            parts.append(f"refund {self.refund[0]}")
+        parts += [f"penalty {c}" for _, c, _ in self.penalties]
+        return ", ".join(parts)
+
+
+PenaltyKey = tuple[str, str, int | None]
+
+
+def _penalties(items: Iterable[PenaltyKey]) -> tuple[PenaltyKey, ...]:
+    return tuple(sorted(items, key=repr))
+
+
+def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool) -> Verdict:
+    """The verdict a winning effect plus matched additive effects give; `paid`: paid_at present
+    (refund `paid` is the total then, nothing otherwise)."""
+    additive = list(additive)
+    refund = None
+    r = winner.refund
+    if r is not None and not (r.amount == "paid" and not paid):
+        kind = "items_only" if r.amount == "items_only" else "total"
+        refund = (kind, r.destination, r.min_business_days, r.max_business_days)
+    penalties = [(p.party, p.code, p.points) for e in [winner] + additive for p in e.penalties]
+    steps = {s for e in [winner] + additive for s in e.next_steps}
+    assert winner.outcome is not None
+    return Verdict(winner.outcome, refund, _penalties(penalties), tuple(sorted(steps)))
+
+
+def verdict_of_decision(decision: Decision, facts: dict[str, Any]) -> Verdict:
+    refund = None
+    if decision.refund is not None:
+        amounts = facts["order"]["amounts"]
+        kind = "total" if decision.refund.amount == amounts["total"] else "items_only"
+        refund = (kind, decision.refund.destination, decision.refund.min_business_days,
+                  decision.refund.max_business_days)
+    return Verdict(decision.outcome, refund,
+                   _penalties((p.party, p.code, p.points) for p in decision.penalties),
+                   tuple(sorted(set(decision.next_steps))))
+
+
+class Evaluator:
+    """The real evaluator, pinned to a version: `Policies.decide(facts, "name@version")` for a
+    platform ruleset or an overlay; for a version no order can select (its name is not a
+    platform) or an overlay over another base, the same compiled rules through the same engine
+    and `combine`. Several `Policies` may be given (say, two copies of one version to compare);
+    each version is decided by the one that loaded it."""
+
+    def __init__(self, *policies: Policies):
+        self.sets = policies
+
+    def _owner(self, rs: RulesetVersion) -> Policies:
+        for policies in self.sets:
+            found = policies.collection.get(rs.name, rs.version)
+            if found is not None and found.digest == rs.digest:
+                return policies
+        raise ValueError(f"{rs.key} ({rs.digest[:19]}) is not loaded by this evaluator")
+
+    def decide(self, facts: dict[str, Any], rs: RulesetVersion,
+               base: RulesetVersion | None = None) -> Decision:
+        policies = self._owner(rs)
+        if rs.name in PLATFORMS or rs.is_overlay:
+            decision = policies.decide(facts, rs.key)
+            extends = decision.ruleset.extends
+            if base is None or (extends is not None and extends.digest == base.digest):
+                return decision
+        flat = flatten_facts(facts)
+        compiled = compile_ruleset(rs, base)
+        return combine(compiled, flat, policies.engine_rules(compiled, flat))
+
+    def fired(self, facts: dict[str, Any], rs: RulesetVersion, base: RulesetVersion | None
+              ) -> tuple[FlatFacts, list[int]]:
+        """The facts as the engine sees them and the indices (into the merged rules) it fired."""
+        flat = flatten_facts(facts)
+        return flat, self._owner(rs).engine_rules(compile_ruleset(rs, base), flat)
+
+
+def platform_of(rs: RulesetVersion) -> str | None:
+    if rs.is_overlay and rs.extends:
+        return rs.extends.split("@", 1)[0]
+    return rs.name if rs.name in PLATFORMS else None
+
+
+def mattering(space: Space, box: Box) -> list[str]:
+    """The fact paths a region restricts: the fields of a witness that matter."""
+    return [space.axes[i].path for i in space.restricted(box)
+            if space.axes[i].path != "order.platform"]
+
+
+def fields_of(point: dict[str, Any], paths: Sequence[str], facts: dict[str, Any]
+              ) -> dict[str, Any]:
+    """The mattering fields of a witness as they read in the facts document."""
+    shown: dict[str, Any] = {}
+    for path in paths:
+        if path.startswith("derived."):
+            shown[path] = point.get(path)
+            continue
+        node: Any = facts
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        shown[path] = node
+    return shown
+
+
+def show_value(value: Any, now: str | None = None) -> str:
+    """A witness field for people: null/true/false, and a timestamp with its age at `now`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and now and len(value) >= 20 and value[10:11] == "T":
+        try:
+            age = int((parse_timestamp(now) - parse_timestamp(value)).total_seconds())
+        except ValueError:
+            return value
+        when = ("= now" if age == 0 else f"{format_duration(age)} before now" if age > 0
+                else f"{format_duration(-age)} after now")
+        return f"{value} ({when})"
+    return str(value)
+
+
+def describe_rule(rule: Rule) -> dict[str, Any]:
+    return {"id": rule.id, "file": rule.location.file, "line": rule.location.line,
+            "priority": rule.priority, "outcome": rule.then.outcome}
+

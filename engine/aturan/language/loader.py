@@ -1,0 +1,207 @@
+"""Safe YAML loading that keeps, for every node, the file position behind its JSON pointer.
+
+PyYAML's safe loader is the parser, but aturan builds the plain tree itself from the node graph so
+that it can (1) refuse anchors and aliases (no alias bombs, no hidden sharing between rules),
+(2) refuse duplicate mapping keys, which PyYAML would silently collapse, (3) bound nesting depth
+and document size, and (4) record a `Location` for every JSON pointer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.error import MarkedYAMLError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ..errors import Diagnostic, Location, RulesetError, pointer_join
+
+MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# The only tags a node may carry (implicitly, or written out as !!str etc.): anything else,
+# !!python/*, !!binary, !!set, !!omap or a local !tag, is refused rather than half-honoured.
+_PLAIN_TAGS = frozenset("tag:yaml.org,2002:" + name for name in
+                        ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
+
+
+@dataclass
+class SourceDocument:
+    """A parsed YAML document: its plain tree, its text digest and where each node stands."""
+
+    path: str
+    tree: Any
+    digest: str
+    locations: dict[str, Location] = field(default_factory=dict)
+    text: str = ""
+
+    def location(self, pointer: str) -> Location:
+        """The location of `pointer`, or of its nearest ancestor that has one."""
+        probe = pointer
+        while True:
+            if probe in self.locations:
+                loc = self.locations[probe]
+                return Location(loc.file, loc.line, loc.col, pointer)
+            if not probe:
+                return Location(self.path, 1, 1, pointer)
+            probe = probe.rsplit("/", 1)[0]
+
+
+class _AliasRefused(MarkedYAMLError):
+    """Raised by the composer for an anchor or alias, so it can be reported with its own code."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that reports anchors/aliases as an error instead of expanding them."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefused(None, None,
+                                  "anchors and aliases (*name) are not allowed in aturan files; "
+                                  "write the value out", event.start_mark)
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _AliasRefused(None, None,
+                                  f"anchor &{anchor} is not allowed in aturan files; "
+                                  "write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _tag_name(tag: str) -> str:
+    """A tag as an author writes it: tag:yaml.org,2002:python/object -> !!python/object."""
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _loc(path: str, node: Node, pointer: str) -> Location:
+    return Location(path, node.start_mark.line + 1, node.start_mark.column + 1, pointer)
+
+
+class _TreeBuilder:
+    def __init__(self, path: str, loader: _NoAliasLoader):
+        self.path = path
+        self.loader = loader
+        self.locations: dict[str, Location] = {}
+
+    def build(self, node: Node, pointer: str = "", depth: int = 0) -> Any:
+        self.locations[pointer] = _loc(self.path, node, pointer)
+        if depth > MAX_DEPTH:
+            raise RulesetError(Diagnostic("yaml-too-deep",
+                                          f"nesting deeper than {MAX_DEPTH} levels",
+                                          _loc(self.path, node, pointer)))
+        if node.tag not in _PLAIN_TAGS:
+            raise RulesetError(Diagnostic(
+                "yaml-unsafe-tag",
+                f"tag {_tag_name(node.tag)} is not allowed: aturan loads YAML safely and only "
+                "accepts plain strings, numbers, booleans, null, lists and mappings",
+                _loc(self.path, node, pointer)))
+        if isinstance(node, MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    raise RulesetError(Diagnostic("yaml-bad-key",
+                                                  "mapping keys must be plain strings",
+                                                  _loc(self.path, key_node, pointer)))
+                key = str(key_node.value)
+                child = pointer_join(pointer, key)
+                if key in result:
+                    first = self.locations[child]
+                    raise RulesetError(Diagnostic(
+                        "yaml-duplicate-key",
+                        f'duplicate key "{key}" (first defined at line {first.line}, '
+                        f"column {first.col}); YAML would silently keep only the last one",
+                        _loc(self.path, key_node, child)))
+                result[key] = self.build(value_node, child, depth + 1)
+                self.locations[child] = _loc(self.path, key_node, child)
+            return result
+        if isinstance(node, SequenceNode):
+            return [self.build(item, pointer_join(pointer, i), depth + 1)
+                    for i, item in enumerate(node.value)]
+        if node.tag == _TIMESTAMP_TAG:
+            return str(node.value)  # keep dates as text: the schema checks their format
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ConstructorError as exc:
+            raise RulesetError(Diagnostic(
+                "yaml-unsafe-tag",
+                f"tag {_tag_name(node.tag)} is not allowed: aturan loads YAML safely and only "
+                "accepts plain strings, numbers, booleans, null, lists and mappings",
+                _loc(self.path, node, pointer))) from exc
+        except (ValueError, IndexError, KeyError) as exc:  # !!int abc, !!int "", !!bool maybe,
+            # or an integer of thousands of digits: PyYAML's constructors raise these as they come
+            text = str(node.value)
+            shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+            raise RulesetError(Diagnostic(
+                "yaml-bad-value", f"cannot read {shown!r} as {_tag_name(node.tag)}",
+                _loc(self.path, node, pointer))) from exc
+
+
+def parse_yaml(text: str | bytes, path: str = "<string>") -> SourceDocument:
+    """Parse one YAML document safely, with positions; raise `RulesetError` on any problem."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise RulesetError(Diagnostic(
+            "yaml-too-large",
+            f"file is {len(raw):,} bytes; aturan rulesets may be at most "
+            f"{MAX_DOCUMENT_BYTES:,} bytes", Location(path, 1, 1, "")))
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RulesetError(Diagnostic("yaml-encoding", f"file is not UTF-8 text ({exc.reason})",
+                                      Location(path, 1, 1, ""))) from exc
+    try:
+        loader = _NoAliasLoader(decoded)  # the reader refuses control characters right here
+    except yaml.YAMLError as exc:
+        at = getattr(exc, "position", 0)
+        line, col = decoded.count("\n", 0, at) + 1, at - (decoded.rfind("\n", 0, at) + 1) + 1
+        char = getattr(exc, "character", "?")
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        raise RulesetError(Diagnostic("yaml-syntax", f"control character {shown} is not allowed "
+                                      "in YAML text", Location(path, line, col, ""))) from exc
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise RulesetError(Diagnostic("yaml-empty", "file is empty", Location(path, 1, 1, "")))
+        tree = _TreeBuilder(path, loader)
+        value = tree.build(node)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = str(exc.problem or exc.context or "invalid YAML")
+        code = "yaml-alias" if isinstance(exc, _AliasRefused) else "yaml-syntax"
+        if "'\\t'" in problem:
+            code, problem = "yaml-tab", "tab characters cannot indent YAML; use spaces"
+        raise RulesetError(Diagnostic(code, problem, Location(path, line, col, ""))) from exc
+    except yaml.YAMLError as exc:
+        raise RulesetError(Diagnostic("yaml-syntax", str(exc), Location(path, 1, 1, ""))) from exc
+    except RecursionError as exc:
+        raise RulesetError(Diagnostic("yaml-too-deep", "nesting is too deep to parse",
+                                      Location(path, 1, 1, ""))) from exc
+    finally:
+        loader.dispose()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    return SourceDocument(path=path, tree=value, digest=digest, locations=tree.locations,
+                          text=decoded)
+
+
+def load_yaml_file(path: str | Path, display_path: str | None = None) -> SourceDocument:
+    """Read and parse a YAML file; oversized files are refused before they are read whole."""
+    p = Path(path)
+    shown = display_path or str(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise RulesetError(Diagnostic(
+                "yaml-too-large",
+                f"file is {size:,} bytes; aturan rulesets may be at most "
+                f"{MAX_DOCUMENT_BYTES:,} bytes", Location(shown, 1, 1, "")))
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise RulesetError(Diagnostic("file-unreadable", f"cannot read file: {exc.strerror}",
+                                      Location(shown, 0, 0, ""))) from exc
+    return parse_yaml(raw, shown)

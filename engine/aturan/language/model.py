@@ -1,0 +1,287 @@
+"""The ruleset model: frozen dataclasses for rulesets, rules, conditions and effects, each located.
+
+Built from a schema-valid YAML tree by `build_ruleset`; everything downstream (semantic checks,
+compiler, evaluator, explanations, cases, lint) works on these types, never on raw YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Union
+
+from ..errors import Location, pointer_join
+from .loader import SourceDocument
+
+COMPARISON_OPS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
+PRESENCE_OPS = ("exists", "absent")
+TIME_OPS = ("older_than", "within")
+OPERATORS = COMPARISON_OPS + PRESENCE_OPS + TIME_OPS
+# `{path}` in an explanation template: a fact path filled with the order's value
+PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)*)\}")
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> int | None:
+    """'2d', '48h', '1h30m', '0s' -> seconds; None when ill-formed."""
+    match = _DURATION.match(text) if isinstance(text, str) and text else None
+    if not match or not any(match.groups()):
+        return None
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def format_duration(seconds: int) -> str:
+    """Inverse of `parse_duration`, shortest form: 172800 -> '2d', 5400 -> '1h30m'."""
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One test of one fact. For time operators `value` is the duration in seconds."""
+
+    fact: str
+    op: str
+    value: Any
+    location: Location = field(default_factory=Location, compare=False)
+
+    def expected(self) -> Any:
+        """The operand as an author wrote it (durations back in their text form)."""
+        if self.op in TIME_OPS:
+            return format_duration(self.value)
+        if self.op in PRESENCE_OPS:
+            return True
+        return list(self.value) if isinstance(self.value, tuple) else self.value
+
+
+@dataclass(frozen=True)
+class AllOf:
+    children: tuple["Condition", ...]
+    location: Location = field(default_factory=Location, compare=False)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    children: tuple["Condition", ...]
+    location: Location = field(default_factory=Location, compare=False)
+
+
+@dataclass(frozen=True)
+class Not:
+    child: "Condition"
+    location: Location = field(default_factory=Location, compare=False)
+
+
+Condition = Union[Atom, AllOf, AnyOf, Not]
+
+
+def atoms_of(condition: Condition) -> list[Atom]:
+    """Every atom in a condition tree, in document order."""
+    if isinstance(condition, Atom):
+        return [condition]
+    if isinstance(condition, Not):
+        return atoms_of(condition.child)
+    return [atom for child in condition.children for atom in atoms_of(child)]
+
+
+@dataclass(frozen=True)
+class Refund:
+    amount: str  # full | paid | items_only
+    destination: str
+    min_business_days: int | None = None  # None: the source publishes no refund time
+    max_business_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Penalty:
+    party: str
+    code: str
+    points: int | None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a rule decides (`outcome` set: a deciding rule) or adds (penalties, next steps)."""
+
+    outcome: str | None = None
+    refund: Refund | None = None
+    penalties: tuple[Penalty, ...] = ()
+    next_steps: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.outcome:
+            data["outcome"] = self.outcome
+        if self.refund:
+            data["refund"] = {"amount": self.refund.amount, "destination": self.refund.destination}
+            if self.refund.max_business_days is not None:
+                data["refund"]["eta"] = {"min_business_days": self.refund.min_business_days,
+                                         "max_business_days": self.refund.max_business_days}
+        if self.penalties:
+            data["penalties"] = [{"party": p.party, "code": p.code, "points": p.points}
+                                 for p in self.penalties]
+        if self.next_steps:
+            data["next_steps"] = list(self.next_steps)
+        return data
+
+
+@dataclass(frozen=True)
+class Citation:
+    publisher: str
+    title: str
+    url: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        data = {"publisher": self.publisher, "title": self.title}
+        if self.url:
+            data["url"] = self.url
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A lint finding silenced on purpose (`lint: { silence: [ { code, reason } ] }`)."""
+
+    code: str
+    reason: str
+    location: Location = field(default_factory=Location, compare=False)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    priority: int
+    when: Condition
+    then: Effect
+    messages: dict[str, str]
+    citation: Citation | None
+    location: Location
+    final: bool = False
+    origin: str = ""  # "name@version" of the ruleset file the rule was written in
+    lint_silence: tuple[Silence, ...] = ()
+
+    @property
+    def decides(self) -> bool:
+        return self.then.outcome is not None
+
+
+@dataclass(frozen=True)
+class RulesetVersion:
+    """One YAML file: a platform ruleset version or a seller overlay version."""
+
+    name: str
+    version: str
+    effective_from: datetime
+    effective_until: datetime | None
+    description: str
+    sources: tuple[Citation, ...]
+    default: Effect
+    default_messages: dict[str, str]
+    rules: tuple[Rule, ...]
+    digest: str
+    path: str
+    location: Location
+    extends: str | None = None  # "platform@range" for overlays
+    lint_silence: tuple[Silence, ...] = ()
+    default_location: Location = field(default_factory=Location, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def is_overlay(self) -> bool:
+        return self.extends is not None
+
+    def in_force(self, at: datetime) -> bool:
+        return self.effective_from <= at and (self.effective_until is None
+                                              or at < self.effective_until)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """RFC 3339 with offset -> aware datetime (the schema pattern guarantees the offset)."""
+    return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+
+
+def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condition:
+    loc = doc.location(pointer)
+    if "all" in node:
+        return AllOf(tuple(_condition(doc, child, pointer_join(pointer_join(pointer, "all"), i))
+                           for i, child in enumerate(node["all"])), loc)
+    if "any" in node:
+        return AnyOf(tuple(_condition(doc, child, pointer_join(pointer_join(pointer, "any"), i))
+                           for i, child in enumerate(node["any"])), loc)
+    if "not" in node:
+        return Not(_condition(doc, node["not"], pointer_join(pointer, "not")), loc)
+    op = next(key for key in node if key != "fact")
+    value = node[op]
+    if op in TIME_OPS:
+        value = parse_duration(value)
+    elif isinstance(value, list):
+        value = tuple(value)
+    return Atom(node["fact"], op, value, loc)
+
+
+def _effect(node: dict[str, Any]) -> Effect:
+    refund = None
+    if "refund" in node:
+        r = node["refund"]
+        eta = r.get("eta", {})
+        refund = Refund(r["amount"], r["destination"], eta.get("min_business_days"),
+                        eta.get("max_business_days"))
+    return Effect(outcome=node.get("outcome"), refund=refund,
+                  penalties=tuple(Penalty(p["party"], p["code"], p.get("points"))
+                                  for p in node.get("penalties", ())),
+                  next_steps=tuple(node.get("next_steps", ())))
+
+
+def _citation(node: dict[str, Any] | None) -> Citation | None:
+    if not node:
+        return None
+    return Citation(node["publisher"], node["title"], node.get("url"), node.get("note"))
+
+
+def _silences(doc: SourceDocument, node: dict[str, Any], pointer: str) -> tuple[Silence, ...]:
+    entries = (node.get("lint") or {}).get("silence", ())
+    return tuple(Silence(e["code"], e["reason"], doc.location(f"{pointer}/lint/silence/{k}"))
+                 for k, e in enumerate(entries))
+
+
+def build_ruleset(doc: SourceDocument) -> RulesetVersion:
+    """Schema-valid tree -> `RulesetVersion`. Durations that do not parse stay None for `semantic`."""
+    tree = doc.tree
+    key = f"{tree['ruleset']}@{tree['version']}"
+    rules = tuple(
+        Rule(id=r["id"], description=r["description"], priority=r["priority"],
+             when=_condition(doc, r["when"], f"/rules/{i}/when"), then=_effect(r["then"]),
+             messages=dict(r["explain"]), citation=_citation(r["source"]),
+             location=doc.location(f"/rules/{i}"), final=bool(r.get("final", False)), origin=key,
+             lint_silence=_silences(doc, r, f"/rules/{i}"))
+        for i, r in enumerate(tree["rules"]))
+    until = tree.get("effective_until")
+    return RulesetVersion(
+        name=tree["ruleset"], version=tree["version"],
+        effective_from=parse_timestamp(tree["effective_from"]),
+        effective_until=parse_timestamp(until) if until else None,
+        description=tree["description"],
+        sources=tuple(c for c in (_citation(s) for s in tree["sources"]) if c),
+        default=_effect(tree["default"]["then"]), default_messages=dict(tree["default"]["explain"]),
+        rules=rules, digest=doc.digest, path=doc.path, location=doc.location(""),
+        extends=tree.get("extends"), lint_silence=_silences(doc, tree, ""),
+        default_location=doc.location("/default"))

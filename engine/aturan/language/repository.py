@@ -1,0 +1,147 @@
+"""Finds ruleset files, runs load -> schema -> build -> semantic checks on each, and gathers the
+valid versions of every ruleset into a `RulesetCollection`. All diagnostics of all files are
+collected, so `aturan validate` can show every problem in one run."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import Diagnostic, Location, RulesetError
+from .loader import SourceDocument, load_yaml_file
+from .model import RulesetVersion, build_ruleset, parse_timestamp
+from .schema import schema_diagnostics
+from .semantic import check_collection, check_overlay, check_ruleset
+from .semver import parse_version, valid_range, version_in_range
+
+CASES_DIR = "cases"
+
+
+@dataclass(frozen=True)
+class RulesetCollection:
+    """Every loaded ruleset version, by name, ordered by `effective_from`."""
+
+    versions: tuple[RulesetVersion, ...]
+    by_name: dict[str, tuple[RulesetVersion, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, versions: Iterable[RulesetVersion]) -> "RulesetCollection":
+        groups: dict[str, list[RulesetVersion]] = defaultdict(list)
+        for rs in versions:
+            groups[rs.name].append(rs)
+        ordered = {name: tuple(sorted(group, key=lambda r: r.effective_from))
+                   for name, group in sorted(groups.items())}
+        return cls(tuple(rs for group in ordered.values() for rs in group), ordered)
+
+    def get(self, name: str, version: str) -> RulesetVersion | None:
+        return next((rs for rs in self.by_name.get(name, ()) if rs.version == version), None)
+
+    def bases_for(self, overlay: RulesetVersion) -> tuple[RulesetVersion, ...]:
+        """Platform versions an overlay's `extends: platform@range` admits."""
+        assert overlay.extends is not None
+        platform, spec = overlay.extends.split("@", 1)
+        return tuple(rs for rs in self.by_name.get(platform, ())
+                     if not rs.is_overlay and version_in_range(rs.version, spec))
+
+
+def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
+    """(file, display path) for every ruleset YAML under `paths`; `cases/` folders are skipped.
+
+    The display path is relative to the folder above the rulesets root, so explanations name
+    `rulesets/tiktok_shop/1.0.0.yaml` whatever the working directory."""
+    found: list[tuple[Path, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            base = path.resolve().parent
+            files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
+                           and CASES_DIR not in p.relative_to(path).parts and p.is_file())
+            found.extend((f, f.resolve().relative_to(base).as_posix()) for f in files)
+        else:
+            resolved = path.resolve()
+            base = resolved.parent.parent.parent
+            found.append((path, resolved.relative_to(base).as_posix()))
+    return found
+
+
+def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
+    found = []
+    if file.stem != rs.version:
+        found.append(Diagnostic("file-name", f'version {rs.version} is in a file named '
+                                f'"{file.name}"; name it "{rs.version}.yaml"', rs.location))
+    if file.parent.name != rs.name:
+        found.append(Diagnostic("folder-name", f'ruleset "{rs.name}" is in folder '
+                                f'"{file.parent.name}"; put it in "{rs.name}/"', rs.location))
+    if parse_version(rs.version) is None:
+        found.append(Diagnostic("bad-version", f"{rs.version!r} is not a semantic version",
+                                rs.location))
+    if rs.extends and not valid_range(rs.extends.split("@", 1)[1]):
+        found.append(Diagnostic("bad-extends", f"extends: {rs.extends!r} is not "
+                                "platform@version-range (e.g. tiktok_shop@^1)", rs.location))
+    return found
+
+
+def _check_dates(doc: SourceDocument) -> list[Diagnostic]:
+    """The schema checks a date's shape; this checks it is a real instant (no 30 February)."""
+    found = []
+    for key in ("effective_from", "effective_until"):
+        text = doc.tree.get(key)
+        try:
+            if isinstance(text, str):
+                parse_timestamp(text)
+        except ValueError as exc:
+            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real date and time "
+                                    f"({exc})", doc.location(f"/{key}")))
+    return found
+
+
+def load_file(file: Path, display: str) -> tuple[RulesetVersion | None, list[Diagnostic]]:
+    """One file through load -> schema -> build -> per-file semantic checks."""
+    try:
+        doc = load_yaml_file(file, display)
+    except RulesetError as exc:
+        return None, exc.diagnostics
+    problems = schema_diagnostics(doc.tree, "ruleset", doc.location) or _check_dates(doc)
+    if problems:
+        return None, problems
+    rs = build_ruleset(doc)
+    problems = check_ruleset(rs) + _check_names(rs, file)
+    return (None if any(d.severity == "error" for d in problems) else rs), problems
+
+
+def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, list[Diagnostic]]:
+    """Every valid version under `paths`, plus every diagnostic found on the way."""
+    versions: list[RulesetVersion] = []
+    problems: list[Diagnostic] = []
+    files = discover(paths)
+    if not files:
+        shown = ", ".join(str(p) for p in paths)
+        problems.append(Diagnostic("no-rulesets", f"no ruleset files (*.yaml) found in {shown}",
+                                   Location(shown)))
+    for file, display in files:
+        rs, found = load_file(file, display)
+        problems.extend(found)
+        if rs is not None:
+            versions.append(rs)
+    problems.extend(check_collection(versions))
+    collection = RulesetCollection.of(versions)
+    for overlay in (rs for rs in versions if rs.is_overlay):
+        bases = collection.bases_for(overlay)
+        if not bases:
+            problems.append(Diagnostic("overlay-no-base", f"{overlay.key} extends "
+                                       f"{overlay.extends}, but no loaded version matches",
+                                       overlay.location))
+        for base in bases:
+            problems.extend(check_overlay(overlay, base))
+    return collection, problems
+
+
+def load_rulesets(paths: Iterable[str | Path]) -> RulesetCollection:
+    """Load or raise: a `RulesetError` carrying every error-severity diagnostic."""
+    collection, problems = load_collection(list(paths))
+    errors = [d for d in problems if d.severity == "error"]
+    if errors:
+        raise RulesetError(errors)
+    return collection

@@ -1,0 +1,255 @@
+"""Checks a ruleset needs beyond its JSON Schema; each yields located Diagnostics.
+
+Per file: fact paths exist, operators suit the fact's type, values have the fact's type and enum,
+durations parse, rule ids are unique, refunds are consistent, equal-priority deciding rules cannot
+disagree. Across files: file and folder names match, effective ranges of one ruleset do not overlap,
+and seller overlays neither replace nor outrank a `final` platform rule.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Iterator
+
+from ..errors import Diagnostic, Location
+from .model import PLACEHOLDER
+from .catalogue import OPERATORS_BY_KIND, catalogue
+from .model import TIME_OPS, AllOf, Atom, Condition, Not, Rule, RulesetVersion, atoms_of
+from ..suggest import did_you_mean
+
+
+def _value_matches(kind: str, value: Any) -> bool:
+    if kind in ("enum", "string"):
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return False
+
+
+def check_atom(atom: Atom) -> Iterator[Diagnostic]:
+    fields = catalogue()
+    field = fields.get(atom.fact)
+    if field is None:
+        hint = did_you_mean(atom.fact, fields)
+        yield Diagnostic("unknown-fact", f'unknown fact path "{atom.fact}"', atom.location,
+                         hint=hint or "See docs/reference.md for the fact paths.")
+        return
+    allowed = OPERATORS_BY_KIND[field.kind]
+    if atom.op not in allowed:
+        yield Diagnostic("bad-operator",
+                         f'operator "{atom.op}" does not apply to {field.kind} fact "{atom.fact}"; '
+                         f"use one of: {', '.join(allowed)}", atom.location)
+        return
+    if atom.op in TIME_OPS:
+        if atom.value is None:
+            yield Diagnostic("bad-duration", f'"{atom.fact}" {atom.op}: duration is not '
+                             'well-formed; write e.g. 48h, 2d, 1h30m, 0s', atom.location)
+        return
+    if atom.op in ("exists", "absent"):
+        return
+    values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
+    for value in values:
+        if not _value_matches(field.kind, value):
+            yield Diagnostic("bad-value-type",
+                             f'"{atom.fact}" is a {field.kind} fact; {value!r} is a '
+                             f"{type(value).__name__}", atom.location)
+        elif field.enum and value not in field.enum:
+            hint = did_you_mean(value, field.enum)
+            yield Diagnostic("bad-enum-value",
+                             f'"{value}" is not a value of "{atom.fact}" '
+                             f"(one of: {', '.join(map(str, field.enum))})", atom.location,
+                             hint=hint)
+
+
+_NEGATE = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",
+           "le": "gt", "gt": "le", "older_than": "within", "within": "older_than",
+           "exists": "absent", "absent": "exists"}
+_INF = float("inf")
+
+
+def _top_atoms(condition: Condition) -> list[tuple[Atom, bool]]:
+    """(atom, negated) for atoms that must hold at the top level of a condition (its `all`)."""
+    parts = condition.children if isinstance(condition, AllOf) else (condition,)
+    found: list[tuple[Atom, bool]] = []
+    for part in parts:
+        if isinstance(part, Atom):
+            found.append((part, False))
+        elif isinstance(part, Not) and isinstance(part.child, Atom):
+            found.append((part.child, True))
+    return found
+
+
+def _interval(op: str, value: Any) -> tuple[float, float] | None:
+    """Half-open [low, high) of values an ordering operator admits (integers, ages)."""
+    return {"lt": (-_INF, value), "le": (-_INF, value + 1), "gt": (value + 1, _INF),
+            "ge": (value, _INF), "older_than": (value, _INF), "within": (-_INF, value)}.get(op)
+
+
+def _requires_presence(atom: Atom, negated: bool) -> bool:
+    return atom.op == "absent" if negated else atom.op != "absent"
+
+
+def _requires_absence(atom: Atom, negated: bool) -> bool:
+    return atom.op == "exists" if negated else atom.op == "absent"
+
+
+def _atoms_exclude(a: Atom, a_negated: bool, b: Atom, b_negated: bool) -> bool:
+    """No order satisfies both atoms (on one fact). A negated comparison also admits an absent
+    fact, so two negated atoms never exclude each other unless one demands absence."""
+    if (_requires_absence(a, a_negated) and _requires_presence(b, b_negated)) or (
+            _requires_absence(b, b_negated) and _requires_presence(a, a_negated)):
+        return True
+    if a_negated and b_negated:
+        return False
+    if a_negated:
+        a, b, b_negated = b, a, a_negated
+    if a.op in ("exists", "absent") or b.op in ("exists", "absent"):
+        return False
+    op_b = _NEGATE[b.op] if b_negated else b.op  # `a` demands presence: the complement suffices
+    sets = {"eq": lambda v: {v}, "in": set, "ne": lambda v: {v}, "not_in": set}
+    if a.op in sets and op_b in sets:
+        left, right = sets[a.op](a.value), sets[op_b](b.value)
+        if a.op in ("eq", "in") and op_b in ("eq", "in"):
+            return not (left & right)
+        if a.op in ("eq", "in") and op_b in ("ne", "not_in"):
+            return left <= right
+        if op_b in ("eq", "in") and a.op in ("ne", "not_in"):
+            return right <= left
+        return False
+    first, second = _interval(a.op, a.value), _interval(op_b, b.value)
+    if first and second:
+        return max(first[0], second[0]) >= min(first[1], second[1])
+    return False
+
+
+def obviously_disjoint(a: Condition, b: Condition) -> bool:
+    """True when no order can satisfy both: two top-level atoms on one fact exclude each other.
+
+    A cheap, sound test (it never claims disjointness wrongly); `aturan lint` does the exact one."""
+    right = _top_atoms(b)
+    return any(x.fact == y.fact and _atoms_exclude(x, xn, y, yn)
+               for x, xn in _top_atoms(a) for y, yn in right)
+
+
+def check_conflicts(rules: Iterable[Rule]) -> Iterator[Diagnostic]:
+    """Equal-priority deciding rules with different effects that may match the same order: which
+    one decides would depend on their order in the file."""
+    deciding = [r for r in rules if r.decides]
+    for i, first in enumerate(deciding):
+        for second in deciding[i + 1:]:
+            if (first.priority == second.priority and first.then != second.then
+                    and not obviously_disjoint(first.when, second.when)):
+                if first.then.outcome != second.then.outcome:
+                    pair = (f'"{first.id}" ({first.then.outcome}) and "{second.id}" '
+                            f"({second.then.outcome})")
+                else:
+                    pair = (f'"{first.id}" and "{second.id}" (both {first.then.outcome}, with '
+                            "different refunds, penalties or next steps)")
+                yield Diagnostic(
+                    "priority-conflict",
+                    f"rules {pair} have the same priority {first.priority}; when both match, "
+                    "neither can win", second.location,
+                    hint=f"Give one of them a different priority (line {first.location.line}).")
+
+
+def check_ruleset(rs: RulesetVersion) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    seen: dict[str, Rule] = {}
+    for rule in rs.rules:
+        if rule.id in seen:
+            found.append(Diagnostic("duplicate-rule-id",
+                                    f'rule id "{rule.id}" is already used at line '
+                                    f"{seen[rule.id].location.line}", rule.location))
+        seen.setdefault(rule.id, rule)
+        for atom in atoms_of(rule.when):
+            found.extend(check_atom(atom))
+        found.extend(_check_effect(rule.then, rule.location, rule.decides))
+        found.extend(check_placeholders(rule.messages, rule.location))
+        if rule.final and rs.is_overlay:
+            found.append(Diagnostic("final-in-overlay", "`final` marks platform rules; an "
+                                    "overlay rule cannot be final", rule.location))
+    found.extend(_check_effect(rs.default, rs.location, True, default=True))
+    found.extend(check_placeholders(rs.default_messages, rs.location))
+    found.extend(check_conflicts(rs.rules))
+    if rs.effective_until is not None and rs.effective_until <= rs.effective_from:
+        found.append(Diagnostic("bad-effective-range", "effective_until must be after "
+                                "effective_from", rs.location))
+    return found
+
+
+def check_placeholders(templates: dict[str, str], location: Location) -> Iterator[Diagnostic]:
+    """`{fact.path}` in explain messages must name a fact (or `{now}`)."""
+    fields = catalogue()
+    for lang, template in sorted(templates.items()):
+        for path in PLACEHOLDER.findall(template):
+            if path != "now" and path not in fields:
+                yield Diagnostic("unknown-placeholder",
+                                 f'explain.{lang} quotes {{{path}}}, which is not a fact path',
+                                 location, hint=did_you_mean(path, fields))
+
+
+def _check_effect(effect, location: Location, decides: bool, default: bool = False
+                  ) -> Iterator[Diagnostic]:
+    if default and effect.outcome is None:
+        yield Diagnostic("default-without-outcome", "`default.then` must set an outcome", location)
+    if effect.refund and not decides:
+        yield Diagnostic("refund-without-outcome", "only a rule that sets `outcome` may set a "
+                         "refund; additive rules add penalties and next steps", location)
+    if (effect.refund and effect.refund.max_business_days is not None
+            and effect.refund.min_business_days > effect.refund.max_business_days):
+        yield Diagnostic("bad-refund-eta", "refund eta: min_business_days is greater than "
+                         "max_business_days", location)
+
+
+def check_collection(versions: list[RulesetVersion]) -> list[Diagnostic]:
+    """Checks across files: names, overlapping effective ranges, overlays against `final`."""
+    found: list[Diagnostic] = []
+    by_name: dict[str, list[RulesetVersion]] = defaultdict(list)
+    for rs in versions:
+        by_name[rs.name].append(rs)
+    for name, group in by_name.items():
+        group.sort(key=lambda r: r.effective_from)
+        seen_versions: dict[str, RulesetVersion] = {}
+        for rs in group:
+            if rs.version in seen_versions:
+                found.append(Diagnostic("duplicate-version", f"{rs.key} is also defined in "
+                                        f"{seen_versions[rs.version].path}", rs.location))
+            seen_versions[rs.version] = rs
+        for earlier, later in zip(group, group[1:]):
+            if earlier.effective_until is None or earlier.effective_until > later.effective_from:
+                until = earlier.effective_until.isoformat() if earlier.effective_until else "open-ended"
+                found.append(Diagnostic(
+                    "overlapping-versions",
+                    f"{later.key} takes effect {later.effective_from.isoformat()} while "
+                    f"{earlier.key} ({earlier.path}) is still in force (until {until})",
+                    later.location,
+                    hint=f"Set effective_until: {later.effective_from.isoformat()} in "
+                         f"{earlier.key}."))
+    return found
+
+
+def check_overlay(overlay: RulesetVersion, base: RulesetVersion) -> list[Diagnostic]:
+    """An overlay may add and replace rules, but not replace or outrank a `final` base rule."""
+    found: list[Diagnostic] = []
+    finals = [r for r in base.rules if r.final]
+    for rule in overlay.rules:
+        for final in finals:
+            if rule.id == final.id:
+                found.append(Diagnostic(
+                    "overlay-replaces-final",
+                    f'rule "{rule.id}" replaces final rule "{final.id}" of {base.key}',
+                    rule.location))
+            elif (rule.decides and rule.priority >= final.priority
+                  and rule.then.outcome != final.then.outcome
+                  and not obviously_disjoint(rule.when, final.when)):
+                found.append(Diagnostic(
+                    "overlay-loosens-final",
+                    f'rule "{rule.id}" (priority {rule.priority}, {rule.then.outcome}) could '
+                    f'outrank final rule "{final.id}" of {base.key} (priority {final.priority}, '
+                    f"{final.then.outcome})", rule.location,
+                    hint=f"Use a priority below {final.priority}."))
+    return found
+
+

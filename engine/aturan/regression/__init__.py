@@ -1,0 +1,1 @@
+"""Regression tools: cases, coverage, sampled corpora, corpus diff, the pytest plugin."""

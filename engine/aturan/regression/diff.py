@@ -1,0 +1,250 @@
+"""Impact of a policy change: evaluate each order under two pinned ruleset versions and summarise
+the decisions that change, grouped by (old outcome -> new outcome) and by deciding rule
+(old -> new), with a few example orders per group, plus the orders either version cannot decide.
+
+`diff_items` is a pure function from an iterable of (position, facts) to a `DiffSummary`, and
+`DiffSummary.merge` is commutative and associative (counts add; examples keep the lowest
+positions), so any partitioning of a corpus (chunks in worker processes here, partitions on a
+cluster later) gives the same summary. Running it in parallel is `diffrun`'s job.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from ..runtime.decision import Decision
+from ..errors import AturanError, Diagnostic, FactsError, Location, SelectionError
+from ..runtime.evaluate import Policies
+from ..runtime.jsonio import parse_json
+from ..language.repository import RulesetCollection
+from ..runtime.selection import parse_pin
+from ..suggest import did_you_mean
+
+EXAMPLES = 3
+PARTS = ("outcome", "refund", "penalties", "next_steps")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a decision means for the people involved, without wording or rule ids: two
+    decisions with equal verdicts are the same decision, whichever rule made them."""
+
+    outcome: str
+    refund: tuple[Any, ...] | None
+    penalties: tuple[tuple[str, str, int | None], ...]
+    next_steps: tuple[str, ...]
+    rule: str  # the deciding rule (or "default"); not part of equality of verdicts
+
+    @classmethod
+    def of(cls, decision: Decision) -> "Verdict":
+        r = decision.refund
+        refund = None if r is None else (r.amount, r.destination, r.min_business_days,
+                                         r.max_business_days, r.due_by)
+        return cls(decision.outcome, refund,
+                   tuple(sorted((p.party, p.code, p.points) for p in decision.penalties)),
+                   decision.next_steps, decision.explanation[0].rule)
+
+    def changed_parts(self, other: "Verdict") -> list[str]:
+        return [part for part in PARTS if getattr(self, part) != getattr(other, part)]
+
+    def to_dict(self) -> dict[str, Any]:
+        refund = None if self.refund is None else dict(zip(
+            ("amount", "destination", "min_business_days", "max_business_days", "due_by"),
+            self.refund))
+        return {"outcome": self.outcome, "rule": self.rule, "refund": refund,
+                "penalties": [{"party": p, "code": c, "points": n} for p, c, n in self.penalties],
+                "next_steps": list(self.next_steps)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One order whose decision changed."""
+
+    position: int
+    order_id: str
+    old: Verdict
+    new: Verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.position, "order_id": self.order_id,
+                "changed": self.old.changed_parts(self.new),
+                "old": self.old.to_dict(), "new": self.new.to_dict()}
+
+
+@dataclass
+class Group:
+    """How many orders fell in a group, and the lowest-positioned few as examples."""
+
+    count: int = 0
+    examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, position: int, order_id: str, limit: int) -> None:
+        self.count += 1
+        if len(self.examples) < limit or position < self.examples[-1][0]:
+            self.examples = sorted(self.examples + [(position, order_id)])[:limit]
+
+    def merged(self, other: "Group", limit: int) -> "Group":
+        return Group(self.count + other.count, sorted(self.examples + other.examples)[:limit])
+
+
+def _merge_groups(a: dict[Any, Group], b: dict[Any, Group], limit: int) -> dict[Any, Group]:
+    out = {key: Group(g.count, list(g.examples)) for key, g in a.items()}
+    for key, group in b.items():
+        out[key] = out[key].merged(group, limit) if key in out else Group(
+            group.count, list(group.examples))
+    return out
+
+
+@dataclass
+class DiffSummary:
+    """Counts and examples of what changes between two versions over some orders."""
+
+    old: str
+    new: str
+    orders: int = 0
+    changed: int = 0
+    invalid: int = 0
+    parts: Counter[str] = field(default_factory=Counter)
+    by_outcome: dict[tuple[str, str], Group] = field(default_factory=dict)
+    by_rule: dict[tuple[str, str], Group] = field(default_factory=dict)
+    by_error: dict[tuple[str, str], Group] = field(default_factory=dict)  # (side, code)
+    limit: int = EXAMPLES
+
+    @property
+    def unchanged(self) -> int:
+        return self.orders - self.changed - self.invalid
+
+    def record_change(self, change: Change) -> None:
+        self.orders += 1
+        self.changed += 1
+        self.parts.update(change.old.changed_parts(change.new))
+        for groups, key in ((self.by_outcome, (change.old.outcome, change.new.outcome)),
+                            (self.by_rule, (change.old.rule, change.new.rule))):
+            groups.setdefault(key, Group()).add(change.position, change.order_id, self.limit)
+
+    def record_invalid(self, position: int, order_id: str, side: str, code: str) -> None:
+        self.orders += 1
+        self.invalid += 1
+        self.by_error.setdefault((side, code), Group()).add(position, order_id, self.limit)
+
+    def merge(self, other: "DiffSummary") -> "DiffSummary":
+        """A new summary of both; order-independent, so partitions can finish in any order."""
+        if (self.old, self.new) != (other.old, other.new):
+            raise ValueError(f"cannot merge a diff of {other.old} -> {other.new} into "
+                             f"{self.old} -> {self.new}")
+        limit = min(self.limit, other.limit)
+        return DiffSummary(self.old, self.new, self.orders + other.orders,
+                           self.changed + other.changed, self.invalid + other.invalid,
+                           self.parts + other.parts,
+                           _merge_groups(self.by_outcome, other.by_outcome, limit),
+                           _merge_groups(self.by_rule, other.by_rule, limit),
+                           _merge_groups(self.by_error, other.by_error, limit), limit)
+
+    def to_dict(self) -> dict[str, Any]:
+        def rows(groups: dict[tuple[str, str], Group], names: tuple[str, str]) -> list[dict]:
+            ordered = sorted(groups.items(), key=lambda kv: (-kv[1].count, kv[0]))
+            return [{names[0]: key[0], names[1]: key[1], "count": g.count,
+                     "examples": [{"line": p, "order_id": o} for p, o in g.examples]}
+                    for key, g in ordered]
+
+        return {"old": self.old, "new": self.new, "orders": self.orders,
+                "changed": self.changed, "unchanged": self.unchanged, "invalid": self.invalid,
+                "changed_parts": {p: self.parts[p] for p in PARTS if self.parts[p]},
+                "by_outcome": rows(self.by_outcome, ("old", "new")),
+                "by_rule": rows(self.by_rule, ("old", "new")),
+                "invalid_orders": rows(self.by_error, ("side", "code"))}
+
+
+def check_pins(collection: RulesetCollection, *pins: str) -> None:
+    """Each pin must be `name@version` of a loaded version; raise `SelectionError` if not."""
+    for pin in pins:
+        name, version = parse_pin(pin)
+        if version is None or collection.get(name, version) is None:
+            known = [rs.key for rs in collection.versions]
+            what = "needs a version (NAME@VERSION)" if version is None else "is not loaded"
+            raise SelectionError(Diagnostic("unknown-ruleset", f"{pin} {what} (loaded: "
+                                            f"{', '.join(known)})", Location(),
+                                            hint=did_you_mean(pin, known)))
+
+
+class VersionPair:
+    """Decides one order under both pinned versions, validating its facts once."""
+
+    def __init__(self, policies: Policies, old: str, new: str):
+        check_pins(policies.collection, old, new)
+        self.policies, self.old, self.new = policies, old, new
+
+    def compare(self, facts: Any) -> tuple[Verdict, Verdict] | tuple[str, str]:
+        """(old verdict, new verdict), or (side, error code) when an order cannot be decided:
+        side is `input` for bad facts, else `old`, `new` or `both`. Each version decides
+        through `Policies.decide`, exactly as `aturan decide --ruleset` would."""
+        results: list[Verdict | str] = []
+        for pin in (self.old, self.new):
+            try:
+                results.append(Verdict.of(self.policies.decide(facts, pin, "en")))
+            except FactsError as exc:  # facts are checked before a version is chosen
+                return "input", exc.first.code
+            except SelectionError as exc:
+                results.append(exc.first.code)
+        old, new = results
+        if isinstance(old, Verdict) and isinstance(new, Verdict):
+            return old, new
+        if isinstance(old, str) and isinstance(new, str):
+            return ("both", old) if old == new else ("both", f"{old} / {new}")
+        return ("old", str(old)) if isinstance(old, str) else ("new", str(new))
+
+
+def _order_id(facts: Any) -> str:
+    try:
+        value = facts["order"]["id"]
+    except (TypeError, KeyError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def diff_items(pair: VersionPair, items: Iterable[tuple[int, Any]],
+               changes: list[Change] | None = None) -> DiffSummary:
+    """Summarise `items` — (position, facts or the AturanError that reading them raised) — with
+    positions unique across everything that will be merged (line numbers). Changed orders are
+    also appended to `changes` when a list is given."""
+    summary = DiffSummary(pair.old, pair.new)
+    for position, facts in items:
+        if isinstance(facts, AturanError):
+            summary.record_invalid(position, "", "input", facts.first.code)
+            continue
+        result = pair.compare(facts)
+        order_id = _order_id(facts)
+        if isinstance(result[0], str):
+            summary.record_invalid(position, order_id, result[0], str(result[1]))
+            continue
+        old, new = result
+        assert isinstance(old, Verdict) and isinstance(new, Verdict)
+        if old.changed_parts(new):
+            change = Change(position, order_id, old, new)
+            summary.record_change(change)
+            if changes is not None:
+                changes.append(change)
+        else:
+            summary.orders += 1
+    return summary
+
+
+def merge_all(summaries: Iterable[DiffSummary], old: str, new: str) -> DiffSummary:
+    total = DiffSummary(old, new)
+    for summary in summaries:
+        total = total.merge(summary)
+    return total
+
+
+def parsed_lines(lines: Iterable[tuple[int, bytes]], source: str) -> Iterator[tuple[int, Any]]:
+    """(line number, raw JSON Lines bytes) -> (line number, facts or FactsError); blank lines
+    are skipped, as `aturan decide` skips them."""
+    for number, raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            yield number, parse_json(raw, source, number)
+        except FactsError as exc:
+            yield number, exc

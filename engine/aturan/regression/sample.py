@@ -1,0 +1,437 @@
+"""A corpus of realistic, schema-valid order facts for one platform, to measure what a policy
+change changes (`aturan diff`). Reproducible: order i depends only on (seed, i), so the same seed
+gives the same bytes and a longer corpus starts with the shorter one.
+
+The corpus is shaped by the platform's loaded rulesets, not by a copy of them: request dates are
+spread over every version's effective range (and straddle each version boundary), and every
+duration an `older_than`/`within` atom uses is straddled (47h59m and 48h01m around `48h`), with
+the rule's other simple conditions made true half the time so the edge is actually reached.
+Integer comparisons on amounts and item counts are straddled the same way (v-1, v, v+1).
+The first orders sweep every enum value and every edge; the rest are drawn at random.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+from ..errors import Diagnostic, Location, SelectionError
+from ..language.catalogue import catalogue
+from ..language.model import TIME_OPS, AllOf, Atom, Condition, atoms_of
+from ..language.repository import RulesetCollection
+from ..resources import load_schema
+from ..suggest import did_you_mean
+
+_FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
+DELTAS = (-60, -1, 0, 1, 60)  # seconds around each duration threshold
+PREFIX = {"tiktok_shop": "TS", "shopee": "SP", "lazada": "LZ", "tokopedia": "TP"}
+STATUS_WEIGHTS = {"unpaid": 12, "paid": 16, "to_ship": 22, "shipped": 14, "delivered": 12,
+                  "completed": 10, "cancelled": 7, "returned": 7}
+METHOD_WEIGHTS = {"cod": 18, "ewallet": 28, "bank_transfer": 8, "virtual_account": 16,
+                  "credit_card": 6, "retail_outlet": 6, "paylater": 10, "platform_balance": 8}
+TYPE_WEIGHTS = {"regular": 70, "custom_made": 8, "pre_order": 8, "digital": 7, "perishable": 7}
+REASONS_BY = {"buyer": ("changed_mind", "found_cheaper", "wrong_item", "shipping_delay",
+                        "address_issue", "other"),
+              "seller": ("out_of_stock", "cannot_ship", "address_issue", "other"),
+              "system": ("payment_timeout", "shipping_delay", "other")}
+RETURN_REASONS = ("not_as_described", "damaged", "wrong_item", "other")
+SHIPPED = ("shipped", "delivered", "completed", "returned")
+DELIVERED = ("delivered", "completed", "returned")
+OFFSETS = ((timezone(timedelta(hours=7)), 85), (timezone(timedelta(hours=8)), 10),
+           (timezone(timedelta(hours=9)), 5))
+INT_PATHS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
+             "order.amounts.total", "derived.item_count")
+# which timestamps a status has, so an edge on a fact picks an order that has it
+EVENT_STATUSES = {
+    "order.payment.paid_at": tuple(s for s in STATUS_WEIGHTS if s != "unpaid"),
+    "order.payment.deadline_at": ("unpaid",),
+    "order.fulfillment.ship_by": tuple(s for s in STATUS_WEIGHTS if s != "unpaid"),
+    "order.fulfillment.awaiting_collection_at": ("to_ship",) + SHIPPED,
+    "order.fulfillment.shipped_at": SHIPPED,
+    "order.fulfillment.delivered_at": DELIVERED,
+}
+CHAIN = ("order.placed_at", "order.payment.paid_at", "order.fulfillment.awaiting_collection_at",
+         "order.fulfillment.shipped_at", "order.fulfillment.delivered_at", "request.at",
+         "request.seller_response.at")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A value to straddle: `fact` at `target` (a duration in seconds for timestamps, an
+    integer for amounts), with the sibling atoms of the rule it came from."""
+
+    fact: str
+    target: int
+    context: tuple[Atom, ...] = ()
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    platform: str
+    windows: tuple[tuple[datetime, datetime], ...]  # one effective range per version
+    boundaries: tuple[datetime, ...]
+    edges: tuple[Edge, ...]  # every duration/amount edge, each delta applied
+    overlays: tuple[tuple[str, datetime, datetime], ...]  # a name and when it can decide
+    sweep: tuple[dict[str, Any], ...]  # forced choices for the first orders
+
+
+def _siblings(condition: Condition) -> list[tuple[Atom, tuple[Atom, ...]]]:
+    """(atom, the plain atoms beside it in its top-level `all`) for every atom."""
+    if isinstance(condition, AllOf):
+        plain = tuple(c for c in condition.children if isinstance(c, Atom))
+        out = []
+        for child in condition.children:
+            for atom in atoms_of(child):
+                out.append((atom, tuple(a for a in plain if a is not atom)))
+        return out
+    return [(atom, ()) for atom in atoms_of(condition)]
+
+
+def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
+    """Read dates, duration thresholds and amount bounds from every version of `platform`
+    and of the seller overlays that extend it."""
+    versions = [rs for rs in collection.by_name.get(platform, ()) if not rs.is_overlay]
+    if not versions:
+        names = [name for name, group in collection.by_name.items()
+                 if not any(rs.is_overlay for rs in group)]
+        raise SelectionError(Diagnostic("unknown-ruleset", f'no platform ruleset named '
+                                        f'"{platform}" is loaded (loaded: {", ".join(names)})',
+                                        Location(), hint=did_you_mean(platform, names)))
+    overlays = [rs for rs in collection.versions
+                if rs.is_overlay and rs.extends and rs.extends.split("@")[0] == platform]
+    windows = tuple((rs.effective_from, rs.effective_until or rs.effective_from
+                     + timedelta(days=365)) for rs in versions)
+    boundaries = sorted({d for rs in versions for d in (rs.effective_from, rs.effective_until)
+                         if d is not None})
+    edges: dict[tuple[str, int], Edge] = {}
+    for rs in versions + overlays:
+        for rule in rs.rules:
+            for atom, context in _siblings(rule.when):
+                for target in _targets(atom):
+                    edges.setdefault((atom.fact, target), Edge(atom.fact, target, context))
+    sweep: list[dict[str, Any]] = []
+    fields = catalogue()
+    for path in ("order.status", "order.payment.method", "request.type", "request.by",
+                 "request.reason", "request.seller_response.decision",
+                 "request.seller_response.reason"):
+        sweep += [{path: value} for value in fields[path].enum]
+    sweep += [{"product_type": t} for t in product_types()]
+    sweep += [{"edge": edge, "context": True} for edge in edges.values()]
+    sweep += [{"boundary": b, "delta": d} for b in boundaries for d in (-60, 60)]
+    live = tuple((rs.name, max(rs.effective_from, base.effective_from), min(
+        rs.effective_until or _FAR, base.effective_until or _FAR)) for rs in overlays
+        for base in collection.bases_for(rs))
+    return SamplePlan(platform, windows, tuple(boundaries), tuple(edges.values()),
+                      tuple(span for span in live if span[1] < span[2]), tuple(sweep))
+
+
+def _targets(atom: Atom) -> list[int]:
+    if atom.op in TIME_OPS and isinstance(atom.value, int):
+        return [atom.value + d for d in DELTAS if atom.value + d >= 0 or atom.fact not in CHAIN]
+    if atom.fact in INT_PATHS and isinstance(atom.value, int) and not isinstance(atom.value, bool):
+        return [v for v in (atom.value - 1, atom.value, atom.value + 1) if v >= 0]
+    return []
+
+
+def product_types() -> tuple[str, ...]:
+    item = load_schema("facts")["properties"]["order"]["properties"]["items"]["items"]
+    return tuple(item["properties"]["product_type"]["enum"])
+
+
+class _Draw:
+    """One order's random choices, honouring forced values (sweep, edge context)."""
+
+    def __init__(self, rng: random.Random, force: dict[str, Any]):
+        self.rng, self.force = rng, force
+
+    def pick(self, path: str, weights: dict[str, int] | tuple[str, ...]) -> Any:
+        if path in self.force:
+            return self.force[path]
+        if isinstance(weights, dict):
+            return self.rng.choices(list(weights), list(weights.values()))[0]
+        return self.rng.choice(weights)
+
+    def chance(self, path: str, p: float) -> bool:
+        return bool(self.force[path]) if path in self.force else self.rng.random() < p
+
+    def span(self, low: int, high: int) -> int:
+        """Seconds, log-uniform between low and high: most gaps short, some long."""
+        return int(math.exp(self.rng.uniform(math.log(low), math.log(high))))
+
+
+def _context_force(rng: random.Random, atoms: tuple[Atom, ...]) -> dict[str, Any]:
+    """Values that make a rule's plain sibling atoms true, for the facts the sampler draws."""
+    fields = catalogue()
+    force: dict[str, Any] = {}
+    for atom in atoms:
+        field = fields.get(atom.fact)
+        if atom.fact.startswith("derived.has_") and atom.op == "eq":
+            force[f"has:{atom.fact[len('derived.has_'):]}"] = atom.value
+        elif atom.fact == "derived.digital_delivered" and atom.op == "eq":
+            force["has:digital"], force["digital_delivered"] = True, atom.value
+        elif atom.op in ("exists", "absent"):
+            force[f"present:{atom.fact}"] = atom.op == "exists"
+        elif field is not None and field.enum:
+            allowed = {"eq": [atom.value], "in": list(atom.value or ()),
+                       "ne": [v for v in field.enum if v != atom.value],
+                       "not_in": [v for v in field.enum if v not in (atom.value or ())]
+                       }.get(atom.op, [])
+            if allowed:
+                force[atom.fact] = rng.choice(allowed)
+        elif field is not None and field.kind == "boolean" and atom.op in ("eq", "ne"):
+            force[atom.fact] = atom.value if atom.op == "eq" else not atom.value
+    if "request.seller_response.decision" in force or "request.seller_response.reason" in force:
+        force.setdefault("present:request.seller_response.decision", True)
+    return force
+
+
+def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
+    """Order `index` of the corpus for `seed` (deterministic)."""
+    rng = random.Random(f"aturan-sample:{seed}:{index}")
+    force: dict[str, Any] = dict(plan.sweep[index]) if index < len(plan.sweep) else {}
+    roll = rng.random()
+    if not force and plan.edges and roll < 0.35:
+        force = {"edge": rng.choice(plan.edges), "context": rng.random() < 0.5}
+    elif not force and plan.boundaries and roll < 0.38:
+        force = {"boundary": rng.choice(plan.boundaries), "delta": rng.choice((-60, 60))}
+    edge: Edge | None = force.get("edge")
+    if edge is not None and force.get("context"):
+        force.update(_context_force(rng, edge.context))
+    if edge is not None and edge.fact in EVENT_STATUSES and "order.status" not in force:
+        force["order.status"] = rng.choice(EVENT_STATUSES[edge.fact])
+    if edge is not None and edge.fact == "request.seller_response.at":
+        force["present:request.seller_response.decision"] = True
+    if "request.seller_response.reason" in force:
+        force.setdefault("request.seller_response.decision", "reject")
+        force["present:request.seller_response.reason"] = True
+    if "request.seller_response.decision" in force:
+        force["present:request.seller_response.decision"] = True
+    if force.get("present:request.seller_response.decision"):
+        force["request.by"] = "buyer"
+    return _build(plan, index, _Draw(rng, force), edge)
+
+
+def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict[str, Any]:
+    rng, force = draw.rng, draw.force
+    status = draw.pick("order.status", _statuses(force))
+    methods = {m: w for m, w in METHOD_WEIGHTS.items() if status != "unpaid" or m != "cod"}
+    if force.get("present:order.payment.paid_at") and status != "unpaid":
+        methods.pop("cod", None)
+    if edge is not None and edge.fact in ("order.payment.paid_at", "order.payment.deadline_at"):
+        methods.pop("cod", None)
+    method = draw.pick("order.payment.method", methods)
+    cod = method == "cod"
+    shipped = status in SHIPPED
+    pre_ship = status in ("unpaid", "paid", "to_ship", "cancelled")
+    coherent = rng.random() < 0.9
+    rtype = draw.pick("request.type", ("cancel",) if pre_ship and coherent else (
+        ("return_refund",) if status in DELIVERED and coherent else ("cancel", "return_refund")))
+    by = draw.pick("request.by", {"buyer": 75, "seller": 15, "system": 10})
+    reasons = (RETURN_REASONS if rtype == "return_refund" else REASONS_BY[by]) if coherent else (
+        catalogue()["request.reason"].enum)
+    reason = draw.pick("request.reason", reasons)
+    answered = by == "buyer" and draw.chance("present:request.seller_response.decision",
+                                             0.55 if status in ("paid", "to_ship") else 0.1)
+    paid = not cod and status != "unpaid" and (status != "cancelled" or rng.random() < 0.5
+                                               or bool(edge and edge.fact.endswith("paid_at")))
+    can_await = status == "to_ship" or shipped
+    awaiting = can_await and draw.chance("present:order.fulfillment.awaiting_collection_at",
+                                         0.5 if status == "to_ship" else 0.8)
+    if edge is not None and edge.fact == "order.fulfillment.awaiting_collection_at":
+        awaiting = can_await
+
+    # the timeline, as chronological gaps in seconds; ages are measured back from `now`
+    gaps: dict[str, int] = {"order.placed_at": 0}
+    if paid:
+        gaps["order.payment.paid_at"] = draw.span(30, 20 * 3600)
+    if awaiting:
+        gaps["order.fulfillment.awaiting_collection_at"] = draw.span(600, 36 * 3600)
+    if shipped:
+        gaps["order.fulfillment.shipped_at"] = draw.span(1800, 3 * 86400)
+    if status in DELIVERED:
+        gaps["order.fulfillment.delivered_at"] = draw.span(12 * 3600, 6 * 86400)
+    gaps["request.at"] = draw.span(60, (7 if status in DELIVERED else 3) * 86400)
+    if answered:
+        gaps["request.seller_response.at"] = draw.span(300, 3 * 86400)
+    explicit_now = answered or rng.random() < 0.4
+    gaps["now"] = draw.span(60, 4 * 86400) if explicit_now else 0
+    if answered:
+        gaps["now"] = rng.choice((0, draw.span(60, 86400)))
+    events = list(gaps)
+    if edge is not None and edge.fact in gaps and edge.fact in CHAIN:
+        _fix_age(gaps, events, edge.fact, edge.target)
+        explicit_now = explicit_now or gaps["now"] > 0 or edge.fact == "request.at"
+    ages = {e: sum(gaps[x] for x in events[i + 1:]) for i, e in enumerate(events)}
+
+    if "boundary" in force:  # just before and after a version change, never outside them all
+        request_at = force["boundary"] + timedelta(seconds=force["delta"])
+        if not any(start <= request_at < end for start, end in plan.windows):
+            request_at = force["boundary"] - timedelta(seconds=force["delta"])
+    else:
+        start, end = rng.choice(plan.windows)
+        request_at = start + timedelta(seconds=rng.randrange(int((end - start).total_seconds())))
+    tz = rng.choices([o for o, _ in OFFSETS], [w for _, w in OFFSETS])[0]
+    now = request_at + timedelta(seconds=ages["request.at"])
+
+    def moment(age: int) -> str:
+        return (now - timedelta(seconds=age)).astimezone(tz).isoformat(timespec="seconds")
+
+    # off-chain deadlines: anchored on placement (payment) or payment (shipping)
+    deadline_age = ship_by_age = None
+    if status == "unpaid" or (status == "cancelled" and not paid and not cod):
+        window = rng.choice((3600, 2 * 3600, 86400, 2 * 86400))
+        deadline_age = ages["order.placed_at"] - window
+        if edge is not None and edge.fact == "order.payment.deadline_at":
+            deadline_age = edge.target
+            ages["order.placed_at"] = max(ages["order.placed_at"], edge.target + 600)
+    if status != "unpaid":
+        anchor = "order.payment.paid_at" if paid else "order.placed_at"
+        ship_by_age = ages[anchor] - rng.choice((1, 2, 3)) * 86400
+        if edge is not None and edge.fact == "order.fulfillment.ship_by":
+            ship_by_age = edge.target
+            _push_back(ages, events, anchor, edge.target + 3600)
+
+    items = _items(draw)
+    amounts = _amounts(rng, items, edge)
+    response = None
+    if answered:
+        decision = draw.pick("request.seller_response.decision", ("approve", "reject"))
+        response = {"decision": decision, "at": moment(ages["request.seller_response.at"])}
+        if decision == "reject" and draw.chance("present:request.seller_response.reason", 0.8):
+            response["reason"] = draw.pick("request.seller_response.reason", catalogue()[
+                "request.seller_response.reason"].enum)
+    fulfillment: dict[str, Any] = {
+        "ship_by": None if ship_by_age is None else moment(ship_by_age),
+        "shipped_at": moment(ages["order.fulfillment.shipped_at"]) if shipped else None,
+        "delivered_at": (moment(ages["order.fulfillment.delivered_at"])
+                         if status in DELIVERED else None)}
+    if awaiting:
+        fulfillment["awaiting_collection_at"] = moment(
+            ages["order.fulfillment.awaiting_collection_at"])
+    elif rng.random() < 0.5:
+        fulfillment["awaiting_collection_at"] = None
+    if any(i["product_type"] == "custom_made" for i in items) or (
+            "order.fulfillment.production_started" in force):
+        fulfillment["production_started"] = draw.chance("order.fulfillment.production_started",
+                                                         0.5)
+    facts: dict[str, Any] = {
+        "order": {
+            "id": f"{PREFIX.get(plan.platform, 'OR')}-{index + 1:08d}",
+            "platform": plan.platform,
+            "placed_at": moment(ages["order.placed_at"]),
+            "status": status,
+            "payment": {"method": method,
+                        "paid_at": moment(ages["order.payment.paid_at"]) if paid else None,
+                        "deadline_at": None if deadline_age is None else moment(deadline_age)},
+            "amounts": amounts,
+            "items": items,
+            "seller": {"id": f"S-{rng.randint(1, 5000)}", "policy": _overlay(plan, rng, request_at)},
+            "fulfillment": fulfillment,
+        },
+        "request": {"type": rtype, "by": by, "reason": reason,
+                    "at": moment(ages["request.at"]), "seller_response": response},
+    }
+    if explicit_now:
+        facts["now"] = moment(0)
+    return facts
+
+
+def _statuses(force: dict[str, Any]) -> dict[str, int]:
+    """Status weights narrowed to what forced presence or absence of timestamps allows."""
+    keep = dict(STATUS_WEIGHTS)
+    if force.get("order.payment.method") == "cod":
+        keep.pop("unpaid")
+    for fact, having in (("order.fulfillment.shipped_at", SHIPPED),
+                         ("order.fulfillment.delivered_at", DELIVERED),
+                         ("order.fulfillment.awaiting_collection_at", ("to_ship",) + SHIPPED),
+                         ("order.payment.paid_at", tuple(s for s in keep if s != "unpaid"))):
+        wanted = force.get(f"present:{fact}")
+        if wanted is not None:
+            narrowed = {s: w for s, w in keep.items() if (s in having) == wanted}
+            keep = narrowed or keep
+    return keep
+
+
+def _fix_age(gaps: dict[str, int], events: list[str], fact: str, age: int) -> None:
+    """Make `fact`'s age exactly `age` by rescaling the gaps after it (order is kept)."""
+    later = events[events.index(fact) + 1:]
+    total = sum(gaps[e] for e in later)
+    if total == 0:
+        gaps["now"] = age
+        return
+    scaled = [gaps[e] * age // total for e in later]
+    scaled[-1] += age - sum(scaled)
+    for e, gap in zip(later, scaled):
+        gaps[e] = gap
+
+
+def _push_back(ages: dict[str, int], events: list[str], anchor: str, minimum: int) -> None:
+    """Move `anchor` (and everything before it) earlier until its age is at least `minimum`."""
+    shift = minimum - ages[anchor]
+    if shift > 0:
+        for e in events[:events.index(anchor) + 1]:
+            ages[e] += shift
+
+
+def _items(draw: _Draw) -> list[dict[str, Any]]:
+    rng, force = draw.rng, draw.force
+    types = [draw.pick("product_type", TYPE_WEIGHTS)]
+    types += [rng.choices(list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values()))[0]
+              for _ in range(rng.choice((0, 0, 0, 1, 1, 2)))]
+    for key, wanted in force.items():
+        if key.startswith("has:"):
+            kind = key[4:]
+            types = [t for t in types if t != kind] or ["regular"]
+            if wanted:
+                types.append(kind)
+    items = []
+    for n, kind in enumerate(types):
+        item: dict[str, Any] = {"sku": f"{kind[:3].upper()}-{rng.randint(100, 999)}-{n}",
+                                "product_type": kind, "quantity": rng.choice((1, 1, 1, 2, 3)),
+                                "unit_price": draw.span(50, 20000) * 100}
+        if kind == "digital":
+            item["delivered"] = draw.chance("digital_delivered", 0.5)
+        items.append(item)
+    return items
+
+
+def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None) -> dict[str, int]:
+    if edge is not None and edge.fact == "derived.item_count":
+        items[:] = items[:1]
+        items[0]["quantity"] = max(1, edge.target)
+    if edge is not None and edge.fact in ("order.amounts.items", "order.amounts.total"):
+        items[:] = items[:1]
+        items[0]["quantity"], items[0]["unit_price"] = 1, edge.target
+    subtotal = sum(i["quantity"] * i["unit_price"] for i in items)
+    shipping = rng.choice((0, 0, 9000, 12000, 15000, 20000, 25000))
+    discount = 0 if rng.random() < 0.6 else min(subtotal, rng.randrange(0, 50001, 500))
+    if edge is not None:
+        if edge.fact == "order.amounts.total":
+            shipping = discount = 0
+        elif edge.fact == "order.amounts.shipping":
+            shipping = edge.target
+        elif edge.fact == "order.amounts.discount":
+            discount = min(edge.target, subtotal + shipping)
+    return {"items": subtotal, "shipping": shipping, "discount": discount,
+            "total": subtotal + shipping - discount}
+
+
+def _overlay(plan: SamplePlan, rng: random.Random, at: datetime) -> str | None:
+    live = [name for name, start, end in plan.overlays if start <= at < end]
+    return rng.choice(live) if live and rng.random() < 0.1 else None
+
+
+def generate(plan: SamplePlan, n: int, seed: int) -> Iterator[dict[str, Any]]:
+    """The corpus, one order at a time (nothing is kept)."""
+    for index in range(n):
+        yield order(plan, seed, index)
+
+
+def to_line(facts: dict[str, Any]) -> str:
+    """One JSON Lines line: compact, key order as built, so bytes depend only on the seed."""
+    return json.dumps(facts, ensure_ascii=False, separators=(",", ":")) + "\n"
+

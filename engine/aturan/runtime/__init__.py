@@ -1,0 +1,1 @@
+"""Deciding: facts check and flatten, selection, compile to durable_rules, memo, plan, explain."""

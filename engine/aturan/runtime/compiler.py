@@ -1,0 +1,127 @@
+"""Model -> durable_rules definitions, in small named, pure stages.
+
+Stages: `merge` (an overlay's rules over its base version's), `negation_normal_form` (push `not`
+down to atoms, so absent facts behave as documented), `translate` (atoms -> the engine's JSON
+conditions). Time operators compile to comparisons on derived integer facts `age:<path>`: the
+age in seconds of a timestamp at `now`, computed by the evaluator per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..language.catalogue import catalogue
+from ..language.model import AllOf, AnyOf, Atom, Condition, Effect, Not, Rule, RulesetVersion, atoms_of
+
+FACT_MARKER = "aturan:fact"  # only aturan's fact carries it; the engine's session state does not
+
+_NEGATED_OP = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",
+               "le": "gt", "gt": "le", "exists": "absent", "absent": "exists",
+               "older_than": "within", "within": "older_than"}
+
+
+@dataclass(frozen=True)
+class CompiledRuleset:
+    """What the evaluator runs: the effective rules and their engine definition.
+
+    `engine_name` is unique per ruleset text (it carries the digests), so two versions, or an old
+    and a reloaded copy, never share a name in the process-global engine."""
+
+    ruleset: RulesetVersion
+    base: RulesetVersion | None
+    rules: tuple[Rule, ...]
+    default: Effect
+    default_messages: dict[str, str]
+    definition: dict[str, Any]
+    engine_name: str
+    fact_paths: tuple[str, ...]  # plain facts the engine reads
+    age_paths: tuple[str, ...]  # timestamps whose age the engine reads
+
+    def rule_for(self, engine_rule: str) -> Rule:
+        return self.rules[int(engine_rule[1:])]
+
+
+def merge(ruleset: RulesetVersion, base: RulesetVersion | None) -> tuple[Rule, ...]:
+    """Stage 1: an overlay's rules replace same-id base rules and add the rest."""
+    if base is None:
+        return ruleset.rules
+    replaced = {rule.id for rule in ruleset.rules}
+    return tuple(r for r in base.rules if r.id not in replaced) + ruleset.rules
+
+
+def negation_normal_form(condition: Condition, negate: bool = False) -> Condition:
+    """Stage 2: `not` only on atoms, expressed as the opposite operator or an absent fact.
+
+    Every comparison is false on an absent fact, so not(fact eq v) is (fact absent) or
+    (fact ne v); presence tests simply swap."""
+    if isinstance(condition, Not):
+        return negation_normal_form(condition.child, not negate)
+    if isinstance(condition, (AllOf, AnyOf)):
+        children = tuple(negation_normal_form(c, negate) for c in condition.children)
+        flip = isinstance(condition, AllOf) == negate  # De Morgan
+        return AnyOf(children, condition.location) if flip else AllOf(children, condition.location)
+    if not negate:
+        return condition
+    opposite = Atom(condition.fact, _NEGATED_OP[condition.op], condition.value, condition.location)
+    if condition.op in ("exists", "absent"):
+        return opposite
+    return AnyOf((Atom(condition.fact, "absent", True, condition.location), opposite),
+                 condition.location)
+
+
+def is_timestamp(fact: str) -> bool:
+    field = catalogue().get(fact)
+    return field is not None and field.kind == "timestamp"
+
+
+def engine_key(atom: Atom) -> str:
+    """Timestamps reach the engine only as their age in seconds, under `age:<path>`."""
+    return f"age:{atom.fact}" if is_timestamp(atom.fact) else atom.fact
+
+
+def translate(condition: Condition) -> dict[str, Any]:
+    """Stage 3: one NNF condition -> durable_rules JSON."""
+    if isinstance(condition, AllOf):
+        return {"$and": [translate(c) for c in condition.children]}
+    if isinstance(condition, AnyOf):
+        return {"$or": [translate(c) for c in condition.children]}
+    assert isinstance(condition, Atom), "translate expects negation normal form"
+    key, op, value = engine_key(condition), condition.op, condition.value
+    if op == "eq":
+        return {key: value}
+    if op == "ne":
+        return {"$neq": {key: value}}
+    if op == "in":
+        return {"$or": [{key: v} for v in value]}
+    if op == "not_in":
+        return {"$and": [{"$neq": {key: v}} for v in value]}
+    if op in ("lt", "le", "gt", "ge"):
+        return {{"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}[op]: {key: value}}
+    if op == "exists":
+        return {"$ex": {key: 1}}
+    if op == "absent":
+        return {"$nex": {key: 1}}
+    if op == "older_than":
+        return {"$gte": {key: value}}
+    if op == "within":
+        return {"$lt": {key: value}}
+    raise ValueError(f"unknown operator {op}")
+
+
+def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None
+                    ) -> CompiledRuleset:
+    rules = merge(ruleset, base)
+    definition = {
+        f"r{index}": {"all": [{"m": {"$and": [{FACT_MARKER: 1},
+                                              translate(negation_normal_form(rule.when))]}}]}
+        for index, rule in enumerate(rules)}
+    facts = {atom.fact for rule in rules for atom in atoms_of(rule.when)}
+    ages = sorted(f for f in facts if is_timestamp(f))
+    plain = sorted(f for f in facts if not is_timestamp(f))
+    name = f"{ruleset.key}#{ruleset.digest[7:19]}"
+    if base is not None:
+        name += f"+{base.key}#{base.digest[7:19]}"
+    return CompiledRuleset(ruleset=ruleset, base=base, rules=rules, default=ruleset.default,
+                           default_messages=ruleset.default_messages, definition=definition,
+                           engine_name=name, fact_paths=tuple(plain), age_paths=tuple(ages))

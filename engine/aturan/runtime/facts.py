@@ -1,0 +1,388 @@
+"""Order facts: validation of incoming facts and the flat view (`FlatFacts`) that both the engine
+and explanations read. The catalogue of fact paths lives in `language.catalogue`."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from ._fastinit import builder
+from ..errors import Diagnostic, FactsError, Location, pointer_join
+from ..language.model import parse_timestamp
+from ..language.catalogue import catalogue
+from ..resources import load_schema
+from ..language.schema import schema_diagnostics
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+MAX_FACTS_BYTES = 1024 * 1024
+# Guards for facts given as a Python dict (the JSON text path is bounded by MAX_FACTS_BYTES): an
+# order is a few levels deep, its strings short, its items at most 500; anything far beyond is
+# refused before the schema check, whose cost and messages grow with the input.
+MAX_FACTS_DEPTH = 16
+MAX_FACTS_STRING = 1024
+MAX_FACTS_VALUES = 10_000
+TIMESTAMP_YEARS = (1900, 2999)  # dates far outside overflow business-day and time-zone arithmetic
+
+
+@dataclass(frozen=True)
+class FlatFacts:
+    """Validated facts seen as `path -> value` (nulls dropped), with timestamps parsed and the
+    age in whole seconds of every timestamp measured to `now`."""
+
+    values: dict[str, Any]
+    ages: dict[str, int]
+    now: datetime
+    order_id: str
+    platform: str
+    seller_policy: str | None
+    request_at: datetime
+
+    def get(self, path: str) -> Any:
+        return self.values.get(path)
+
+
+def _reject_non_json_numbers(value: Any, pointer: str, out: list[Diagnostic]) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            out.append(Diagnostic("facts-number", f"{value} is not a number JSON allows",
+                                  Location(pointer=pointer or "/")))
+        else:
+            out.append(Diagnostic("facts-number",
+                                  f"{value!r} is a fractional number; amounts and counts are whole "
+                                  "numbers (money is integer rupiah)", Location(pointer=pointer)))
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            _reject_non_json_numbers(child, pointer_join(pointer, key), out)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _reject_non_json_numbers(child, pointer_join(pointer, index), out)
+
+
+def _check_shape(facts: Any) -> list[Diagnostic]:
+    """Depth, size, text length and integer magnitude limits, checked iteratively (no recursion,
+    so no RecursionError) and cheaply: a JSON pointer is only built for a problem."""
+    out: list[Diagnostic] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(facts, ())]
+    seen = 0
+    while stack:
+        value, path = stack.pop()
+        seen += 1
+        if seen > MAX_FACTS_VALUES:
+            return [Diagnostic("facts-too-large", f"facts hold more than {MAX_FACTS_VALUES:,} "
+                               "values; an order has at most 500 items", Location(pointer="/"))]
+        if isinstance(value, str):
+            if len(value) > MAX_FACTS_STRING:
+                out.append(Diagnostic("facts-too-large", f"a text of {len(value):,} characters "
+                                      f"is too long; facts hold at most {MAX_FACTS_STRING:,} "
+                                      "characters per text", Location(pointer=_pointer(path))))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= 2 ** 63:
+                out.append(Diagnostic("facts-number", "this number is far too large for any "
+                                      "fact", Location(pointer=_pointer(path))))
+        elif isinstance(value, (dict, list)):
+            if len(path) >= MAX_FACTS_DEPTH:
+                out.append(Diagnostic("facts-too-deep",
+                                      f"facts nest deeper than {MAX_FACTS_DEPTH} levels",
+                                      Location(pointer=_pointer(path))))
+                continue
+            pairs = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in pairs:
+                if isinstance(key, str) and len(key) > MAX_FACTS_STRING:
+                    out.append(Diagnostic("facts-too-large", f"a key of {len(key):,} characters "
+                                          f"is too long; facts keys are at most "
+                                          f"{MAX_FACTS_STRING:,}",
+                                          Location(pointer=_pointer(path) or "/")))
+                    break
+                stack.append((child, path + (key,)))
+    return out
+
+
+def _pointer(path: tuple[Any, ...]) -> str:
+    pointer = ""
+    for key in path:
+        pointer = pointer_join(pointer, key)
+    return pointer
+
+
+def _check_timestamps(facts: dict[str, Any]) -> list[Diagnostic]:
+    """The schema checks a timestamp's shape; this checks it is a real instant in range
+    (no 30 February, no leap second 60, no year 9999 that overflows a refund due date)."""
+    found = []
+    paths = [f.path for f in catalogue().values() if f.kind == "timestamp" and not f.derived]
+    for path in paths + ["now"]:
+        node: Any = facts
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, str):
+            continue
+        pointer = "/" + path.replace(".", "/")
+        try:
+            moment = parse_timestamp(node)
+        except ValueError as exc:
+            found.append(Diagnostic("facts-timestamp", f"{node!r} is not a real date and time "
+                                    f"({exc})", Location(pointer=pointer)))
+            continue
+        low, high = TIMESTAMP_YEARS
+        if not low <= moment.year <= high:
+            found.append(Diagnostic("facts-timestamp", f"{node!r} is outside the years aturan "
+                                    f"accepts ({low}-{high})", Location(pointer=pointer)))
+    return found
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def _beyond_microseconds(text: str) -> int:
+    """Nanoseconds in fraction digits 7-9, which `datetime` (microseconds) drops."""
+    match = _FRACTION.search(text)
+    return int(match.group(1)[6:9].ljust(3, "0")) if match else 0
+
+
+def _age(now: datetime, now_text: str, moment: datetime, text: str) -> int:
+    """Whole seconds from `moment` to `now`, floored, exact to the nanosecond (integer arithmetic:
+    no float rounding, no truncation of 7-9 digit fractions)."""
+    micros = (now - moment) // timedelta(microseconds=1)
+    nanos = micros * 1000 + _beyond_microseconds(now_text) - _beyond_microseconds(text)
+    return nanos // 1_000_000_000
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    for key, child in value.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(child, dict):
+            _flatten(child, path, out)
+        elif child is not None and not isinstance(child, list):
+            out[path] = child
+
+
+def _derived(order: dict[str, Any]) -> dict[str, Any]:
+    items = order["items"]
+    if len(items) == 1:  # most orders: the same values without a loop and a set
+        item = items[0]
+        kind = item["product_type"]
+        return {
+            "derived.has_custom_made": kind == "custom_made",
+            "derived.has_pre_order": kind == "pre_order",
+            "derived.has_perishable": kind == "perishable",
+            "derived.has_digital": kind == "digital",
+            "derived.digital_delivered": kind == "digital" and item.get("delivered") is True,
+            "derived.item_count": item["quantity"],
+        }
+    types = set()
+    count = 0
+    digital_delivered = False
+    for item in order["items"]:  # one pass: this runs for every decision
+        kind = item["product_type"]
+        types.add(kind)
+        count += item["quantity"]
+        if kind == "digital" and item.get("delivered") is True:
+            digital_delivered = True
+    return {
+        "derived.has_custom_made": "custom_made" in types,
+        "derived.has_pre_order": "pre_order" in types,
+        "derived.has_perishable": "perishable" in types,
+        "derived.has_digital": "digital" in types,
+        "derived.digital_delivered": digital_delivered,
+        "derived.item_count": count,
+    }
+
+
+def validate_facts(facts: Any) -> list[Diagnostic]:
+    """Every problem with `facts`, each naming its JSON pointer; empty when the facts are valid."""
+    if not isinstance(facts, dict):
+        return [Diagnostic("facts-type", "facts must be a JSON object with `order` and `request`",
+                           Location(pointer="/"))]
+    problems = _check_shape(facts)
+    if problems:
+        return problems
+    _reject_non_json_numbers(facts, "", problems)
+    if problems:
+        return problems
+    if "derived" in facts:
+        problems.append(Diagnostic("facts-derived",
+                                   "`derived` is computed by aturan from the order; do not send it",
+                                   Location(pointer="/derived")))
+        facts = {k: v for k, v in facts.items() if k != "derived"}
+    problems += [Diagnostic("facts-schema", d.message, Location(pointer=d.location.pointer or "/"))
+                 for d in schema_diagnostics(facts, "facts", lambda p: Location(pointer=p))]
+    if not problems:
+        problems += _check_timestamps(facts)
+    return problems
+
+
+@lru_cache(maxsize=None)
+def _fast_check() -> Callable[[Any], dict[str, Any] | None] | None:
+    """The compiled accept-only check of the facts schema and the guards above (see
+    `aturan.runtime.fastcheck`), or None if the schema uses a keyword it does not compile."""
+    from .fastcheck import Limits, Shortcut, compile_checker
+    from ..language.schema import validator_for
+    formats = validator_for("facts").format_checker
+    checked = frozenset(formats.checkers) if formats is not None else frozenset()
+    schema = load_schema("facts")
+    shortcuts = {}
+    if schema.get("$defs", {}).get("timestamp", {}).get("pattern") == TIMESTAMP_PATTERN:
+        paths = frozenset(f.path for f in catalogue().values() if f.kind == "timestamp")
+        shortcuts[TIMESTAMP_PATTERN] = Shortcut(
+            "len({v}) == 25 and {v}[4::3] in TIMESTAMP_SHAPES",
+            {"TIMESTAMP_SHAPES": _TIMESTAMP_SHAPES}, paths | {"now"})
+    return compile_checker(schema,
+                           Limits(MAX_FACTS_STRING, 2 ** 63, MAX_FACTS_DEPTH, MAX_FACTS_VALUES),
+                           formats.conforms if formats is not None else None, checked, shortcuts)
+
+
+# The facts schema's timestamp pattern, and the separators (positions 4, 7, ..., 22) of its
+# usual 25-character form 2024-03-01T10:00:00+07:00. A string of that length with those
+# separators that `datetime.fromisoformat` then parses has ASCII digits everywhere else
+# (its parser reads each field with '0'-'9' only), so it matches the pattern; one that does
+# not parse is refused by `_finish(strict=True)` and goes to jsonschema. `_finish` parses every
+# timestamp path (and `now`), which is why the shortcut applies to exactly those.
+TIMESTAMP_PATTERN = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+                     r"([Zz]|[+-]\d{2}:\d{2})$")
+_TIMESTAMP_SHAPES = frozenset(f"--{t}::{sign}:" for t in "Tt " for sign in "+-")
+
+
+@lru_cache(maxsize=None)
+def _timestamp_paths() -> tuple[str, ...]:
+    return tuple(path for path, field in catalogue().items() if field.kind == "timestamp")
+
+
+def _nanos_beyond(text: str) -> int:
+    return _beyond_microseconds(text) if "." in text else 0
+
+
+def _moment(text: str) -> datetime:
+    """`parse_timestamp`: Python 3.11 reads a Z offset itself, but not z."""
+    try:
+        return _fromisoformat(text)
+    except ValueError:
+        return parse_timestamp(text)
+
+
+_fromisoformat = datetime.fromisoformat
+_CHECK: list[Callable[[Any], dict[str, Any] | None] | None] = []  # `_fast_check()`, once
+
+
+def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
+    """Validate and flatten; raise `FactsError` naming every bad pointer.
+
+    Facts the compiled check accepts skip the jsonschema interpreter; anything else (and any
+    timestamp that is not a real instant in range) goes through `validate_facts`, which names
+    every problem, so errors and their pointers do not depend on which path ran."""
+    flat, texts = flatten_without_ages(facts)
+    add_ages(flat, texts)
+    return flat
+
+
+def flatten_without_ages(facts: dict[str, Any]) -> tuple[FlatFacts, dict[str, str]]:
+    """`flatten_facts` with `ages` still empty, and the timestamps' texts (`now` under "")
+    for `add_ages`: `Policies.decide` computes only the ages its ruleset reads."""
+    if not _CHECK:
+        _CHECK.append(_fast_check())
+    check = _CHECK[0]
+    values = check(facts) if check is not None else None
+    if values is not None:
+        parsed = _parse(facts, values, strict=True)
+        if parsed is not None:
+            return parsed
+    problems = validate_facts(facts)
+    if problems:
+        raise FactsError(problems)
+    values = {}
+    _flatten({k: v for k, v in facts.items() if k != "now"}, "", values)
+    parsed = _parse(facts, values, strict=False)
+    assert parsed is not None
+    return parsed
+
+
+def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
+           ) -> tuple[FlatFacts, dict[str, str]] | None:
+    """Derived facts and parsed timestamps. With `strict`, None for a timestamp
+    `_check_timestamps` would refuse (the caller then reports it)."""
+    order = facts["order"]
+    values.update(_derived(order))
+    values.setdefault("order.fulfillment.production_started", False)
+    now_text = facts.get("now") or facts["request"]["at"]
+    low, high = TIMESTAMP_YEARS
+    texts = {"": now_text}
+    try:
+        try:
+            now = _fromisoformat(now_text)
+        except ValueError:
+            now = parse_timestamp(now_text)
+        if strict and not low <= now.year <= high:
+            return None
+        for path in _timestamp_paths():
+            text = values.get(path)
+            if text is None:
+                continue
+            try:
+                moment = _fromisoformat(text)  # as parse_timestamp: 3.11 reads Z, not z
+            except ValueError:
+                moment = parse_timestamp(text)
+            if strict and not low <= moment.year <= high:
+                return None
+            values[path] = moment
+            texts[path] = text
+    except ValueError:
+        if strict:
+            return None
+        raise
+    flat = _flat_facts({"values": values, "ages": {}, "now": now, "order_id": order["id"],
+                        "platform": order["platform"],
+                        "seller_policy": order["seller"]["policy"],
+                        "request_at": values["request.at"],
+                        # now.isoformat() is the text itself when it has whole seconds, a
+                        # T, an offset that is not -00:00 (printed +00:00) and ASCII digits
+                        # (the pattern's \d admits others)
+                        NOW_ISOFORMAT: now_text if (
+                            len(now_text) == 25 and now_text[10] == "T"
+                            and now_text[19] in "+-" and now_text.isascii()
+                            and now_text[19:] != "-00:00") else None})
+    return flat, texts
+
+
+def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None = None
+             ) -> None:
+    """Fill `flat.ages` for `paths` (default: every timestamp), exactly as `_age` computes
+    them; only for a FlatFacts from `flatten_without_ages` that nobody else holds yet."""
+    now, now_text, values, ages = flat.now, texts[""], flat.values, flat.ages
+    now_nanos = _nanos_beyond(now_text)
+    # Whole seconds and the same written offset as `now`: the age is the difference of the
+    # wall-clock times, without datetime subtraction (which calls utcoffset() twice).
+    offset = now_text[-6:] if "." not in now_text and now_text[-6] in "+-" else None
+    if offset is not None:
+        now_day = now.toordinal()
+        now_second = now.hour * 3600 + now.minute * 60 + now.second
+    for path in _timestamp_paths() if paths is None else paths:
+        text = texts.get(path)
+        if text is None:
+            continue
+        moment = values[path]
+        if offset is not None and len(text) == 25 and text.endswith(offset):  # no fraction
+            ages[path] = ((now_day - moment.toordinal()) * 86400 + now_second
+                          - moment.hour * 3600 - moment.minute * 60 - moment.second)
+        elif now_nanos or "." in text:  # as `_age`: exact to the nanosecond
+            micros = (now - moment) // _MICROSECOND
+            ages[path] = (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
+        else:  # whole seconds, floored: `microseconds` (in [0, 1e6)) do not count
+            span = now - moment
+            ages[path] = span.days * 86400 + span.seconds
+
+
+NOW_ISOFORMAT = "_now_isoformat"  # a cache beside FlatFacts' fields: `now.isoformat()` or None
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_flat_facts = builder(FlatFacts, ("values", "ages", "now", "order_id", "platform",
+                                  "seller_policy", "request_at"))
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,171 @@
+"""A bounded, thread-safe cache of what the engine decided, keyed by what a ruleset can see.
+
+A rule's firing depends only on the truth values of its atoms, and an atom reads one fact. So
+each fact a ruleset reads is mapped to a small class id such that two values in one class make
+every atom on that fact agree: for enum/string/boolean facts, each constant an atom names is
+its own class and every other value shares one; for integers and ages, the points where an
+atom's truth changes cut the number line into intervals (`bisect`); absent is a class of its
+own. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
+durable_rules gives one answer per key: it decides each key once, and the answer, with
+everything derived from it that does not depend on fact values (`plan.Plan`), is reused for
+every later order with that key.
+
+The cache is a pure cache: dropping any entry changes no result, only speed. Each compiled
+ruleset has its own (`memo_for`), capped at `CAPACITY` keys (oldest dropped first), so a
+process's memory does not grow with the number of orders. Reads take no lock (a dict lookup is
+atomic); writes take the memo's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from typing import Any, Callable, Hashable
+
+from .compiler import CompiledRuleset
+from .facts import FlatFacts
+from ..language.catalogue import catalogue
+from ..language.model import TIME_OPS, Atom, atoms_of
+
+CAPACITY = 4096  # keys per compiled ruleset; the bundled rulesets meet a few hundred at most
+_OTHER = 1  # class of a value equal to no constant
+_ATTRIBUTE = "_aturan_memo"
+_CREATE = threading.Lock()
+
+
+def _boundaries(atoms: list[Atom]) -> tuple[float, ...] | None:
+    """For a fact whose atoms all compare integers (amounts, counts, ages), the points where
+    some atom's truth changes, for `bisect_right`; None if an operand is not an integer.
+
+    On integers, `lt c`, `ge c`, `older_than c` (age >= c) and `within c` (age < c) change at
+    c; `le c` and `gt c` at c + 1; (in)equality to c at c and at c + 1. Between two
+    consecutive points every atom keeps its truth value, so the interval is the class: the
+    coarsest exact partition, which keeps the key space small. +inf ends the list: an integer
+    lands below it, and the NaN standing for an absent fact compares false with everything
+    and lands past the end, a class of its own."""
+    points: set[int] = set()
+    for atom in atoms:
+        if atom.op in ("exists", "absent"):
+            continue
+        values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
+        if any(type(value) is not int for value in values):
+            return None
+        for value in values:
+            if atom.op in ("lt", "ge", "older_than", "within"):
+                points.add(value)
+            elif atom.op in ("le", "gt"):
+                points.add(value + 1)
+            else:  # eq, ne, in, not_in
+                points.update((value, value + 1))
+    return tuple(sorted(points)) + (_INF,)
+
+
+def _table(atoms: list[Atom]) -> dict[Hashable, int]:
+    """value -> class for a fact tested only by (in)equality and presence: absent (None) is 0,
+    a value equal to no constant gets `_OTHER` (from `dict.get`), each constant its own."""
+    table: dict[Hashable, int] = {None: 0}
+    for atom in atoms:
+        if atom.op in ("exists", "absent"):
+            continue
+        for value in atom.value if isinstance(atom.value, tuple) else (atom.value,):
+            table.setdefault(value, len(table) + 1)
+    return table
+
+
+class RulesetMemo:
+    """The key function and the cache of one compiled ruleset."""
+
+    def __init__(self, compiled: CompiledRuleset, capacity: int | None = None):
+        self.capacity = capacity or CAPACITY
+        self._lock = threading.Lock()
+        self.entries: dict[tuple[int, ...], Any] = {}
+        self.entries_by_rule: dict[Any, Any] = {}  # `plan._rule_entry`'s cache
+        self.misses = 0
+        by_fact: dict[str, list[Atom]] = {}
+        for rule in compiled.rules:
+            for atom in atoms_of(rule.when):
+                by_fact.setdefault(atom.fact, []).append(atom)
+        fields = catalogue()
+        tables: list[tuple[str, dict[Hashable, int]]] = []
+        ordered: list[tuple[str, tuple[float, ...]]] = []
+        ages: list[tuple[str, tuple[float, ...]]] = []
+        for fact in sorted(by_fact):
+            atoms = by_fact[fact]
+            field = fields.get(fact)
+            cuts = _boundaries(atoms)
+            if field is not None and field.kind == "timestamp":  # the engine reads its age
+                if cuts is None:
+                    raise ValueError(f"{fact}: a timestamp compared with a non-duration")
+                ages.append((fact, cuts))
+            elif cuts is not None and (field is None or field.kind == "integer" or any(
+                    a.op in ("lt", "le", "gt", "ge") for a in atoms)):
+                ordered.append((fact, cuts))
+            elif any(a.op in ("lt", "le", "gt", "ge") + TIME_OPS for a in atoms):
+                raise ValueError(f"{fact}: ordered comparison of non-integers")
+            else:
+                tables.append((fact, _table(atoms)))
+        self.facts = len(tables) + len(ordered) + len(ages)
+        self.key_of = _key_function(tables, ordered, ages)
+
+    def key(self, facts: FlatFacts) -> tuple[int, ...]:
+        """The class of every fact the ruleset reads (see the module docstring)."""
+        return self.key_of(facts.values, facts.ages)
+
+    def get(self, key: tuple[int, ...]) -> Any:
+        return self.entries.get(key)
+
+    def put(self, key: tuple[int, ...], entry: Any) -> Any:
+        """Store `entry` unless another thread stored one first; returns the one kept."""
+        with self._lock:
+            kept = self.entries.get(key)
+            if kept is not None:
+                return kept
+            self.misses += 1
+            if len(self.entries) >= self.capacity:
+                del self.entries[next(iter(self.entries))]
+            self.entries[key] = entry
+            return entry
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+_INF = float("inf")
+
+
+def _key_function(tables: list[tuple[str, dict[Hashable, int]]],
+                  ordered: list[tuple[str, tuple[float, ...]]],
+                  ages: list[tuple[str, tuple[float, ...]]]
+                  ) -> Callable[[dict[str, Any], dict[str, int]], tuple[int, ...]]:
+    """The key as one tuple display, one term per fact: a third cheaper than looping. The
+    source holds generated names only; fact paths, tables and cuts are passed as constants
+    (nothing from a ruleset file becomes code)."""
+    names: dict[str, Any] = {"bisect_right": bisect_right, "NAN": float("nan")}
+    terms = []
+    for i, (path, table) in enumerate(tables):
+        names[f"P{i}"], names[f"T{i}"] = path, table
+        terms.append(f"T{i}.get(get(P{i}), {_OTHER})")
+    for i, (path, cuts) in enumerate(ordered):
+        names[f"Q{i}"], names[f"C{i}"] = path, cuts
+        terms.append(f"bisect_right(C{i}, get(Q{i}, NAN))")
+    for i, (path, cuts) in enumerate(ages):
+        names[f"A{i}"], names[f"D{i}"] = path, cuts
+        terms.append(f"bisect_right(D{i}, age(A{i}, NAN))")
+    source = ("def key(values, ages):\n    get, age = values.get, ages.get\n"
+              f"    return ({''.join(term + ', ' for term in terms)})\n")
+    namespace = {**names, "__builtins__": {}}
+    exec(compile(source, "<aturan memo key>", "exec"), namespace)  # noqa: S102 - see above
+    return namespace["key"]  # type: ignore[no-any-return]
+
+
+def memo_for(compiled: CompiledRuleset) -> RulesetMemo:
+    """The memo of `compiled`, created on first use and kept on the object itself, so it lives
+    exactly as long as the compiled ruleset (a reload builds new ones with empty memos)."""
+    memo = compiled.__dict__.get(_ATTRIBUTE)
+    if memo is None:
+        with _CREATE:
+            memo = compiled.__dict__.get(_ATTRIBUTE)
+            if memo is None:
+                memo = RulesetMemo(compiled)
+                compiled.__dict__[_ATTRIBUTE] = memo  # a cache beside the frozen fields
+    return memo

@@ -1,0 +1,321 @@
+"""How matched rules combine into a decision, in two steps: `plan` (which rule decides, what
+is added, which atoms explain each rule) and `render` (the values of one order's facts).
+
+A plan depends only on which rules fired and on the truth value of each atom, so every order
+with the same memo key (`aturan.runtime.memo`) shares one; `render` is the part paid per order. Both
+produce exactly what `explain.because`, `explain.messages` and the combination rules define;
+tests/test_memo_exact.py holds the step-by-step original as the oracle they are compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, Callable, Iterable
+
+from ._fastinit import builder
+from .businessdays import add_business_days
+from .compiler import CompiledRuleset
+from .decision import (Decision, ExplanationItem, Overridden, PenaltyDecision, RefundDecision,
+                       RulesetRef)
+from ..language.model import PLACEHOLDER
+from .explain import placeholder_text, satisfied
+from .facts import JAKARTA, NOW_ISOFORMAT, FlatFacts
+from ..language.catalogue import catalogue
+from .memo import memo_for
+from ..language.model import (PRESENCE_OPS, TIME_OPS, AnyOf, Atom, Citation, Condition, Effect, Not, Rule,
+                    RulesetVersion, format_duration)
+
+
+@dataclass(frozen=True)
+class _Report:
+    """One atom `because` reports, with its operand as written (`Atom.expected`)."""
+
+    fact: str
+    op: str
+    expected: Any
+    copy_expected: bool  # a list, built afresh for every decision
+    negated: bool
+    timestamp: bool  # only timestamps have an age (and a datetime value)
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.fact, self.op, self.expected, self.copy_expected, self.negated,
+                self.timestamp)
+
+    @classmethod
+    def of(cls, atom: Atom, negated: bool) -> "_Report":
+        if atom.op in TIME_OPS:
+            expected: Any = format_duration(atom.value)
+        elif atom.op in PRESENCE_OPS:
+            expected = True
+        else:
+            expected = atom.value
+        field = catalogue().get(atom.fact)
+        return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
+                   field is None or field.kind == "timestamp")
+
+
+def _copier(value: Any) -> Callable[[], Any]:
+    """A function returning a fresh deep copy of a JSON-like `value` (every call: a decision
+    owns its dicts and lists), doing only the copying the shape needs."""
+    if type(value) is dict:
+        nested = [(key, _copier(child)) for key, child in value.items()
+                  if type(child) in (dict, list)]
+        if not nested:
+            return value.copy
+
+        def copy_dict() -> dict[str, Any]:
+            fresh = value.copy()  # keys keep their order when replaced below
+            for key, copy in nested:
+                fresh[key] = copy()
+            return fresh
+        return copy_dict
+    if type(value) is list:
+        if not any(type(child) in (dict, list) for child in value):
+            return value.copy
+        copies = [_copier(child) for child in value]
+        return lambda: [copy() for copy in copies]
+    return lambda: value
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A message template split once: `text` is a `str.format` string with one {} per
+    placeholder (literal braces doubled), `paths` the placeholders' fact paths."""
+
+    text: str
+    paths: tuple[str, ...]
+
+    @classmethod
+    @lru_cache(maxsize=4096)
+    def of(cls, template: str) -> "_Template":
+        parts = PLACEHOLDER.split(template)  # odd items are the paths
+        if len(parts) == 1:
+            return cls(template, ())
+        text = "{}".join(p.replace("{", "{{").replace("}", "}}") for p in parts[::2])
+        return cls(text, tuple(parts[1::2]))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One explanation entry with all that does not depend on fact values; `rule` is None for
+    the ruleset's default."""
+
+    rule: Rule | None
+    id: str
+    priority: int
+    effect: Effect
+    effect_dict: Callable[[], dict[str, Any]]  # `effect.to_dict()`, a fresh copy each call
+    reports: tuple[_Report, ...]
+    templates: dict[str, _Template]
+    languages: tuple[str, ...]  # sorted: the order of `message` when no language is asked
+    static_message: dict[str, str] | None  # every language, when no template has a placeholder
+    file: str
+    line: int
+    ruleset: str
+    citation: dict[str, str] | None  # copied for each decision
+    render_row: tuple[Any, ...] = ()  # the fields `render` unpacks, in its order
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "render_row", (
+            self.id, self.priority, self.effect_dict, tuple(r.row() for r in self.reports),
+            self.templates, self.languages, self.static_message, self.file, self.line,
+            self.ruleset, self.citation))
+
+    @classmethod
+    def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
+           atoms: list[tuple[Atom, bool]], messages: dict[str, str], file: str, line: int,
+           ruleset: str, citation: Citation | None) -> "_Entry":
+        templates = {code: _Template.of(text) for code, text in messages.items()}
+        languages = tuple(sorted(messages))
+        static = None
+        if not any(templates[code].paths for code in languages):
+            static = {code: templates[code].text for code in languages}
+        return cls(rule, id, priority, effect, _copier(effect.to_dict()),
+                   tuple(_Report.of(a, n) for a, n in atoms),
+                   templates, languages, static, file, line, ruleset,
+                   citation.to_dict() if citation else None)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The combination rules applied to one set of fired rules and one set of atom truths."""
+
+    fired: frozenset[int]
+    engine_order: tuple[int, ...]  # the fired rules in the order they were reported
+    entries: tuple[_Entry, ...]
+    effect: Effect
+    penalties: tuple[PenaltyDecision, ...]
+    next_steps: tuple[str, ...]
+    overridden: tuple[Overridden, ...]
+    ref: RulesetRef
+    rows: tuple[tuple[Any, ...], ...] = ()  # `entries` as `render` unpacks them (`_Entry.row`)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(entry.render_row for entry in self.entries))
+
+
+def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
+                  ) -> list[tuple[Atom, bool]]:
+    """The atoms `explain.because` reports, as (atom, negated): its selection, without values."""
+    if isinstance(condition, Atom):
+        return [(condition, negated)]
+    if isinstance(condition, Not):
+        return because_atoms(condition.child, facts, not negated)
+    children = condition.children
+    if isinstance(condition, AnyOf) != negated:  # an `any`, or a negated `all`
+        wanted = not negated
+        children = tuple(c for c in children if satisfied(c, facts) == wanted)
+    return [item for child in children for item in because_atoms(child, facts, negated)]
+
+
+def _rule_entry(rule: Rule, facts: FlatFacts, cache: dict[Any, _Entry]) -> _Entry:
+    """The entry of a matched rule; the same (rule, reported atoms) gives the same entry, so
+    `cache` (one per compiled ruleset, bounded) keeps plan building cheap when keys are many."""
+    atoms = because_atoms(rule.when, facts)
+    key = (id(rule), tuple(atoms))
+    entry = cache.get(key)
+    if entry is None or entry.rule is not rule:
+        entry = _Entry.of(rule, rule.id, rule.priority, rule.then, atoms, rule.messages,
+                          rule.location.file, rule.location.line, rule.origin, rule.citation)
+        if len(cache) >= _ENTRY_CACHE:
+            cache.clear()
+        cache[key] = entry
+    return entry
+
+
+_ENTRY_CACHE = 8192  # entries per compiled ruleset; a rule rarely has more than a few shapes
+
+
+def _ref(rs: RulesetVersion) -> RulesetRef:
+    return RulesetRef(rs.name, rs.version, rs.digest)
+
+
+def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> Plan:
+    """The combination rules, defined once: among matched rules that set an outcome the highest
+    priority decides (ties broken by position; validation forbids disagreeing ties) and brings its
+    refund, penalties and next steps; every matched rule without an outcome adds its penalties
+    and next steps; with no deciding match, the ruleset's `default` decides."""
+    order = tuple(dict.fromkeys(fired))
+    cache = memo_for(compiled).entries_by_rule
+    indices = sorted(order, key=lambda i: (-compiled.rules[i].priority, i))
+    matched = [compiled.rules[i] for i in indices]
+    deciding = [r for r in matched if r.decides]
+    additive = [r for r in matched if not r.decides]
+    rs = compiled.ruleset
+    winner = deciding[0] if deciding else None
+    if winner is not None:
+        effect = winner.then
+        entries = [_rule_entry(winner, facts, cache)]
+    else:
+        effect = compiled.default
+        entries = [_Entry.of(None, "default", -1, effect, [], compiled.default_messages,
+                             rs.default_location.file, rs.default_location.line, rs.key, None)]
+    entries += [_rule_entry(rule, facts, cache) for rule in additive]
+    penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
+                 for p in effect.penalties]
+    steps = list(effect.next_steps)
+    for rule in additive:
+        penalties += [PenaltyDecision(p.party, p.code, p.points, rule.id)
+                      for p in rule.then.penalties]
+        steps += rule.then.next_steps
+    ref = _ref(rs)
+    if compiled.base is not None:
+        ref = RulesetRef(rs.name, rs.version, rs.digest, _ref(compiled.base))
+    assert effect.outcome is not None
+    overridden = tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
+                       for r in deciding[1:] if winner is not None)
+    return Plan(frozenset(order), order, tuple(entries), effect, tuple(penalties),
+                tuple(dict.fromkeys(steps)), overridden, ref)
+
+
+# ---- rendering: what one order's facts add to a plan ------------------------------------------
+
+def _fill(template: _Template, facts: FlatFacts) -> str:
+    """`explain.render`: the template with its placeholders' texts."""
+    paths = template.paths
+    if not paths:
+        return template.text
+    if len(paths) == 1:
+        return template.text.format(placeholder_text(paths[0], facts))
+    return template.text.format(*[placeholder_text(path, facts) for path in paths])
+
+
+def _because(reports: tuple[tuple[Any, ...], ...], facts: FlatFacts) -> list[dict[str, Any]]:
+    """`explain.atom_report` for each reported atom (rows of `_Report.row`)."""
+    values = facts.values
+    out = []
+    for fact, op, expected, copy_expected, negated, timestamp in reports:
+        actual = values.get(fact)
+        if timestamp and isinstance(actual, datetime):
+            actual = actual.isoformat()
+        item = {"fact": fact, "op": op, "expected": list(expected) if copy_expected else expected,
+                "actual": actual}
+        if timestamp:
+            age = facts.ages.get(fact)
+            if age is not None:
+                item["age"] = format_duration(age) if age >= 0 else "in " + format_duration(-age)
+        if negated:
+            item["negated"] = True
+        out.append(item)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _due_by(start: date, days: int) -> str:
+    return add_business_days(start, days).isoformat()
+
+
+def _refund(effect: Effect, facts: FlatFacts) -> RefundDecision | None:
+    refund = effect.refund
+    if refund is None:
+        return None
+    values = facts.values
+    if refund.amount == "paid" and "order.payment.paid_at" not in values:
+        return None  # nothing was paid (unpaid, or cash on delivery)
+    total = values["order.amounts.total"]
+    amount = total if refund.amount in ("full", "paid") else max(
+        0, total - values["order.amounts.shipping"])
+    due = None
+    if refund.max_business_days is not None:
+        due = _due_by(facts.now.astimezone(JAKARTA).date(), refund.max_business_days)
+    return _refund_decision({"amount": amount, "destination": refund.destination,
+                             "min_business_days": refund.min_business_days,
+                             "max_business_days": refund.max_business_days, "due_by": due})
+
+
+def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
+    """The decision for `facts` under `plan`: fact values, ages and messages filled in."""
+    items = []
+    for (id_, priority, effect, reports, templates, languages, static_message, file, line,
+         ruleset, citation) in plan.rows:
+        if lang:
+            template = templates.get(lang)
+            message = {lang: _fill(template, facts)} if template is not None else {}
+        elif static_message is not None:
+            message = static_message.copy()
+        else:
+            message = {code: _fill(templates[code], facts) for code in languages}
+        items.append(_explanation_item({
+            "rule": id_, "priority": priority, "effect": effect(),
+            "because": _because(reports, facts) if reports else [], "message": message,
+            "file": file, "line": line, "ruleset": ruleset,
+            "citation": citation.copy() if citation is not None else None}))
+    outcome = plan.effect.outcome
+    assert outcome is not None
+    return _decision({
+        "order_id": facts.order_id, "ruleset": plan.ref, "outcome": outcome,
+        "refund": _refund(plan.effect, facts) if plan.effect.refund else None,
+        "penalties": plan.penalties, "next_steps": plan.next_steps,
+        "explanation": tuple(items),
+        "evaluated_at": facts.__dict__.get(NOW_ISOFORMAT) or facts.now.isoformat(),
+        "overridden": plan.overridden})
+
+
+_decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
+                               "next_steps", "explanation", "evaluated_at", "overridden"))
+_refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
+                                           "max_business_days", "due_by"))
+_explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",
+                                              "file", "line", "ruleset", "citation"))
