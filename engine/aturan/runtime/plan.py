@@ -4,7 +4,7 @@ is added, which atoms explain each rule) and `render` (the values of one order's
 A plan depends only on which rules fired and on the truth value of each atom, so every order
 with the same memo key (`aturan.runtime.memo`) shares one; `render` is the part paid per order. Both
 produce exactly what `explain.because`, `explain.messages` and the combination rules define;
-tests/test_memo_exact.py holds the step-by-step original as the oracle they are compared with.
+tests/runtime/test_memo_exact.py holds the step-by-step original as the oracle they are compared with.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The bad-input catalogue: every class of bad ruleset and bad facts, one file each in
-tests/bad_inputs/ (the huge ones are generated here instead of committed), each refused with its
+tests/language/bad_inputs/ (the huge ones are generated here instead of committed), each refused with its
 exact diagnostic, within 1 s and 100 MB of extra memory, and without touching what was loaded.
 
 A `.yaml` file is loaded as the only ruleset of a repository (rulesets/demo/1.0.0.yaml); a folder
