@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "engine"))
 
 from aturan.analysis.equivalence import exhaustive_diff  # noqa: E402
-from aturan.runtime.evaluate import Policies  # noqa: E402
 from aturan.analysis.lint import CHECKS, lint_collection  # noqa: E402
 from aturan.language.repository import load_rulesets  # noqa: E402
+from aturan.runtime.evaluate import Policies  # noqa: E402
 
 STATUSES = ["unpaid", "paid", "to_ship", "shipped", "delivered", "completed", "cancelled",
             "returned"]

@@ -12,9 +12,9 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from aturan.runtime.evaluate import Policies
 from aturan.language.catalogue import catalogue
 from aturan.resources import load_schema
+from aturan.runtime.evaluate import Policies
 
 WIB = timezone(timedelta(hours=7))
 HORIZON = timedelta(days=540)  # how far past effective_from an open-ended version is sampled
@@ -32,7 +32,7 @@ def _items(rng: random.Random) -> tuple[list[dict[str, Any]], int]:
     kinds = load_schema("facts")["properties"]["order"]["properties"]["items"]["items"][
         "properties"]["product_type"]["enum"]
     items, total = [], 0
-    for n in range(rng.choice((1, 1, 1, 2, 3))):
+    for _ in range(rng.choice((1, 1, 1, 2, 3))):
         kind = rng.choices(kinds, weights=[8] + [1] * (len(kinds) - 1))[0]
         price = rng.choice((15000, 49000, 89000, 150000, 325000, 1250000))
         qty = rng.choice((1, 1, 2, 3))

@@ -25,21 +25,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import corpus as corpus_module  # noqa: E402
+import handwritten  # noqa: E402
+import synthetic  # noqa: E402
+
 import aturan  # noqa: E402
 from aturan.runtime.evaluate import engine_fact  # noqa: E402
 from aturan.runtime.facts import flatten_facts  # noqa: E402
 from aturan.runtime.memo import memo_for  # noqa: E402
-
-import corpus as corpus_module  # noqa: E402
-import handwritten  # noqa: E402
-import synthetic  # noqa: E402
 
 RULESETS = ROOT / "rulesets"
 SEED = 20240301

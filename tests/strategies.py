@@ -17,19 +17,28 @@ or ±1 min of it, or anywhere within a few days; payment deadlines likewise arou
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from typing import Any, Callable, Protocol, Sequence, TypeVar
+from functools import cache
+from typing import Any, Protocol, TypeVar
 
 from hypothesis import strategies as st
 
-from aturan.runtime.evaluate import Policies
 from aturan.language.catalogue import catalogue
-from aturan.runtime.compiler import merge
-from aturan.language.model import (TIME_OPS, AnyOf, Atom, Condition, Not, Rule, RulesetVersion,
-                          atoms_of)
+from aturan.language.model import (
+    TIME_OPS,
+    AnyOf,
+    Atom,
+    Condition,
+    Not,
+    Rule,
+    RulesetVersion,
+    atoms_of,
+)
 from aturan.resources import load_schema
+from aturan.runtime.compiler import merge
+from aturan.runtime.evaluate import Policies
 
 T = TypeVar("T")
 NS = 1_000_000_000
@@ -398,7 +407,7 @@ def _aim_derived(draw: Draw, facts: dict[str, Any], goal: Atom) -> None:
                     item["delivered"] = False
 
 
-@lru_cache(maxsize=None)
+@cache
 def _item_types() -> tuple[str, ...]:
     """Item product types from the facts schema (the catalogue holds no array fields)."""
     item = load_schema("facts")["properties"]["order"]["properties"]["items"]["items"]

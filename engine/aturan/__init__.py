@@ -5,9 +5,16 @@
     decision.to_dict()                         # matches schemas/decision.schema.json
 """
 
+from .errors import (
+                     AturanError,
+                     Diagnostic,
+                     EngineError,
+                     FactsError,
+                     Location,
+                     RulesetError,
+                     SelectionError,
+)
 from .runtime.decision import Decision
-from .errors import (AturanError, Diagnostic, EngineError, FactsError, Location, RulesetError,
-                     SelectionError)
 from .runtime.evaluate import Policies, load
 
 __all__ = ["load", "Policies", "Decision", "AturanError", "RulesetError", "FactsError",

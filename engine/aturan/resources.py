@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ def bundled_dir(name: str) -> Path:
     return _PACKAGE_DIR.parent.parent / name
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """One of the project's JSON Schemas by file stem: `facts`, `ruleset`, `decision`, `cases`."""
     with open(bundled_dir("schemas") / f"{name}.schema.json", encoding="utf-8") as handle:

@@ -14,18 +14,18 @@ from typing import Any
 
 import pytest
 import yaml
+from test_symbolic import generated_rules, ruleset
 
 import aturan
-from aturan.cli import main
-from aturan.runtime.compiler import compile_ruleset
 from aturan.analysis.equivalence import Version, compare, exhaustive_diff
+from aturan.analysis.witness import Evaluator, verdict_of_decision
+from aturan.cli import main
+from aturan.language.loader import parse_yaml
+from aturan.runtime.compiler import compile_ruleset
 from aturan.runtime.evaluate import combine, interpreted_rules
 from aturan.runtime.explain import satisfied
 from aturan.runtime.facts import flatten_facts
-from aturan.language.loader import parse_yaml
-from aturan.analysis.witness import Evaluator, verdict_of_decision
 from conftest import RULESETS
-from test_symbolic import generated_rules, ruleset
 
 BUNDLED = RULESETS / "tiktok_shop" / "2.0.0.yaml"
 WIB = timezone(timedelta(hours=7))
@@ -254,6 +254,7 @@ def test_solver_and_box_analysis_agree_on_every_bundled_version(policies):
     """Each bundled version against itself without one of its deciding rules (the first and
     the last): both routes find the same change groups, every witness confirmed."""
     from dataclasses import replace
+
     from aturan.analysis.lint.run import targets_of
     compared = 0
     for rs, base in targets_of(policies.collection):

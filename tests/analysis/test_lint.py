@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import aturan
-from aturan.cli import main
 from aturan.analysis.lint.run import lint_collection
+from aturan.cli import main
 from aturan.language.repository import load_rulesets
 from conftest import RULESETS, write_ruleset
 

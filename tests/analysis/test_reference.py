@@ -9,10 +9,10 @@ import pytest
 
 import aturan
 from aturan.analysis import reference
-from aturan.regression.cases import case_files, load_cases
 from aturan.cli import main
-from aturan.runtime.facts import flatten_facts
 from aturan.language.model import AllOf, AnyOf, Atom, Not
+from aturan.regression.cases import case_files, load_cases
+from aturan.runtime.facts import flatten_facts
 from conftest import MINIMAL_RULESET, RULESETS, make_facts, write_ruleset
 
 CASES = [c for f in case_files([RULESETS]) for c in load_cases(f) if "error" not in c.expect]

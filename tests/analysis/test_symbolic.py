@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from aturan.runtime.compiler import merge
-from aturan.runtime.explain import satisfied
-from aturan.runtime.facts import flatten_facts
 from aturan.analysis.lint.regions import describe_box
 from aturan.analysis.lint.run import targets_of
-from aturan.language.model import AllOf, AnyOf, Atom, Condition, Effect, Not, Rule, RulesetVersion
-from aturan.errors import Location
 from aturan.analysis.solver import Encoding, satisfiable
 from aturan.analysis.symbolic import Space, intersect, intersect_regions, merge_boxes, subtract
 from aturan.analysis.witness import platform_of, point_of, realise, witness_point
+from aturan.errors import Location
+from aturan.language.model import AllOf, AnyOf, Atom, Condition, Effect, Not, Rule, RulesetVersion
+from aturan.runtime.compiler import merge
+from aturan.runtime.explain import satisfied
+from aturan.runtime.facts import flatten_facts
 
 ANCHOR = datetime(2030, 6, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -148,8 +148,8 @@ def test_possible_orders_get_a_schema_valid_witness_inside_the_region(condition,
 
 
 def _violations(flat) -> list[str]:
-    from aturan.runtime.explain import holds
     from aturan.analysis.symbolic import CONSTRAINTS, Forbid
+    from aturan.runtime.explain import holds
 
     def value(path):
         return flat.ages.get(path, flat.values.get(path))
@@ -168,8 +168,9 @@ def test_the_constraints_admit_every_order_the_project_writes(tmp_path):
     """Case files (except those about selection errors), the examples and a sampled corpus are
     all possible orders: a constraint that excluded one would hide real gaps and changes."""
     import json
-    from aturan.regression.cases import case_files, load_cases
+
     from aturan.cli import main
+    from aturan.regression.cases import case_files, load_cases
     from conftest import RULESETS
     documents = [(c.name, c.facts) for f in case_files([RULESETS]) for c in load_cases(f)
                  if "error" not in c.expect]

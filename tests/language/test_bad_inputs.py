@@ -14,8 +14,8 @@ import json
 import shutil
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -5,10 +5,10 @@ import itertools
 
 import pytest
 
-from aturan.runtime.explain import satisfied
-from aturan.runtime.facts import flatten_facts
 from aturan.language.model import AllOf, Atom, Not
 from aturan.language.semantic import obviously_disjoint
+from aturan.runtime.explain import satisfied
+from aturan.runtime.facts import flatten_facts
 from conftest import make_facts
 
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 import pytest
 
 import aturan
-from aturan.regression.cases import case_files, load_cases, run_case
 from aturan.language.repository import load_collection
+from aturan.regression.cases import case_files, load_cases, run_case
 from conftest import RULESETS, make_facts, write_ruleset
 
 BOUNDARY = "2025-03-26T00:00:00+07:00"

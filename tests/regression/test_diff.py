@@ -15,9 +15,9 @@ import pytest
 
 import aturan
 from aturan.cli import main
+from aturan.language.repository import load_rulesets
 from aturan.regression.diff import DiffSummary, VersionPair, diff_items, parsed_lines
 from aturan.regression.diffrun import RunOptions, run_diff
-from aturan.language.repository import load_rulesets
 from aturan.regression.sample import generate, plan_for, to_line
 from conftest import RULESETS
 

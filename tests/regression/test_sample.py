@@ -9,11 +9,11 @@ from datetime import datetime
 import pytest
 
 from aturan.cli import main
-from aturan.runtime.facts import flatten_facts, validate_facts
 from aturan.language.catalogue import catalogue
 from aturan.language.model import TIME_OPS, atoms_of, parse_timestamp
 from aturan.language.repository import load_rulesets
 from aturan.regression.sample import generate, plan_for, product_types
+from aturan.runtime.facts import flatten_facts, validate_facts
 from conftest import MINIMAL_RULESET, RULESETS, write_ruleset
 
 N = 1500

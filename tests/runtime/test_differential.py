@@ -15,7 +15,8 @@ import json
 import os
 import shutil
 from collections import Counter
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,9 +24,9 @@ from hypothesis import strategies as st
 
 import aturan
 from aturan.analysis import reference
+from aturan.language.model import Atom
 from aturan.runtime import compiler
 from aturan.runtime.evaluate import Policies
-from aturan.language.model import Atom
 from conftest import RULESETS
 from strategies import RandomDraw, Target, build_facts, facts_for, targets, thresholds
 

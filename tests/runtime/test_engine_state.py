@@ -38,6 +38,7 @@ def test_sessions_that_match_no_rule_do_not_crash_the_engine(tmp_path):
     import json
     import subprocess
     import sys
+
     from conftest import RULESETS
     order = tmp_path / "nomatch.json"
     order.write_text(json.dumps(make_facts({"order": {"status": "shipped"},

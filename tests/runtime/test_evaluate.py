@@ -10,7 +10,7 @@ import aturan
 from aturan.regression.cases import case_files, load_cases, run_case
 from aturan.runtime.evaluate import interpreted_rules
 from aturan.runtime.facts import flatten_facts
-from conftest import RULESETS, make_facts, write_ruleset, MINIMAL_RULESET
+from conftest import MINIMAL_RULESET, RULESETS, make_facts, write_ruleset
 
 ALL_CASES = [case for file in case_files([RULESETS]) for case in load_cases(file)]
 

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 import aturan
 from aturan.errors import FactsError, RulesetError, SelectionError
-from aturan.runtime.facts import flatten_facts
-from aturan.runtime.jsonio import parse_json
 from aturan.language.loader import parse_yaml
 from aturan.language.repository import load_file
+from aturan.runtime.facts import flatten_facts
+from aturan.runtime.jsonio import parse_json
 from conftest import BASE_FACTS, MINIMAL_RULESET, RULESETS
 
 EXAMPLES = int(os.environ.get("ATURAN_FUZZ_EXAMPLES", "0")) or 250

@@ -20,23 +20,38 @@ import copy
 import random
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
 import aturan
-from aturan.runtime import facts as facts_module
-from aturan.runtime import memo as memo_module
-from aturan.regression import sample
-from aturan.runtime.businessdays import add_business_days
-from aturan.runtime.compiler import CompiledRuleset
-from aturan.runtime.decision import (Decision, ExplanationItem, Overridden, PenaltyDecision,
-                             RefundDecision, RulesetRef)
-from aturan.runtime.explain import because, messages
-from aturan.runtime.facts import JAKARTA, FlatFacts, _age, _derived, _flatten, flatten_facts, validate_facts
 from aturan.language.catalogue import catalogue
 from aturan.language.model import Rule, RulesetVersion, parse_timestamp
+from aturan.regression import sample
+from aturan.runtime import facts as facts_module
+from aturan.runtime import memo as memo_module
+from aturan.runtime.businessdays import add_business_days
+from aturan.runtime.compiler import CompiledRuleset
+from aturan.runtime.decision import (
+    Decision,
+    ExplanationItem,
+    Overridden,
+    PenaltyDecision,
+    RefundDecision,
+    RulesetRef,
+)
+from aturan.runtime.explain import because, messages
+from aturan.runtime.facts import (
+    JAKARTA,
+    FlatFacts,
+    _age,
+    _derived,
+    _flatten,
+    flatten_facts,
+    validate_facts,
+)
 from conftest import RULESETS
 
 SEED = 20240301

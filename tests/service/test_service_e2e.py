@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 import aturan
-from aturan.runtime.decision import canonical_json
 from aturan.errors import AturanError, error_body
+from aturan.runtime.decision import canonical_json
 from conftest import RULESETS, make_facts, next_version, tiktok_only
 
 STARTUP_SECONDS = 30
@@ -72,7 +72,7 @@ class Server:
         return [json.loads(line) for line in self.out.read_text().splitlines()
                 if line.startswith("{")]
 
-    def started(self, workers: int = 1) -> "Server":
+    def started(self, workers: int = 1) -> Server:
         self.wait_until(lambda: httpx.get(f"{self.url}/healthz").status_code == 200, "/healthz")
         self.wait_until(lambda: len(self.events("start")) >= workers, f"{workers} worker(s)")
         return self
@@ -303,7 +303,7 @@ def test_two_workers_sum_metrics_and_each_reloads_on_sighup(tmp_path):
             server.wait_until(lambda: len([e for e in server.events("reload") if e["ok"]]) == 2,
                               "both workers to reload")
             assert {e["trigger"] for e in server.events("reload")} == {"sighup"}
-            for i in range(10):
+            for _ in range(10):
                 response = httpx.post(f"{server.url}/v1/decisions", json=make_facts(LATER),
                                       timeout=30)
                 assert response.status_code == 200

@@ -11,16 +11,17 @@ is still assembled by `evaluate.combine`, the one place the combination rules li
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any
 
-from ..runtime.decision import Decision
 from ..errors import Diagnostic, Location, SelectionError
-from ..runtime.evaluate import Policies, combine
-from ..runtime.facts import FlatFacts, flatten_facts
 from ..language.catalogue import catalogue
 from ..language.model import AllOf, AnyOf, Atom, Condition, Not, Rule, format_duration
+from ..runtime.decision import Decision
+from ..runtime.evaluate import Policies, combine
+from ..runtime.facts import FlatFacts, flatten_facts
 from ..suggest import did_you_mean
 
 NS = 1_000_000_000
@@ -216,7 +217,7 @@ class Trace:
     kind: str
     holds: bool
     location: Location
-    children: tuple["Trace", ...] = ()
+    children: tuple[Trace, ...] = ()
     fact: str = ""
     op: str = ""
     expected: Any = None

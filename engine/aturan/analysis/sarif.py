@@ -5,7 +5,8 @@ kept as results with an in-source suppression carrying the reason."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..errors import Diagnostic
 from .lint import CHECKS, Finding, region_lines

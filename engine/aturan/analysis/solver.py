@@ -10,16 +10,15 @@ rules mention (any other string is one value, "other").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..errors import AturanError, Diagnostic
 from ..language.catalogue import catalogue
 from ..language.model import AllOf, Atom, Condition, Effect, Not, Rule
+from .comparison import ChangeGroup, Version
 from .symbolic import OTHER, Before, Forbid, Space, integer_domain
 from .witness import PLAIN, PRESENT_AGE, Verdict, verdict_of
-
-if TYPE_CHECKING:
-    from .equivalence import ChangeGroup, Version
 
 INSTALL_HINT = ("exhaustive comparison needs the z3 SMT solver, an optional extra: "
                 "pip install 'aturan[verify]'  (or: pip install z3-solver). Without it, "
@@ -244,11 +243,10 @@ def _keys(effects: Iterable[Effect]) -> tuple[list[tuple], list[str]]:
     return penalties, steps
 
 
-def solver_groups(space: Space, old: "Version", new: "Version", timeout: float
-                  ) -> tuple[str, list[tuple["ChangeGroup", dict[str, Any]]]]:
+def solver_groups(space: Space, old: Version, new: Version, timeout: float
+                  ) -> tuple[str, list[tuple[ChangeGroup, dict[str, Any]]]]:
     """(status, [(group, witness point)]): every change group, one solver call each, with the
     plainest witness z3's optimiser finds. Status is "unknown" when a call times out."""
-    from .equivalence import ChangeGroup
     enc = Encoding(space)
     z = enc.z3
     effects = [r.then for r in old.rules + new.rules] + [old.default, new.default]

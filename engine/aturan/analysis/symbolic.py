@@ -15,16 +15,17 @@ A box is a tuple of bitmasks, one per axis (bit i = cell i). Regions are lists o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from operator import and_
+from functools import cache
 from itertools import combinations
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from operator import and_
+from typing import Any
 
-from ..runtime.compiler import negation_normal_form
 from ..language.catalogue import catalogue
-from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, TIME_OPS, atoms_of
+from ..language.model import TIME_OPS, AllOf, AnyOf, Atom, Condition, Rule, atoms_of
 from ..resources import load_schema
+from ..runtime.compiler import negation_normal_form
 
 Box = tuple[int, ...]
 
@@ -176,7 +177,7 @@ def platform_constraint(platform: str) -> Forbid:
 _ITEM_COUNT = (1, 500 * 100000 + 1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def integer_domain(path: str) -> tuple[int | None, int | None]:
     """[lo, hi) of an integer fact, from the facts schema's minimum/maximum."""
     if path == "derived.item_count":
@@ -423,7 +424,7 @@ class Space:
 
     @classmethod
     def for_rules(cls, rule_lists: Iterable[Sequence[Rule]], platform: str | None = None,
-                  constraints: Sequence[Constraint] = CONSTRAINTS) -> "Space":
+                  constraints: Sequence[Constraint] = CONSTRAINTS) -> Space:
         """The space for analysing (and comparing) these rule lists; `platform` pins
         order.platform to the ruleset's own platform, as ruleset selection does."""
         chosen = list(constraints) + ([platform_constraint(platform)] if platform else [])

@@ -9,15 +9,16 @@ realised relative to `now`: a timestamp of age a is `now - a`, and `now` is give
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any
 
+from ..language.model import Effect, Rule, RulesetVersion, format_duration, parse_timestamp
 from ..runtime.compiler import compile_ruleset
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import JAKARTA, FlatFacts, flatten_facts
-from ..language.model import Effect, Rule, RulesetVersion, format_duration, parse_timestamp
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
 
 PLATFORMS = ("lazada", "shopee", "tokopedia", "tiktok_shop")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from rich.console import Console
 
 from ..errors import RulesetError
+from ..resources import bundled_dir
 from ..runtime.evaluate import Policies, load
 from .render import print_diagnostics
-from ..resources import bundled_dir
 
 
 def console(err: bool = False) -> Console:

@@ -7,12 +7,12 @@ import sys
 import click
 from rich.markup import escape
 
-from ..runtime.decision import canonical_json
-from ..errors import AturanError, FactsError, error_body
-from ..runtime.jsonio import read_documents
 from ..analysis.reference import format_why_not, why_not
-from .render import print_decision, print_diagnostics
+from ..errors import AturanError, FactsError, error_body
+from ..runtime.decision import canonical_json
+from ..runtime.jsonio import read_documents
 from .common import console, load_or_exit, rulesets_option
+from .render import print_decision, print_diagnostics
 
 
 @click.command()

@@ -9,15 +9,21 @@ from typing import Any, BinaryIO
 
 import click
 from rich.markup import escape
-from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from ..runtime.decision import canonical_json
+from ..errors import AturanError, RulesetError, SelectionError
 from ..regression.diff import Change, DiffSummary
 from ..regression.diffrun import RunOptions, run_diff
-from ..errors import AturanError, RulesetError, SelectionError
-from .render import print_diagnostics
+from ..runtime.decision import canonical_json
 from .common import console, default_rulesets, rulesets_option
+from .render import print_diagnostics
 
 
 def _rows(summary: DiffSummary) -> list[tuple[str, list[tuple[str, int, list]]]]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
-from ..runtime.decision import canonical_json
 from ..analysis.equivalence import exhaustive_diff, render_text
-from ..errors import AturanError, SelectionError
-from .render import print_diagnostics
 from ..analysis.solver import SolverMissing
+from ..errors import AturanError, SelectionError
+from ..runtime.decision import canonical_json
 from .common import console, load_or_exit
+from .render import print_diagnostics
 
 
 def run_exhaustive(old: str, new: str, fmt: str, method: str, timeout: float,

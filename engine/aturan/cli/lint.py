@@ -9,16 +9,16 @@ import click
 from rich.markup import escape
 
 from .. import __version__
-from ..runtime.decision import canonical_json
-from ..errors import FactsError, sort_diagnostics
-from ..runtime.evaluate import Policies
-from ..runtime.jsonio import read_lines
 from ..analysis.lint import Finding, lint_collection, region_lines
-from .render import print_diagnostics
-from ..language.repository import load_collection
 from ..analysis.sarif import to_sarif
 from ..analysis.witness import show_value
+from ..errors import FactsError, sort_diagnostics
+from ..language.repository import load_collection
+from ..runtime.decision import canonical_json
+from ..runtime.evaluate import Policies
+from ..runtime.jsonio import read_lines
 from .common import console, default_rulesets
+from .render import print_diagnostics
 
 
 def _show(value: Any) -> str:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from ..errors import Diagnostic
 from ..language.display import rupiah
 from ..runtime.decision import Decision
-from ..errors import Diagnostic
 
 OUTCOME_STYLE = {"approved": "bold green", "auto_approved": "bold green", "rejected": "bold red",
                  "pending_seller": "bold yellow", "escalated": "bold magenta"}

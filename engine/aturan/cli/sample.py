@@ -8,10 +8,10 @@ import sys
 import click
 
 from ..errors import RulesetError, SelectionError
-from .render import print_diagnostics
 from ..language.repository import load_rulesets
 from ..regression.sample import generate, plan_for, to_line
 from .common import console, default_rulesets, rulesets_option
+from .render import print_diagnostics
 
 _BATCH = 1000  # lines per write: fewer system calls, still bounded memory
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from ..errors import sort_diagnostics
 from ..regression.cases import describe_failure, run_suite
 from ..regression.coverage import format_percent
-from ..errors import sort_diagnostics
 from ..runtime.evaluate import Policies, load
-from .render import print_diagnostics
 from .common import console, default_rulesets
+from .render import print_diagnostics
 
 
 @click.command("test")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from ..errors import sort_diagnostics
-from .render import print_diagnostics
 from ..language.repository import discover, load_collection
 from .common import console, default_rulesets
+from .render import print_diagnostics
 
 
 @click.command()

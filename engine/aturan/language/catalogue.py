@@ -4,9 +4,10 @@ field is defined."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Iterator
+from functools import cache
+from typing import Any
 
 from ..resources import load_schema
 
@@ -63,7 +64,7 @@ def _walk(node: dict[str, Any], defs: dict[str, Any], prefix: str, derived: bool
                         is_derived)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue() -> dict[str, FactField]:
     """Every fact path a rule may name, from the facts schema."""
     schema = load_schema("facts")

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..resources import bundled_dir, load_schema
 from .catalogue import OPERATORS_BY_KIND, catalogue
 from .model import AllOf, AnyOf, Atom, Condition, Not, RulesetVersion
 from .repository import RulesetCollection, load_rulesets
-from ..resources import bundled_dir, load_schema
 
 ROOT = Path(__file__).resolve().parents[3]
 

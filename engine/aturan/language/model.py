@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 from ..errors import Location, pointer_join
 from .loader import SourceDocument
@@ -65,23 +65,23 @@ class Atom:
 
 @dataclass(frozen=True)
 class AllOf:
-    children: tuple["Condition", ...]
+    children: tuple[Condition, ...]
     location: Location = field(default_factory=Location, compare=False)
 
 
 @dataclass(frozen=True)
 class AnyOf:
-    children: tuple["Condition", ...]
+    children: tuple[Condition, ...]
     location: Location = field(default_factory=Location, compare=False)
 
 
 @dataclass(frozen=True)
 class Not:
-    child: "Condition"
+    child: Condition
     location: Location = field(default_factory=Location, compare=False)
 
 
-Condition = Union[Atom, AllOf, AnyOf, Not]
+Condition = Atom | AllOf | AnyOf | Not
 
 
 def atoms_of(condition: Condition) -> list[Atom]:

@@ -5,9 +5,9 @@ collected, so `aturan validate` can show every problem in one run."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import Diagnostic, Location, RulesetError
 from .loader import SourceDocument, load_yaml_file
@@ -27,7 +27,7 @@ class RulesetCollection:
     by_name: dict[str, tuple[RulesetVersion, ...]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, versions: Iterable[RulesetVersion]) -> "RulesetCollection":
+    def of(cls, versions: Iterable[RulesetVersion]) -> RulesetCollection:
         groups: dict[str, list[RulesetVersion]] = defaultdict(list)
         for rs in versions:
             groups[rs.name].append(rs)

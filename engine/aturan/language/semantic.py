@@ -9,13 +9,23 @@ and seller overlays neither replace nor outrank a `final` platform rule.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..errors import Diagnostic, Location
-from .model import PLACEHOLDER
-from .catalogue import OPERATORS_BY_KIND, catalogue
-from .model import TIME_OPS, AllOf, Atom, Condition, Not, Rule, RulesetVersion, atoms_of
 from ..suggest import did_you_mean
+from .catalogue import OPERATORS_BY_KIND, catalogue
+from .model import (
+    PLACEHOLDER,
+    TIME_OPS,
+    AllOf,
+    Atom,
+    Condition,
+    Not,
+    Rule,
+    RulesetVersion,
+    atoms_of,
+)
 
 
 def _value_matches(kind: str, value: Any) -> bool:
@@ -209,7 +219,7 @@ def check_collection(versions: list[RulesetVersion]) -> list[Diagnostic]:
     by_name: dict[str, list[RulesetVersion]] = defaultdict(list)
     for rs in versions:
         by_name[rs.name].append(rs)
-    for name, group in by_name.items():
+    for group in by_name.values():
         group.sort(key=lambda r: r.effective_from)
         seen_versions: dict[str, RulesetVersion] = {}
         for rs in group:

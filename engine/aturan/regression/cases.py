@@ -5,19 +5,20 @@ expected-vs-actual diff plus the explanation, the same text for `aturan test` an
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from .coverage import CoverageCounter, CoverageReport
-from ..runtime.decision import Decision
 from ..errors import AturanError, Diagnostic, Location, RulesetError
-from ..runtime.evaluate import Policies
-from ..runtime.jsonio import parse_json
-from ..language.loader import load_yaml_file
 from ..language.display import rupiah
+from ..language.loader import load_yaml_file
 from ..language.repository import CASES_DIR
 from ..language.schema import schema_diagnostics
+from ..runtime.decision import Decision
+from ..runtime.evaluate import Policies
+from ..runtime.jsonio import parse_json
+from .coverage import CoverageCounter, CoverageReport
 
 CASE_SUFFIXES = (".yaml", ".yml")
 BASE_SUFFIXES = (".json", ".yaml", ".yml")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ..runtime.decision import Decision
 from ..language.model import RulesetVersion
 from ..language.repository import RulesetCollection
+from ..runtime.decision import Decision
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class CoverageCounter:
         for rule in decision.fired_rules:
             self._fired.setdefault(self._owner(decision, rule), set()).add(rule)
 
-    def report(self) -> "CoverageReport":
+    def report(self) -> CoverageReport:
         return CoverageReport(tuple(self._version(rs) for rs in self.collection.versions
                                     if self.names is None or rs.name in self.names))
 

@@ -11,14 +11,15 @@ cluster later) gives the same summary. Running it in parallel is `diffrun`'s job
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from ..runtime.decision import Decision
 from ..errors import AturanError, Diagnostic, FactsError, Location, SelectionError
+from ..language.repository import RulesetCollection
+from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies
 from ..runtime.jsonio import parse_json
-from ..language.repository import RulesetCollection
 from ..runtime.selection import parse_pin
 from ..suggest import did_you_mean
 
@@ -38,7 +39,7 @@ class Verdict:
     rule: str  # the deciding rule (or "default"); not part of equality of verdicts
 
     @classmethod
-    def of(cls, decision: Decision) -> "Verdict":
+    def of(cls, decision: Decision) -> Verdict:
         r = decision.refund
         refund = None if r is None else (r.amount, r.destination, r.min_business_days,
                                          r.max_business_days, r.due_by)
@@ -46,7 +47,7 @@ class Verdict:
                    tuple(sorted((p.party, p.code, p.points) for p in decision.penalties)),
                    decision.next_steps, decision.explanation[0].rule)
 
-    def changed_parts(self, other: "Verdict") -> list[str]:
+    def changed_parts(self, other: Verdict) -> list[str]:
         return [part for part in PARTS if getattr(self, part) != getattr(other, part)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +86,7 @@ class Group:
         if len(self.examples) < limit or position < self.examples[-1][0]:
             self.examples = sorted(self.examples + [(position, order_id)])[:limit]
 
-    def merged(self, other: "Group", limit: int) -> "Group":
+    def merged(self, other: Group, limit: int) -> Group:
         return Group(self.count + other.count, sorted(self.examples + other.examples)[:limit])
 
 
@@ -129,7 +130,7 @@ class DiffSummary:
         self.invalid += 1
         self.by_error.setdefault((side, code), Group()).add(position, order_id, self.limit)
 
-    def merge(self, other: "DiffSummary") -> "DiffSummary":
+    def merge(self, other: DiffSummary) -> DiffSummary:
         """A new summary of both; order-independent, so partitions can finish in any order."""
         if (self.old, self.new) != (other.old, other.new):
             raise ValueError(f"cannot merge a diff of {other.old} -> {other.new} into "

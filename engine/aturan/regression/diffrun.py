@@ -16,16 +16,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
-from .diff import Change, DiffSummary, VersionPair, check_pins, diff_items, parsed_lines
 from ..errors import Diagnostic, EngineError
-from ..runtime.evaluate import load
 from ..language.repository import load_rulesets
+from ..runtime.evaluate import load
+from .diff import Change, DiffSummary, VersionPair, check_pins, diff_items, parsed_lines
 
 Chunk = list[tuple[int, bytes]]
 _PAIR: VersionPair | None = None  # the worker's rulesets, loaded once by `_init_worker`

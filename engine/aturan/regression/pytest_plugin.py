@@ -9,14 +9,15 @@ ordinary test suites; aturan itself is imported only once such a file is found.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from .cases import Case, CaseResult
     from ..runtime.evaluate import Policies
+    from .cases import Case, CaseResult
 
 _POLICIES = pytest.StashKey[dict]()
 
@@ -35,12 +36,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class CaseFailed(Exception):
     """A case's decision differs from what it expects; carries the result to describe."""
 
-    def __init__(self, result: "CaseResult"):
+    def __init__(self, result: CaseResult):
         super().__init__(result.case.name)
         self.result = result
 
 
-def _policies(config: pytest.Config, root: Path) -> "Policies":
+def _policies(config: pytest.Config, root: Path) -> Policies:
     """One `Policies` per rulesets folder per session: loading compiles into the engine."""
     from ..runtime.evaluate import load
 
@@ -55,8 +56,8 @@ class CaseFile(pytest.File):
     """A case file; a broken file or ruleset is a collection error naming file:line:col."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .cases import display_path, load_cases, rulesets_root
         from ..errors import RulesetError
+        from .cases import display_path, load_cases, rulesets_root
 
         root = rulesets_root(self.path)
         try:
@@ -69,7 +70,7 @@ class CaseFile(pytest.File):
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, case: "Case", policies: "Policies", **kwargs: Any):
+    def __init__(self, *, case: Case, policies: Policies, **kwargs: Any):
         super().__init__(**kwargs)
         self.case = case
         self.policies = policies

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import Diagnostic, Location, SelectionError
 from ..language.catalogue import catalogue

@@ -16,8 +16,8 @@ from typing import Any
 
 import durable_rules_engine as _engine
 
-from .compiler import FACT_MARKER
 from ..errors import Diagnostic, EngineError
+from .compiler import FACT_MARKER
 
 _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)

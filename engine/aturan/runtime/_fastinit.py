@@ -11,8 +11,9 @@ instead, so a change elsewhere can cost speed, never change an object.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 def builder(cls: type, names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..language.catalogue import catalogue
-from ..language.model import AllOf, AnyOf, Atom, Condition, Effect, Not, Rule, RulesetVersion, atoms_of
+from ..language.model import (
+    AllOf,
+    AnyOf,
+    Atom,
+    Condition,
+    Effect,
+    Not,
+    Rule,
+    RulesetVersion,
+    atoms_of,
+)
 
 FACT_MARKER = "aturan:fact"  # only aturan's fact carries it; the engine's session state does not
 

@@ -12,7 +12,7 @@ class RulesetRef:
     name: str
     version: str
     digest: str
-    extends: "RulesetRef | None" = None
+    extends: RulesetRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version, "digest": self.digest}

@@ -4,22 +4,23 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
+from ..errors import AturanError
+from ..language.model import RulesetVersion
+from ..language.repository import RulesetCollection, load_rulesets
+from ..resources import bundled_dir
 from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
-from ..errors import AturanError
 from .explain import satisfied
 from .facts import FlatFacts, add_ages, flatten_facts, flatten_without_ages
 from .memo import memo_for
-from ..language.model import RulesetVersion
 from .plan import Plan, plan, render
-from ..language.repository import RulesetCollection, load_rulesets
-from ..resources import bundled_dir
 from .selection import select
 
 FiredRules = Callable[[CompiledRuleset, FlatFacts], Iterable[int]]
@@ -75,7 +76,7 @@ class _Span:
     compiled: CompiledRuleset | None  # None for an overlay: `select` handles those
 
     @classmethod
-    def of(cls, rs: RulesetVersion, compiled: CompiledRuleset | None) -> "_Span":
+    def of(cls, rs: RulesetVersion, compiled: CompiledRuleset | None) -> _Span:
         def day(moment: datetime | None) -> int:
             return moment.astimezone(timezone.utc).toordinal() if moment else 0
         return cls(rs.effective_from, rs.effective_until, day(rs.effective_from),

@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .facts import JAKARTA, FlatFacts
 from ..language.model import PLACEHOLDER, AllOf, AnyOf, Atom, Condition, Not, format_duration
-
+from .facts import JAKARTA, FlatFacts
 
 
 def actual_value(atom: Atom, facts: FlatFacts) -> Any:

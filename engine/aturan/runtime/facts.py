@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from typing import Any, Callable, Iterable
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from ._fastinit import builder
 from ..errors import Diagnostic, FactsError, Location, pointer_join
-from ..language.model import parse_timestamp
 from ..language.catalogue import catalogue
-from ..resources import load_schema
+from ..language.model import parse_timestamp
 from ..language.schema import schema_diagnostics
+from ..resources import load_schema
+from ._fastinit import builder
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 MAX_FACTS_BYTES = 1024 * 1024
@@ -217,12 +218,12 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
     return problems
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fast_check() -> Callable[[Any], dict[str, Any] | None] | None:
     """The compiled accept-only check of the facts schema and the guards above (see
     `aturan.runtime.fastcheck`), or None if the schema uses a keyword it does not compile."""
-    from .fastcheck import Limits, Shortcut, compile_checker
     from ..language.schema import validator_for
+    from .fastcheck import Limits, Shortcut, compile_checker
     formats = validator_for("facts").format_checker
     checked = frozenset(formats.checkers) if formats is not None else frozenset()
     schema = load_schema("facts")
@@ -248,7 +249,7 @@ TIMESTAMP_PATTERN = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 _TIMESTAMP_SHAPES = frozenset(f"--{t}::{sign}:" for t in "Tt " for sign in "+-")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _timestamp_paths() -> tuple[str, ...]:
     return tuple(path for path, field in catalogue().items() if field.kind == "timestamp")
 

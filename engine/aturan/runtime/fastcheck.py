@@ -17,8 +17,9 @@ JSON scalars rendered with `repr`, names are generated here, and facts are only 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 Checker = Callable[[Any], "dict[str, Any] | None"]
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
-from .compiler import CompiledRuleset
-from .facts import FlatFacts
 from ..language.catalogue import catalogue
 from ..language.model import TIME_OPS, Atom, atoms_of
+from .compiler import CompiledRuleset
+from .facts import FlatFacts
 
 CAPACITY = 4096  # keys per compiled ruleset; the bundled rulesets meet a few hundred at most
 _OTHER = 1  # class of a value equal to no constant

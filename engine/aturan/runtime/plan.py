@@ -9,23 +9,41 @@ tests/runtime/test_memo_exact.py holds the step-by-step original as the oracle t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
+from ..language.catalogue import catalogue
+from ..language.model import (
+    PLACEHOLDER,
+    PRESENCE_OPS,
+    TIME_OPS,
+    AnyOf,
+    Atom,
+    Citation,
+    Condition,
+    Effect,
+    Not,
+    Rule,
+    RulesetVersion,
+    format_duration,
+)
 from ._fastinit import builder
 from .businessdays import add_business_days
 from .compiler import CompiledRuleset
-from .decision import (Decision, ExplanationItem, Overridden, PenaltyDecision, RefundDecision,
-                       RulesetRef)
-from ..language.model import PLACEHOLDER
+from .decision import (
+    Decision,
+    ExplanationItem,
+    Overridden,
+    PenaltyDecision,
+    RefundDecision,
+    RulesetRef,
+)
 from .explain import placeholder_text, satisfied
 from .facts import JAKARTA, NOW_ISOFORMAT, FlatFacts
-from ..language.catalogue import catalogue
 from .memo import memo_for
-from ..language.model import (PRESENCE_OPS, TIME_OPS, AnyOf, Atom, Citation, Condition, Effect, Not, Rule,
-                    RulesetVersion, format_duration)
 
 
 @dataclass(frozen=True)
@@ -44,7 +62,7 @@ class _Report:
                 self.timestamp)
 
     @classmethod
-    def of(cls, atom: Atom, negated: bool) -> "_Report":
+    def of(cls, atom: Atom, negated: bool) -> _Report:
         if atom.op in TIME_OPS:
             expected: Any = format_duration(atom.value)
         elif atom.op in PRESENCE_OPS:
@@ -89,7 +107,7 @@ class _Template:
 
     @classmethod
     @lru_cache(maxsize=4096)
-    def of(cls, template: str) -> "_Template":
+    def of(cls, template: str) -> _Template:
         parts = PLACEHOLDER.split(template)  # odd items are the paths
         if len(parts) == 1:
             return cls(template, ())
@@ -126,7 +144,7 @@ class _Entry:
     @classmethod
     def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
            atoms: list[tuple[Atom, bool]], messages: dict[str, str], file: str, line: int,
-           ruleset: str, citation: Citation | None) -> "_Entry":
+           ruleset: str, citation: Citation | None) -> _Entry:
         templates = {code: _Template.of(text) for code, text in messages.items()}
         languages = tuple(sorted(messages))
         static = None

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..errors import Diagnostic, Location, SelectionError
-from .facts import FlatFacts
 from ..language.model import RulesetVersion
 from ..language.repository import RulesetCollection
 from ..suggest import did_you_mean
+from .facts import FlatFacts
 
 
 def parse_pin(pin: str) -> tuple[str, str | None]:

@@ -13,9 +13,10 @@ import os
 import signal
 import threading
 import traceback
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import perf_counter
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,15 +27,24 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..runtime.decision import Decision, canonical_json
 from ..errors import AturanError
+from ..runtime.decision import Decision, canonical_json
 from ..runtime.evaluate import Policies
 from ..runtime.jsonio import parse_json
 from ..service import logs
 from .config import ServiceConfig
-from .errors import (RequestError, bad_parameter, error_json, error_response, http_error,
-                     internal_error, kind_for, read_body, status_for)
-from .holder import PolicyHolder, ReloadResult, Reloader
+from .errors import (
+    RequestError,
+    bad_parameter,
+    error_json,
+    error_response,
+    http_error,
+    internal_error,
+    kind_for,
+    read_body,
+    status_for,
+)
+from .holder import PolicyHolder, Reloader, ReloadResult
 from .metrics import Metrics
 from .openapi import add_components, error_responses, json_body
 

@@ -5,9 +5,9 @@ uvicorn worker process (started from an import string, not a Python object) sees
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 MIB = 1024 * 1024
 
@@ -52,7 +52,7 @@ class ServiceConfig:
                 ENV_SIGHUP: "1" if self.handle_sighup else "0"}
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServiceConfig":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
         env = os.environ if environ is None else environ
         rulesets = env.get(ENV_RULESETS)
         if not rulesets:

@@ -13,9 +13,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..errors import (
+    AturanError,
+    Diagnostic,
+    EngineError,
+    FactsError,
+    Location,
+    SelectionError,
+    error_body,
+)
 from ..runtime.decision import canonical_json
-from ..errors import (AturanError, Diagnostic, EngineError, FactsError, Location, SelectionError,
-                      error_body)
 
 
 class RequestError(AturanError):

@@ -14,16 +14,16 @@ with every edit under `--watch`, and closing them earlier would pull them from u
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter
-from typing import Callable, Iterator
 
 from ..errors import AturanError
-from ..runtime.evaluate import Policies, load
 from ..language.repository import discover
+from ..runtime.evaluate import Policies, load
 
 Snapshot = tuple[tuple[str, int, int], ...] | None
 

@@ -8,16 +8,26 @@ which must show what the finding claims (`confirmed`).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
-from ...runtime.compiler import compile_ruleset, negation_normal_form
-from ..equivalence import PAID_AT, plainest
-from ...runtime.evaluate import combine
-from .registry import Finding, Target, check, rule_ref
 from ...language.model import AllOf, AnyOf, Atom, Condition, Effect, Rule, atoms_of
-from ..symbolic import (CONSTRAINTS, Box, Forbid, Space, build_axes, constraint_atoms,
-                       intersect_regions, merge_boxes, platform_constraint)
+from ...runtime.compiler import compile_ruleset, negation_normal_form
+from ...runtime.evaluate import combine
+from ..equivalence import PAID_AT, plainest
+from ..symbolic import (
+    CONSTRAINTS,
+    Box,
+    Forbid,
+    Space,
+    build_axes,
+    constraint_atoms,
+    intersect_regions,
+    merge_boxes,
+    platform_constraint,
+)
 from ..witness import mattering, verdict_of, verdict_of_decision
+from .registry import Finding, Target, check, rule_ref
 
 
 def _where_differ(t: Target, a: Effect, b: Effect, boxes: Sequence[Box]) -> list[Box]:
@@ -161,7 +171,7 @@ def conflict(t: Target) -> Iterator[Finding]:
                 region=t.describe(merge_boxes(pieces)),
                 fix=f'Give "{first.id}" or "{second.id}" a different priority, or make their '
                     "conditions exclusive.")
-            yield _attach(t, finding, pieces, lambda facts, d: (
+            yield _attach(t, finding, pieces, lambda facts, d, first=first, second=second: (
                 d.explanation[0].rule == first.id and second.id in _matched(d)))
 
 
@@ -185,7 +195,7 @@ def shadowed_rule(t: Target) -> Iterator[Finding]:
             region=t.describe(t.space.valid_boxes(t.regions[i])),
             fix=f"Raise its priority above {top} if it should decide these orders; otherwise "
                 "remove it.")
-        yield _attach(t, finding, t.regions[i], lambda facts, d: (
+        yield _attach(t, finding, t.regions[i], lambda facts, d, winners=winners, rule=rule: (
             d.explanation[0].rule in {w.id for w in winners} and rule.id in _matched(d)))
 
 

@@ -3,10 +3,12 @@ findings and their text."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ...language.model import format_duration
 from ..symbolic import OTHER, Axis, Box, Space
+
 
 def describe_box(space: Space, box: Box, skip: Sequence[str] = ("order.platform",)
                  ) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ and the `Target` (one ruleset version as evaluated, with its order space) every 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from ...errors import Diagnostic, Location
 from ...language.model import Rule, RulesetVersion
@@ -68,7 +69,7 @@ class Check:
     code: str
     severity: str
     summary: str
-    run: Callable[["Target"], Iterator[Finding]]
+    run: Callable[[Target], Iterator[Finding]]
 
 
 CHECKS: dict[str, Check] = {}

@@ -10,7 +10,8 @@ gaps by real orders (`--orders`).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from ...errors import AturanError
 from ...language.model import RulesetVersion, Silence
@@ -21,6 +22,7 @@ from ...runtime.selection import select
 from ..witness import Evaluator
 from . import checks  # noqa: F401 - importing it registers the checks
 from .registry import CHECKS, Finding, Target, rule_ref
+
 
 def targets_of(collection: RulesetCollection
                ) -> list[tuple[RulesetVersion, RulesetVersion | None]]:
