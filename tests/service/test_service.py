@@ -430,6 +430,27 @@ def test_a_replaced_set_nobody_holds_is_closed_at_once(tmp_path):
     holder.close()
 
 
+def test_the_reload_event_is_written_before_the_new_generation_is_visible(tmp_path):
+    """Whoever sees generation 2 in /healthz can already read the event that announced it: the
+    e2e test reads the log as soon as /healthz changes (it failed under load when the swap came
+    first)."""
+    from aturan.service.holder import PolicyHolder
+
+    root = tiktok_only(tmp_path)
+    seen_during_event: list[tuple[int, int, object]] = []
+    holder = PolicyHolder(root)
+    holder.on_reload = lambda result: seen_during_event.append(
+        (result.generation, holder.generation, holder.last_reload and holder.last_reload.trigger))
+    holder.start()
+    (root / "tiktok_shop" / "1.1.0.yaml").write_text(next_version())
+    assert holder.reload("watch").ok
+    (root / "tiktok_shop" / "1.1.0.yaml").write_text("rules: [")
+    assert not holder.reload("manual").ok
+    assert seen_during_event == [(2, 1, "start"), (2, 2, "watch")]
+    assert holder.generation == 2 and holder.last_reload.trigger == "manual"
+    holder.close()
+
+
 # --- configuration and the command ------------------------------------------------------------
 
 def test_config_round_trips_through_the_environment(tmp_path):

@@ -130,10 +130,14 @@ class PolicyHolder:
         return snapshot(self.root) != self._snapshot
 
     def reload(self, trigger: str = "manual") -> ReloadResult:
-        """Load the whole set anew; swap it in only if it loaded, validated and compiled."""
+        """Load the whole set anew; swap it in only if it loaded, validated and compiled.
+
+        `on_reload` (the log event, the metrics) runs before the result is published: whoever
+        sees the new generation in `/healthz` can already read the event that announced it."""
         with self._reload_lock:
             seen = snapshot(self.root)  # before loading: an edit during the load triggers again
             began = perf_counter()
+            fresh: Policies | None = None
             try:
                 fresh = self.loader(self.root)
             except AturanError as exc:
@@ -142,20 +146,25 @@ class PolicyHolder:
                 result = self._failed(trigger, began, (f"{self.root}: {type(exc).__name__}: "
                                                        f"{exc}",))
             else:
-                with self._lock:
-                    old = self._generation()
-                    self._current = _Generation(fresh, old.number + 1, utc_now())
-                    old.retired = True
-                    idle = old.users == 0
-                if idle:
-                    old.policies.close()
-                result = ReloadResult(True, trigger, self._current.loaded_at,
-                                      self._current.number, (perf_counter() - began) * 1000)
+                result = ReloadResult(True, trigger, utc_now(), self.generation + 1,
+                                      (perf_counter() - began) * 1000)
+            if self.on_reload is not None:
+                self.on_reload(result)
+            if fresh is not None:
+                self._publish(fresh, result)
             self._snapshot = seen
             self.last_reload = result
-        if self.on_reload is not None:
-            self.on_reload(result)
         return result
+
+    def _publish(self, fresh: Policies, result: ReloadResult) -> None:
+        """Make `fresh` the current generation; close the old one once no request holds it."""
+        with self._lock:
+            old = self._generation()
+            self._current = _Generation(fresh, result.generation, result.at)
+            old.retired = True
+            idle = old.users == 0
+        if idle:
+            old.policies.close()
 
     def _failed(self, trigger: str, began: float, errors: tuple[str, ...]) -> ReloadResult:
         return ReloadResult(False, trigger, utc_now(), self.generation,
