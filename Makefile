@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test validate bench docs clean
+.PHONY: setup demo test test-fast lint validate bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,serve]'
+	$(BIN)/python -m pip install --quiet -e '.[test,serve,lint]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -20,6 +20,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  # the quick loop: everything but the tests marked slow (under a minute)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)  # ruff, the import contracts (layers, no cycles), the type checker
+	$(BIN)/ruff check engine tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 validate: $(STAMP)
 	$(BIN)/aturan validate rulesets

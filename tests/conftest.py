@@ -101,3 +101,37 @@ rules:
     explain: { en: Unpaid., id: Belum dibayar. }
     source: { publisher: Test, title: Test source }
 """
+
+
+# --- golden files: the exact text a person reads ---------------------------------------------
+
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/*.txt from what the code prints now")
+
+
+class Golden:
+    """Compares printed text with `tests/golden/<name>.txt`; `--update-golden` rewrites the file
+    instead (review the diff before committing it)."""
+
+    def __init__(self, update: bool):
+        self.update = update
+
+    def check(self, name: str, text: str) -> None:
+        path = GOLDEN / f"{name}.txt"
+        if self.update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"no golden file {path}; run pytest --update-golden and review it"
+        expected = path.read_text(encoding="utf-8")
+        assert text == expected, f"{name}: output differs from {path.relative_to(ROOT)} " \
+                                 "(pytest --update-golden rewrites it after review)"
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    return Golden(request.config.getoption("--update-golden"))

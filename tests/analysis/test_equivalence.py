@@ -145,6 +145,7 @@ def corpus_changes(old_rs, new_rs, documents) -> list[str]:
     return differing
 
 
+@pytest.mark.slow
 def test_a_one_minute_threshold_change_is_found_where_a_random_corpus_sees_none(tmp_path,
                                                                                 policies):
     other = load_copy(tmp_path, one_minute_later(BUNDLED.read_text(encoding="utf-8")))

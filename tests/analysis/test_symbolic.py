@@ -260,6 +260,7 @@ def _questions(rules: list[Rule] | tuple[Rule, ...], space: Space, enc: Encoding
                        z.And(terms[i], terms[j]))
 
 
+@pytest.mark.slow
 def test_box_analysis_and_solver_agree_on_bundled_rulesets(policies):
     asked = 0
     for rs, base in bundled_targets(policies):

@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from aturan.cli import main
@@ -224,6 +225,7 @@ def change_an_outcome(ruleset_file: Path, rule_id: str) -> None:
     ruleset_file.write_text(text[:match.start(1)] + new + text[match.end(1):], encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_aturan_test_and_pytest_agree_and_both_fail_on_a_changed_outcome(tmp_path, capsys,
                                                                          pytester):
     root = tmp_path / "rulesets"

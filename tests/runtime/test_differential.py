@@ -86,6 +86,7 @@ def test_bundled_versions_are_all_targeted(own):
     assert 0 in thresholds(own) and len(thresholds(own)) > 1
 
 
+@pytest.mark.slow
 def test_engine_and_reference_agree_on_fixed_seed_examples(own):
     failures, fired = run_fixed_seed(own, FIXED_SEED_EXAMPLES)
     assert not failures, "\n\n".join(failures)

@@ -2,6 +2,8 @@
 
 import resource
 
+import pytest
+
 from aturan.runtime.facts import flatten_facts
 from conftest import make_facts
 
@@ -31,6 +33,7 @@ def test_100k_evaluations_leave_no_engine_state(policies):
     assert samples[-1] - samples[0] < 4 * 1024, samples
 
 
+@pytest.mark.slow
 def test_sessions_that_match_no_rule_do_not_crash_the_engine(tmp_path):
     """durable_rules leaves a new session's action context uninitialised and frees it on delete;
     without the adapter's guard, `aturan decide` on an order no rule matches crashed about every

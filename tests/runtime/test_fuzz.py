@@ -30,6 +30,8 @@ from aturan.runtime.facts import flatten_facts
 from aturan.runtime.jsonio import parse_json
 from conftest import BASE_FACTS, MINIMAL_RULESET, RULESETS
 
+pytestmark = pytest.mark.slow  # long-running: `make test-fast` skips it, `make test` runs it
+
 EXAMPLES = int(os.environ.get("ATURAN_FUZZ_EXAMPLES", "0")) or 250
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -207,6 +207,7 @@ def test_memoised_fired_rules_equal_the_engine_on_100k_orders(policies, corpus):
 
 # ---- whole decisions: 10k orders ----------------------------------------------------------
 
+@pytest.mark.slow
 def test_decisions_equal_the_oracle_byte_for_byte(policies, corpus):
     for index, facts in enumerate(corpus):
         assert policies.decide(facts).to_json() == oracle_decide(policies, facts).to_json()

@@ -24,6 +24,8 @@ from aturan.errors import AturanError, error_body
 from aturan.runtime.decision import canonical_json
 from conftest import RULESETS, make_facts, next_version, tiktok_only
 
+pytestmark = pytest.mark.slow  # long-running: `make test-fast` skips it, `make test` runs it
+
 STARTUP_SECONDS = 30
 
 

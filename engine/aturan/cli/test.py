@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ..errors import sort_diagnostics
 from ..regression.cases import describe_failure, run_suite
-from ..regression.coverage import format_percent
+from ..regression.coverage import VersionCoverage, format_percent
 from ..runtime.evaluate import Policies, load
 from .common import console, default_rulesets
 from .render import print_diagnostics
@@ -46,7 +46,7 @@ def test(paths: tuple[str, ...], show_coverage: bool, min_coverage: float | None
         elif verbose:
             out.print(escape(f"{result.case.location}: ok {result.case.name}"), soft_wrap=True)
     failed = len(run.failed)
-    too_low = []
+    too_low: list[VersionCoverage] = []
     if show_coverage or min_coverage is not None:
         for report in run.coverage:
             if show_coverage:

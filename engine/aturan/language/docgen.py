@@ -14,7 +14,7 @@ from typing import Any
 
 from ..resources import bundled_dir, load_schema
 from .catalogue import OPERATORS_BY_KIND, catalogue
-from .model import AllOf, AnyOf, Atom, Condition, Not, RulesetVersion
+from .model import AllOf, AnyOf, Atom, Condition, Effect, Not, RulesetVersion
 from .repository import RulesetCollection, load_rulesets
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -69,7 +69,7 @@ def condition_text(condition: Condition) -> str:
     return f"({text})" if isinstance(condition, AnyOf) and len(parts) > 1 else text
 
 
-def _effect_text(effect) -> str:
+def _effect_text(effect: Effect) -> str:
     parts = []
     if effect.outcome:
         parts.append(f"**{effect.outcome}**")

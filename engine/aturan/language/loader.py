@@ -58,7 +58,7 @@ class _AliasRefused(MarkedYAMLError):
 class _NoAliasLoader(yaml.SafeLoader):
     """SafeLoader that reports anchors/aliases as an error instead of expanding them."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _AliasRefused(None, None,

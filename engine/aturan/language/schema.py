@@ -67,8 +67,8 @@ def _message(error: ValidationError) -> str:
                     + f" (allowed: {', '.join(allowed)})")
     if error.validator == "enum":
         hint = did_you_mean(error.instance, error.validator_value)
-        allowed = ", ".join(str(v) for v in error.validator_value)
-        return f"{error.instance!r} is not one of: {allowed}" + (f". {hint}" if hint else "")
+        choices = ", ".join(str(v) for v in error.validator_value)
+        return f"{error.instance!r} is not one of: {choices}" + (f". {hint}" if hint else "")
     if error.validator == "required":
         return "required field " + error.message.replace(" is a required property", "") + " is missing"
     if error.validator == "pattern" and isinstance(error.instance, str):

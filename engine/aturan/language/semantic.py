@@ -21,6 +21,7 @@ from .model import (
     AllOf,
     Atom,
     Condition,
+    Effect,
     Not,
     Rule,
     RulesetVersion,
@@ -200,15 +201,17 @@ def check_placeholders(templates: dict[str, str], location: Location) -> Iterato
                                  location, hint=did_you_mean(path, fields))
 
 
-def _check_effect(effect, location: Location, decides: bool, default: bool = False
+def _check_effect(effect: Effect, location: Location, decides: bool, default: bool = False
                   ) -> Iterator[Diagnostic]:
     if default and effect.outcome is None:
         yield Diagnostic("default-without-outcome", "`default.then` must set an outcome", location)
     if effect.refund and not decides:
         yield Diagnostic("refund-without-outcome", "only a rule that sets `outcome` may set a "
                          "refund; additive rules add penalties and next steps", location)
-    if (effect.refund and effect.refund.max_business_days is not None
-            and effect.refund.min_business_days > effect.refund.max_business_days):
+    eta = effect.refund
+    if (eta is not None and eta.min_business_days is not None
+            and eta.max_business_days is not None
+            and eta.min_business_days > eta.max_business_days):
         yield Diagnostic("bad-refund-eta", "refund eta: min_business_days is greater than "
                          "max_business_days", location)
 

@@ -28,7 +28,7 @@ def builder(cls: type, names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any
     install = object.__setattr__
 
     def build(values: dict[str, Any]) -> Any:
-        instance = new(cls)
+        instance: Any = new(cls)
         install(instance, "__dict__", values)
         return instance
     build.__doc__ = f"{cls.__name__}(**values) without per-field object.__setattr__"

@@ -156,7 +156,7 @@ def _key_function(tables: list[tuple[str, dict[Hashable, int]]],
               f"    return ({''.join(term + ', ' for term in terms)})\n")
     namespace = {**names, "__builtins__": {}}
     exec(compile(source, "<aturan memo key>", "exec"), namespace)  # noqa: S102 - see above
-    return namespace["key"]  # type: ignore[no-any-return]
+    return namespace["key"]
 
 
 def memo_for(compiled: CompiledRuleset) -> RulesetMemo:

@@ -112,6 +112,7 @@ def _relaxed_region(space: Space, node: Condition, relaxed: set[int], counter: l
             return [space.universe]
         box = space.atom_box(node)
         return [box] if box is not None else []
+    assert isinstance(node, (AllOf, AnyOf)), node  # negation normal form: no Not above an atom
     children = [_relaxed_region(space, c, relaxed, counter) for c in node.children]
     if isinstance(node, AnyOf):
         return [b for child in children for b in child]
@@ -171,8 +172,10 @@ def conflict(t: Target) -> Iterator[Finding]:
                 region=t.describe(merge_boxes(pieces)),
                 fix=f'Give "{first.id}" or "{second.id}" a different priority, or make their '
                     "conditions exclusive.")
-            yield _attach(t, finding, pieces, lambda facts, d, first=first, second=second: (
-                d.explanation[0].rule == first.id and second.id in _matched(d)))
+            def claim(facts: dict[str, Any], d: Any, a: str = first.id, b: str = second.id
+                      ) -> bool:
+                return bool(d.explanation[0].rule == a and b in _matched(d))
+            yield _attach(t, finding, pieces, claim)
 
 
 @check("shadowed-rule", "warning", "a deciding rule that a higher-priority rule always beats")
@@ -195,8 +198,10 @@ def shadowed_rule(t: Target) -> Iterator[Finding]:
             region=t.describe(t.space.valid_boxes(t.regions[i])),
             fix=f"Raise its priority above {top} if it should decide these orders; otherwise "
                 "remove it.")
-        yield _attach(t, finding, t.regions[i], lambda facts, d, winners=winners, rule=rule: (
-            d.explanation[0].rule in {w.id for w in winners} and rule.id in _matched(d)))
+        def claim(facts: dict[str, Any], d: Any, by: frozenset[str] = frozenset(w.id for w in winners),
+                  own: str = rule.id) -> bool:
+            return bool(d.explanation[0].rule in by and own in _matched(d))
+        yield _attach(t, finding, t.regions[i], claim)
 
 
 @check("redundant-rule", "warning", "a rule whose region and effect other rules already give")
