@@ -24,6 +24,8 @@ DISJOINT = [
     (atom("order.payment.paid_at", "absent"), Not(atom("order.payment.paid_at", "absent"))),
     (atom("order.amounts.total", "lt", 100), atom("order.amounts.total", "ge", 100)),
     (atom("derived.has_digital", "eq", True), atom("derived.has_digital", "eq", False)),
+    # exact per pair of atoms (the operator table's cuts): a list against an order
+    (atom("order.amounts.total", "in", [99, 100]), atom("order.amounts.total", "gt", 100)),
 ]
 OVERLAPPING = [
     (atom("order.status", "eq", "paid"), atom("order.status", "in", ["paid", "to_ship"])),
@@ -31,6 +33,7 @@ OVERLAPPING = [
     (atom("request.at", "within", 172800), atom("request.at", "older_than", 3600)),
     (Not(atom("order.payment.paid_at", "exists")), Not(atom("order.payment.paid_at", "older_than", 60))),
     (atom("order.amounts.total", "le", 100), atom("order.amounts.total", "ge", 100)),
+    (atom("order.amounts.total", "in", [99, 101]), atom("order.amounts.total", "gt", 100)),
 ]
 
 

@@ -11,7 +11,7 @@ is still assembled by `evaluate.combine`, the one place the combination rules li
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -94,37 +94,42 @@ def _same(actual: Any, expected: Any) -> bool:
     return type(actual) is type(expected) and actual == expected
 
 
+def _older_than(actual: Any, expected: int, now: int) -> bool:
+    return now - instant_ns(actual) >= expected * NS  # now - t >= d
+
+
+def _within(actual: Any, expected: int, now: int) -> bool:
+    return now - instant_ns(actual) < expected * NS  # now - t < d
+
+
+# Each operator as docs/reference.md defines it, on a present fact (`actual` as sent, `now` in
+# nanoseconds). Written out here, not taken from `language.operators`: this module is the
+# oracle the operator table is tested against.
+ATOM_TESTS: dict[str, Callable[[Any, Any, int], bool]] = {
+    "eq": lambda actual, expected, now: _same(actual, expected),
+    "ne": lambda actual, expected, now: not _same(actual, expected),
+    "in": lambda actual, expected, now: any(_same(actual, v) for v in expected),
+    "not_in": lambda actual, expected, now: not any(_same(actual, v) for v in expected),
+    "lt": lambda actual, expected, now: actual < expected,
+    "le": lambda actual, expected, now: actual <= expected,
+    "gt": lambda actual, expected, now: actual > expected,
+    "ge": lambda actual, expected, now: actual >= expected,
+    "older_than": _older_than,
+    "within": _within,
+    "exists": lambda actual, expected, now: True,
+    "absent": lambda actual, expected, now: False,
+}
+
+
 def atom_holds(atom: Atom, actual: Any, now: int) -> bool:
-    """One test of one fact, as docs/reference.md defines it."""
-    op, expected = atom.op, atom.value
-    if op == "exists":
-        return actual is not ABSENT
-    if op == "absent":
-        return actual is ABSENT
+    """One test of one fact, as docs/reference.md defines it: on an absent fact only `absent`
+    holds, otherwise the operator's entry of `ATOM_TESTS`."""
+    test = ATOM_TESTS.get(atom.op)
+    if test is None:
+        raise ValueError(f"unknown operator {atom.op}")
     if actual is ABSENT:
-        return False
-    if op == "eq":
-        return _same(actual, expected)
-    if op == "ne":
-        return not _same(actual, expected)
-    if op == "in":
-        return any(_same(actual, v) for v in expected)
-    if op == "not_in":
-        return not any(_same(actual, v) for v in expected)
-    if op == "lt":
-        return actual < expected
-    if op == "le":
-        return actual <= expected
-    if op == "gt":
-        return actual > expected
-    if op == "ge":
-        return actual >= expected
-    elapsed = now - instant_ns(actual)
-    if op == "older_than":  # now - t >= d
-        return elapsed >= expected * NS
-    if op == "within":  # now - t < d
-        return elapsed < expected * NS
-    raise ValueError(f"unknown operator {op}")
+        return atom.op == "absent"
+    return test(actual, atom.value, now)
 
 
 def holds(condition: Condition, facts: dict[str, Any], now: int) -> bool:

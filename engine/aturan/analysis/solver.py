@@ -10,7 +10,7 @@ rules mention (any other string is one value, "other").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import AturanError, Diagnostic
@@ -40,9 +40,45 @@ def z3_module() -> Any:
     return z3
 
 
-_COMPARE = {"eq": lambda x, v: x == v, "ne": lambda x, v: x != v, "lt": lambda x, v: x < v,
-            "le": lambda x, v: x <= v, "gt": lambda x, v: x > v, "ge": lambda x, v: x >= v,
-            "older_than": lambda x, v: x >= v, "within": lambda x, v: x < v}
+def _presence(wanted: bool) -> Callable[[Encoding, Atom], Any]:
+    def encode(enc: Encoding, atom: Atom) -> Any:
+        present = enc.present[atom.fact]
+        return present if wanted else enc.z3.Not(present)
+    return encode
+
+
+def _membership(positive: bool, listed: bool) -> Callable[[Encoding, Atom], Any]:
+    """(in)equality to one value or a list: enum, boolean and string values as their indices."""
+    def encode(enc: Encoding, atom: Atom) -> Any:
+        z, present, var = enc.z3, enc.present[atom.fact], enc.var[atom.fact]
+        options = atom.value if listed else (atom.value,)
+        if atom.fact in enc.values:
+            hit = z.Or([var == enc._index(atom.fact, v) for v in options])
+        elif listed:
+            hit = z.Or([var == v for v in options])
+        else:
+            return z.And(present, var == atom.value if positive else var != atom.value)
+        return z.And(present, hit if positive else z.Not(hit))
+    return encode
+
+
+def _ordered(compare: Callable[[Any, Any], Any]) -> Callable[[Encoding, Atom], Any]:
+    """An integer comparison; for timestamps `var` is the age in seconds."""
+    def encode(enc: Encoding, atom: Atom) -> Any:
+        return enc.z3.And(enc.present[atom.fact], compare(enc.var[atom.fact], atom.value))
+    return encode
+
+
+# Each operator's z3 term, written out here rather than taken from `language.operators`, so
+# this encoding stays a reading of its own (tests/language/test_operators.py checks coverage).
+ENCODERS: dict[str, Callable[[Encoding, Atom], Any]] = {
+    "eq": _membership(True, False), "ne": _membership(False, False),
+    "in": _membership(True, True), "not_in": _membership(False, True),
+    "lt": _ordered(lambda x, v: x < v), "le": _ordered(lambda x, v: x <= v),
+    "gt": _ordered(lambda x, v: x > v), "ge": _ordered(lambda x, v: x >= v),
+    "older_than": _ordered(lambda x, v: x >= v), "within": _ordered(lambda x, v: x < v),
+    "exists": _presence(True), "absent": _presence(False),
+}
 
 
 _HEAVY = ("order.status", "order.payment.method")
@@ -92,20 +128,7 @@ class Encoding:
         return z.And(parts)
 
     def atom(self, atom: Atom) -> Any:
-        z = self.z3
-        present, var, op = self.present[atom.fact], self.var[atom.fact], atom.op
-        if op == "exists":
-            return present
-        if op == "absent":
-            return z.Not(present)
-        if atom.fact in self.values:
-            options = atom.value if op in ("in", "not_in") else (atom.value,)
-            hit = z.Or([var == self._index(atom.fact, v) for v in options])
-            return z.And(present, hit if op in ("eq", "in") else z.Not(hit))
-        if op in ("in", "not_in"):
-            hit = z.Or([var == v for v in atom.value])
-            return z.And(present, hit if op == "in" else z.Not(hit))
-        return z.And(present, _COMPARE[op](var, atom.value))
+        return ENCODERS[atom.op](self, atom)
 
     def condition(self, node: Condition) -> Any:
         z = self.z3

@@ -23,7 +23,8 @@ from operator import and_
 from typing import Any
 
 from ..language.catalogue import catalogue
-from ..language.model import TIME_OPS, AllOf, AnyOf, Atom, Condition, Rule, atoms_of
+from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
+from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
 from ..resources import load_schema
 from ..runtime.compiler import negation_normal_form
 
@@ -235,34 +236,18 @@ class Axis:
 
 
 def cell_holds(atom: Atom, cell: Any) -> bool:
-    """An atom on one cell: the same answer for every member of the cell."""
-    op = atom.op
+    """An atom on one cell: the same answer for every member of the cell, so the operator's
+    predicate (`language.operators`) on one member (an interval's probe, the value, None for
+    ABSENT). OTHER equals no constant; neither it nor a boolean is ever ordered."""
     if cell is ABSENT:
-        return op == "absent"
-    if op in ("exists", "absent"):
-        return op == "exists"
-    value = cell.probe() if isinstance(cell, Interval) else cell
-    if op in ("eq", "ne", "in", "not_in"):
-        options = atom.value if op in ("in", "not_in") else (atom.value,)
-        same = any(value is not OTHER and type(value) is type(o) and value == o for o in options)
-        return same if op in ("eq", "in") else not same
-    if value is OTHER or isinstance(value, bool):
-        return False
-    target = atom.value
-    return {"lt": value < target, "le": value <= target, "gt": value > target,
-            "ge": value >= target, "older_than": value >= target, "within": value < target}[op]
-
-
-def _integer_cuts(atom: Atom) -> list[int]:
-    values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
-    if atom.op in ("lt", "ge"):
-        return [atom.value]
-    if atom.op in ("le", "gt"):
-        return [atom.value + 1]
-    if atom.op in ("eq", "ne", "in", "not_in"):
-        return [c for v in values if isinstance(v, int) and not isinstance(v, bool)
-                for c in (v, v + 1)]
-    return []
+        member = None
+    elif isinstance(cell, Interval):
+        member = cell.probe()
+    else:
+        member = cell
+        if (cell is OTHER or isinstance(cell, bool)) and atom.op in ORDERED_OPS:
+            return False
+    return BY_NAME[atom.op].holds(member, atom.value)
 
 
 def _intervals(cuts: Iterable[int], lo: int | None, hi: int | None) -> list[Interval]:
@@ -276,7 +261,11 @@ def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
     fields = catalogue()
     atoms = list(atoms)
     paths = sorted({a.fact for a in atoms if a.fact in fields})
-    time_cuts = {0} | {a.value for a in atoms if a.op in TIME_OPS}
+    ages = cut_points([a for a in atoms if a.fact in fields
+                       and fields[a.fact].kind == "timestamp"])
+    if ages is None:
+        raise ValueError("a timestamp compared with a non-duration")
+    time_cuts = {0, *ages}
     axes = []
     for path in paths:
         field = fields[path]
@@ -286,12 +275,14 @@ def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
         elif field.kind == "boolean":
             cells = [False, True]
         elif field.kind == "string":
-            mentioned = {v for a in mine if a.op in ("eq", "ne", "in", "not_in")
-                         for v in (a.value if isinstance(a.value, tuple) else (a.value,))}
+            mentioned = {v for a in mine for v in BY_NAME[a.op].values(a.value)}
             cells = sorted(mentioned, key=str) + [OTHER]
         elif field.kind == "integer":
             lo, hi = integer_domain(path)
-            cells = list(_intervals((c for a in mine for c in _integer_cuts(a)), lo, hi))
+            cuts = cut_points(mine)  # the memo's classes are cut at the same points
+            if cuts is None:
+                raise ValueError(f"{path}: an integer fact compared with a non-integer")
+            cells = list(_intervals(cuts, lo, hi))
         else:
             cells = list(_intervals(time_cuts, None, None))
         if field.nullable:

@@ -72,11 +72,3 @@ def catalogue() -> dict[str, FactField]:
 
 
 _DEFAULTED = {"order.fulfillment.production_started"}  # missing means false
-
-OPERATORS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "enum": ("eq", "ne", "in", "not_in", "exists", "absent"),
-    "string": ("eq", "ne", "in", "not_in", "exists", "absent"),
-    "integer": ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "exists", "absent"),
-    "boolean": ("eq", "ne", "exists", "absent"),
-    "timestamp": ("older_than", "within", "exists", "absent"),
-}

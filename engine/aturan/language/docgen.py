@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..resources import bundled_dir, load_schema
-from .catalogue import OPERATORS_BY_KIND, catalogue
+from .catalogue import catalogue
 from .model import AllOf, AnyOf, Atom, Condition, Effect, Not, RulesetVersion
+from .operators import OPERATORS_BY_KIND
 from .repository import RulesetCollection, load_rulesets
 
 ROOT = Path(__file__).resolve().parents[3]

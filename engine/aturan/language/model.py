@@ -13,11 +13,8 @@ from typing import Any
 
 from ..errors import Location, pointer_join
 from .loader import SourceDocument
+from .operators import PRESENCE_OPS, TIME_OPS
 
-COMPARISON_OPS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
-PRESENCE_OPS = ("exists", "absent")
-TIME_OPS = ("older_than", "within")
-OPERATORS = COMPARISON_OPS + PRESENCE_OPS + TIME_OPS
 # `{path}` in an explanation template: a fact path filled with the order's value
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)*)\}")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import Diagnostic, Location
 from ..suggest import did_you_mean
-from .catalogue import OPERATORS_BY_KIND, catalogue
+from .catalogue import catalogue
 from .model import (
     PLACEHOLDER,
     TIME_OPS,
@@ -27,6 +27,7 @@ from .model import (
     RulesetVersion,
     atoms_of,
 )
+from .operators import BY_NAME, OPERATORS_BY_KIND, cut_points
 
 
 def _value_matches(kind: str, value: Any) -> bool:
@@ -58,10 +59,7 @@ def check_atom(atom: Atom) -> Iterator[Diagnostic]:
             yield Diagnostic("bad-duration", f'"{atom.fact}" {atom.op}: duration is not '
                              'well-formed; write e.g. 48h, 2d, 1h30m, 0s', atom.location)
         return
-    if atom.op in ("exists", "absent"):
-        return
-    values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
-    for value in values:
+    for value in BY_NAME[atom.op].values(atom.value):  # none for a presence test
         if not _value_matches(field.kind, value):
             yield Diagnostic("bad-value-type",
                              f'"{atom.fact}" is a {field.kind} fact; {value!r} is a '
@@ -74,10 +72,14 @@ def check_atom(atom: Atom) -> Iterator[Diagnostic]:
                              hint=hint)
 
 
-_NEGATE = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",
-           "le": "gt", "gt": "le", "older_than": "within", "within": "older_than",
-           "exists": "absent", "absent": "exists"}
-_INF = float("inf")
+class _Other:
+    """A string no rule names: equal to none of the constants."""
+
+    def __repr__(self) -> str:
+        return "other"
+
+
+_OTHER = _Other()
 
 
 def _top_atoms(condition: Condition) -> list[tuple[Atom, bool]]:
@@ -92,53 +94,45 @@ def _top_atoms(condition: Condition) -> list[tuple[Atom, bool]]:
     return found
 
 
-def _interval(op: str, value: Any) -> tuple[float, float] | None:
-    """Half-open [low, high) of values an ordering operator admits (integers, ages)."""
-    return {"lt": (-_INF, value), "le": (-_INF, value + 1), "gt": (value + 1, _INF),
-            "ge": (value, _INF), "older_than": (value, _INF), "within": (-_INF, value)}.get(op)
-
-
-def _requires_presence(atom: Atom, negated: bool) -> bool:
-    return atom.op == "absent" if negated else atom.op != "absent"
-
-
-def _requires_absence(atom: Atom, negated: bool) -> bool:
-    return atom.op == "exists" if negated else atom.op == "absent"
+def _probes(kind: str, atoms: tuple[Atom, ...], enum: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """One present value of every class the atoms tell apart (a class: values every atom
+    answers alike), from the operator table: below and at each cut for integers and ages, the
+    enum's values, or the constants named plus one other string. None: no such list (an
+    operand of the wrong type, which `check_atom` reports)."""
+    if kind in ("integer", "timestamp"):
+        cuts = cut_points(atoms)
+        if cuts is None:
+            return None
+        return (cuts[0] - 1,) + cuts if cuts else (0,)
+    if kind == "enum":
+        return enum
+    if kind == "boolean":
+        return (False, True)
+    named = [v for a in atoms for v in BY_NAME[a.op].values(a.value)]
+    return tuple(dict.fromkeys(named)) + (_OTHER,)
 
 
 def _atoms_exclude(a: Atom, a_negated: bool, b: Atom, b_negated: bool) -> bool:
-    """No order satisfies both atoms (on one fact). A negated comparison also admits an absent
-    fact, so two negated atoms never exclude each other unless one demands absence."""
-    if (_requires_absence(a, a_negated) and _requires_presence(b, b_negated)) or (
-            _requires_absence(b, b_negated) and _requires_presence(a, a_negated)):
-        return True
-    if a_negated and b_negated:
+    """No order satisfies both atoms (on one fact): exact, by trying one value of every class
+    the two atoms tell apart, and absence. False when an atom does not fit its fact."""
+    field = catalogue().get(a.fact)
+    if field is None or any(x.op not in OPERATORS_BY_KIND[field.kind] for x in (a, b)):
         return False
-    if a_negated:
-        a, b, b_negated = b, a, a_negated
-    if a.op in ("exists", "absent") or b.op in ("exists", "absent"):
+    first, second = BY_NAME[a.op].holds, BY_NAME[b.op].holds
+    if first(None, a.value) != a_negated and second(None, b.value) != b_negated:
+        return False  # both admit an absent fact
+    probes = _probes(field.kind, (a, b), field.enum)
+    if probes is None:
         return False
-    op_b = _NEGATE[b.op] if b_negated else b.op  # `a` demands presence: the complement suffices
-    sets = {"eq": lambda v: {v}, "in": set, "ne": lambda v: {v}, "not_in": set}
-    if a.op in sets and op_b in sets:
-        left, right = sets[a.op](a.value), sets[op_b](b.value)
-        if a.op in ("eq", "in") and op_b in ("eq", "in"):
-            return not (left & right)
-        if a.op in ("eq", "in") and op_b in ("ne", "not_in"):
-            return left <= right
-        if op_b in ("eq", "in") and a.op in ("ne", "not_in"):
-            return right <= left
-        return False
-    first, second = _interval(a.op, a.value), _interval(op_b, b.value)
-    if first and second:
-        return max(first[0], second[0]) >= min(first[1], second[1])
-    return False
+    return not any(first(v, a.value) != a_negated and second(v, b.value) != b_negated
+                   for v in probes)
 
 
 def obviously_disjoint(a: Condition, b: Condition) -> bool:
     """True when no order can satisfy both: two top-level atoms on one fact exclude each other.
 
-    A cheap, sound test (it never claims disjointness wrongly); `aturan lint` does the exact one."""
+    A cheap, sound test (it never claims disjointness wrongly): exact for each pair of atoms,
+    blind to everything else (several atoms together, `any`); `aturan lint` does the exact one."""
     right = _top_atoms(b)
     return any(x.fact == y.fact and _atoms_exclude(x, xn, y, yn)
                for x, xn in _top_atoms(a) for y, yn in right)

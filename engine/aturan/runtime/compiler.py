@@ -23,12 +23,9 @@ from ..language.model import (
     RulesetVersion,
     atoms_of,
 )
+from ..language.operators import BY_NAME
 
 FACT_MARKER = "aturan:fact"  # only aturan's fact carries it; the engine's session state does not
-
-_NEGATED_OP = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",
-               "le": "gt", "gt": "le", "exists": "absent", "absent": "exists",
-               "older_than": "within", "within": "older_than"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
     """Stage 2: `not` only on atoms, expressed as the opposite operator or an absent fact.
 
     Every comparison is false on an absent fact, so not(fact eq v) is (fact absent) or
-    (fact ne v); presence tests simply swap."""
+    (fact ne v); presence tests simply swap. The opposite operator is the table's `negation`."""
     if isinstance(condition, Not):
         return negation_normal_form(condition.child, not negate)
     if isinstance(condition, (AllOf, AnyOf)):
@@ -73,8 +70,9 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
         return AnyOf(children, condition.location) if flip else AllOf(children, condition.location)
     if not negate:
         return condition
-    opposite = Atom(condition.fact, _NEGATED_OP[condition.op], condition.value, condition.location)
-    if condition.op in ("exists", "absent"):
+    spec = BY_NAME[condition.op]
+    opposite = Atom(condition.fact, spec.negation, condition.value, condition.location)
+    if spec.tests_presence:
         return opposite
     return AnyOf((Atom(condition.fact, "absent", True, condition.location), opposite),
                  condition.location)
@@ -91,32 +89,25 @@ def engine_key(atom: Atom) -> str:
 
 
 def translate(condition: Condition) -> dict[str, Any]:
-    """Stage 3: one NNF condition -> durable_rules JSON."""
+    """Stage 3: one NNF condition -> durable_rules JSON, each atom as its operator's engine
+    comparison (`language.operators`)."""
     if isinstance(condition, AllOf):
         return {"$and": [translate(c) for c in condition.children]}
     if isinstance(condition, AnyOf):
         return {"$or": [translate(c) for c in condition.children]}
     assert isinstance(condition, Atom), "translate expects negation normal form"
-    key, op, value = engine_key(condition), condition.op, condition.value
-    if op == "eq":
-        return {key: value}
-    if op == "ne":
-        return {"$neq": {key: value}}
-    if op == "in":
-        return {"$or": [{key: v} for v in value]}
-    if op == "not_in":
-        return {"$and": [{"$neq": {key: v}} for v in value]}
-    if op in ("lt", "le", "gt", "ge"):
-        return {{"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}[op]: {key: value}}
-    if op == "exists":
-        return {"$ex": {key: 1}}
-    if op == "absent":
-        return {"$nex": {key: 1}}
-    if op == "older_than":
-        return {"$gte": {key: value}}
-    if op == "within":
-        return {"$lt": {key: value}}
-    raise ValueError(f"unknown operator {op}")
+    spec = BY_NAME.get(condition.op)
+    if spec is None:
+        raise ValueError(f"unknown operator {condition.op}")
+    key = engine_key(condition)
+    if spec.operand == "list":
+        return {spec.engine_join: [_compare(spec.engine, key, v) for v in condition.value]}
+    return _compare(spec.engine, key, 1 if spec.tests_presence else condition.value)
+
+
+def _compare(engine: str, key: str, value: Any) -> dict[str, Any]:
+    """One durable_rules comparison; equality ("") is written `{key: value}`."""
+    return {engine: {key: value}} if engine else {key: value}
 
 
 def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None

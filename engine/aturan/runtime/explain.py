@@ -1,9 +1,9 @@
 """Explanations as data: which atoms of a rule held for these facts, with expected and actual
 values, and the rule's message rendered in English and Indonesian.
 
-`holds` is aturan's Python reading of one atom. The engine decides which rules fire; this module
-only explains them, and `because` is computed for fired rules alone, so it costs nothing for
-rules that did not match.
+`holds` is aturan's Python reading of one atom: the predicate of its operator in
+`language.operators`. The engine decides which rules fire; this module only explains them, and
+`because` is computed for fired rules alone, so it costs nothing for rules that did not match.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..language.model import PLACEHOLDER, AllOf, AnyOf, Atom, Condition, Not, format_duration
+from ..language.operators import BY_NAME
 from .facts import JAKARTA, FlatFacts
 
 
@@ -22,32 +23,9 @@ def actual_value(atom: Atom, facts: FlatFacts) -> Any:
 
 
 def holds(atom: Atom, facts: FlatFacts) -> bool:
-    """True when the atom is satisfied; every comparison is false on an absent fact."""
-    value = actual_value(atom, facts)
-    op = atom.op
-    if op == "exists":
-        return value is not None
-    if op == "absent":
-        return value is None
-    if value is None:
-        return False
-    if op == "eq":
-        return value == atom.value
-    if op == "ne":
-        return value != atom.value
-    if op == "in":
-        return value in atom.value
-    if op == "not_in":
-        return value not in atom.value
-    if op in ("lt", "within"):
-        return value < atom.value
-    if op == "le":
-        return value <= atom.value
-    if op == "gt":
-        return value > atom.value
-    if op in ("ge", "older_than"):
-        return value >= atom.value
-    raise ValueError(f"unknown operator {op}")
+    """True when the atom is satisfied (its operator's `holds` in `language.operators`); every
+    comparison is false on an absent fact."""
+    return BY_NAME[atom.op].holds(actual_value(atom, facts), atom.value)
 
 
 def satisfied(condition: Condition, facts: FlatFacts) -> bool:

@@ -24,7 +24,8 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from ..language.catalogue import catalogue
-from ..language.model import TIME_OPS, Atom, atoms_of
+from ..language.model import Atom, atoms_of
+from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
 from .compiler import CompiledRuleset
 from .facts import FlatFacts
 
@@ -36,29 +37,15 @@ _CREATE = threading.Lock()
 
 def _boundaries(atoms: list[Atom]) -> tuple[float, ...] | None:
     """For a fact whose atoms all compare integers (amounts, counts, ages), the points where
-    some atom's truth changes, for `bisect_right`; None if an operand is not an integer.
+    some atom's truth changes (`operators.cut_points`, shared with the box analysis), for
+    `bisect_right`; None if an operand is not an integer.
 
-    On integers, `lt c`, `ge c`, `older_than c` (age >= c) and `within c` (age < c) change at
-    c; `le c` and `gt c` at c + 1; (in)equality to c at c and at c + 1. Between two
-    consecutive points every atom keeps its truth value, so the interval is the class: the
-    coarsest exact partition, which keeps the key space small. +inf ends the list: an integer
-    lands below it, and the NaN standing for an absent fact compares false with everything
-    and lands past the end, a class of its own."""
-    points: set[int] = set()
-    for atom in atoms:
-        if atom.op in ("exists", "absent"):
-            continue
-        values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
-        if any(type(value) is not int for value in values):
-            return None
-        for value in values:
-            if atom.op in ("lt", "ge", "older_than", "within"):
-                points.add(value)
-            elif atom.op in ("le", "gt"):
-                points.add(value + 1)
-            else:  # eq, ne, in, not_in
-                points.update((value, value + 1))
-    return tuple(sorted(points)) + (_INF,)
+    Between two consecutive points every atom keeps its truth value, so the interval is the
+    class: the coarsest exact partition, which keeps the key space small. +inf ends the list:
+    an integer lands below it, and the NaN standing for an absent fact compares false with
+    everything and lands past the end, a class of its own."""
+    points = cut_points(atoms)
+    return None if points is None else points + (_INF,)
 
 
 def _table(atoms: list[Atom]) -> dict[Hashable, int]:
@@ -66,9 +53,7 @@ def _table(atoms: list[Atom]) -> dict[Hashable, int]:
     a value equal to no constant gets `_OTHER` (from `dict.get`), each constant its own."""
     table: dict[Hashable, int] = {None: 0}
     for atom in atoms:
-        if atom.op in ("exists", "absent"):
-            continue
-        for value in atom.value if isinstance(atom.value, tuple) else (atom.value,):
+        for value in BY_NAME[atom.op].values(atom.value):
             table.setdefault(value, len(table) + 1)
     return table
 
@@ -99,9 +84,9 @@ class RulesetMemo:
                     raise ValueError(f"{fact}: a timestamp compared with a non-duration")
                 ages.append((fact, cuts))
             elif cuts is not None and (field is None or field.kind == "integer" or any(
-                    a.op in ("lt", "le", "gt", "ge") for a in atoms)):
+                    a.op in ORDERED_OPS for a in atoms)):
                 ordered.append((fact, cuts))
-            elif any(a.op in ("lt", "le", "gt", "ge") + TIME_OPS for a in atoms):
+            elif any(a.op in ORDERED_OPS for a in atoms):
                 raise ValueError(f"{fact}: ordered comparison of non-integers")
             else:
                 tables.append((fact, _table(atoms)))
