@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from aturan.language.display import JAKARTA
 from aturan.runtime.businessdays import add_business_days
-from aturan.runtime.facts import JAKARTA
 
 
 def decide(facts: dict[str, Any]) -> tuple[str, int | None, str | None, tuple[str, ...]]:

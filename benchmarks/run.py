@@ -40,7 +40,6 @@ import synthetic  # noqa: E402
 import aturan  # noqa: E402
 from aturan.runtime.evaluate import engine_fact  # noqa: E402
 from aturan.runtime.facts import flatten_facts  # noqa: E402
-from aturan.runtime.memo import memo_for  # noqa: E402
 
 RULESETS = ROOT / "rulesets"
 SEED = 20240301
@@ -141,7 +140,7 @@ def single_core(policies: aturan.Policies, orders: list[dict[str, Any]], repeats
     if tiktok:
         out["c"] = per_item(each(handwritten.decide, tiktok), len(tiktok), repeats)
         out["a_tiktok"] = per_item(each(policies.decide, tiktok), len(tiktok), repeats)
-    out["keys"] = sum(len(memo_for(c)) for c in policies._compiled.values())
+    out["keys"] = policies.cache.total_keys()
     return out
 
 
@@ -234,7 +233,7 @@ def memory_child(count: int) -> None:
             samples.append((done, round(rss_mb(), 1)))
     print(json.dumps({"loaded": round(loaded, 1), "with_corpus": round(with_corpus, 1),
                       "samples": samples, "peak": round(peak_rss_mb(), 1),
-                      "keys": sum(len(memo_for(c)) for c in policies._compiled.values())}))
+                      "keys": policies.cache.total_keys()}))
 
 
 def memory(count: int) -> dict[str, Any]:
@@ -286,7 +285,8 @@ def scaling(sizes: Iterable[int], count: int, repeats: int, folder: Path
         jobs = [(policies._engines[c.engine_name], engine_fact(c, f))
                 for c, f in zip(compiled, flats)]
         b = per_item(each(lambda job: job[0].fire(job[1]), jobs), count, repeats)
-        memo = memo_for(compiled[0])
+        memo = policies.cache.memo(compiled[0])
+        assert memo is not None
         before = memo.misses
         list(policies.decide_many(orders))
         missed = (memo.misses - before) / count

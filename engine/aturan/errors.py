@@ -37,6 +37,11 @@ class Diagnostic:
     severity: str = "error"  # error | warning
     hint: str = ""
 
+    @property
+    def full_message(self) -> str:
+        """The message and its hint, as every output shows them: `… "x" Did you mean "y"?`."""
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
     def __str__(self) -> str:
         text = f"{self.location}: {self.code}: {self.message}"
         if self.location.pointer and self.location.file:
@@ -49,7 +54,7 @@ class Diagnostic:
         return {
             "code": self.code,
             "severity": self.severity,
-            "message": self.message + (f" {self.hint}" if self.hint else ""),
+            "message": self.full_message,
             "file": self.location.file or None,
             "line": self.location.line or None,
             "col": self.location.col or None,
@@ -113,5 +118,5 @@ def pointer_join(pointer: str, key: str | int) -> str:
 def error_body(error: AturanError) -> dict:
     """The JSON body for an error, shared by the CLI's JSON output and the HTTP API's 4xx."""
     return {"errors": [{"pointer": d.location.pointer or "/", "code": d.code,
-                        "message": d.message + (f". {d.hint}" if d.hint else "")}
+                        "message": d.full_message}
                        for d in error.diagnostics], "kind": error.kind}

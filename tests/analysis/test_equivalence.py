@@ -17,6 +17,7 @@ import yaml
 from test_symbolic import generated_rules, ruleset
 
 import aturan
+from aturan.analysis.comparison import verdict_dict
 from aturan.analysis.equivalence import Version, compare, exhaustive_diff
 from aturan.analysis.witness import Evaluator, verdict_of_decision
 from aturan.cli import main
@@ -175,7 +176,7 @@ def test_cli_exhaustive_diff_lists_confirmed_change_groups(capsys):
     boxed = exhaustive_diff(aturan.load(RULESETS), "tiktok_shop@1.0.0", "tiktok_shop@2.0.0", "box")
     assert {(json.dumps(g["old"], sort_keys=True), json.dumps(g["new"], sort_keys=True))
             for g in data["groups"]} == {
-        (json.dumps(g.old.to_dict(), sort_keys=True), json.dumps(g.new.to_dict(), sort_keys=True))
+        (json.dumps(verdict_dict(g.old), sort_keys=True), json.dumps(verdict_dict(g.new), sort_keys=True))
         for g in boxed.groups}
     group = data["groups"][0]
     assert flatten_facts(group["witness"])  # a complete, schema-valid order

@@ -16,9 +16,10 @@ import pytest
 import aturan
 from aturan.cli import main
 from aturan.language.repository import load_rulesets
-from aturan.regression.diff import DiffSummary, VersionPair, diff_items, parsed_lines
+from aturan.regression.diff import DiffSummary, VersionPair, diff_items
 from aturan.regression.diffrun import RunOptions, run_diff
 from aturan.regression.sample import generate, plan_for, to_line
+from aturan.runtime.jsonio import read_lines
 from conftest import RULESETS
 
 OLD, NEW = "tiktok_shop@1.0.0", "tiktok_shop@1.1.0"
@@ -134,8 +135,8 @@ def test_any_partitioning_merges_to_the_same_summary(setup):
     root, orders = setup
     policies = aturan.load(root)
     pair = VersionPair(policies, OLD, NEW)
-    items = list(parsed_lines(enumerate(orders.read_bytes().splitlines(True)[:600], start=1),
-                              "x"))
+    items = list(read_lines(enumerate(orders.read_bytes().splitlines(True)[:600], start=1),
+                            "x"))
     whole = diff_items(pair, items)
     rng = random.Random(3)
     rng.shuffle(items)

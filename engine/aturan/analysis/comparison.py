@@ -9,7 +9,20 @@ from typing import Any
 
 from ..language.model import Effect, Rule, RulesetVersion
 from ..runtime.compiler import merge
-from .witness import Verdict
+from ..runtime.verdict import Verdict
+
+
+def verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    """A verdict of the analysis as JSON: the refund by kind (`total`, `items_only`)."""
+    refund = None
+    if verdict.refund:
+        kind, destination, low, high = verdict.refund
+        refund = {"amount": kind, "destination": destination,
+                  "eta": None if high is None else {"min_business_days": low,
+                                                    "max_business_days": high}}
+    return {"outcome": verdict.outcome, "refund": refund,
+            "penalties": [{"party": p, "code": c, "points": n} for p, c, n in verdict.penalties],
+            "next_steps": list(verdict.next_steps)}
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ class ChangeGroup:
         removed = [p for p in old_p if p not in new_p or old_p.count(p) > new_p.count(p)]
         return {"outcome": [self.old.outcome, self.new.outcome],
                 "refund": None if self.old.refund == self.new.refund else
-                [self.old.to_dict()["refund"], self.new.to_dict()["refund"]],
+                [verdict_dict(self.old)["refund"], verdict_dict(self.new)["refund"]],
                 "penalties_added": [{"party": p, "code": c, "points": n}
                                     for p, c, n in dict.fromkeys(added)],
                 "penalties_removed": [{"party": p, "code": c, "points": n}
@@ -64,6 +77,7 @@ class ChangeGroup:
                 "next_steps_removed": sorted(set(self.old.next_steps) - set(self.new.next_steps))}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"old": self.old.to_dict(), "new": self.new.to_dict(), "changes": self.changes(),
+        return {"old": verdict_dict(self.old), "new": verdict_dict(self.new),
+                "changes": self.changes(),
                 "old_rule": self.old_rule, "new_rule": self.new_rule, "share": self.share,
                 "confirmed": self.confirmed, "fields": self.fields, "witness": self.witness}

@@ -16,20 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Diagnostic, SelectionError
+from ..language.display import show
 from ..language.model import Effect, Rule, RulesetVersion
 from ..runtime.evaluate import Policies
 from ..runtime.selection import parse_pin
+from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
 from .symbolic import Box, Space, intersect_regions, subtract_all
 from .witness import (
     PLAIN,
     Evaluator,
-    Verdict,
     anchor_for,
     fields_of,
     platform_of,
     realise,
-    show_value,
     verdict_of,
     verdict_of_decision,
     witness_point,
@@ -266,7 +266,7 @@ def render_text(result: Comparison) -> list[str]:
             if c[key]:
                 lines.append(f"     {label}: " + ", ".join(c[key]))
         now = g.witness.get("now")
-        lines.append("     witness: " + ", ".join(f"{p}={show_value(v, now)}"
+        lines.append("     witness: " + ", ".join(f"{p}={show(v, now=now)}"
                                                 for p, v in g.fields.items())
                      + ("" if g.confirmed else "   (NOT confirmed by the evaluator)"))
     return lines

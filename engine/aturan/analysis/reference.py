@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import Diagnostic, Location, SelectionError
 from ..language.catalogue import catalogue
+from ..language.display import show
 from ..language.model import AllOf, AnyOf, Atom, Condition, Not, Rule, format_duration
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
@@ -69,17 +70,23 @@ _RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
-def instant_ns(text: str) -> int:
-    """An RFC 3339 timestamp as integer nanoseconds since 1970-01-01T00:00:00Z (exact)."""
+def _fields(text: str) -> tuple[tuple[int, ...], str, int]:
+    """An RFC 3339 timestamp read field by field: (year, month, day, hour, minute, second),
+    the fraction's digits, and the offset in seconds."""
     match = _RFC3339.match(text)
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp with an offset: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction = int((match.group(7) or "").ljust(9, "0"))
     offset = 0
     if match.group(8):
         offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
         offset = -offset if match.group(8) == "-" else offset
+    return tuple(int(g) for g in match.groups()[:6]), match.group(7) or "", offset
+
+
+def instant_ns(text: str) -> int:
+    """An RFC 3339 timestamp as integer nanoseconds since 1970-01-01T00:00:00Z (exact)."""
+    (year, month, day, hour, minute, second), digits, offset = _fields(text)
+    fraction = int(digits.ljust(9, "0"))
     days = date(year, month, day).toordinal() - _EPOCH_DAY
     seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
     return seconds * NS + fraction
@@ -152,14 +159,8 @@ def matching_rules(rules: Sequence[Rule], facts: dict[str, Any]) -> set[int]:
 
 def _moment(text: str) -> datetime:
     """The same instant as a `datetime` (microseconds, as `datetime` holds them), for `combine`."""
-    match = _RFC3339.match(text)
-    assert match is not None, text
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    micros = int((match.group(7) or "")[:6].ljust(6, "0"))
-    offset = 0
-    if match.group(8):
-        offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
-        offset = -offset if match.group(8) == "-" else offset
+    (year, month, day, hour, minute, second), digits, offset = _fields(text)
+    micros = int(digits[:6].ljust(6, "0"))
     return datetime(year, month, day, hour, minute, second, micros,
                     tzinfo=timezone(timedelta(seconds=offset)))
 
@@ -317,24 +318,14 @@ def why_not(policies: Policies, facts: dict[str, Any], rule_id: str, ruleset: st
     return WhyNot(rule, key, tree, decision, _role(rule, tree.holds, decision))
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return "absent"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    return str(value)
-
-
 def _lines(node: Trace, depth: int) -> list[str]:
     mark, pad = ("✔" if node.holds else "✘"), "  " * depth
     if node.kind == "atom":
-        expected = "" if node.op in ("exists", "absent") else f" {_value(node.expected)}"
+        expected = "" if node.op in ("exists", "absent") else f" {show(node.expected, 'absent')}"
         age = ""
         if node.age is not None:
             age = f" ({node.age})" if node.age.startswith("in ") else f" ({node.age} ago)"
-        actual = _value(node.actual)
+        actual = show(node.actual, "absent")
         return [f"{pad}{mark} {node.fact} {node.op}{expected} — actual {actual}{age}"]
     title = {"all": "all of", "any": "any of", "not": "not"}[node.kind]
     return [f"{pad}{mark} {title}:"] + [line for child in node.children

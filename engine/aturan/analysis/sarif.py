@@ -62,7 +62,7 @@ def to_sarif(findings: Sequence[Finding], diagnostics: Iterable[Diagnostic] = ()
                           "defaultConfiguration": {"level": "error"}})
         results.append({"ruleId": d.code, "ruleIndex": index[d.code],
                         "level": _LEVEL.get(d.severity, "error"),
-                        "message": {"text": d.message + (f" {d.hint}" if d.hint else "")},
+                        "message": {"text": d.full_message},
                         "locations": [_physical(d.location.file, d.location.line,
                                                 d.location.col)]})
     for f in findings:

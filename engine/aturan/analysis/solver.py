@@ -16,9 +16,10 @@ from typing import Any
 from ..errors import AturanError, Diagnostic
 from ..language.catalogue import catalogue
 from ..language.model import AllOf, Atom, Condition, Effect, Not, Rule
+from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
 from .symbolic import OTHER, Before, Forbid, Space, integer_domain
-from .witness import PLAIN, PRESENT_AGE, Verdict, verdict_of
+from .witness import PLAIN, PRESENT_AGE, verdict_of
 
 INSTALL_HINT = ("exhaustive comparison needs the z3 SMT solver, an optional extra: "
                 "pip install 'aturan[verify]'  (or: pip install z3-solver). Without it, "

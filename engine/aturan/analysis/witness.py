@@ -10,15 +10,16 @@ realised relative to `now`: a timestamp of age a is `now - a`, and `now` is give
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..language.model import Effect, Rule, RulesetVersion, format_duration, parse_timestamp
+from ..language.display import JAKARTA
+from ..language.model import Effect, Rule, RulesetVersion
 from ..runtime.compiler import compile_ruleset
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
-from ..runtime.facts import JAKARTA, FlatFacts, flatten_facts
+from ..runtime.facts import FlatFacts, flatten_facts
+from ..runtime.verdict import Verdict, penalty_multiset
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
 
 PLATFORMS = ("lazada", "shopee", "tokopedia", "tiktok_shop")
@@ -218,43 +219,6 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
 # ---------------------------------------------------------------------------------------------
 # Decisions as analysis compares them
 
-@dataclass(frozen=True)
-class Verdict:
-    """What a decision says, as compared across rules and versions: outcome, refund (by kind:
-    `total` or `items_only`), penalties as a multiset, next steps as a set. Which rule decided
-    and the order of lists are not part of it."""
-
-    outcome: str
-    refund: tuple[Any, ...] | None
-    penalties: tuple[tuple[str, str, int | None], ...]
-    next_steps: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        refund = None
-        if self.refund:
-            kind, destination, low, high = self.refund
-            refund = {"amount": kind, "destination": destination,
-                      "eta": None if high is None else {"min_business_days": low,
-                                                        "max_business_days": high}}
-        return {"outcome": self.outcome, "refund": refund,
-                "penalties": [{"party": p, "code": c, "points": n} for p, c, n in self.penalties],
-                "next_steps": list(self.next_steps)}
-
-    def short(self) -> str:
-        parts = [self.outcome]
-        if self.refund:
-            parts.append(f"refund {self.refund[0]}")
-        parts += [f"penalty {c}" for _, c, _ in self.penalties]
-        return ", ".join(parts)
-
-
-PenaltyKey = tuple[str, str, int | None]
-
-
-def _penalties(items: Iterable[PenaltyKey]) -> tuple[PenaltyKey, ...]:
-    return tuple(sorted(items, key=repr))
-
-
 def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool) -> Verdict:
     """The verdict a winning effect plus matched additive effects give; `paid`: paid_at present
     (refund `paid` is the total then, nothing otherwise)."""
@@ -267,7 +231,7 @@ def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool) -> Verdic
     penalties = [(p.party, p.code, p.points) for e in [winner] + additive for p in e.penalties]
     steps = {s for e in [winner] + additive for s in e.next_steps}
     assert winner.outcome is not None
-    return Verdict(winner.outcome, refund, _penalties(penalties), tuple(sorted(steps)))
+    return Verdict(winner.outcome, refund, penalty_multiset(penalties), tuple(sorted(steps)))
 
 
 def verdict_of_decision(decision: Decision, facts: dict[str, Any]) -> Verdict:
@@ -278,7 +242,7 @@ def verdict_of_decision(decision: Decision, facts: dict[str, Any]) -> Verdict:
         refund = (kind, decision.refund.destination, decision.refund.min_business_days,
                   decision.refund.max_business_days)
     return Verdict(decision.outcome, refund,
-                   _penalties((p.party, p.code, p.points) for p in decision.penalties),
+                   penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
                    tuple(sorted(set(decision.next_steps))))
 
 
@@ -343,23 +307,6 @@ def fields_of(point: dict[str, Any], paths: Sequence[str], facts: dict[str, Any]
             node = node.get(part) if isinstance(node, dict) else None
         shown[path] = node
     return shown
-
-
-def show_value(value: Any, now: str | None = None) -> str:
-    """A witness field for people: null/true/false, and a timestamp with its age at `now`."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and now and len(value) >= 20 and value[10:11] == "T":
-        try:
-            age = int((parse_timestamp(now) - parse_timestamp(value)).total_seconds())
-        except ValueError:
-            return value
-        when = ("= now" if age == 0 else f"{format_duration(age)} before now" if age > 0
-                else f"{format_duration(-age)} after now")
-        return f"{value} ({when})"
-    return str(value)
 
 
 def describe_rule(rule: Rule) -> dict[str, Any]:

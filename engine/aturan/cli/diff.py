@@ -141,8 +141,8 @@ def diff(old: str, new: str, orders: str | None, fmt: str, fail_on_change: bool,
                            progress=advance,
                            on_changes=write_changes if changes_file is not None else None)
     except SelectionError as exc:
-        raise click.BadParameter(str(exc.first.message) + (f" {exc.first.hint}" if
-                                 exc.first.hint else ""), param_hint="NAME@V1/NAME@V2") from exc
+        raise click.BadParameter(exc.first.full_message,
+                                 param_hint="NAME@V1/NAME@V2") from exc
     except (RulesetError, AturanError) as exc:
         print_diagnostics(err, exc.diagnostics)
         raise click.exceptions.Exit(1) from exc

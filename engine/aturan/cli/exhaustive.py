@@ -25,7 +25,7 @@ def run_exhaustive(old: str, new: str, fmt: str, method: str, timeout: float,
         console(err=True).print(f"[red]{escape(exc.first.message)}[/]", soft_wrap=True)
         raise click.exceptions.Exit(1) from exc
     except SelectionError as exc:
-        raise click.BadParameter(exc.first.message, param_hint="NAME@V1/NAME@V2") from exc
+        raise click.BadParameter(exc.first.full_message, param_hint="NAME@V1/NAME@V2") from exc
     except AturanError as exc:
         print_diagnostics(console(err=True), exc.diagnostics)
         raise click.exceptions.Exit(1) from exc

@@ -9,24 +9,16 @@ import click
 from rich.markup import escape
 
 from .. import __version__
-from ..analysis.lint import Finding, lint_collection, region_lines
+from ..analysis.lint import Finding, condition_lines, lint_collection, region_lines
 from ..analysis.sarif import to_sarif
-from ..analysis.witness import show_value
 from ..errors import FactsError, sort_diagnostics
+from ..language.display import show
 from ..language.repository import load_collection
 from ..runtime.decision import canonical_json
 from ..runtime.evaluate import Policies
 from ..runtime.jsonio import read_lines
 from .common import console, default_rulesets
 from .render import print_diagnostics
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def print_finding(out: Any, f: Finding) -> None:
@@ -45,10 +37,8 @@ def print_finding(out: Any, f: Finding) -> None:
     if f.core:
         out.print("  cannot hold together:")
         for node in f.core:
-            shown = {k: v for k, v in node.items() if k != "line"}
-            op = next(k for k in shown if k != "fact")
-            out.print(f"    - {{ fact: {node['fact']}, {op}: {escape(_show(shown[op]))} }}"
-                      f"  [dim](line {node['line']})[/]")
+            atom = condition_lines({k: v for k, v in node.items() if k != "line"})[0]
+            out.print(f"    - {escape(atom)}  [dim](line {node['line']})[/]")
     if f.region:
         out.print("  region:")
         for line in region_lines(f.region):
@@ -58,7 +48,7 @@ def print_finding(out: Any, f: Finding) -> None:
         out.print(f"  witness: order {escape(str(f.witness['order']['id']))} at now="
                   f"{f.witness['now']} → {escape(f.decided)} {mark}")
         for path, value in f.fields.items():
-            out.print(f"    [bold]{escape(path)}[/]: {escape(show_value(value, f.witness['now']))}")
+            out.print(f"    [bold]{escape(path)}[/]: {escape(show(value, now=f.witness['now']))}")
     if f.fix:
         out.print(f"  fix: {escape(f.fix)}")
 
@@ -89,7 +79,7 @@ def lint(paths: tuple[str, ...], orders_file: Any, fmt: str, max_gaps: int, fail
         except (OSError, UnicodeDecodeError) as exc:
             raise click.BadParameter(f"cannot read {orders_file.name}: {exc}",
                                      param_hint="--orders") from exc
-        parsed = list(read_lines(text.splitlines(), orders_file.name))
+        parsed = list(read_lines(enumerate(text.splitlines(), start=1), orders_file.name))
         orders = [doc for _, doc in parsed if not isinstance(doc, FactsError)]
         skipped_lines = len(parsed) - len(orders)
     policies = Policies(collection)

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from ..errors import Diagnostic
-from ..language.display import rupiah
+from ..language.display import rupiah, show
 from ..runtime.decision import Decision
 
 OUTCOME_STYLE = {"approved": "bold green", "auto_approved": "bold green", "rejected": "bold red",
                  "pending_seller": "bold yellow", "escalated": "bold magenta"}
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def print_decision(console: Console, decision: Decision, lang: str = "en") -> None:
@@ -59,8 +48,8 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
             neg = "not " if c.get("negated") else ""
             age = f" ({c['age']} ago)" if "age" in c and not str(c["age"]).startswith("in ") else (
                 f" ({c['age']})" if "age" in c else "")
-            console.print(f"      [dim]· {neg}{c['fact']} {c['op']} {escape(_value(c['expected']))}"
-                          f" — actual {escape(_value(c['actual']))}{age}[/]")
+            console.print(f"      [dim]· {neg}{c['fact']} {c['op']} {escape(show(c['expected'], '—'))}"
+                          f" — actual {escape(show(c['actual'], '—'))}{age}[/]")
         if item.citation:
             console.print(f"      [dim]source: {escape(item.citation['publisher'])}, "
                           f"\"{escape(item.citation['title'])}\"[/]")

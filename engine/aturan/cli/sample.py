@@ -37,8 +37,7 @@ def sample(platform: str, count: int, seed: int, output, rulesets_dir: str | Non
         plan = plan_for(collection, platform)
     except SelectionError as exc:
         first = exc.first
-        raise click.BadParameter(f"{first.message}. {first.hint}".rstrip(". ") ,
-                                 param_hint="--platform") from exc
+        raise click.BadParameter(first.full_message, param_hint="--platform") from exc
     batch: list[str] = []
     try:
         for facts in generate(plan, count, seed):

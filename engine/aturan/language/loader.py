@@ -88,6 +88,13 @@ class _TreeBuilder:
         self.loader = loader
         self.locations: dict[str, Location] = {}
 
+    def _unsafe_tag(self, node: Node, pointer: str) -> RulesetError:
+        return RulesetError(Diagnostic(
+            "yaml-unsafe-tag",
+            f"tag {_tag_name(node.tag)} is not allowed: aturan loads YAML safely and only "
+            "accepts plain strings, numbers, booleans, null, lists and mappings",
+            _loc(self.path, node, pointer)))
+
     def build(self, node: Node, pointer: str = "", depth: int = 0) -> Any:
         self.locations[pointer] = _loc(self.path, node, pointer)
         if depth > MAX_DEPTH:
@@ -95,11 +102,7 @@ class _TreeBuilder:
                                           f"nesting deeper than {MAX_DEPTH} levels",
                                           _loc(self.path, node, pointer)))
         if node.tag not in _PLAIN_TAGS:
-            raise RulesetError(Diagnostic(
-                "yaml-unsafe-tag",
-                f"tag {_tag_name(node.tag)} is not allowed: aturan loads YAML safely and only "
-                "accepts plain strings, numbers, booleans, null, lists and mappings",
-                _loc(self.path, node, pointer)))
+            raise self._unsafe_tag(node, pointer)
         if isinstance(node, MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -127,11 +130,7 @@ class _TreeBuilder:
         try:
             return self.loader.construct_object(node, deep=True)
         except ConstructorError as exc:
-            raise RulesetError(Diagnostic(
-                "yaml-unsafe-tag",
-                f"tag {_tag_name(node.tag)} is not allowed: aturan loads YAML safely and only "
-                "accepts plain strings, numbers, booleans, null, lists and mappings",
-                _loc(self.path, node, pointer))) from exc
+            raise self._unsafe_tag(node, pointer) from exc
         except (ValueError, IndexError, KeyError) as exc:  # !!int abc, !!int "", !!bool maybe,
             # or an integer of thousands of digits: PyYAML's constructors raise these as they come
             text = str(node.value)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AturanError, Diagnostic, Location, RulesetError
-from ..language.display import rupiah
+from ..language.display import rupiah, show
 from ..language.loader import load_yaml_file
 from ..language.repository import CASES_DIR
 from ..language.schema import schema_diagnostics
@@ -62,19 +62,6 @@ class CaseResult:
     @property
     def mismatches(self) -> list[str]:
         return [str(m) for m in self.differences]
-
-
-def show(value: Any) -> str:
-    """Compact, YAML-like text for a value in a diff: null, [a, b], {amount: 1, …}."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
-    return str(value)
 
 
 def deep_merge(base: Any, patch: Any) -> Any:

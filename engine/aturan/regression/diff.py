@@ -11,52 +11,27 @@ cluster later) gives the same summary. Running it in parallel is `diffrun`'s job
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AturanError, Diagnostic, FactsError, Location, SelectionError
 from ..language.repository import RulesetCollection
-from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies
-from ..runtime.jsonio import parse_json
 from ..runtime.selection import parse_pin
+from ..runtime.verdict import PARTS, Verdict
 from ..suggest import did_you_mean
 
 EXAMPLES = 3
-PARTS = ("outcome", "refund", "penalties", "next_steps")
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What a decision means for the people involved, without wording or rule ids: two
-    decisions with equal verdicts are the same decision, whichever rule made them."""
-
-    outcome: str
-    refund: tuple[Any, ...] | None
-    penalties: tuple[tuple[str, str, int | None], ...]
-    next_steps: tuple[str, ...]
-    rule: str  # the deciding rule (or "default"); not part of equality of verdicts
-
-    @classmethod
-    def of(cls, decision: Decision) -> Verdict:
-        r = decision.refund
-        refund = None if r is None else (r.amount, r.destination, r.min_business_days,
-                                         r.max_business_days, r.due_by)
-        return cls(decision.outcome, refund,
-                   tuple(sorted((p.party, p.code, p.points) for p in decision.penalties)),
-                   decision.next_steps, decision.explanation[0].rule)
-
-    def changed_parts(self, other: Verdict) -> list[str]:
-        return [part for part in PARTS if getattr(self, part) != getattr(other, part)]
-
-    def to_dict(self) -> dict[str, Any]:
-        refund = None if self.refund is None else dict(zip(
-            ("amount", "destination", "min_business_days", "max_business_days", "due_by"),
-            self.refund))
-        return {"outcome": self.outcome, "rule": self.rule, "refund": refund,
-                "penalties": [{"party": p, "code": c, "points": n} for p, c, n in self.penalties],
-                "next_steps": list(self.next_steps)}
+def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    refund = None if verdict.refund is None else dict(zip(
+        ("amount", "destination", "min_business_days", "max_business_days", "due_by"),
+        verdict.refund))
+    return {"outcome": verdict.outcome, "rule": verdict.rule, "refund": refund,
+            "penalties": [{"party": p, "code": c, "points": n} for p, c, n in verdict.penalties],
+            "next_steps": list(verdict.next_steps)}
 
 
 @dataclass(frozen=True)
@@ -71,7 +46,7 @@ class Change:
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.position, "order_id": self.order_id,
                 "changed": self.old.changed_parts(self.new),
-                "old": self.old.to_dict(), "new": self.new.to_dict()}
+                "old": _verdict_dict(self.old), "new": _verdict_dict(self.new)}
 
 
 @dataclass
@@ -237,15 +212,3 @@ def merge_all(summaries: Iterable[DiffSummary], old: str, new: str) -> DiffSumma
     for summary in summaries:
         total = total.merge(summary)
     return total
-
-
-def parsed_lines(lines: Iterable[tuple[int, bytes]], source: str) -> Iterator[tuple[int, Any]]:
-    """(line number, raw JSON Lines bytes) -> (line number, facts or FactsError); blank lines
-    are skipped, as `aturan decide` skips them."""
-    for number, raw in lines:
-        if not raw.strip():
-            continue
-        try:
-            yield number, parse_json(raw, source, number)
-        except FactsError as exc:
-            yield number, exc

@@ -26,7 +26,8 @@ from typing import BinaryIO
 from ..errors import Diagnostic, EngineError
 from ..language.repository import load_rulesets
 from ..runtime.evaluate import load
-from .diff import Change, DiffSummary, VersionPair, check_pins, diff_items, parsed_lines
+from ..runtime.jsonio import read_lines
+from .diff import Change, DiffSummary, VersionPair, check_pins, diff_items
 
 Chunk = list[tuple[int, bytes]]
 _PAIR: VersionPair | None = None  # the worker's rulesets, loaded once by `_init_worker`
@@ -65,7 +66,7 @@ def _init_worker(paths: list[str], old: str, new: str) -> None:
 def _diff_chunk(pair: VersionPair, chunk: Chunk, source: str, keep: bool
                 ) -> tuple[DiffSummary, list[Change] | None]:
     changes: list[Change] | None = [] if keep else None
-    return diff_items(pair, parsed_lines(chunk, source), changes), changes
+    return diff_items(pair, read_lines(chunk, source), changes), changes
 
 
 def _run_chunk(chunk: Chunk, source: str, keep: bool) -> tuple[DiffSummary, list[Change] | None]:

@@ -17,12 +17,11 @@ from typing import Any
 
 
 def builder(cls: type, names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
-    """A constructor from a dict of the fields `names`, in field order (entries beyond them
-    become plain attributes that equality, repr and `dataclasses.replace` ignore)."""
+    """A constructor from a dict of exactly the fields `names`, in field order."""
     plain = (is_dataclass(cls) and "__slots__" not in cls.__dict__
              and not hasattr(cls, "__post_init__")
              and tuple(f.name for f in fields(cls)) == names and all(f.init for f in fields(cls)))
-    if not plain:  # extra (cache) entries are dropped: the class takes fields only
+    if not plain:
         return lambda values: cls(**{name: values[name] for name in names})
     new = object.__new__
     install = object.__setattr__

@@ -4,7 +4,7 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,12 +18,10 @@ from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
-from .facts import FlatFacts, add_ages, flatten_facts, flatten_without_ages
-from .memo import memo_for
+from .facts import FlatFacts, add_ages, flatten_without_ages
+from .memo import RulesetMemo, RuntimeCache
 from .plan import Plan, plan, render
 from .selection import select
-
-FiredRules = Callable[[CompiledRuleset, FlatFacts], Iterable[int]]
 
 
 def engine_fact(compiled: CompiledRuleset, facts: FlatFacts) -> dict[str, Any]:
@@ -45,22 +43,12 @@ def interpreted_rules(compiled: CompiledRuleset, facts: FlatFacts) -> list[int]:
     return [i for i, rule in enumerate(compiled.rules) if satisfied(rule.when, facts)]
 
 
-def _plan_for(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> Plan:
-    """The memoised plan when `fired` is what the engine answered for these facts' key (the
-    usual case), else a fresh one."""
-    memo = memo_for(compiled)
-    cached = memo.get(memo.key(facts))
-    order = tuple(dict.fromkeys(fired))
-    if cached is not None and cached.fired == frozenset(order):
-        return cached
-    return plan(compiled, facts, order)
-
-
 def combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
             lang: str | None = None) -> Decision:
     """The decision when the rules `fired` match `facts`: `plan` (the combination rules) then
-    `render` (values, ages and messages of these facts)."""
-    return render(_plan_for(compiled, facts, fired), facts, lang)
+    `render` (values, ages and messages of these facts). Nothing is cached: any set of fired
+    rules (the reference interpreter's, a what-if without one rule) gets its own plan."""
+    return render(plan(compiled, facts, fired), facts, lang)
 
 
 @dataclass(frozen=True)
@@ -73,97 +61,93 @@ class _Span:
     until: datetime | None
     start_day: int
     until_day: int
-    compiled: CompiledRuleset | None  # None for an overlay: `select` handles those
+    memo: RulesetMemo | None  # None for an overlay: `select` handles those
 
     @classmethod
-    def of(cls, rs: RulesetVersion, compiled: CompiledRuleset | None) -> _Span:
+    def of(cls, rs: RulesetVersion, memo: RulesetMemo | None) -> _Span:
         def day(moment: datetime | None) -> int:
             return moment.astimezone(timezone.utc).toordinal() if moment else 0
         return cls(rs.effective_from, rs.effective_until, day(rs.effective_from),
-                   day(rs.effective_until), compiled)
-
-    def contains(self, at: datetime, day: int) -> bool:
-        """`RulesetVersion.in_force(at)`; `day` is `at.toordinal()`."""
-        if day <= self.start_day - 2 or (day < self.start_day + 2 and at < self.start):
-            return False
-        if self.until is None or day <= self.until_day - 2:
-            return True
-        return day < self.until_day + 2 and at < self.until
+                   day(rs.effective_until), memo)
 
 
 class Policies:
-    """Loaded, validated and compiled rulesets, ready to decide. Immutable once built."""
+    """Loaded, validated and compiled rulesets, ready to decide. Its rulesets never change once
+    it is built; `cache` (a `RuntimeCache`) holds what deciding has learnt about them."""
 
     def __init__(self, collection: RulesetCollection):
         self.collection = collection
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
-        self._by_identity: dict[tuple[int, int], CompiledRuleset] = {}  # no f-string per call
+        by_identity: dict[tuple[int, int], CompiledRuleset] = {}  # no f-string per call
         for rs in collection.versions:
             bases: Iterable[RulesetVersion | None] = (
                 collection.bases_for(rs) if rs.is_overlay else (None,))
             for base in bases:
                 compiled = compile_ruleset(rs, base)
                 self._compiled[(rs.key, base.key if base else None)] = compiled
-                self._by_identity[(id(rs), id(base))] = compiled
+                by_identity[(id(rs), id(base))] = compiled
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
                          for c in self._compiled.values()}
+        self._memos = {pair: RulesetMemo(compiled) for pair, compiled in by_identity.items()}
+        self.cache = RuntimeCache(self._memos.values())
         self._spans = {name: tuple(_Span.of(rs, None if rs.is_overlay else
-                                            self._by_identity[(id(rs), id(None))])
+                                            self._memos[(id(rs), id(None))])
                                    for rs in group)
                        for name, group in collection.by_name.items()}
 
     def compiled_for(self, facts: FlatFacts, ruleset: str | None = None) -> CompiledRuleset:
-        """The compiled ruleset `select` picks. The common case (no pin, no seller overlay, a
-        platform version in force) is looked up here; everything else goes through `select`,
-        which also raises its errors."""
+        """The compiled ruleset `select` picks."""
+        return self._select(facts, ruleset).compiled
+
+    def _select(self, facts: FlatFacts, ruleset: str | None) -> RulesetMemo:
+        """The memo of the compiled ruleset `select` picks. The common case (no pin, no seller
+        overlay, a platform version in force) is looked up here; everything else goes through
+        `select`, which also raises its errors."""
         if ruleset is None and facts.seller_policy is None:
             at = facts.request_at
             day = at.toordinal()
             for span in self._spans.get(facts.platform, ()):
-                # `span.contains(at, day)`, inlined: this runs for every decision
+                # `RulesetVersion.in_force(at)`, on day numbers first: this runs per decision
                 if day <= span.start_day - 2 or (day < span.start_day + 2 and at < span.start):
                     continue
                 if span.until is None or day <= span.until_day - 2 or (
                         day < span.until_day + 2 and at < span.until):
-                    if span.compiled is not None:
-                        return span.compiled
+                    if span.memo is not None:
+                        return span.memo
                     break
         chosen, base = select(self.collection, facts, ruleset)
-        return self._by_identity[(id(chosen), id(base))]
+        return self._memos[(id(chosen), id(base))]
 
     def engine_rules(self, compiled: CompiledRuleset, facts: FlatFacts, *,
                      cached: bool = True) -> list[int]:
         """Which rules match, as decided by durable_rules. The engine is asked once per memo
-        key (`aturan.runtime.memo`); `cached=False` asks it every time."""
-        if not cached:
-            names = self._engines[compiled.engine_name].fire(engine_fact(compiled, facts))
-            return [int(name[1:]) for name in names]
-        return list(self._plan(compiled, facts).engine_order)
+        key (`aturan.runtime.memo`) of a compiled ruleset this set holds; `cached=False`, or a
+        ruleset compiled elsewhere, asks it every time."""
+        memo = self.cache.memo(compiled) if cached else None
+        if memo is not None:
+            return list(self._plan(memo, facts).engine_order)
+        names = self._engines[compiled.engine_name].fire(engine_fact(compiled, facts))
+        return [int(name[1:]) for name in names]
 
-    def _plan(self, compiled: CompiledRuleset, facts: FlatFacts) -> Plan:
-        memo = memo_for(compiled)
+    def _plan(self, memo: RulesetMemo, facts: FlatFacts) -> Plan:
         key = memo.key_of(facts.values, facts.ages)
-        found = memo.entries.get(key)  # `memo.get`, minus a call: this runs per decision
+        found = memo.plans.get(key)
         if found is None:
-            fired = self.engine_rules(compiled, facts, cached=False)
-            found = memo.put(key, plan(compiled, facts, fired))
+            fired = self.engine_rules(memo.compiled, facts, cached=False)
+            found = memo.put(key, plan(memo.compiled, facts, fired, memo.entries))
         return found
 
     def decide(self, facts: dict[str, Any], ruleset: str | None = None,
-               lang: str | None = None, fired_rules: FiredRules | None = None) -> Decision:
+               lang: str | None = None) -> Decision:
         """Validate `facts`, pick the ruleset version, evaluate, explain.
 
         Raises `FactsError` (bad facts, naming JSON pointers) or `SelectionError` (no ruleset
         applies); never returns a decision for facts it could not validate."""
-        if fired_rules is not None:
-            flat = flatten_facts(facts)
-            compiled = self.compiled_for(flat, ruleset)
-            return combine(compiled, flat, fired_rules(compiled, flat), lang)
         # only the ages the chosen ruleset reads: nothing else looks at this FlatFacts
         flat, texts = flatten_without_ages(facts)
-        compiled = self.compiled_for(flat, ruleset)
-        add_ages(flat, texts, compiled.age_paths)
-        return render(self._plan(compiled, flat), flat, lang)
+        memo = self._select(flat, ruleset)
+        add_ages(flat, texts, memo.compiled.age_paths)
+        return render(self._plan(memo, flat), flat, lang)
 
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,
                     lang: str | None = None) -> Iterator[Decision | AturanError]:

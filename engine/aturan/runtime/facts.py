@@ -6,20 +6,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ..errors import Diagnostic, FactsError, Location, pointer_join
 from ..language.catalogue import catalogue
 from ..language.model import parse_timestamp
-from ..language.schema import schema_diagnostics
+from ..language.schema import pointer_of, schema_diagnostics
 from ..resources import load_schema
 from ._fastinit import builder
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
 MAX_FACTS_BYTES = 1024 * 1024
 # Guards for facts given as a Python dict (the JSON text path is bounded by MAX_FACTS_BYTES): an
 # order is a few levels deep, its strings short, its items at most 500; anything far beyond is
@@ -42,6 +40,9 @@ class FlatFacts:
     platform: str
     seller_policy: str | None
     request_at: datetime
+    # `now.isoformat()` when flattening could tell it from the text without calling it, else
+    # None; a shortcut, so not part of equality
+    now_isoformat: str | None = field(default=None, compare=False, repr=False)
 
     def get(self, path: str) -> Any:
         return self.values.get(path)
@@ -82,16 +83,16 @@ def _check_shape(facts: Any) -> list[Diagnostic]:
             if len(value) > MAX_FACTS_STRING:
                 out.append(Diagnostic("facts-too-large", f"a text of {len(value):,} characters "
                                       f"is too long; facts hold at most {MAX_FACTS_STRING:,} "
-                                      "characters per text", Location(pointer=_pointer(path))))
+                                      "characters per text", Location(pointer=pointer_of(path))))
         elif isinstance(value, int) and not isinstance(value, bool):
             if abs(value) >= 2 ** 63:
                 out.append(Diagnostic("facts-number", "this number is far too large for any "
-                                      "fact", Location(pointer=_pointer(path))))
+                                      "fact", Location(pointer=pointer_of(path))))
         elif isinstance(value, (dict, list)):
             if len(path) >= MAX_FACTS_DEPTH:
                 out.append(Diagnostic("facts-too-deep",
                                       f"facts nest deeper than {MAX_FACTS_DEPTH} levels",
-                                      Location(pointer=_pointer(path))))
+                                      Location(pointer=pointer_of(path))))
                 continue
             pairs = value.items() if isinstance(value, dict) else enumerate(value)
             for key, child in pairs:
@@ -99,17 +100,10 @@ def _check_shape(facts: Any) -> list[Diagnostic]:
                     out.append(Diagnostic("facts-too-large", f"a key of {len(key):,} characters "
                                           f"is too long; facts keys are at most "
                                           f"{MAX_FACTS_STRING:,}",
-                                          Location(pointer=_pointer(path) or "/")))
+                                          Location(pointer=pointer_of(path) or "/")))
                     break
                 stack.append((child, path + (key,)))
     return out
-
-
-def _pointer(path: tuple[Any, ...]) -> str:
-    pointer = ""
-    for key in path:
-        pointer = pointer_join(pointer, key)
-    return pointer
 
 
 def _check_timestamps(facts: dict[str, Any]) -> list[Diagnostic]:
@@ -259,7 +253,8 @@ def _nanos_beyond(text: str) -> int:
 
 
 def _moment(text: str) -> datetime:
-    """`parse_timestamp`: Python 3.11 reads a Z offset itself, but not z."""
+    """`parse_timestamp`, without its two replacements for the usual text: Python 3.11's
+    `fromisoformat` reads a Z offset itself, but not z."""
     try:
         return _fromisoformat(text)
     except ValueError:
@@ -313,20 +308,14 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
     low, high = TIMESTAMP_YEARS
     texts = {"": now_text}
     try:
-        try:
-            now = _fromisoformat(now_text)
-        except ValueError:
-            now = parse_timestamp(now_text)
+        now = _moment(now_text)
         if strict and not low <= now.year <= high:
             return None
         for path in _timestamp_paths():
             text = values.get(path)
             if text is None:
                 continue
-            try:
-                moment = _fromisoformat(text)  # as parse_timestamp: 3.11 reads Z, not z
-            except ValueError:
-                moment = parse_timestamp(text)
+            moment = _moment(text)
             if strict and not low <= moment.year <= high:
                 return None
             values[path] = moment
@@ -342,7 +331,7 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
                         # now.isoformat() is the text itself when it has whole seconds, a
                         # T, an offset that is not -00:00 (printed +00:00) and ASCII digits
                         # (the pattern's \d admits others)
-                        NOW_ISOFORMAT: now_text if (
+                        "now_isoformat": now_text if (
                             len(now_text) == 25 and now_text[10] == "T"
                             and now_text[19] in "+-" and now_text.isascii()
                             and now_text[19:] != "-00:00") else None})
@@ -377,13 +366,6 @@ def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None
             ages[path] = span.days * 86400 + span.seconds
 
 
-NOW_ISOFORMAT = "_now_isoformat"  # a cache beside FlatFacts' fields: `now.isoformat()` or None
-
-
 _MICROSECOND = timedelta(microseconds=1)
 _flat_facts = builder(FlatFacts, ("values", "ages", "now", "order_id", "platform",
-                                  "seller_policy", "request_at"))
-
-
-def utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+                                  "seller_policy", "request_at", "now_isoformat"))

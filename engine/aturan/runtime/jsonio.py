@@ -77,7 +77,7 @@ def read_documents(text: str, source: str) -> Iterator[tuple[int, Any | FactsErr
         except FactsError as exc:
             yield 1, exc
         return
-    yield from read_lines(text.splitlines(), source)
+    yield from read_lines(enumerate(text.splitlines(), start=1), source)
 
 
 def _single_document(text: str) -> bool:
@@ -90,9 +90,11 @@ def _single_document(text: str) -> bool:
     return True
 
 
-def read_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any | FactsError]]:
-    """JSON Lines, streamed: blank lines skipped."""
-    for number, line in enumerate(lines, start=1):
+def read_lines(lines: Iterable[tuple[int, str | bytes]], source: str
+               ) -> Iterator[tuple[int, Any | FactsError]]:
+    """JSON Lines, streamed: (line number, text or raw bytes) -> (line number, value or the
+    error for that line); blank lines are skipped."""
+    for number, line in lines:
         if not line.strip():
             continue
         try:

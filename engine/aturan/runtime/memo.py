@@ -10,29 +10,30 @@ durable_rules gives one answer per key: it decides each key once, and the answer
 everything derived from it that does not depend on fact values (`plan.Plan`), is reused for
 every later order with that key.
 
-The cache is a pure cache: dropping any entry changes no result, only speed. Each compiled
-ruleset has its own (`memo_for`), capped at `CAPACITY` keys (oldest dropped first), so a
-process's memory does not grow with the number of orders. Reads take no lock (a dict lookup is
-atomic); writes take the memo's lock.
+The cache is a pure cache: dropping any entry changes no result, only speed. A `Policies`
+builds a `RuntimeCache` with one `RulesetMemo` per compiled ruleset it holds, so a memo lives
+exactly as long as its rulesets (a reload builds new ones, with empty memos); each is capped at
+`CAPACITY` keys (oldest dropped first), so a process's memory does not grow with the number of
+orders. Reads take no lock (a dict lookup is atomic); writes take the memo's lock.
 """
 
 from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..language.catalogue import catalogue
 from ..language.model import Atom, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
 from .compiler import CompiledRuleset
-from .facts import FlatFacts
+
+if TYPE_CHECKING:
+    from .plan import Entry, Plan
 
 CAPACITY = 4096  # keys per compiled ruleset; the bundled rulesets meet a few hundred at most
 _OTHER = 1  # class of a value equal to no constant
-_ATTRIBUTE = "_aturan_memo"
-_CREATE = threading.Lock()
 
 
 def _boundaries(atoms: list[Atom]) -> tuple[float, ...] | None:
@@ -59,13 +60,15 @@ def _table(atoms: list[Atom]) -> dict[Hashable, int]:
 
 
 class RulesetMemo:
-    """The key function and the cache of one compiled ruleset."""
+    """The key function and the caches of one compiled ruleset: the plan per key, and the
+    explanation entries plans are built from (`plan.plan`'s `entries`)."""
 
     def __init__(self, compiled: CompiledRuleset, capacity: int | None = None):
+        self.compiled = compiled
         self.capacity = capacity or CAPACITY
         self._lock = threading.Lock()
-        self.entries: dict[tuple[int, ...], Any] = {}
-        self.entries_by_rule: dict[Any, Any] = {}  # `plan._rule_entry`'s cache
+        self.plans: dict[tuple[int, ...], Plan] = {}
+        self.entries: dict[Any, Entry] = {}
         self.misses = 0
         by_fact: dict[str, list[Atom]] = {}
         for rule in compiled.rules:
@@ -93,27 +96,20 @@ class RulesetMemo:
         self.facts = len(tables) + len(ordered) + len(ages)
         self.key_of = _key_function(tables, ordered, ages)
 
-    def key(self, facts: FlatFacts) -> tuple[int, ...]:
-        """The class of every fact the ruleset reads (see the module docstring)."""
-        return self.key_of(facts.values, facts.ages)
-
-    def get(self, key: tuple[int, ...]) -> Any:
-        return self.entries.get(key)
-
-    def put(self, key: tuple[int, ...], entry: Any) -> Any:
-        """Store `entry` unless another thread stored one first; returns the one kept."""
+    def put(self, key: tuple[int, ...], plan: Plan) -> Plan:
+        """Store `plan` unless another thread stored one first; returns the one kept."""
         with self._lock:
-            kept = self.entries.get(key)
+            kept = self.plans.get(key)
             if kept is not None:
                 return kept
             self.misses += 1
-            if len(self.entries) >= self.capacity:
-                del self.entries[next(iter(self.entries))]
-            self.entries[key] = entry
-            return entry
+            if len(self.plans) >= self.capacity:
+                del self.plans[next(iter(self.plans))]
+            self.plans[key] = plan
+            return plan
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.plans)
 
 
 _INF = float("inf")
@@ -144,14 +140,21 @@ def _key_function(tables: list[tuple[str, dict[Hashable, int]]],
     return namespace["key"]
 
 
-def memo_for(compiled: CompiledRuleset) -> RulesetMemo:
-    """The memo of `compiled`, created on first use and kept on the object itself, so it lives
-    exactly as long as the compiled ruleset (a reload builds new ones with empty memos)."""
-    memo = compiled.__dict__.get(_ATTRIBUTE)
-    if memo is None:
-        with _CREATE:
-            memo = compiled.__dict__.get(_ATTRIBUTE)
-            if memo is None:
-                memo = RulesetMemo(compiled)
-                compiled.__dict__[_ATTRIBUTE] = memo  # a cache beside the frozen fields
-    return memo
+class RuntimeCache:
+    """The memos of one `Policies`: a `RulesetMemo` per compiled ruleset it holds, all made
+    when it is built. A compiled ruleset it does not hold (one a caller compiled itself) has
+    none, so its decisions are worked out afresh."""
+
+    def __init__(self, memos: Iterable[RulesetMemo]):
+        self._memos = {id(memo.compiled): memo for memo in memos}
+
+    def memo(self, compiled: CompiledRuleset) -> RulesetMemo | None:
+        memo = self._memos.get(id(compiled))
+        return memo if memo is not None and memo.compiled is compiled else None
+
+    def __iter__(self) -> Iterator[RulesetMemo]:
+        return iter(self._memos.values())
+
+    def total_keys(self) -> int:
+        """How many keys all the memos hold."""
+        return sum(len(memo) for memo in self._memos.values())

@@ -2,9 +2,10 @@
 is added, which atoms explain each rule) and `render` (the values of one order's facts).
 
 A plan depends only on which rules fired and on the truth value of each atom, so every order
-with the same memo key (`aturan.runtime.memo`) shares one; `render` is the part paid per order. Both
-produce exactly what `explain.because`, `explain.messages` and the combination rules define;
-tests/runtime/test_memo_exact.py holds the step-by-step original as the oracle they are compared with.
+with the same memo key (`aturan.runtime.memo`) shares one; `render` is the part paid per order.
+Explanations are data: each matched rule with the atoms that made it match (expected and actual
+values, ages) and its messages with the facts filled in. tests/runtime/test_memo_exact.py holds
+the step-by-step original as the oracle both are compared with.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..language.catalogue import catalogue
+from ..language.display import JAKARTA, show
 from ..language.model import (
     PLACEHOLDER,
     PRESENCE_OPS,
@@ -41,14 +43,13 @@ from .decision import (
     RefundDecision,
     RulesetRef,
 )
-from .explain import placeholder_text, satisfied
-from .facts import JAKARTA, NOW_ISOFORMAT, FlatFacts
-from .memo import memo_for
+from .explain import satisfied
+from .facts import FlatFacts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: `render` reads the fields of every one
 class _Report:
-    """One atom `because` reports, with its operand as written (`Atom.expected`)."""
+    """One atom a matched rule reports, with its operand as written (`Atom.expected`)."""
 
     fact: str
     op: str
@@ -56,10 +57,6 @@ class _Report:
     copy_expected: bool  # a list, built afresh for every decision
     negated: bool
     timestamp: bool  # only timestamps have an age (and a datetime value)
-
-    def row(self) -> tuple[Any, ...]:
-        return (self.fact, self.op, self.expected, self.copy_expected, self.negated,
-                self.timestamp)
 
     @classmethod
     def of(cls, atom: Atom, negated: bool) -> _Report:
@@ -115,16 +112,15 @@ class _Template:
         return cls(text, tuple(parts[1::2]))
 
 
-@dataclass(frozen=True)
-class _Entry:
+@dataclass(frozen=True, slots=True)  # slots: `render` reads the fields of every one
+class Entry:
     """One explanation entry with all that does not depend on fact values; `rule` is None for
     the ruleset's default."""
 
     rule: Rule | None
     id: str
     priority: int
-    effect: Effect
-    effect_dict: Callable[[], dict[str, Any]]  # `effect.to_dict()`, a fresh copy each call
+    effect_dict: Callable[[], dict[str, Any]]  # `Effect.to_dict()`, a fresh copy each call
     reports: tuple[_Report, ...]
     templates: dict[str, _Template]
     languages: tuple[str, ...]  # sorted: the order of `message` when no language is asked
@@ -133,24 +129,17 @@ class _Entry:
     line: int
     ruleset: str
     citation: dict[str, str] | None  # copied for each decision
-    render_row: tuple[Any, ...] = ()  # the fields `render` unpacks, in its order
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "render_row", (
-            self.id, self.priority, self.effect_dict, tuple(r.row() for r in self.reports),
-            self.templates, self.languages, self.static_message, self.file, self.line,
-            self.ruleset, self.citation))
 
     @classmethod
     def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
            atoms: list[tuple[Atom, bool]], messages: dict[str, str], file: str, line: int,
-           ruleset: str, citation: Citation | None) -> _Entry:
+           ruleset: str, citation: Citation | None) -> Entry:
         templates = {code: _Template.of(text) for code, text in messages.items()}
         languages = tuple(sorted(messages))
         static = None
         if not any(templates[code].paths for code in languages):
             static = {code: templates[code].text for code in languages}
-        return cls(rule, id, priority, effect, _copier(effect.to_dict()),
+        return cls(rule, id, priority, _copier(effect.to_dict()),
                    tuple(_Report.of(a, n) for a, n in atoms),
                    templates, languages, static, file, line, ruleset,
                    citation.to_dict() if citation else None)
@@ -160,23 +149,20 @@ class _Entry:
 class Plan:
     """The combination rules applied to one set of fired rules and one set of atom truths."""
 
-    fired: frozenset[int]
     engine_order: tuple[int, ...]  # the fired rules in the order they were reported
-    entries: tuple[_Entry, ...]
+    entries: tuple[Entry, ...]
     effect: Effect
     penalties: tuple[PenaltyDecision, ...]
     next_steps: tuple[str, ...]
     overridden: tuple[Overridden, ...]
     ref: RulesetRef
-    rows: tuple[tuple[Any, ...], ...] = ()  # `entries` as `render` unpacks them (`_Entry.row`)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", tuple(entry.render_row for entry in self.entries))
 
 
 def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
                   ) -> list[tuple[Atom, bool]]:
-    """The atoms `explain.because` reports, as (atom, negated): its selection, without values."""
+    """The atoms that make a satisfied condition true, as (atom, negated): all of an `all`,
+    the true branches of an `any`; atoms under `not` are negated (and a negated `all` reports
+    its false branches)."""
     if isinstance(condition, Atom):
         return [(condition, negated)]
     if isinstance(condition, Not):
@@ -188,14 +174,14 @@ def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
     return [item for child in children for item in because_atoms(child, facts, negated)]
 
 
-def _rule_entry(rule: Rule, facts: FlatFacts, cache: dict[Any, _Entry]) -> _Entry:
+def _rule_entry(rule: Rule, facts: FlatFacts, cache: dict[Any, Entry]) -> Entry:
     """The entry of a matched rule; the same (rule, reported atoms) gives the same entry, so
-    `cache` (one per compiled ruleset, bounded) keeps plan building cheap when keys are many."""
+    `cache` (a memo's, bounded) keeps plan building cheap when keys are many."""
     atoms = because_atoms(rule.when, facts)
     key = (id(rule), tuple(atoms))
     entry = cache.get(key)
     if entry is None or entry.rule is not rule:
-        entry = _Entry.of(rule, rule.id, rule.priority, rule.then, atoms, rule.messages,
+        entry = Entry.of(rule, rule.id, rule.priority, rule.then, atoms, rule.messages,
                           rule.location.file, rule.location.line, rule.origin, rule.citation)
         if len(cache) >= _ENTRY_CACHE:
             cache.clear()
@@ -210,13 +196,15 @@ def _ref(rs: RulesetVersion) -> RulesetRef:
     return RulesetRef(rs.name, rs.version, rs.digest)
 
 
-def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> Plan:
+def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
+         entries: dict[Any, Entry] | None = None) -> Plan:
     """The combination rules, defined once: among matched rules that set an outcome the highest
     priority decides (ties broken by position; validation forbids disagreeing ties) and brings its
     refund, penalties and next steps; every matched rule without an outcome adds its penalties
-    and next steps; with no deciding match, the ruleset's `default` decides."""
+    and next steps; with no deciding match, the ruleset's `default` decides. `entries`: a
+    cache of explanation entries to reuse (a memo's), else they are built afresh."""
     order = tuple(dict.fromkeys(fired))
-    cache = memo_for(compiled).entries_by_rule
+    cache = {} if entries is None else entries
     indices = sorted(order, key=lambda i: (-compiled.rules[i].priority, i))
     matched = [compiled.rules[i] for i in indices]
     deciding = [r for r in matched if r.decides]
@@ -225,12 +213,12 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> P
     winner = deciding[0] if deciding else None
     if winner is not None:
         effect = winner.then
-        entries = [_rule_entry(winner, facts, cache)]
+        explained = [_rule_entry(winner, facts, cache)]
     else:
         effect = compiled.default
-        entries = [_Entry.of(None, "default", -1, effect, [], compiled.default_messages,
-                             rs.default_location.file, rs.default_location.line, rs.key, None)]
-    entries += [_rule_entry(rule, facts, cache) for rule in additive]
+        explained = [Entry.of(None, "default", -1, effect, [], compiled.default_messages,
+                              rs.default_location.file, rs.default_location.line, rs.key, None)]
+    explained += [_rule_entry(rule, facts, cache) for rule in additive]
     penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
                  for p in effect.penalties]
     steps = list(effect.next_steps)
@@ -244,37 +232,48 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int]) -> P
     assert effect.outcome is not None
     overridden = tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
                        for r in deciding[1:] if winner is not None)
-    return Plan(frozenset(order), order, tuple(entries), effect, tuple(penalties),
-                tuple(dict.fromkeys(steps)), overridden, ref)
+    return Plan(order, tuple(explained), effect, tuple(penalties), tuple(dict.fromkeys(steps)),
+                overridden, ref)
 
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
 
+def _placeholder(path: str, facts: FlatFacts) -> str:
+    """How `{path}` reads in a message: `now` as the evaluation time in WIB, any other fact as
+    `display.show` reads it (timestamps in WIB, amounts as rupiah, absent as a dash)."""
+    if path == "now":
+        return facts.now.astimezone(JAKARTA).isoformat()
+    return show(facts.values.get(path), "—", path.startswith("order.amounts"))
+
+
 def _fill(template: _Template, facts: FlatFacts) -> str:
-    """`explain.render`: the template with its placeholders' texts."""
+    """The template with its placeholders' texts; no expression is ever evaluated."""
     paths = template.paths
     if not paths:
         return template.text
     if len(paths) == 1:
-        return template.text.format(placeholder_text(paths[0], facts))
-    return template.text.format(*[placeholder_text(path, facts) for path in paths])
+        return template.text.format(_placeholder(paths[0], facts))
+    return template.text.format(*[_placeholder(path, facts) for path in paths])
 
 
-def _because(reports: tuple[tuple[Any, ...], ...], facts: FlatFacts) -> list[dict[str, Any]]:
-    """`explain.atom_report` for each reported atom (rows of `_Report.row`)."""
+def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
+    """Each reported atom with its expected and actual value (timestamps as text, with their
+    age: `2d`, or `in 1h` for one after now), marked when negated."""
     values = facts.values
     out = []
-    for fact, op, expected, copy_expected, negated, timestamp in reports:
+    for report in reports:
+        fact, expected, timestamp = report.fact, report.expected, report.timestamp
         actual = values.get(fact)
         if timestamp and isinstance(actual, datetime):
             actual = actual.isoformat()
-        item = {"fact": fact, "op": op, "expected": list(expected) if copy_expected else expected,
+        item = {"fact": fact, "op": report.op,
+                "expected": list(expected) if report.copy_expected else expected,
                 "actual": actual}
         if timestamp:
             age = facts.ages.get(fact)
             if age is not None:
                 item["age"] = format_duration(age) if age >= 0 else "in " + format_duration(-age)
-        if negated:
+        if report.negated:
             item["negated"] = True
         out.append(item)
     return out
@@ -306,19 +305,20 @@ def _refund(effect: Effect, facts: FlatFacts) -> RefundDecision | None:
 def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     """The decision for `facts` under `plan`: fact values, ages and messages filled in."""
     items = []
-    for (id_, priority, effect, reports, templates, languages, static_message, file, line,
-         ruleset, citation) in plan.rows:
+    for entry in plan.entries:
         if lang:
-            template = templates.get(lang)
+            template = entry.templates.get(lang)
             message = {lang: _fill(template, facts)} if template is not None else {}
-        elif static_message is not None:
-            message = static_message.copy()
+        elif entry.static_message is not None:
+            message = entry.static_message.copy()
         else:
-            message = {code: _fill(templates[code], facts) for code in languages}
+            templates = entry.templates
+            message = {code: _fill(templates[code], facts) for code in entry.languages}
+        reports, citation = entry.reports, entry.citation
         items.append(_explanation_item({
-            "rule": id_, "priority": priority, "effect": effect(),
+            "rule": entry.id, "priority": entry.priority, "effect": entry.effect_dict(),
             "because": _because(reports, facts) if reports else [], "message": message,
-            "file": file, "line": line, "ruleset": ruleset,
+            "file": entry.file, "line": entry.line, "ruleset": entry.ruleset,
             "citation": citation.copy() if citation is not None else None}))
     outcome = plan.effect.outcome
     assert outcome is not None
@@ -327,7 +327,7 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
         "refund": _refund(plan.effect, facts) if plan.effect.refund else None,
         "penalties": plan.penalties, "next_steps": plan.next_steps,
         "explanation": tuple(items),
-        "evaluated_at": facts.__dict__.get(NOW_ISOFORMAT) or facts.now.isoformat(),
+        "evaluated_at": facts.now_isoformat or facts.now.isoformat(),
         "overridden": plan.overridden})
 
 

@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import Any
@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..errors import AturanError
-from ..runtime.decision import Decision, canonical_json
+from ..runtime.decision import canonical_json
 from ..runtime.evaluate import Policies
 from ..runtime.jsonio import parse_json
 from ..service import logs
@@ -61,7 +61,8 @@ class DecisionService:
         self.metrics = metrics
 
     def decide(self, body: bytes, pin: str | None, lang: str | None,
-               log: dict[str, Any]) -> Decision:
+               log: dict[str, Any]) -> str:
+        """The decision as text: its canonical bytes (`Decision.to_json`)."""
         facts = parse_json(body, "<body>", limit=self.config.max_body_bytes)
         log["order_id"] = _order_id(facts)
         with self.holder.lease() as policies:
@@ -69,7 +70,7 @@ class DecisionService:
         self.metrics.decided(decision)
         log.update(ruleset=f"{decision.ruleset.name}@{decision.ruleset.version}",
                    outcome=decision.outcome)
-        return decision
+        return decision.to_json()
 
     def decide_batch(self, body: bytes, pin: str | None, lang: str | None,
                      log: dict[str, Any]) -> str:
@@ -229,9 +230,14 @@ def _failure(exc: Exception, log: dict[str, Any], metrics: Metrics) -> Response:
         metrics.failed(log["error"])
         return error_response(exc)
     log["error"] = "internal"
+    return _internal(exc, metrics)
+
+
+def _internal(exc: Exception, metrics: Metrics) -> Response:
+    """A 500 for a bug: counted, logged with its traceback, answered without details."""
     metrics.failed("internal")
     logs.event("internal-error", logging.ERROR, error=repr(exc),
-               traceback=traceback.format_exc())
+               traceback="".join(traceback.format_exception(exc)))
     return internal_error()
 
 
@@ -247,9 +253,25 @@ BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": 
     "schema": {"$ref": "#/components/schemas/BatchRequest"}}}}}
 
 
+def _json(text: str) -> Response:
+    return Response(text, media_type="application/json")
+
+
 def _add_routes(app: FastAPI, service: DecisionService) -> None:
     metrics = service.metrics
     limit = service.config.max_body_bytes
+
+    async def answer(request: Request, handle: Callable[..., str], ruleset: str | None,
+                     lang: str | None) -> Response:
+        """Read the body, run `handle(body, pin, lang, log)` in the threadpool, answer its
+        JSON text, or the error's response."""
+        log = _log_fields(request)
+        try:
+            body = await read_body(request, limit)
+            text = await run_in_threadpool(handle, body, ruleset or None, _check_lang(lang), log)
+        except Exception as exc:
+            return _failure(exc, log, metrics)
+        return _json(text)
 
     @app.post("/v1/decisions", response_class=Response, openapi_extra=FACTS_BODY,
               summary="Decide one order",
@@ -258,14 +280,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
                          **error_responses(400, 404, 413, 422)})
     async def decide(request: Request, ruleset: str | None = RULESET_PARAM,
                      lang: str | None = LANG_PARAM) -> Response:
-        log = _log_fields(request)
-        try:
-            body = await read_body(request, limit)
-            decision = await run_in_threadpool(service.decide, body, ruleset or None,
-                                               _check_lang(lang), log)
-        except Exception as exc:
-            return _failure(exc, log, metrics)
-        return Response(decision.to_json(), media_type="application/json")
+        return await answer(request, service.decide, ruleset, lang)
 
     @app.post("/v1/decisions:batch", response_class=Response, openapi_extra=BATCH_BODY,
               summary="Decide many orders; each item answered in order",
@@ -274,24 +289,16 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
                          **error_responses(400, 413, 422)})
     async def decide_batch(request: Request, ruleset: str | None = RULESET_PARAM,
                            lang: str | None = LANG_PARAM) -> Response:
-        log = _log_fields(request)
-        try:
-            body = await read_body(request, limit)
-            text = await run_in_threadpool(service.decide_batch, body, ruleset or None,
-                                           _check_lang(lang), log)
-        except Exception as exc:
-            return _failure(exc, log, metrics)
-        return Response(text, media_type="application/json")
+        return await answer(request, service.decide_batch, ruleset, lang)
 
     @app.get("/v1/rulesets", response_class=Response, summary="Loaded ruleset versions")
     async def rulesets() -> Response:
-        return Response(canonical_json({"rulesets": service.holder.policies.describe()}),
-                        media_type="application/json")
+        return _json(canonical_json({"rulesets": service.holder.policies.describe()}))
 
     @app.get("/healthz", response_class=Response,
              summary="Status, loaded digests, last reload result")
     async def healthz() -> Response:
-        return Response(canonical_json(service.health()), media_type="application/json")
+        return _json(canonical_json(service.health()))
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text format")
     def prometheus() -> Response:  # sync: in multiprocess mode this reads files
@@ -321,7 +328,4 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        metrics.failed("internal")
-        logs.event("internal-error", logging.ERROR, error=repr(exc),
-                   traceback="".join(traceback.format_exception(exc)))
-        return internal_error()
+        return _internal(exc, metrics)

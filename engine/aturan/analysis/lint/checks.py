@@ -27,6 +27,7 @@ from ..symbolic import (
     platform_constraint,
 )
 from ..witness import mattering, verdict_of, verdict_of_decision
+from .regions import condition_lines
 from .registry import Finding, Target, check, rule_ref
 
 
@@ -80,7 +81,8 @@ def dead_rule(t: Target) -> Iterator[Finding]:
         if t.space.first_valid(t.regions[i]) is not None:
             continue
         core, needed = _core(t, rule)
-        shown = " and ".join(_atom_text(a) for a in core)
+        shown = " and ".join(condition_lines({"fact": a.fact, a.op: a.expected()})[0]
+                             for a in core)
         why = ("contradict each other" if not needed else "cannot all hold: " + "; ".join(
             f"{c.name} ({c.why})" for c in needed))
         yield Finding(
@@ -92,14 +94,6 @@ def dead_rule(t: Target) -> Iterator[Finding]:
 
 def _atom_node(atom: Atom) -> dict[str, Any]:
     return {"fact": atom.fact, atom.op: atom.expected(), "line": atom.location.line}
-
-
-def _atom_text(atom: Atom) -> str:
-    value = atom.expected()
-    shown = "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
-    if isinstance(value, bool):
-        shown = "true" if value else "false"
-    return f"{{ fact: {atom.fact}, {atom.op}: {shown} }}"
 
 
 def _relaxed_region(space: Space, node: Condition, relaxed: set[int], counter: list[int]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ...language.display import show
 from ...language.model import format_duration
 from ..symbolic import OTHER, Axis, Box, Space
 
@@ -74,20 +75,12 @@ def _describe_runs(axis: Axis, present: list[int], allowed: list[int]) -> dict[s
     return parts[0] if len(parts) == 1 else {"any": parts}
 
 
-def _flow(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    return str(value)
-
-
 def condition_lines(node: dict[str, Any], indent: int = 0) -> list[str]:
     """One condition node as YAML in the ruleset's own style (atoms in flow style)."""
     pad = " " * indent
     if "fact" in node:
         op = next(k for k in node if k != "fact")
-        return [f"{pad}{{ fact: {node['fact']}, {op}: {_flow(node[op])} }}"]
+        return [f"{pad}{{ fact: {node['fact']}, {op}: {show(node[op])} }}"]
     key = next(iter(node))
     if key == "not":
         inner = condition_lines(node["not"], 0)

@@ -1,0 +1,58 @@
+"""What a decision means for the people involved, as compared across rules and versions (the
+corpus diff, the exhaustive comparison, lint): one `Verdict`, one equality."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .decision import Decision
+
+PenaltyKey = tuple[str, str, int | None]  # (party, code, points)
+PARTS = ("outcome", "refund", "penalties", "next_steps")
+
+
+def penalty_multiset(penalties: Iterable[PenaltyKey]) -> tuple[PenaltyKey, ...]:
+    """Penalties in a canonical order (`repr`, since points may be None), so that equal
+    multisets are equal tuples."""
+    return tuple(sorted(penalties, key=repr))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome, refund, penalties and next steps, without wording: two decisions with equal
+    verdicts are the same decision, whichever rule made them. `rule` (the deciding rule, or
+    "default") is carried for reports and is not part of equality.
+
+    `refund` is a tuple starting with the amount and the destination: `of` gives (amount in
+    rupiah, destination, min_business_days, max_business_days, due_by); where no order fixes the
+    amount, the analysis gives (kind, destination, min, max) with kind `total` or `items_only`.
+    Penalties are a multiset (`penalty_multiset`). Next steps are as the decision lists them
+    (`of`: in order), or sorted where only their set is known (the analysis)."""
+
+    outcome: str
+    refund: tuple[Any, ...] | None
+    penalties: tuple[PenaltyKey, ...]
+    next_steps: tuple[str, ...]
+    rule: str = field(default="", compare=False)
+
+    @classmethod
+    def of(cls, decision: Decision) -> Verdict:
+        r = decision.refund
+        refund = None if r is None else (r.amount, r.destination, r.min_business_days,
+                                         r.max_business_days, r.due_by)
+        return cls(decision.outcome, refund,
+                   penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
+                   decision.next_steps, decision.explanation[0].rule)
+
+    def changed_parts(self, other: Verdict) -> list[str]:
+        """Which of `PARTS` differ, in that order; empty when the verdicts are equal."""
+        return [part for part in PARTS if getattr(self, part) != getattr(other, part)]
+
+    def short(self) -> str:
+        parts = [self.outcome]
+        if self.refund:
+            parts.append(f"refund {self.refund[0]}")
+        parts += [f"penalty {c}" for _, c, _ in self.penalties]
+        return ", ".join(parts)
