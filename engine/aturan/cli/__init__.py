@@ -12,6 +12,7 @@ import click
 from .decide import decide
 from .diff import diff
 from .lint import lint
+from .replay import replay
 from .sample import sample
 from .serve import serve
 from .test import test
@@ -21,7 +22,8 @@ from .validate import validate
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aturan")
 def cli() -> None:
-    """Marketplace order policies as versioned YAML rulesets: validate, decide, test, diff."""
+    """Marketplace order policies as versioned YAML rulesets: validate, decide, test, diff,
+    replay."""
 
 
 cli.add_command(validate)
@@ -31,6 +33,7 @@ cli.add_command(test)
 cli.add_command(sample)
 cli.add_command(diff)
 cli.add_command(lint)
+cli.add_command(replay)
 
 
 def main(argv: list[str] | None = None) -> int:

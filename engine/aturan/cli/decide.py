@@ -12,6 +12,7 @@ from ..errors import AturanError, FactsError, error_body
 from ..runtime.decision import canonical_json
 from ..runtime.jsonio import read_documents
 from .common import console, load_or_exit, rulesets_option
+from .logopts import attach_log, decision_log_options
 from .render import print_decision, print_diagnostics
 
 
@@ -27,14 +28,15 @@ from .render import print_decision, print_diagnostics
               help="Show, condition by condition, why RULE_ID did or did not fire (with --format "
                    "json: the report instead of the decision).")
 @rulesets_option
+@decision_log_options
 def decide(facts_file, pin: str | None, lang: str | None, fmt: str, why_not_rule: str | None,
-           rulesets_dir: str | None) -> None:
+           rulesets_dir: str | None, **log_options) -> None:
     """Decide order FACTS_FILE (JSON, or JSON Lines for many; - reads stdin)."""
     try:
         text = facts_file.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise click.UsageError(f"cannot read {facts_file.name}: {exc}") from exc
-    policies = load_or_exit(rulesets_dir)
+    policies = attach_log(load_or_exit(rulesets_dir), rulesets_dir, **log_options)
     source = "<stdin>" if facts_file.name in ("-", "<stdin>") else facts_file.name
     out, err = console(), console(err=True)
     failed = 0

@@ -39,12 +39,13 @@ def _rows(summary: DiffSummary) -> list[tuple[str, list[tuple[str, int, list]]]]
     ]
 
 
-def _example(e: dict[str, Any]) -> str:
-    return f"{e['order_id']} (line {e['line']})" if e["order_id"] else f"line {e['line']}"
+def _example(e: dict[str, Any], unit: str = "line") -> str:
+    return f"{e['order_id']} ({unit} {e['line']})" if e["order_id"] else f"{unit} {e['line']}"
 
 
-def render_text(summary: DiffSummary, source: str) -> list[str]:
-    """The report for people: totals first, then each grouping, biggest group first."""
+def render_text(summary: DiffSummary, source: str, unit: str = "line") -> list[str]:
+    """The report for people: totals first, then each grouping, biggest group first. `unit`
+    names what an example's position counts (`aturan replay --against`: records)."""
     share = f" ({100 * summary.changed / summary.orders:.1f}%)" if summary.orders else ""
     lines = [f"{summary.old} → {summary.new} over {source}",
              f"  {summary.orders:,} orders: {summary.changed:,} changed{share}, "
@@ -57,8 +58,8 @@ def render_text(summary: DiffSummary, source: str) -> list[str]:
             continue
         width = max(len(label) for label, _, _ in rows)
         lines += ["", title]
-        lines += [f"  {count:>9,}  {label:<{width}}  e.g. {', '.join(_example(e) for e in ex)}"
-                  for label, count, ex in rows]
+        lines += [f"  {count:>9,}  {label:<{width}}  e.g. "
+                  f"{', '.join(_example(e, unit) for e in ex)}" for label, count, ex in rows]
     return lines
 
 

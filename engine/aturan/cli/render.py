@@ -23,6 +23,8 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                   + (f" over {d.ruleset.extends.name}@{d.ruleset.extends.version}"
                      if d.ruleset.extends else "")
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
+    if d.decision_id:
+        console.print(f"  [dim]decision {d.decision_id}[/]")
     if d.refund and d.refund.due_by:
         console.print(f"  refund   {rupiah(d.refund.amount)} → {d.refund.destination}, "
                       f"{d.refund.min_business_days}–{d.refund.max_business_days} business days, "

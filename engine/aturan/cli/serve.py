@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 
 from .common import default_rulesets, load_or_exit, rulesets_option
+from .logopts import decision_log_options, log_settings
 
 MIB = 1024 * 1024
 
@@ -32,8 +34,10 @@ MIB = 1024 * 1024
               envvar="ATURAN_BATCH_LIMIT", help="Most items in one batch request.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@decision_log_options
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
-          watch_interval: float, max_body_bytes: int, batch_limit: int, log_level: str) -> None:
+          watch_interval: float, max_body_bytes: int, batch_limit: int, log_level: str,
+          **log_options) -> None:
     """Serve decisions over HTTP: POST /v1/decisions, POST /v1/decisions:batch, GET /v1/rulesets,
     /healthz, /metrics, /openapi.json. Rulesets are checked before the server starts."""
     try:
@@ -44,10 +48,14 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
     except ImportError as exc:
         raise click.UsageError(f"aturan serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'aturan[serve]'") from exc
+    decision_log = log_settings(**log_options)
+    if decision_log is not None and workers > 1:  # one file (one chain) per worker process
+        decision_log = dataclasses.replace(decision_log, per_process=True)
     policies = load_or_exit(rulesets_dir)  # invalid rulesets: every error printed, exit 1
     config = ServiceConfig(rulesets=Path(rulesets_dir or default_rulesets()).resolve(),
                            max_body_bytes=max_body_bytes, batch_limit=batch_limit, watch=watch,
-                           watch_interval=watch_interval, handle_sighup=True)
+                           watch_interval=watch_interval, handle_sighup=True,
+                           decision_log=decision_log)
     log_config = uvicorn_log_config(log_level)
     try:
         if workers == 1:

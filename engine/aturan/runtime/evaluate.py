@@ -4,6 +4,7 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from .decision import Decision
 from .explain import satisfied
 from .facts import FlatFacts, add_ages, flatten_without_ages
 from .memo import RulesetMemo, RuntimeCache
+from .observe import DecisionHook, event, with_decision_id
 from .plan import Plan, plan, render
 from .selection import select
 
@@ -73,10 +75,12 @@ class _Span:
 
 class Policies:
     """Loaded, validated and compiled rulesets, ready to decide. Its rulesets never change once
-    it is built; `cache` (a `RuntimeCache`) holds what deciding has learnt about them."""
+    it is built; `cache` (a `RuntimeCache`) holds what deciding has learnt about them.
+    `on_decision` (the decision log's hook, `aturan.runtime.observe`) hears of every decision."""
 
-    def __init__(self, collection: RulesetCollection):
+    def __init__(self, collection: RulesetCollection, on_decision: DecisionHook | None = None):
         self.collection = collection
+        self.on_decision = on_decision
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
         by_identity: dict[tuple[int, int], CompiledRuleset] = {}  # no f-string per call
         for rs in collection.versions:
@@ -147,7 +151,21 @@ class Policies:
         flat, texts = flatten_without_ages(facts)
         memo = self._select(flat, ruleset)
         add_ages(flat, texts, memo.compiled.age_paths)
-        return render(self._plan(memo, flat), flat, lang)
+        found = self._plan(memo, flat)
+        decision = render(found, flat, lang)
+        if self.on_decision is not None:
+            decision_id = self.on_decision(event(facts, flat, ruleset, memo.compiled, found,
+                                                 decision))
+            if decision_id is not None:
+                return with_decision_id(decision, decision_id)
+        return decision
+
+    def observed(self, on_decision: DecisionHook | None) -> Policies:
+        """These rulesets, reporting each decision to `on_decision`: a second view sharing the
+        compiled rulesets, engines and cache (no recompiling), so close only one of the two."""
+        twin = copy.copy(self)
+        twin.on_decision = on_decision
+        return twin
 
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,
                     lang: str | None = None) -> Iterator[Decision | AturanError]:
@@ -173,10 +191,12 @@ class Policies:
             engine.close()
 
 
-def load(paths: str | Path | Iterable[str | Path] | None = None) -> Policies:
-    """Load, validate and compile rulesets (default: the bundled ones). Raises `RulesetError`."""
+def load(paths: str | Path | Iterable[str | Path] | None = None,
+         on_decision: DecisionHook | None = None) -> Policies:
+    """Load, validate and compile rulesets (default: the bundled ones). Raises `RulesetError`.
+    `on_decision`: see `Policies`."""
     if paths is None:
         paths = [bundled_dir("rulesets")]
     elif isinstance(paths, (str, Path)):
         paths = [paths]
-    return Policies(load_rulesets(paths))
+    return Policies(load_rulesets(paths), on_decision)

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,9 +27,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
+from ..audit.context import REQUEST_IDS, request_ids
 from ..errors import AturanError
 from ..runtime.decision import canonical_json
-from ..runtime.evaluate import Policies
+from ..runtime.evaluate import Policies, load
 from ..runtime.jsonio import parse_json
 from ..service import logs
 from .config import ServiceConfig
@@ -48,6 +49,9 @@ from .holder import PolicyHolder, Reloader, ReloadResult
 from .metrics import Metrics
 from .openapi import add_components, error_responses, json_body
 
+if TYPE_CHECKING:
+    from ..audit import DecisionLog
+
 LOG_FIELDS = "aturan.log"  # scope key: the dict a handler fills for the access log line
 LANGS = ("en", "id")
 
@@ -59,6 +63,7 @@ class DecisionService:
         self.config = config
         self.holder = holder
         self.metrics = metrics
+        self.decision_log: DecisionLog | None = None
 
     def decide(self, body: bytes, pin: str | None, lang: str | None,
                log: dict[str, Any]) -> str:
@@ -69,7 +74,7 @@ class DecisionService:
             decision = policies.decide(facts, pin, lang)
         self.metrics.decided(decision)
         log.update(ruleset=f"{decision.ruleset.name}@{decision.ruleset.version}",
-                   outcome=decision.outcome)
+                   outcome=decision.outcome, decision_id=decision.decision_id)
         return decision.to_json()
 
     def decide_batch(self, body: bytes, pin: str | None, lang: str | None,
@@ -113,7 +118,8 @@ class DecisionService:
 
     def health(self) -> dict[str, Any]:
         last = self.holder.last_reload
-        return {"status": "ok" if last is None or last.ok else "degraded",
+        log = {"decision_log": self.decision_log.stats()} if self.decision_log else {}
+        return {"status": "ok" if last is None or last.ok else "degraded", **log,
                 "pid": os.getpid(), "generation": self.holder.generation,
                 "loaded_at": self.holder.loaded_at, "watch": self.config.watch,
                 "rulesets": [{"name": d["name"], "version": d["version"], "digest": d["digest"]}
@@ -179,9 +185,15 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
         metrics.reloaded(result)
         logs.event("reload", logging.INFO if result.ok else logging.ERROR, **result.to_dict())
 
+    decision_log = config.decision_log.open(metrics.dropped) if config.decision_log else None
     holder = PolicyHolder(config.rulesets.resolve(), on_reload=reloaded)
+    if decision_log is not None:  # every set served, from the first to each reload, is logged
+        root = config.rulesets.resolve()
+        holder.loader = lambda folder: decision_log.attach(load(folder), [folder])
+        policies = decision_log.attach(policies if policies is not None else load(root), [root])
     holder.start(policies)
     service = DecisionService(config, holder, metrics)
+    service.decision_log = decision_log
     reloader = Reloader(holder, config.watch, config.watch_interval)
 
     @asynccontextmanager
@@ -202,6 +214,8 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
             if sighup:
                 loop.remove_signal_handler(signal.SIGHUP)
             reloader.stop()
+            if decision_log is not None:  # every answered decision's record written
+                await run_in_threadpool(decision_log.close)
 
     app = FastAPI(title="aturan decision service", version=__version__, lifespan=lifespan,
                   description="Marketplace cancellation, refund and penalty decisions from "
@@ -266,12 +280,18 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
         """Read the body, run `handle(body, pin, lang, log)` in the threadpool, answer its
         JSON text, or the error's response."""
         log = _log_fields(request)
+        if service.decision_log is not None:  # the ids a record carries, into the threadpool
+            headers = request.headers
+            REQUEST_IDS.set(request_ids(headers.get("traceparent"), headers.get("x-request-id")))
         try:
             body = await read_body(request, limit)
             text = await run_in_threadpool(handle, body, ruleset or None, _check_lang(lang), log)
         except Exception as exc:
             return _failure(exc, log, metrics)
-        return _json(text)
+        response = _json(text)
+        if log.get("decision_id"):
+            response.headers["x-decision-id"] = log["decision_id"]
+        return response
 
     @app.post("/v1/decisions", response_class=Response, openapi_extra=FACTS_BODY,
               summary="Decide one order",

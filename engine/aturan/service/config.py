@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audit.settings import LogSettings
+
 MIB = 1024 * 1024
 
 ENV_RULESETS = "ATURAN_RULESETS"
@@ -36,6 +38,7 @@ class ServiceConfig:
     watch: bool = False
     watch_interval: float = 1.0
     handle_sighup: bool = False
+    decision_log: LogSettings | None = None  # --decision-log*: one record per decision
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -49,7 +52,8 @@ class ServiceConfig:
         return {ENV_RULESETS: str(self.rulesets), ENV_MAX_BODY: str(self.max_body_bytes),
                 ENV_BATCH_LIMIT: str(self.batch_limit), ENV_WATCH: "1" if self.watch else "0",
                 ENV_WATCH_INTERVAL: repr(self.watch_interval),
-                ENV_SIGHUP: "1" if self.handle_sighup else "0"}
+                ENV_SIGHUP: "1" if self.handle_sighup else "0",
+                **(self.decision_log.to_env() if self.decision_log else {})}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -64,7 +68,16 @@ class ServiceConfig:
                    batch_limit=_number(env, ENV_BATCH_LIMIT, 1000, int),
                    watch=_flag(env, ENV_WATCH),
                    watch_interval=_number(env, ENV_WATCH_INTERVAL, 1.0, float),
-                   handle_sighup=_flag(env, ENV_SIGHUP))
+                   handle_sighup=_flag(env, ENV_SIGHUP),
+                   decision_log=_decision_log(env))
+
+
+def _decision_log(env: Mapping[str, str]) -> LogSettings | None:
+    from ..audit.settings import LogSettingsError
+    try:
+        return LogSettings.from_env(env)
+    except LogSettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):

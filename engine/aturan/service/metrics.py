@@ -49,6 +49,10 @@ class Metrics:
                               "error, by kind.", ["kind"], registry=registry)
         self.reloads = Counter("aturan_reloads", "Ruleset reload attempts, by trigger and "
                                "result.", ["trigger", "result"], registry=registry)
+        self.log_dropped = Counter("aturan_decision_log_dropped", "Decisions whose decision "
+                                   "log record was dropped (queue full with "
+                                   "--decision-log-when-full drop, or a failed write).",
+                                   registry=registry)
 
     def decided(self, decision: Decision) -> None:
         self.decisions.labels(decision.ruleset.name, decision.ruleset.version,
@@ -59,6 +63,9 @@ class Metrics:
 
     def reloaded(self, result: ReloadResult) -> None:
         self.reloads.labels(result.trigger, "ok" if result.ok else "failed").inc()
+
+    def dropped(self, count: int) -> None:
+        self.log_dropped.inc(count)
 
     def observe(self, path: str, seconds: float) -> None:
         # unknown paths share one label, so a scanner cannot grow the label set without bound
