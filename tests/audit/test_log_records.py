@@ -234,3 +234,29 @@ def test_decision_ids_are_uuid7_time_ordered_and_unique_across_threads():
     from datetime import datetime
     stamp = datetime.fromisoformat(made_at.replace("Z", "+00:00"))
     assert int(stamp.timestamp() * 1000) == id_time_ms(decision_id)
+
+
+def test_every_record_of_a_varied_corpus_is_canonical_and_valid(tmp_path, policies):
+    from aturan.regression import sample
+    validator = jsonschema.Draft202012Validator(load_schema("decision-log"))
+    log = DecisionLog(tmp_path / "d.jsonl")
+    observed = log.attach(policies, [RULESETS])
+    decided = 0
+    for platform in ("tiktok_shop", "lazada", "shopee", "tokopedia"):
+        for facts in sample.generate(sample.plan_for(policies.collection, platform), 60, 7):
+            try:
+                observed.decide(facts)
+                decided += 1
+            except aturan.AturanError:
+                pass
+    log.close()
+    lines = (tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == decided > 200
+    refunds = set()
+    for line in lines:
+        record = json.loads(line)
+        assert canonical_json(record) == line
+        validator.validate(record)
+        refund = record["result"]["refund"]
+        refunds.add("none" if refund is None else "eta" if refund["eta"] else "no-eta")
+    assert refunds == {"none", "eta", "no-eta"}  # each shape of refund was written

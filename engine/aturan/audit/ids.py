@@ -3,14 +3,21 @@
 The first 48 bits are the Unix time in milliseconds, so ids sort by when the decisions were
 made; the 12 bits after the version are a counter within one millisecond (RFC 9562 method 3),
 started at a random value below 2048, so ids from one process also sort within a
-millisecond; the last 62 bits are fresh from `os.urandom`, so two processes never collide in
-practice. `made_at` is that same millisecond as text: one clock reading per record."""
+millisecond; the last 62 bits are random (a generator seeded from `os.urandom`, seeded again
+in a forked child), so two processes never collide in practice. Ids name records; they are
+not secrets, so a fast generator is enough. `made_at` is that same millisecond as text: one
+clock reading per record."""
 
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
+
+_RANDOM = random.Random(os.urandom(32))
+if hasattr(os, "register_at_fork"):  # a forked child must not repeat its parent's ids
+    os.register_at_fork(after_in_child=lambda: _RANDOM.seed(os.urandom(32)))
 
 
 class DecisionIds:
@@ -28,7 +35,7 @@ class DecisionIds:
             ms = time.time_ns() // 1_000_000
             if ms > self._ms:
                 self._ms = ms
-                self._counter = int.from_bytes(os.urandom(2), "big") & 0x7FF
+                self._counter = _RANDOM.getrandbits(11)
             else:  # the same millisecond (or the clock stepped back): count on from the last
                 self._counter += 1
                 if self._counter > 0xFFF:  # 4,096 ids in one millisecond: borrow the next
@@ -41,11 +48,10 @@ class DecisionIds:
                 self._second = second
                 self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             prefix = self._prefix
-        rand = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
-        value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
-        h = f"{value:032x}"
-        return (f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
-                f"{prefix}.{ms % 1000:03d}Z")
+        h = "%032x" % ((ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62)
+                       | _RANDOM.getrandbits(62))
+        return (h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:],
+                "%s.%03dZ" % (prefix, ms % 1000))
 
 
 def id_time_ms(decision_id: str) -> int:

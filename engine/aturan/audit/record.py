@@ -23,7 +23,7 @@ from typing import Any
 
 from ..language.model import Rule, atoms_of
 from ..runtime.compiler import CompiledRuleset
-from ..runtime.decision import canonical_json
+from ..runtime.decision import RefundDecision, canonical_json
 from ..runtime.explain import holds
 from ..runtime.facts import FlatFacts
 from ..runtime.observe import DecisionEvent
@@ -73,6 +73,22 @@ def matched_rules(compiled: CompiledRuleset, plan: Plan, flat: FlatFacts) -> lis
     return out
 
 
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _refund(refund: RefundDecision | None) -> str:
+    """`canonical_json(refund.to_dict())`, formatted directly (it is in every record)."""
+    if refund is None:
+        return "null"
+    eta = "null" if refund.due_by is None else (
+        '{"min_business_days":' + _number(refund.min_business_days)
+        + ',"max_business_days":' + _number(refund.max_business_days)
+        + ',"due_by":' + encode_basestring(refund.due_by) + "}")
+    return ('{"amount":' + _number(refund.amount) + ',"destination":'
+            + encode_basestring(refund.destination) + ',"eta":' + eta + "}")
+
+
 class RecordBuilder:
     """Record bodies for one log: masking, the constant fragments and the per-plan cache."""
 
@@ -110,9 +126,7 @@ class RecordBuilder:
         cached = self._plans.get(id(event.plan))
         if cached is None or cached[0] is not event.plan:
             cached = self._plan_fragments(event)
-        refund = event.decision.refund
-        return "".join(('{"outcome":', cached[1], ',"refund":',
-                        "null" if refund is None else canonical_json(refund.to_dict()),
+        return "".join(('{"outcome":', cached[1], ',"refund":', _refund(event.decision.refund),
                         cached[2], "}"))
 
     def _selection(self, event: DecisionEvent) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import json.encoder
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,9 +126,29 @@ class Decision:
 
 
 def canonical_json(data: Any) -> str:
+    """`json.dumps(data, ensure_ascii=False, separators=(",", ":"))`: compact, keys in their
+    order, non-ASCII as is."""
     return _ENCODE(data)
 
 
-# json.dumps(data, ensure_ascii=False, separators=(",", ":")), without building an encoder for
-# every call (a microsecond each: the decision log encodes every order's facts)
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _encoder() -> Any:
+    """`canonical_json` without building an encoder per call (a microsecond or more each: the
+    decision log encodes every order's facts). CPython's C encoder made once, exactly as
+    `JSONEncoder.iterencode` makes it for every call but without the circular-reference check
+    (decisions and facts are trees); the plain encoder where there is no C one."""
+    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return plain.encode
+    encode = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",", False,
+                  False, True)
+    join = "".join
+
+    def fast(data: Any) -> str:
+        if isinstance(data, str):
+            return json.encoder.encode_basestring(data)
+        return join(encode(data, 0))
+    return fast
+
+
+_ENCODE = _encoder()
