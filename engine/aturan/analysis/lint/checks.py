@@ -135,7 +135,8 @@ def _core(t: Target, rule: Rule) -> tuple[list[Atom], list[Any]]:
     atoms = atoms_of(rule.when)
     for c in list(constraints):
         trial = [x for x in constraints if x is not c]
-        space = Space(build_axes(atoms + constraint_atoms(trial)), trial)
+        space = Space(build_axes(atoms + constraint_atoms(trial), t.space.catalogue), trial,
+                      t.space.catalogue)
         if empty(space, relaxed):
             constraints = trial
     return core, [c for c in dict.fromkeys(constraints)
