@@ -69,6 +69,15 @@ class Platform:
         return ZoneInfo(self.timezone)
 
 
+def default_prefix(display_name: str) -> str:
+    """An order-id prefix from a display name: the initials of several words (TikTok Shop ->
+    TS), the first two letters of one (Blibli -> BL)."""
+    words = [w for w in display_name.split() if w[:1].isalpha()]
+    if len(words) > 1:
+        return "".join(w[0] for w in words).upper()[:4]
+    return (words[0][:2] if words else "OR").upper()
+
+
 # The bundled platforms, whose names are `order.platform`'s enum in the facts schema (a test
 # checks they agree): Indonesian marketplaces, in WIB, with Indonesian public holidays.
 _BUNDLED_PLATFORMS = {

@@ -29,6 +29,7 @@ from .catalogue import (
     Extension,
     Platform,
     bundled_catalogue,
+    default_prefix,
 )
 from .loader import SourceDocument, load_yaml_file
 from .schema import schema_diagnostics
@@ -120,8 +121,7 @@ def _platforms(doc: SourceDocument, declared: dict[str, Any], base: Catalogue,
                 "ID, or none for weekends only."))
             continue
         display = spec["display_name"]
-        prefix = spec.get("order_id_prefix") or "".join(
-            w[0] for w in display.split() if w[:1].isalpha()).upper()[:4] or name[:2].upper()
+        prefix = spec.get("order_id_prefix") or default_prefix(display)
         yield Platform(name, display, zone, "" if calendar == "none" else calendar, prefix)
 
 

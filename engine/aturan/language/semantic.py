@@ -9,8 +9,7 @@ and seller overlays neither replace nor outrank a `final` platform rule.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import Diagnostic, Location
