@@ -286,6 +286,7 @@ def test_serve_decides_and_documents_the_extra_fact(folder):
     assert facts["ext"]["properties"]["seller_tier"]["enum"] == ["regular", "star", "mall"]
 
 
+@pytest.mark.slow  # check-jsonschema runs as a subprocess, five times
 def test_check_jsonschema_accepts_the_exported_schemas_and_the_files(folder, tmp_path):
     tool = shutil.which("check-jsonschema") or str(Path(sys.executable).parent /
                                                    "check-jsonschema")

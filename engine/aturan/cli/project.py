@@ -33,7 +33,8 @@ def _export(folder: Path, project: Path | None) -> list[Path]:
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--platform", "platform", default="tiktok_shop", show_default=True,
+@click.option("--platform", "platform", default=bundled_catalogue().default_platform,
+              show_default=True,
               metavar="NAME", help="The marketplace: a bundled one, or a new name "
               "(lower-case letters, digits, _) that aturan.yaml then declares.")
 @click.option("--display-name", default=None, help="The new platform's name as people write "

@@ -85,7 +85,8 @@ def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
                                 rs.location))
     if rs.extends and not valid_range(rs.extends.split("@", 1)[1]):
         found.append(Diagnostic("bad-extends", f"extends: {rs.extends!r} is not "
-                                "platform@version-range (e.g. tiktok_shop@^1)", rs.location))
+                                "platform@version-range (e.g. shop@^1: versions 1.x of shop)",
+                                rs.location))
     return found
 
 
