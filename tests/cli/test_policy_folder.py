@@ -17,6 +17,8 @@ import pytest
 
 from aturan.cli import main
 
+pytest_plugins = ["pytester"]
+
 TIER = """\
   order.ext.seller_tier:
     type: enum
@@ -201,6 +203,13 @@ def test_validate_and_test_with_coverage(inside, capsys):
     assert "mall-to-ship-cancel" in out  # the one rule no case fires (lint says why)
 
 
+def test_the_pytest_plugin_runs_the_folders_cases(folder, pytester):
+    shutil.copytree(folder, pytester.path / "policies")
+    result = pytester.runpytest(str(pytester.path / "policies" / "rulesets"), "-q",
+                                "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7)
+
+
 def test_lint_witnesses_are_blibli_orders_with_the_extra_fact(inside, capsys):
     code, out, err = run(capsys, "lint", "--format", "json")
     assert code == 0, err
@@ -314,3 +323,13 @@ def test_check_jsonschema_accepts_the_exported_schemas_and_the_files(folder, tmp
     done = subprocess.run([tool, "--schemafile", str(schemas / "ruleset.schema.json"),
                            str(wrong)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
+
+
+def test_generated_reference_docs_read_the_folders_catalogue(folder, tmp_path, capsys):
+    from aturan.language import docgen
+
+    assert docgen.main(["--rulesets", str(folder / "rulesets"), "--out", str(tmp_path)]) == 0
+    reference = (tmp_path / "reference.md").read_text()
+    assert "| `order.ext.seller_tier` | enum | `regular`, `star`, `mall` |" in reference
+    assert "| `blibli` | Blibli | Asia/Jakarta | ID |" in reference
+    assert "### blibli@2.0.0" in (tmp_path / "policies.md").read_text()

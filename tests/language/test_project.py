@@ -97,7 +97,7 @@ def test_hints_name_what_was_meant(tmp_path):
 def test_no_project_file_is_the_bundled_catalogue(tmp_path):
     root = folder(tmp_path, None)
     collection, problems = load_collection([root])
-    assert problems == []
+    assert [d.code for d in problems] == ["unknown-platform"]  # demo: below
     assert collection.catalogue is bundled_catalogue()
     assert aturan.load(RULESETS).catalogue is bundled_catalogue()
     # and a bundled engine name carries no catalogue digest (decisions unchanged)
@@ -177,6 +177,20 @@ def test_a_closed_next_step_list_is_checked(tmp_path):
     _, problems = load_collection([folder(tmp_path, GOOD, ruleset)])
     assert [d.code for d in problems] == ["unknown-next-step"]
     assert 'Did you mean "order_cancelled"?' in problems[0].full_message
+
+
+def test_a_ruleset_for_an_undeclared_platform_is_warned_about(tmp_path, capsys):
+    """The issue's first stumble: validate said ok, then every decision failed."""
+    ruleset = MINIMAL_RULESET.replace("ruleset: demo", "ruleset: blibli")
+    root = folder(tmp_path, None, ruleset, name="blibli")
+    assert main(["validate", str(root)]) == 0  # a warning, not an error
+    err = capsys.readouterr().err
+    assert err.startswith('rulesets/blibli/1.0.0.yaml:1:1: unknown-platform: ruleset "blibli" '
+                          "is named after no platform")
+    assert "platforms:" in err and "aturan.yaml" in err
+    (tmp_path / "aturan.yaml").write_text(
+        "platforms:\n  blibli: { display_name: Blibli, time_zone: Asia/Jakarta, holidays: ID }\n")
+    assert load_collection([root])[1] == []
 
 
 def test_paths_of_two_policy_folders_are_refused_together(tmp_path):

@@ -120,6 +120,22 @@ def load_file(file: Path, display: str, catalogue: Catalogue | None = None
     return (None if any(d.severity == "error" for d in problems) else rs), problems
 
 
+def _check_platforms(versions: list[RulesetVersion], catalogue: Catalogue
+                     ) -> list[Diagnostic]:
+    """A platform ruleset (not an overlay) is named after a platform of the catalogue, or no
+    order can ever select it: warn where a newcomer's new marketplace would go unnoticed."""
+    found = []
+    for rs in versions:
+        if not rs.is_overlay and rs.name not in catalogue.platforms:
+            found.append(Diagnostic(
+                "unknown-platform", f'ruleset "{rs.name}" is named after no platform, so no '
+                "order can select it (orders pick the ruleset named by order.platform)",
+                rs.location, severity="warning",
+                hint="A new marketplace is declared under `platforms:` in the policy folder's "
+                     "aturan.yaml (docs/authoring.md, \"Your own marketplace\")."))
+    return found
+
+
 def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, list[Diagnostic]]:
     """Every valid version under `paths`, plus every diagnostic found on the way. The policy
     folder's project file (`language.project`) is read first: with a bad one, its problems
@@ -140,6 +156,7 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
         if rs is not None:
             versions.append(rs)
     problems.extend(check_collection(versions))
+    problems.extend(_check_platforms(versions, catalogue))
     collection = RulesetCollection.of(versions, catalogue)
     for overlay in (rs for rs in versions if rs.is_overlay):
         bases = collection.bases_for(overlay)
