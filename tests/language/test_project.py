@@ -218,16 +218,16 @@ def test_due_dates_and_message_times_use_the_platforms_time_zone(tmp_path):
         "then: { outcome: approved }", "then: { outcome: approved, refund: { amount: full, "
         "destination: original_method, eta: { min_business_days: 0, max_business_days: 0 } } }"
     ).replace("explain: { en: Unpaid., id: Belum dibayar. }",
-              "explain: { en: 'At {now}, {request.at}.', id: Belum dibayar. }")
+              "explain: { en: 'At {now}, {request.at}: {order.ext.voucher}.', id: Belum. }")
     policies = aturan.load(folder(tmp_path, GOOD, ruleset, name="grab_mart"))
     facts = make_facts({"order": {"platform": "grab_mart", "status": "unpaid",
-                                  "ext": {"mall": False}},
+                                  "ext": {"mall": False, "voucher": 5000}},
                         "request": {"at": "2024-08-16T23:30:00+07:00"}})
     decision = policies.decide(facts)
     # Friday 23:30 in Jakarta is Saturday 00:30 in Singapore: the next business day is Monday
     assert decision.refund is not None and decision.refund.due_by == "2024-08-19"
     assert decision.explanation[0].message["en"] == (
-        "At 2024-08-17T00:30:00+08:00, 2024-08-17 00:30 +08.")
+        "At 2024-08-17T00:30:00+08:00, 2024-08-17 00:30 +08: Rp5.000.")
 
 
 def test_catalogue_keeps_serving_the_bundled_fields():
@@ -253,3 +253,17 @@ def _problems(reader, facts):
     from aturan.runtime.facts import validate_facts
 
     return validate_facts(facts, reader)
+
+
+def test_the_fast_check_compiles_only_identifier_property_names():
+    from aturan.runtime.fastcheck import Limits, compile_checker
+
+    limits = Limits(1024, 2 ** 63, 16, 10_000)
+
+    def schema(name: str) -> dict:
+        return {"type": "object", "additionalProperties": False,
+                "properties": {name: {"type": "boolean"}}}
+
+    assert compile_checker(schema("seller_tier"), limits) is not None
+    for name in ("a-b", "x'); import os; ('", "1st", ""):
+        assert compile_checker(schema(name), limits) is None

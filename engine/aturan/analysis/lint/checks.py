@@ -70,7 +70,8 @@ def _matched(decision: Any) -> set[str]:
 def _without(t: Target, facts: dict[str, Any], index: int) -> Any:
     """The decision with rule `index` removed: the engine's fired rules less that one, combined."""
     flat, fired = t.evaluator.fired(facts, t.ruleset, t.base)
-    return combine(compile_ruleset(t.ruleset, t.base), flat, [k for k in fired if k != index])
+    return combine(compile_ruleset(t.ruleset, t.base, t.space.catalogue), flat,
+                   [k for k in fired if k != index])
 
 
 # ---------------------------------------------------------------------------------------------
