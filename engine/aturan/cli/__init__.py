@@ -12,6 +12,7 @@ import click
 from .decide import decide
 from .diff import diff
 from .lint import lint
+from .project import init, schema
 from .replay import replay
 from .sample import sample
 from .serve import serve
@@ -33,6 +34,8 @@ cli.add_command(test)
 cli.add_command(sample)
 cli.add_command(diff)
 cli.add_command(lint)
+cli.add_command(init)
+cli.add_command(schema)
 cli.add_command(replay)
 
 

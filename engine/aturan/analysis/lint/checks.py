@@ -71,7 +71,8 @@ def _matched(decision: Any) -> set[str]:
 def _without(t: Target, facts: dict[str, Any], index: int) -> Any:
     """The decision with rule `index` removed: the engine's fired rules less that one, combined."""
     flat, fired = t.evaluator.fired(facts, t.ruleset, t.base)
-    return combine(compile_ruleset(t.ruleset, t.base), flat, [k for k in fired if k != index])
+    return combine(compile_ruleset(t.ruleset, t.base, t.space.catalogue), flat,
+                   [k for k in fired if k != index])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +137,8 @@ def _core(t: Target, rule: Rule) -> tuple[list[Atom], list[Any]]:
     atoms = atoms_of(rule.when)
     for c in list(constraints):
         trial = [x for x in constraints if x is not c]
-        space = Space(build_axes(atoms + constraint_atoms(trial)), trial)
+        space = Space(build_axes(atoms + constraint_atoms(trial), t.space.catalogue), trial,
+                      t.space.catalogue)
         if empty(space, relaxed):
             constraints = trial
     return core, [c for c in dict.fromkeys(constraints)
@@ -402,7 +404,7 @@ def _grow(space: Space, box: Box, ok: Callable[[Box], bool]) -> Box:
 @check("reads-masked-fact", "warning",
        "a rule reads a fact the decision log masks, so logged decisions cannot be re-derived")
 def reads_masked_fact(t: Target) -> Iterator[Finding]:
-    masked = _masked_paths()
+    masked = _masked_paths(t.space.catalogue.facts_schema)
     for rule in t.rules:
         if not t.own(rule):
             continue
@@ -420,8 +422,8 @@ def reads_masked_fact(t: Target) -> Iterator[Finding]:
                     "are kept but not re-derivable.")
 
 
-def _masked_paths() -> dict[str, str]:
+def _masked_paths(schema: dict[str, Any]) -> dict[str, str]:
     """Dotted fact path -> masking method, for the facts schema's sensitive fields (array
     elements are not fact paths, so pointers through `*` name none)."""
-    return {pointer[1:].replace("/", "."): how for pointer, how in sensitive_fields().items()
-            if "*" not in pointer}
+    return {pointer[1:].replace("/", "."): how
+            for pointer, how in sensitive_fields(schema).items() if "*" not in pointer}
