@@ -46,7 +46,7 @@ def logged(tmp_path):
     shutil.copytree(RULESETS, rulesets)
     policies = aturan.load(rulesets)
     folder = tmp_path / "log"
-    log = DecisionLog(folder / "decisions.jsonl", options=LogOptions(max_bytes=16384))
+    log = DecisionLog(folder / "decisions.jsonl", options=LogOptions(max_bytes=32768))
     observed = log.attach(policies, [rulesets])
     decisions = [observed.decide(varied(n)) for n in range(30)]
     log.close()
@@ -241,3 +241,57 @@ def test_decide_writes_the_log_and_its_json_carries_the_same_id(tmp_path, capsys
     code, _, err = run(capsys, "decide", orders, "--decision-log", log, "--decision-log-mask",
                        "x")
     assert code == 2 and "JSON pointer" in err
+
+
+TIER_FACT = """\
+  order.ext.seller_tier:
+    type: enum
+    values: [regular, mall]
+    description: The seller's tier.
+"""
+TIER_RULE = """\
+  - id: mall-refunds-at-once
+    description: A mall shop refunds a paid cancellation.
+    priority: 45
+    when:
+      all:
+        - { fact: order.status, eq: paid }
+        - { fact: order.ext.seller_tier, eq: mall }
+    then:
+      outcome: approved
+      refund: { amount: paid, destination: original_method,
+                eta: { min_business_days: 1, max_business_days: 3 } }
+    explain: { en: Mall shops refund at once., id: Toko mall langsung mengembalikan dana. }
+    source: { publisher: Test, title: Test source }
+"""
+
+
+def test_a_policy_folders_catalogue_is_archived_and_replayed(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "shop"
+    assert run(capsys, "init", root, "--platform", "blibli")[0] == 0
+    project = root / "aturan.yaml"
+    project.write_text(project.read_text().replace("facts:\n", "facts:\n" + TIER_FACT))
+    ruleset = root / "rulesets" / "blibli" / "1.0.0.yaml"
+    ruleset.write_text(ruleset.read_text().replace("rules:\n", "rules:\n" + TIER_RULE, 1))
+    facts = make_facts({"order": {"platform": "blibli", "id": "BL-1",
+                                  "ext": {"seller_tier": "mall"}},
+                        "request": {"at": "2025-06-01T12:00:00+07:00"}})
+    facts["order"]["placed_at"] = "2025-06-01T10:00:00+07:00"
+    (tmp_path / "order.json").write_text(json.dumps(facts))
+    monkeypatch.chdir(root)
+    log = tmp_path / "log" / "d.jsonl"
+    code, out, err = run(capsys, "decide", tmp_path / "order.json", "--format", "json",
+                         "--decision-log", log)
+    assert code == 0, out + err
+    decision = json.loads(out)
+    assert decision["outcome"] == "approved" and decision["refund"]["eta"]["max_business_days"] == 3
+    record = json.loads(log.read_text())
+    assert record["catalogue"]["project"] is True
+    assert list((tmp_path / "log" / "aturan-rulesets").glob("catalogue-*/aturan.yaml"))
+    monkeypatch.chdir(tmp_path)
+    shutil.rmtree(root)  # the policy folder moved on: the archive holds its texts
+    code, out, _ = run(capsys, "replay", log, "--verify")
+    assert code == 0, out
+    shutil.rmtree(tmp_path / "log" / "aturan-rulesets")
+    code, out, _ = run(capsys, "replay", log, "--verify")
+    assert code == 1 and "no ruleset text with digest" in out

@@ -3,7 +3,8 @@ made under, kept beside the log, so a record can be re-derived after the ruleset
 moved on (or the file has been edited, or deleted).
 
 `<log folder>/aturan-rulesets/sha256-<hex>/<name>/<version>.yaml` holds the exact bytes whose
-sha256 is the digest a decision names. Each copy is written once (to a temporary name, then
+sha256 is the digest a decision names; `catalogue-<hex>/aturan.yaml` the project file of a
+policy folder whose catalogue has that digest (the bundled catalogue comes with aturan). Each copy is written once (to a temporary name, then
 renamed into place, so concurrent writers and crashes never leave half a file) and never
 rewritten; several logs in one folder share the archive, since a digest names one text."""
 
@@ -15,6 +16,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..language.project import PROJECT_FILE, find_project, load_project
 from ..language.repository import RulesetCollection, discover
 
 ARCHIVE_DIR = "aturan-rulesets"
@@ -42,14 +44,31 @@ class RulesetArchive:
             return None
         return next(iter(sorted(folder.glob("*/*.yaml"))), None)
 
+    def project_file(self, digest: str) -> Path | None:
+        """The archived project file of the catalogue with this digest, if there is one."""
+        file = self.root / digest.replace("sha256:", "catalogue-") / PROJECT_FILE
+        return file if file.is_file() else None
+
     def store(self, collection: RulesetCollection, roots: Iterable[str | Path]) -> list[str]:
-        """Copy every version of `collection` not yet archived, reading its file under `roots`
-        (the folders it was loaded from). Returns the keys of versions whose text could not be
-        found with the digest they were loaded with (the file changed since)."""
+        """Copy every version of `collection` not yet archived, and its project file when its
+        catalogue is a policy folder's, reading them under `roots` (the folders it was loaded
+        from). Returns what could not be found with the digest it was loaded with (the file
+        changed since)."""
+        roots = [Path(r) for r in roots]
+        missing = []
+        catalogue = collection.catalogue
+        if not catalogue.bundled and self.project_file(catalogue.digest) is None:
+            file, _ = find_project(roots)
+            found, _ = load_project(file) if file is not None else (None, [])
+            if file is not None and found is not None and found.digest == catalogue.digest:
+                self._write(self.root / catalogue.digest.replace("sha256:", "catalogue-")
+                            / PROJECT_FILE, file.read_bytes())
+            else:
+                missing.append(f"the project file of catalogue {catalogue.digest}")
         wanted = {rs.digest: rs for rs in collection.versions if self.file(rs.digest) is None}
         if not wanted:
-            return []
-        for file, _ in discover([Path(r) for r in roots]):
+            return missing
+        for file, _ in discover(roots):
             try:
                 raw = file.read_bytes()
             except OSError:
@@ -57,7 +76,7 @@ class RulesetArchive:
             rs = wanted.pop(_digest(raw), None)
             if rs is not None:
                 self._write(self.folder(rs.digest) / rs.name / f"{rs.version}.yaml", raw)
-        return sorted(rs.key for rs in wanted.values())
+        return missing + sorted(rs.key for rs in wanted.values())
 
     def _write(self, target: Path, raw: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -87,4 +106,17 @@ def find_text(digest: str, archives: Iterable[RulesetArchive],
                 return file
         except OSError:
             continue
+    return None
+
+
+def find_project_text(digest: str, archives: Iterable[RulesetArchive],
+                      roots: Iterable[str | Path] = ()) -> Path | None:
+    """A project file whose catalogue has `digest`: archived, else the one of `roots`."""
+    candidates = [f for f in (a.project_file(digest) for a in archives) if f is not None]
+    folder_file, _ = find_project([Path(r) for r in roots if Path(r).exists()])
+    candidates += [folder_file] if folder_file is not None else []
+    for file in candidates:
+        found, _ = load_project(file)
+        if found is not None and found.digest == digest:
+            return file
     return None

@@ -105,7 +105,10 @@ class RecordBuilder:
         facts, decision, compiled = event.facts, event.decision, event.compiled
         ruleset = self._rulesets.get(id(compiled))
         if ruleset is None or ruleset[0] is not compiled:
-            ruleset = (compiled, canonical_json(decision.ruleset.to_dict()))
+            catalogue = compiled.catalogue
+            ruleset = (compiled, canonical_json(decision.ruleset.to_dict()) + ',"catalogue":'
+                       + canonical_json({"digest": catalogue.digest,
+                                         "project": not catalogue.bundled}))
             with self._lock:
                 self._rulesets[id(compiled)] = ruleset
         ids = REQUEST_IDS.get()

@@ -10,18 +10,21 @@ cluster. Checking the hash chain is a cheap scan in file order (`chain.ChainChec
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import AturanError
+from ..language.project import PROJECT_FILE, RULESETS_DIR
 from ..language.repository import load_rulesets
 from ..regression.diff import Change, DiffSummary
 from ..runtime.evaluate import Policies
 from ..runtime.observe import DecisionEvent
 from ..runtime.verdict import Verdict, penalty_multiset
-from .archive import RulesetArchive, find_text
+from .archive import RulesetArchive, find_project_text, find_text
 from .masking import Masker
 from .record import RecordBuilder
 
@@ -53,44 +56,76 @@ class _Capture:
 
 
 class Resolver:
-    """The `Policies` for a record's ruleset digest (and base digest), loaded from the text
-    with exactly that digest: an archive first, else the rulesets folders `roots`. Cached."""
+    """The `Policies` for a record's ruleset digest (and base digest) under its catalogue,
+    loaded from the texts with exactly those digests (an archive first, else the rulesets
+    folders `roots`), copied into a policy folder of their own so nothing else is picked up.
+    Cached; `close` drops them and their folders."""
 
     def __init__(self, archives: Iterable[RulesetArchive], roots: Iterable[str | Path] = ()):
         self.archives = list(archives)
         self.roots = list(roots)
-        self._loaded: dict[tuple[str, str | None], tuple[Policies, _Capture] | str] = {}
+        self._loaded: dict[tuple[str, str | None, str | None],
+                           tuple[Policies, _Capture] | str] = {}
+        self._folders: list[tempfile.TemporaryDirectory[str]] = []
         self.builder = RecordBuilder(Masker([]))
 
-    def policies(self, digest: str, base: str | None) -> tuple[Policies, _Capture] | str:
-        """(policies, capture), or why there are none (a message)."""
-        key = (digest, base)
+    def policies(self, digest: str, base: str | None, catalogue: str | None = None
+                 ) -> tuple[Policies, _Capture] | str:
+        """(policies, capture), or why there are none (a message). `catalogue`: the digest of
+        a policy folder's catalogue, None for the bundled one."""
+        key = (digest, base, catalogue)
         found = self._loaded.get(key)
         if found is None:
-            files = []
-            for wanted in (digest, base):
-                if wanted is None:
-                    continue
-                file = find_text(wanted, self.archives, self.roots)
-                if file is None:
-                    found = (f"no ruleset text with digest {wanted} in the archive "
-                             f"({', '.join(str(a.root) for a in self.archives) or 'none'}) or "
-                             f"the rulesets folder")
-                    break
-                files.append(file)
-            else:
-                try:
-                    capture = _Capture()
-                    found = (Policies(load_rulesets(files), capture), capture)
-                except AturanError as exc:
-                    found = f"the archived text does not load: {exc.first.full_message}"
+            found = self._load(digest, base, catalogue)
             self._loaded[key] = found
         return found
+
+    def _load(self, digest: str, base: str | None, catalogue: str | None
+              ) -> tuple[Policies, _Capture] | str:
+        where = ", ".join(str(a.root) for a in self.archives) or "none"
+        files = []
+        for wanted in (digest, base):
+            if wanted is not None:
+                file = find_text(wanted, self.archives, self.roots)
+                if file is None:
+                    return (f"no ruleset text with digest {wanted} in the archive ({where}) or "
+                            "the rulesets folder")
+                files.append(file)
+        project = None
+        if catalogue is not None:
+            project = find_project_text(catalogue, self.archives, self.roots)
+            if project is None:
+                return (f"no project file (aturan.yaml) of catalogue {catalogue} in the archive "
+                        f"({where}) or the rulesets folder")
+        folder = tempfile.TemporaryDirectory(prefix="aturan-replay-")
+        self._folders.append(folder)
+        root = Path(folder.name)
+        if project is not None:
+            shutil.copyfile(project, root / PROJECT_FILE)
+        for file in files:  # <name>/<version>.yaml, as the loader expects
+            target = root / RULESETS_DIR / file.parent.name / file.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, target)
+        try:
+            capture = _Capture()
+            return Policies(load_rulesets([root / RULESETS_DIR]), capture), capture
+        except AturanError as exc:
+            return f"the archived text does not load: {exc.first.full_message}"
 
     def close(self) -> None:
         for found in self._loaded.values():
             if not isinstance(found, str):
                 found[0].close()
+        self._loaded.clear()
+        for folder in self._folders:
+            folder.cleanup()
+        self._folders.clear()
+
+
+def catalogue_of(record: dict[str, Any]) -> str | None:
+    """The digest of a record's policy-folder catalogue; None for the bundled one."""
+    catalogue = record.get("catalogue") or {}
+    return catalogue.get("digest") if catalogue.get("project") else None
 
 
 def _ruleset(record: dict[str, Any]) -> tuple[str, str, str, str | None]:
@@ -119,7 +154,7 @@ def verify_record(resolver: Resolver, record: Any, where: str) -> Mismatch | Non
     except (KeyError, TypeError):
         return Mismatch(decision_id, where, "not-a-record", "the record lacks its ruleset, "
                         "input, result or now")
-    found = resolver.policies(digest, base)
+    found = resolver.policies(digest, base, catalogue_of(record))
     if isinstance(found, str):
         return Mismatch(decision_id, where, "no-ruleset-text", found)
     policies, capture = found

@@ -18,7 +18,14 @@ from rich.markup import escape
 
 from ..audit.archive import RulesetArchive
 from ..audit.chain import ChainCheck, LogLine, log_files, read_file
-from ..audit.replay import LOGGED, Mismatch, Resolver, against_record, verify_record
+from ..audit.replay import (
+    LOGGED,
+    Mismatch,
+    Resolver,
+    against_record,
+    catalogue_of,
+    verify_record,
+)
 from ..errors import AturanError, SelectionError
 from ..regression.diff import DiffSummary, check_pins
 from ..runtime.decision import canonical_json
@@ -134,7 +141,8 @@ def _show(files: list[Path], resolver: Resolver, decision_id: str, lang: str | N
             continue
         rs = record["ruleset"]
         base = rs.get("extends")
-        found = resolver.policies(rs["digest"], base["digest"] if base else None)
+        found = resolver.policies(rs["digest"], base["digest"] if base else None,
+                                  catalogue_of(record))
         if isinstance(found, str):
             raise click.ClickException(found)
         try:
