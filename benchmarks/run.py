@@ -17,11 +17,13 @@ asserts a speed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -259,6 +261,31 @@ def logged_cli(lines: list[str], folder: Path, runs: int = 3) -> tuple[float, fl
     return best["off"] / len(lines), best["on"] / len(lines)
 
 
+def logged_http(folder: Path, duration: float) -> dict[str, float]:
+    """Requests/s of `aturan serve` (1 worker, 8 requests in flight from benchmarks/load.py's
+    client, for `duration` seconds each), without and with `--decision-log`, alternating twice;
+    the best of each."""
+    import load
+    best = {"off": 0.0, "on": 0.0}
+    for n in range(2):
+        for name in ("off", "on"):
+            extra = ["--decision-log", str(folder / f"http-log-{n}" / "d.jsonl")] \
+                if name == "on" else []
+            process, url = load.start_server(1, RULESETS, *extra)
+            try:
+                began = time.perf_counter()
+                latencies, errors, _ = asyncio.run(load.drive(url, duration, 8))
+                rate = len(latencies) / (time.perf_counter() - began)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+            if errors:
+                raise RuntimeError(f"load errors: {dict(errors)}")
+            best[name] = max(best[name], rate)
+            shutil.rmtree(folder / f"http-log-{n}", ignore_errors=True)
+    return best
+
+
 def cold_start(folder: Path, order: dict[str, Any], runs: int = 5) -> float:
     path = folder / "one.json"
     path.write_text(json.dumps(order), encoding="utf-8")
@@ -409,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
         off, on = logged_cli(lines, folder)
         print(row("(e) aturan decide x.jsonl --format json, no log", off, "incl. start-up"))
         print(row("    … with --decision-log", on, f"logging costs {100 * (on / off - 1):+.0f}%"))
+        rates = logged_http(folder, 5.0 if args.quick else 10.0)
+        print(row("(e) aturan serve, 1 worker, 8 in flight (req/s), no log", 1 / rates["off"],
+                  "client on the same machine"))
+        print(row("    … with --decision-log", 1 / rates["on"],
+                  f"logging costs {100 * (rates['off'] / rates['on'] - 1):+.0f}%"))
         print(f"\n  cold start, `aturan decide one.json --format json`: "
               f"{cold_start(folder, orders[0]) * 1000:.0f} ms (median of 5)")
         print(f"  (this benchmark process, holding the corpus: peak RSS {peak_rss_mb():.0f} MB)")

@@ -235,3 +235,16 @@ def test_sigterm_ends_aturan_decide_with_every_answered_decision_logged(tmp_path
     assert not any(line.torn for line in read_file(log))
     assert len(answered) >= 200 and logged[: len(answered)] == answered
     assert len(logged) - len(answered) <= 1  # at most the one being printed when it stopped
+
+
+def test_a_lone_surrogate_in_the_input_is_written_as_its_escape(tmp_path, policies):
+    facts = json.loads(json.dumps(facts_for(1)).replace("W-1", "W-\\ud800"))
+    with DecisionLog(tmp_path / "d.jsonl") as log:
+        observed = log.attach(policies, [RULESETS])
+        observed.decide(facts)
+        observed.decide(facts_for(2))  # the writer carries on
+    raw = (tmp_path / "d.jsonl").read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    first, second = records_in(tmp_path)
+    assert first["input"]["order"]["id"] == "W-\ud800" and second["seq"] == 2
+    assert not check(tmp_path).problems

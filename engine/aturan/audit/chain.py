@@ -27,8 +27,11 @@ SUFFIX = ".jsonl"
 
 
 def finish(body: str, chain: str, seq: int, prev: str) -> bytes:
-    """A record line (without its newline) from a `RecordBuilder.body`."""
-    return f'{body},"chain":"{chain}","seq":{seq},"prev":"{prev}"}}'.encode()
+    """A record line (without its newline) from a `RecordBuilder.body`, in UTF-8. A lone
+    surrogate (JSON input may escape one, `"\\ud800"`; UTF-8 cannot hold it) can only be inside
+    a JSON string, where `backslashreplace` writes it back as that same escape."""
+    return f'{body},"chain":"{chain}","seq":{seq},"prev":"{prev}"}}'.encode(
+        "utf-8", "backslashreplace")
 
 
 def line_hash(line: bytes) -> str:

@@ -125,9 +125,10 @@ class DecisionLog:
     def _wait_for_room(self) -> bool:
         self._wake.set()
         with self._state:
-            while len(self._queue) >= self.options.queue_size and not self._closing:
+            while (len(self._queue) >= self.options.queue_size and not self._closing
+                   and self._writer.is_alive()):
                 self._state.wait(0.1)
-        return not self._closing
+        return not self._closing and self._writer.is_alive()
 
     def _drop(self, count: int) -> None:
         with self._state:
@@ -268,7 +269,13 @@ class DecisionLog:
                 body = queue.popleft()
                 count += 1
                 seq = self._seq + 1
-                line = finish(body, self._chain, seq, self._prev)
+                try:
+                    line = finish(body, self._chain, seq, self._prev)
+                except Exception as exc:  # a bug, never a reason to stop writing the others
+                    LOG.error("decision log %s: a record could not be written: %r", self.path,
+                              exc)
+                    self._drop(1)
+                    continue
                 if self._size and self._size + len(line) + 1 > max_bytes:
                     self._write(out)
                     out = []
