@@ -295,3 +295,17 @@ def test_a_policy_folders_catalogue_is_archived_and_replayed(tmp_path, capsys, m
     shutil.rmtree(tmp_path / "log" / "aturan-rulesets")
     code, out, _ = run(capsys, "replay", log, "--verify")
     assert code == 1 and "no ruleset text with digest" in out
+
+
+def test_an_unwritable_log_or_unreadable_key_is_a_usage_error(tmp_path, capsys):
+    orders = tmp_path / "o.json"
+    orders.write_text(json.dumps(make_facts()))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for command in ("decide", "serve"):
+        args = [orders] if command == "decide" else ["--port", "1"]
+        code, _, err = run(capsys, command, *args, "--decision-log", blocker / "d.jsonl")
+        assert code == 2 and "cannot write the decision log" in err, err
+    code, _, err = run(capsys, "decide", orders, "--decision-log", tmp_path / "d.jsonl",
+                       "--decision-log-key-file", tmp_path)
+    assert code == 2

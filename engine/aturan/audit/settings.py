@@ -61,6 +61,19 @@ class LogSettings:
         text = env.get(ENV_KEY, "")
         return text.encode("utf-8") if text else None
 
+    def check(self) -> None:
+        """Raise `LogSettingsError` now, not at the first decision, if the log cannot be
+        written where asked or the key file cannot be read."""
+        self.key()
+        path = self.log_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab"):
+                pass
+        except OSError as exc:
+            raise LogSettingsError(f"cannot write the decision log {path}: "
+                                   f"{exc.strerror or exc}") from None
+
     def log_path(self) -> Path:
         if not self.per_process:
             return self.path

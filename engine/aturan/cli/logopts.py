@@ -61,7 +61,7 @@ def log_settings(decision_log: str | None, log_max_bytes: int, log_when_full: st
         settings = LogSettings(Path(decision_log).resolve(), log_max_bytes, log_when_full,
                                log_queue, tuple(log_masks),
                                Path(log_key_file).resolve() if log_key_file else None)
-        settings.key()  # an unreadable key file is a usage error now, not at the first decision
+        settings.check()  # an unwritable path or unreadable key: a usage error, before deciding
     except LogSettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     return settings
