@@ -154,17 +154,16 @@ class VersionPair:
 
     def compare(self, facts: Any) -> tuple[Verdict, Verdict] | tuple[str, str]:
         """(old verdict, new verdict), or (side, error code) when an order cannot be decided:
-        side is `input` for bad facts, else `old`, `new` or `both`. Each version decides
-        through `Policies.decide`, exactly as `aturan decide --ruleset` would."""
-        results: list[Verdict | str] = []
-        for pin in (self.old, self.new):
-            try:
-                results.append(Verdict.of(self.policies.decide(facts, pin, "en")))
-            except FactsError as exc:  # facts are checked before a version is chosen
-                return "input", exc.first.code
-            except SelectionError as exc:
-                results.append(exc.first.code)
-        old, new = results
+        side is `input` for bad facts, else `old`, `new` or `both`. The facts are validated
+        once and each verdict comes from the memo's plan (`Policies.plans_for`), without
+        rendering explanations; the verdicts are those of `Policies.decide` for each pin, as
+        `aturan decide --ruleset` gives them (tests/regression/test_diff.py compares)."""
+        try:
+            flat, plans = self.policies.plans_for(facts, (self.old, self.new))
+        except FactsError as exc:  # facts are checked before a version is chosen
+            return "input", exc.first.code
+        old, new = (p.first.code if isinstance(p, SelectionError) else Verdict.of_plan(p, flat)
+                    for p in plans)
         if isinstance(old, Verdict) and isinstance(new, Verdict):
             return old, new
         if isinstance(old, str) and isinstance(new, str):
