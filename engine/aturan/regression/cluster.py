@@ -111,6 +111,15 @@ def _where(part: Partition) -> str:
     return f"{part.index} ({part.path})"
 
 
+def local_cluster(workers: int) -> Any:
+    """A `LocalCluster` of `workers` single-threaded processes, no dashboard. The scheduler
+    still serves HTTP (health, metrics): on a free loopback port, not 8787, which another
+    cluster on the machine may hold (Dask would warn and move)."""
+    return _dask().LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+
+
 def connect(spec: str) -> DaskExecutor:
     """A `DaskExecutor` for `spec` (`check_spec`). Raises `ClusterError` with one line when
     Dask is not installed or the scheduler cannot be reached within Dask's connect timeout
@@ -120,8 +129,7 @@ def connect(spec: str) -> DaskExecutor:
     distributed = _dask()
     local = _LOCAL.match(spec)
     if local:
-        cluster = distributed.LocalCluster(n_workers=int(local.group(1)), threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+        cluster = local_cluster(int(local.group(1)))
         return DaskExecutor(distributed.Client(cluster), cluster, spec)
     try:
         client = distributed.Client(spec)

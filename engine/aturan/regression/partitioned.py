@@ -287,8 +287,14 @@ class DecideRun:
 
 def run_decide_partitioned(executor: Executor, job: DecideJob, inputs: Layout,
                            progress: Progress | None = None) -> DecideRun:
-    """Decide every partition into `job.out` (which must exist) and write `manifest.json`
-    there: inputs, and per output file its source, first line and counts."""
+    """Decide every partition into `job.out` and write `manifest.json` there: inputs, and per
+    output file its source, first line and counts. Output files of an earlier run in that
+    folder (`part-*.jsonl`, `manifest.json`) are removed first, so the folder holds exactly
+    this run."""
+    folder = Path(job.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in [*folder.glob("part-*.jsonl"), folder / "manifest.json"]:
+        stale.unlink(missing_ok=True)
     run = DecideRun([])
     for part, result in executor.map(decide_partition, job, inputs.parts):
         run.outputs.append((part, result))

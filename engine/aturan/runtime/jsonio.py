@@ -97,7 +97,8 @@ def read_lines(lines: Iterable[tuple[int, str | bytes]], source: str
     for number, line in lines:
         if not line.strip():
             continue
-        try:
-            yield number, parse_json(line, source, number)
+        try:  # without its line break, so an error at the end of a line is located on it
+            yield number, parse_json(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n"),
+                                     source, number)
         except FactsError as exc:
             yield number, exc
