@@ -14,7 +14,7 @@ import pytest
 from distributed import Client
 
 from aturan.cli import main
-from aturan.regression.cluster import DaskExecutor, check_spec, local_cluster
+from aturan.regression.cluster import ClusterError, DaskExecutor, check_spec, local_cluster
 from aturan.regression.partitioned import (
     DiffJob,
     InProcess,
@@ -35,8 +35,9 @@ N = 4000
 @pytest.fixture(scope="module")
 def cluster():
     """LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None),
-    its HTTP server on a free port (`cluster.local_cluster`)."""
-    with local_cluster(2) as local:
+    its HTTP server on a free port (`cluster.local_cluster`). A task may kill one worker and
+    be retried; the second death ends it (Dask's default allows three)."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), local_cluster(2) as local:
         yield local
 
 
@@ -125,6 +126,21 @@ def test_a_worker_killed_mid_partition_has_its_partition_retried(cluster, orders
         total = total.merge(result.summary)
     assert total.to_dict() == expected.to_dict()
     assert sorted(p.index for p, _ in got) == list(range(len(layout.parts)))
+
+
+def test_a_partition_that_keeps_killing_workers_ends_the_run_in_one_line(cluster, orders):
+    def always_dies(job: None, part):
+        os._exit(1)
+
+    executor = DaskExecutor(Client(cluster.scheduler_address))
+    layout = partitions(InProcess(), [str(orders)])
+    try:
+        with pytest.raises(ClusterError) as raised:
+            list(executor.map(always_dies, None, layout.parts))
+    finally:
+        executor.close()
+    assert raised.value.first.code == "cluster-worker-died"
+    assert f"partition 0 ({orders} bytes 0-" in raised.value.first.message
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_1(orders, capsys):
