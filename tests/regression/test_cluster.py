@@ -164,3 +164,21 @@ def test_cluster_specs_are_checked_before_anything_runs(orders, capsys):
     assert "neither local:N" in capsys.readouterr().err
     assert main(["diff", OLD, NEW, "--orders", "-", "--cluster", "local:1"]) == 2
     assert "cannot be partitioned" in capsys.readouterr().err
+
+
+def test_partitioned_inputs_in_a_process_pool_give_the_same_summary(orders, capsys, tmp_path):
+    """Several files without --cluster: `--workers 2` runs the partitions in a spawn pool,
+    `--workers 1` here; the same JSON either way, examples naming their file."""
+    lines = orders.read_bytes().splitlines(True)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(lines[:2000]))
+    second.write_bytes(b"".join(lines[2000:]))
+    common = ["diff", OLD, NEW, "--orders", str(first), "--orders", str(tmp_path / "sec*.jsonl"),
+              "--rulesets", str(RULESETS), "--format", "json", "--block-size", "200KiB"]
+    one, two = cli_json(capsys, *common, "--workers", "1"), cli_json(capsys, *common,
+                                                                     "--workers", "2")
+    assert one == two and one[0] == 0
+    data = json.loads(one[1])
+    assert data["orders"] == N + 1
+    assert data["invalid_orders"][0]["examples"] == [
+        {"file": str(first), "line": 1236, "order_id": ""}]
