@@ -179,3 +179,33 @@ def test_a_line_that_ends_mid_document_is_located_on_that_line():
     ((line, error),) = read_lines([(7, b'{"order": 1,\n')], "x.jsonl")
     assert line == 7 and isinstance(error, FactsError)
     assert (error.first.location.file, error.first.location.line) == ("x.jsonl", 7)
+
+
+def test_a_damaged_parquet_file_is_one_bad_row_after_the_good_ones(corpus, tmp_path):
+    lines, _ = corpus
+    path = tmp_path / "damaged.parquet"
+    write_parquet_json(lines[:40], path, 10)
+    data = bytearray(path.read_bytes())
+    parts = plan(resolve([str(path)]), 1)
+    assert len(parts) == 4
+    footer = int.from_bytes(data[-8:-4], "little")
+    end = len(data) - 8 - footer  # the row groups' bytes end here; the footer stays intact
+    data[end // 2:end] = b"\xff" * (end - end // 2)
+    path.write_bytes(bytes(data))
+    items = [item for part in plan(resolve([str(path)]), 1) for item in read_partition(part)]
+    bad = [(n, v.first.code) for n, v in items if isinstance(v, FactsError)]
+    assert bad and {code for _, code in bad} <= {"input-unreadable", "json-syntax"}
+    assert "input-unreadable" in {code for _, code in bad}
+    assert items[0] == (1, json.loads(lines[0]))  # the rows before the damage are read
+
+
+def test_an_unwritable_output_folder_is_one_line_and_exit_1(corpus, tmp_path, capsys):
+    lines, folder = corpus
+    path = folder / "few.jsonl"
+    path.write_text("".join(lines[:5]), encoding="utf-8")
+    blocked = tmp_path / "file"
+    blocked.write_text("", encoding="utf-8")
+    assert main(["decide", str(path), "--out", str(blocked / "sub"),
+                 "--rulesets", str(RULESETS)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"aturan: {blocked / 'sub'}")

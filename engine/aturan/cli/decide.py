@@ -112,8 +112,9 @@ def _batch(names: list[str], out_dir: str, pin: str | None, lang: str | None,
         raise click.BadParameter(exc.first.full_message, param_hint="--ruleset") from exc
     except ClusterError as exc:
         raise fail(exc) from exc
-    except OSError as exc:
-        raise click.UsageError(f"cannot write to {out_dir}: {exc.strerror}") from exc
+    except OSError as exc:  # the output folder, or an input gone since it was listed
+        click.echo(f"aturan: {exc.filename or out_dir}: {exc.strerror or exc}", err=True)
+        raise click.exceptions.Exit(1) from exc
     except (RulesetError, AturanError) as exc:
         print_diagnostics(err, exc.diagnostics)
         raise click.exceptions.Exit(1) from exc

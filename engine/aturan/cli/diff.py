@@ -153,6 +153,9 @@ def diff(old: str, new: str, orders: tuple[str, ...], fmt: str, fail_on_change: 
     except (RulesetError, AturanError) as exc:
         print_diagnostics(err, exc.diagnostics)
         raise click.exceptions.Exit(1) from exc
+    except OSError as exc:  # an input gone or unreadable since it was listed
+        click.echo(f"aturan: {exc.filename or source}: {exc.strerror or exc}", err=True)
+        raise click.exceptions.Exit(1) from exc
     if fmt == "json":
         click.echo(canonical_json({**summary.to_dict(sources), "source": source}))
     else:

@@ -237,11 +237,31 @@ def _row_group_runs(path: str, block_size: int) -> Iterator[tuple[int, int, int,
 
 
 def _parquet_rows(part: Partition) -> Iterator[tuple[int, Any]]:
+    import pyarrow
+
     handle = _parquet_file(part.path)
     names = handle.schema_arrow.names
-    row = part.first_line
     groups = list(range(part.start, part.stop))
-    if "facts" in names:  # JSON text, one order a row: the strict parser, as for a line
+    item: tuple[int, Any] | None = None
+    rows = _parquet_records(part, handle, groups, "facts" in names)
+    while True:
+        try:
+            item = next(rows)
+        except StopIteration:
+            return
+        except (OSError, pyarrow.ArrowException) as exc:  # a damaged file: one bad row, stop
+            row = part.first_line if item is None else item[0] + 1
+            yield row, FactsError(Diagnostic("input-unreadable", f"cannot read past here: "
+                                             f"{str(exc).splitlines()[0] if str(exc) else exc!r}",
+                                             Location(part.path, row, 1, "/")))
+            return
+        yield item
+
+
+def _parquet_records(part: Partition, handle: Any, groups: list[int], json_column: bool
+                     ) -> Iterator[tuple[int, Any]]:
+    row = part.first_line
+    if json_column:  # JSON text, one order a row: the strict parser, as for a line
         for batch in handle.iter_batches(row_groups=groups, columns=["facts"]):
             texts = batch.column(0).to_pylist()
             for text in texts:
