@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from ..errors import AturanError
-from ..regression.inputs import BLOCK_SIZE, InputError
+from ..regression.inputs import BLOCK_SIZE
 from ..regression.partitioned import Executor, InProcess, ProcessPool
 from .common import console
 
@@ -79,10 +79,6 @@ def executor(cluster: str | None, workers: int = 1) -> Iterator[Executor]:
         yield chosen
     finally:
         chosen.close()
-
-
-def input_error(exc: InputError, hint: str) -> click.BadParameter:
-    return click.BadParameter(str(exc), param_hint=hint)
 
 
 @contextmanager

@@ -211,7 +211,7 @@ class ProcessPool:
             for future in as_completed(futures):
                 yield futures[future], future.result()
         except BrokenProcessPool as exc:
-            raise EngineError(Diagnostic("diff-worker", f"a worker process died: {exc}")
+            raise EngineError(Diagnostic("worker-died", f"a worker process died: {exc}")
                               ) from exc
         finally:
             for future in futures:
