@@ -137,7 +137,7 @@ def diff(old: str, new: str, orders: tuple[str, ...], fmt: str, fail_on_change: 
                                 on_changes)
         else:
             rulesets = Rulesets.of(paths, old, new)
-            with executor(cluster, workers) as chosen:
+            with executor(cluster, RunOptions(workers).worker_count()) as chosen:
                 layout = partitions(chosen, names, parse_size(block_size))
                 sources = layout.sources
                 with progress_bar("diff", layout.nbytes, show_progress) as advance:
