@@ -209,3 +209,24 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_1(corpus, tmp_path, ca
                  "--rulesets", str(RULESETS)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"aturan: {blocked / 'sub'}")
+
+
+def test_partitioned_inputs_default_to_a_process_per_cpu(corpus, monkeypatch, capsys):
+    """`--workers 0` (the default) means one process per CPU for partitioned inputs too."""
+    import aturan.cli.scale as scale
+
+    lines, folder = corpus
+    path = folder / "default.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.write("".join(lines[:20]))
+    made = []
+
+    class Pool(InProcess):
+        def __init__(self, workers: int):
+            made.append(workers)
+
+    monkeypatch.setattr(scale, "ProcessPool", Pool)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert main(["diff", OLD, NEW, "--orders", str(path), "--rulesets", str(RULESETS),
+                 "--format", "json"]) == 0
+    assert made == [2] and json.loads(capsys.readouterr().out)["orders"] == 20
