@@ -28,7 +28,10 @@ from .requests import Limits, PlaygroundRequest, refuse
 
 MIB = 1024 * 1024
 RESULT_BYTES = 64 * MIB  # the most a child may send back
-PRELOAD = ["aturan.service.playground.jobs"]
+# imported once by the fork server, so a child starts with them loaded; `__main__` too, so a
+# child does not import the main script again (it must guard its own start, as with any
+# multiprocessing program: `if __name__ == "__main__":`)
+PRELOAD = ["__main__", "aturan.service.playground.jobs"]
 
 
 def _default_seconds() -> dict[str, float]:
@@ -119,17 +122,24 @@ class Sandbox:
             name=f"aturan-playground-{request.job}")
         began = time.monotonic()
         try:
-            process.start()
-            writer.close()  # the child holds the only writing end: EOF when it dies
+            try:
+                process.start()
+            except OSError as exc:  # no processes or memory left on the machine
+                event("playground-start-failed", logging.ERROR, error=repr(exc))
+                raise refuse(503, "playground-unavailable", "the playground cannot start a "
+                             "worker process right now; try again later", kind="busy") from exc
+            finally:
+                writer.close()  # the child holds the only writing end: EOF when it dies
             try:
                 ready = reader.poll(seconds)
                 data = reader.recv_bytes(RESULT_BYTES) if ready else None
             except (EOFError, OSError):
                 data = b""
         finally:
-            if process.is_alive():
-                process.kill()
-            process.join(5)
+            if process.pid is not None:
+                if process.is_alive():
+                    process.kill()
+                process.join(5)
             reader.close()
         if data is None:
             raise refuse(422, "time-limit", f"{request.job} took longer than {seconds:g} s, the "

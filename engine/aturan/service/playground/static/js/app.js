@@ -67,7 +67,11 @@ async function call(job, payload) {
 
 function setDiagnostics(group, entries) {
   diagnostics.set(group, entries || []);
-  const all = [...diagnostics.values()].flat();
+  const seen = new Set();
+  const all = [...diagnostics.values()].flat().filter((e) => {
+    const key = [e.source, e.line, e.col, e.pointer, e.code, e.message].join("\u0000");
+    return !seen.has(key) && seen.add(key);
+  });
   renderDiagnostics($("diagnostics"), all, jump);
   const facts = pointerLines(editors.facts.value);
   const marks = { ruleset: [], facts: [], cases: [] };
@@ -326,6 +330,8 @@ async function start() {
     setStatus("The share link is damaged; starting from your last state", "error");
   }
   applyState(state || restore() || defaults());
+  save(snapshot()); // a shared state is kept at once: a reload straight away still has it
+  addEventListener("pagehide", () => save(snapshot())); // edits of the last moments too
 
   $("ruleset-load").addEventListener("click", () => loadRuleset($("ruleset-select").value));
   $("facts-load").addEventListener("click", () => {

@@ -106,7 +106,8 @@ export function renderDiagnostics(list, entries, onJump) {
     const message = e.hint && e.message.endsWith(e.hint) ? e.message.slice(0, -e.hint.length).trim() : e.message;
     return h("li", { testid: "diagnostic", class: `sev-${e.severity || "error"}`, "data-source": e.source,
                      "data-line": e.line || "", "data-code": e.code },
-      h("button", { type: "button", class: "link", onclick: () => onJump(e) }, where), " ",
+      h("button", { type: "button", class: "link", testid: "diagnostic-goto", onclick: () => onJump(e),
+                    "aria-label": `Go to ${where}` }, where), " ",
       h("code", {}, e.code), " ", h("span", { testid: "diagnostic-message" }, message),
       e.hint ? h("span", { class: "hint", testid: "diagnostic-hint" }, ` ${e.hint}`) : null);
   }));
@@ -162,7 +163,7 @@ export function renderCases(root, body, { onLine, onFacts }) {
 export function renderLint(root, body, { onLine, onWitness }) {
   const s = body.summary;
   const items = body.findings.map((f, i) => h("li", { testid: "lint-finding", class: `sev-${f.severity}`, "data-code": f.code, "data-line": f.line },
-    h("div", { class: "item-head" }, h("span", { class: "sev" }, f.silenced ? "silenced" : f.severity), " ",
+    h("div", { class: "item-head", "data-silenced": String(Boolean(f.silenced)) }, h("span", { class: "sev" }, f.silenced ? "silenced" : f.severity), " ",
       h("code", {}, f.code), " ", lineButton(f.file, f.line, onLine, `line ${f.line}`)),
     h("p", {}, f.message),
     f.silenced ? h("p", { class: "note" }, `silenced: ${f.silenced}`) : null,
