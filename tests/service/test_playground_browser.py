@@ -174,14 +174,21 @@ def test_a_typo_is_marked_on_its_line_with_did_you_mean(page, shoot):
     expect(marker).to_have_attribute("title", "unknown-fact: unknown fact path \"request.bye\" "
                                               "Did you mean \"request.by\"?")
     expect(gutter_line(page, "ruleset", line - 1)).not_to_have_attribute("data-marker", "error")
+    # ... and the column: the word there is underlined
+    col = page.get_by_test_id("ruleset-editor").input_value().splitlines()[line - 1].index("{") + 1
+    squiggle = page.locator(f'[data-testid=squiggle][data-line="{line}"]')
+    expect(squiggle).to_have_attribute("data-col", str(col))
     problem = page.get_by_test_id("diagnostics").get_by_test_id("diagnostic").first
     expect(problem).to_have_attribute("data-line", str(line))
     expect(problem.get_by_test_id("diagnostic-hint")).to_have_text('Did you mean "request.by"?')
     expect(page.get_by_test_id("decision-outcome")).to_have_text("–")
-    shoot(page, "error")
     # clicking the problem puts the cursor on it; fixing the typo clears the marker
     problem.get_by_role("button").click()
     assert page.evaluate("document.activeElement.dataset.testid") == "ruleset-editor"
+    cursor = page.get_by_test_id("ruleset-editor").evaluate("el => el.selectionStart")
+    text = page.get_by_test_id("ruleset-editor").input_value()
+    assert (text.count("\n", 0, cursor) + 1, cursor - text.rfind("\n", 0, cursor)) == (line, col)
+    shoot(page, "error")
     type_over(page, "ruleset-editor", "request.bye", "request.by")
     expect(marker).not_to_have_attribute("data-marker", "error")
     expect(page.get_by_test_id("decision-outcome")).to_have_text("pending_seller")

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +146,27 @@ def add_playground(app: FastAPI, holder: PolicyHolder, limits: Limits | None = N
                                       "diff_orders": limits.diff_orders,
                                       "seconds": sandbox.times.seconds}})
 
-    @app.get("/playground", response_class=Response, include_in_schema=False)
     def page() -> Response:
         return FileResponse(STATIC / "index.html", headers=HEADERS)
 
+    app.add_api_route("/playground", page, methods=["GET", "HEAD"], response_class=Response,
+                      include_in_schema=False)
     app.mount("/playground/static", StaticFiles(directory=STATIC), name="playground-static")
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running: Any) -> AsyncIterator[Any]:
+        """The app's own lifespan; the fork server started in the background at startup; at
+        shutdown, running jobs killed and their waiters released."""
+        async with inner(running) as state:
+            asyncio.get_running_loop().run_in_executor(waiters, sandbox.warm)
+            try:
+                yield state
+            finally:
+                sandbox.close()
+                waiters.shutdown(wait=False, cancel_futures=True)
+
+    app.router.lifespan_context = lifespan
     return sandbox
 
 

@@ -28,10 +28,10 @@ from .requests import Limits, PlaygroundRequest, refuse
 
 MIB = 1024 * 1024
 RESULT_BYTES = 64 * MIB  # the most a child may send back
-# imported once by the fork server, so a child starts with them loaded; `__main__` too, so a
-# child does not import the main script again (it must guard its own start, as with any
-# multiprocessing program: `if __name__ == "__main__":`)
-PRELOAD = ["__main__", "aturan.service.playground.jobs"]
+# imported once by the fork server, so a child starts with them loaded and their caches filled
+# (`warmup`); `__main__` too, so a child does not import the main script again (it must guard
+# its own start, as with any multiprocessing program: `if __name__ == "__main__":`)
+PRELOAD = ["__main__", "aturan.service.playground.jobs", "aturan.service.playground.warmup"]
 
 
 def _default_seconds() -> dict[str, float]:
@@ -96,11 +96,31 @@ class Sandbox:
         self._slots = threading.BoundedSemaphore(times.workers)
         self._lock = threading.Lock()
         self._waiting = 0
+        self._running: set[Any] = set()  # child processes, for `close`
+        self._closed = False
         self._context = _context()
+
+    def warm(self) -> None:
+        """Start the fork server now (it imports aturan: about a second), not at the first job."""
+        if self._context.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+            forkserver.ensure_running()
+
+    def close(self) -> None:
+        """At shutdown: refuse new jobs and kill the running ones (their callers get 422)."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running)
+        for process in running:
+            if process.is_alive():
+                process.kill()
 
     def run(self, request: PlaygroundRequest, served: Sequence[RulesetVersion]
             ) -> tuple[int, dict[str, Any]]:
         with self._lock:
+            if self._closed:
+                raise refuse(503, "playground-unavailable", "the server is shutting down",
+                             kind="busy")
             if self._waiting >= self.times.queue + self.times.workers:
                 raise refuse(429, "playground-busy", "the playground is busy with other "
                              "requests; try again in a moment", kind="busy")
@@ -124,6 +144,8 @@ class Sandbox:
         try:
             try:
                 process.start()
+                with self._lock:
+                    self._running.add(process)
             except OSError as exc:  # no processes or memory left on the machine
                 event("playground-start-failed", logging.ERROR, error=repr(exc))
                 raise refuse(503, "playground-unavailable", "the playground cannot start a "
@@ -140,6 +162,8 @@ class Sandbox:
                 if process.is_alive():
                     process.kill()
                 process.join(5)
+            with self._lock:
+                self._running.discard(process)
             reader.close()
         if data is None:
             raise refuse(422, "time-limit", f"{request.job} took longer than {seconds:g} s, the "

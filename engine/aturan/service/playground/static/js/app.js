@@ -78,7 +78,10 @@ function setDiagnostics(group, entries) {
   for (const e of all) {
     if (!(e.source in marks)) continue;
     const line = e.line || (e.source === "facts" ? lineOf(facts, e.pointer) : null);
-    if (line) marks[e.source].push({ line, kind: e.severity === "warning" ? "warning" : "error", message: `${e.code}: ${e.message}` });
+    if (line) {
+      marks[e.source].push({ line, col: e.line ? e.col : null, kind: e.severity === "warning" ? "warning" : "error",
+                             message: `${e.code}: ${e.message}` });
+    }
   }
   for (const [name, list] of Object.entries(marks)) editors[name].setMarkers(list, ["error", "warning"]);
 }
@@ -102,7 +105,8 @@ function setRules(summary) {
   page.rules = summary.rules;
   const select = $("whynot-rule");
   const keep = select.value || page.pendingRule || "";
-  select.replaceChildren(...summary.rules.map((r) => h("option", { value: r.id }, `${r.id} (line ${r.line})`)));
+  select.replaceChildren(h("option", { value: "" }, "— choose a rule —"),
+    ...summary.rules.map((r) => h("option", { value: r.id }, `${r.id} (line ${r.line})`)));
   if (summary.rules.some((r) => r.id === keep)) select.value = keep;
   page.pendingRule = "";
 }
@@ -155,14 +159,14 @@ async function whyNot() {
 }
 
 async function runCases() {
-  editors.cases.clearMarkers(["uncovered"]);
+  editors.cases.clearMarkers(["fail"]);
   const body = await tool("test", { ruleset: editors.ruleset.value, cases: editors.cases.value }, $("cases-result"),
     (b) => renderCases($("cases-result"), b, { onLine: goToRule, onFacts: loadFacts }));
   editors.ruleset.setMarkers(body ? body.coverage.uncovered.map((u) => ({
     line: u.line, kind: "uncovered", message: `never fired by any case: ${u.rule}` })) : [], ["uncovered"]);
   if (body) {
     editors.cases.setMarkers(body.cases.filter((c) => !c.passed).map((c) => ({
-      line: c.line, kind: "uncovered", message: `FAIL ${c.name}: ${c.mismatches.join("; ")}` })), ["uncovered"]);
+      line: c.line, kind: "fail", message: `FAIL ${c.name}: ${c.mismatches.join("; ")}` })), ["fail"]);
     setStatus(`cases: ${body.summary.passed} passed, ${body.summary.failed} failed`, body.summary.failed ? "error" : "ok");
   }
 }

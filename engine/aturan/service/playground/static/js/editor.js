@@ -2,7 +2,7 @@
 // case fired). A textarea keeps what a browser gives for free: undo, selection, the screen
 // reader, and Tab moving focus on (YAML has no tabs), so keyboard-only use just works.
 
-const KINDS = ["error", "warning", "lint", "uncovered"]; // most serious first: one per line
+const KINDS = ["error", "warning", "fail", "lint", "uncovered"]; // most serious first
 
 export class Editor {
   constructor(box, onChange) {
@@ -17,6 +17,9 @@ export class Editor {
       onChange?.();
     });
     this.area.addEventListener("scroll", () => this.sync());
+    this.area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.area.blur(); // a way out besides Tab
+    });
     new ResizeObserver(() => this.sync()).observe(this.area);
     this.render();
   }
@@ -35,7 +38,8 @@ export class Editor {
     return parseFloat(getComputedStyle(this.area).lineHeight) || 18;
   }
 
-  // markers: [{line, kind, message}]; lines past the end are shown on the last line
+  // markers: [{line, col?, kind, message}]; lines past the end are shown on the last line;
+  // a marker with a column also underlines the word there
   setMarkers(markers, kinds = KINDS) {
     for (const [line, list] of this.markers) {
       const kept = list.filter((m) => !kinds.includes(m.kind));
@@ -45,7 +49,7 @@ export class Editor {
     for (const m of markers) {
       if (!m.line) continue;
       const list = this.markers.get(m.line) || [];
-      list.push({ kind: m.kind, message: m.message });
+      list.push({ kind: m.kind, message: m.message, col: m.col });
       this.markers.set(m.line, list);
     }
     this.render(true);
@@ -92,6 +96,22 @@ export class Editor {
       band.style.top = `${(shown - 1) * height}px`;
       band.style.height = `${height}px`;
       bands.push(band);
+      for (const m of list.filter((m) => m.col && m.kind === kind)) {
+        const text = this.area.value.split("\n")[shown - 1] || "";
+        const rest = text.slice(m.col - 1);
+        const close = { "{": "}", "[": "]" }[rest[0]];
+        const word = close && rest.includes(close) ? rest.indexOf(close) + 1 // a flow mapping
+          : /^[^\s,:{}\[\]]*/.exec(rest)[0].length || 1;
+        const squiggle = document.createElement("div");
+        squiggle.className = `squiggle s-${kind}`;
+        squiggle.dataset.testid = "squiggle";
+        squiggle.dataset.line = String(shown);
+        squiggle.dataset.col = String(m.col);
+        squiggle.style.top = `${shown * height - 3}px`;
+        squiggle.style.left = `calc(8px + ${m.col - 1}ch)`;
+        squiggle.style.width = `${word}ch`;
+        bands.push(squiggle);
+      }
     }
     this.bands.replaceChildren(...bands);
   }
@@ -99,7 +119,7 @@ export class Editor {
   sync() {
     const top = this.area.scrollTop;
     this.gutter.scrollTop = top;
-    this.bands.style.transform = `translateY(${-top}px)`;
+    this.bands.style.transform = `translate(${-this.area.scrollLeft}px, ${-top}px)`;
   }
 
   // put the cursor at a line and column and bring it into view
