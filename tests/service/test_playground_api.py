@@ -307,7 +307,7 @@ def test_sample_is_reproducible_and_valid(client, policies):
     ({"ruleset": TIKTOK_1, "fact": "{}"}, 422, "request-shape", "/fact"),
     ({"facts": "{}"}, 422, "request-shape", "/ruleset"),
     ({"ruleset": 1, "facts": "{}"}, 422, "request-shape", "/ruleset"),
-    ({"ruleset": TIKTOK_1, "facts": {"order": {}}}, 422, "request-shape", "/facts"),
+    ({"ruleset": TIKTOK_1, "facts": ["order"]}, 422, "request-shape", "/facts"),
     ({"ruleset": "x" * 300_000, "facts": "{}"}, 413, "ruleset-too-large", "/ruleset"),
     ([], 422, "request-shape", "/"),
 ])
@@ -316,6 +316,15 @@ def test_bad_request_shapes(client, body, status, code, pointer):
     assert response.status_code == status
     [error] = errors(response)
     assert (error["code"], error["pointer"], error["source"]) == (code, pointer, "request")
+
+
+def test_facts_may_be_an_object_too(client, policies):
+    body = post(client, "decide", ruleset=TIKTOK_1, facts=EXAMPLES[0]).json()
+    assert body["decision"]["outcome"] == policies.decide(EXAMPLES[0]).outcome
+    response = post(client, "decide", ruleset=TIKTOK_1, facts={"order": {}})
+    assert response.status_code == 422
+    assert {e["source"] for e in errors(response)} == {"facts"}
+    assert "/order/id" in {e["pointer"] for e in errors(response)}
 
 
 def test_unknown_field_suggests_the_right_one(client):

@@ -162,6 +162,13 @@ def test_a_changed_threshold_changes_the_outcome(page, shoot):
     type_over(page, "ruleset-editor", THRESHOLD, THRESHOLD.replace("2d", "3d"))
     expect(outcome).not_to_have_text("auto_approved")  # live: no key pressed but the typing
     expect(outcome).to_have_text("escalated")  # a 2d-old request no longer auto-approves
+    # why not the rule that decided before: the changed condition is the one that fails
+    page.get_by_test_id("whynot-rule").select_option("seller-silent-auto-approved")
+    expect(page.get_by_test_id("whynot-verdict")).to_have_attribute("data-fired", "false")
+    failed = page.locator('[data-testid=whynot-atom][data-holds="false"]')
+    expect(failed).to_have_count(1)
+    expect(failed).to_have_attribute("data-fact", "request.at")
+    expect(failed).to_contain_text("older_than 3d")
     shoot(page, "decision")
 
 
@@ -396,3 +403,28 @@ def test_a_bad_ruleset_pasted_never_changes_what_decisions_answer(page, server):
     expect(page.get_by_test_id("decision-outcome")).to_have_text("rejected")
     assert json.loads(httpx.post(f"{server}/v1/decisions", json=EXAMPLES[0],
                                  timeout=30).content)["outcome"] == "pending_seller"
+
+
+def test_a_sampled_order_a_case_and_the_indonesian_explanation(page):
+    load(page, "tiktok_shop@2.0.0")
+    page.get_by_test_id("sample-seed").fill("5")
+    page.get_by_test_id("sample-order").click()
+    facts = page.get_by_test_id("facts-editor")
+    expect(facts).to_have_value(re.compile(r'"id": "TS-00000001"'))
+    expect(page.get_by_test_id("decision-ruleset")).to_contain_text("TS-00000001")
+    page.get_by_test_id("sample-order").click()  # the next order of the same corpus
+    expect(facts).to_have_value(re.compile(r'"id": "TS-00000002"'))
+
+    page.get_by_test_id("tab-cases").click()
+    page.get_by_test_id("run-cases").click()
+    first = page.get_by_test_id("case-result").first
+    expect(first).to_have_attribute("data-passed", "true")
+    first.get_by_test_id("case-load-facts").click()
+    expect(page.get_by_test_id("decision-ruleset")).not_to_contain_text("TS-00000002")
+
+    message = page.get_by_test_id("explanation-message").first
+    english = message.inner_text()
+    page.get_by_test_id("lang-select").select_option("id")
+    expect(message).not_to_have_text(english)
+    expect(message).to_have_attribute("lang", "id")
+    expect(page.locator("#outcome-label")).to_have_text("Hasil")

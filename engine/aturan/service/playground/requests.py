@@ -8,6 +8,7 @@ happens only in a sandbox process (`sandbox.py`)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ class PlaygroundRequest:
 
     job: str
     ruleset: str
-    facts: str | None = None  # JSON text, so a syntax error can be placed on its line
+    facts: str | None = None  # JSON text (a syntax error is placed on its line), or an object
     cases: str | None = None  # a case file's YAML text
     rule: str | None = None  # why-not: the rule to trace
     against: str | None = None  # diff: NAME@VERSION of a served version
@@ -124,6 +125,8 @@ def parse_request(job: str, document: Any, limits: Limits) -> PlaygroundRequest:
             raise refuse(422, "request-shape", f'a {job} request needs "{key}"', f"/{key}")
     values: dict[str, Any] = {}
     for key, value in document.items():
+        if key == "facts" and isinstance(value, dict):  # an object is welcome too (curl -d)
+            value = json.dumps(value, indent=2, ensure_ascii=False)
         if key in TEXT_FIELDS and not isinstance(value, str):
             raise refuse(422, "request-shape", f'"{key}" must be a string (the text itself)',
                          f"/{key}")
