@@ -12,13 +12,14 @@ import warnings
 import pytest
 
 import aturan
+from aturan.language.repository import RulesetCollection
 from aturan.runtime import _engine
 from aturan.service import ServiceConfig, create_app
 from aturan.service.playground import TimeLimits, add_playground
 from aturan.service.playground.jobs import run_job
 from aturan.service.playground.requests import Limits, PlaygroundError, parse_request
 from aturan.service.playground.sandbox import Sandbox
-from conftest import RULESETS, make_facts
+from conftest import MINIMAL_RULESET, RULESETS, make_facts, write_ruleset
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -193,6 +194,38 @@ def test_an_overlay_is_decided_over_the_served_bases(client, policies):
     body = post(client, "decide", ruleset=OVERLAY, facts=facts_text(facts)).json()
     assert body["decision"]["outcome"] == policies.decide(facts).outcome == "rejected"
     assert body["decision"]["ruleset"]["extends"]["name"] == "tiktok_shop"
+
+
+PROJECT = """\
+platforms:
+  blibli: { display_name: Blibli, time_zone: Asia/Jakarta, holidays: ID }
+facts:
+  order.ext.seller_tier: { type: enum, values: [regular, mall], description: Tier. }
+"""
+BLIBLI = MINIMAL_RULESET.replace("ruleset: demo", "ruleset: blibli").replace(
+    "{ fact: order.status, eq: unpaid }", "{ fact: order.ext.seller_tier, eq: mall }")
+
+
+def test_a_policy_folder_s_own_facts_and_platforms(tmp_path):
+    root = write_ruleset(tmp_path, BLIBLI, name="blibli")
+    (tmp_path / "aturan.yaml").write_text(PROJECT, encoding="utf-8")
+    app = create_app(ServiceConfig(root, playground=True))
+    order = make_facts({"order": {"platform": "blibli", "ext": {"seller_tier": "mall"}}})
+    with TestClient(app) as folder:
+        body = folder.post("/v1/playground/decide", json={"ruleset": BLIBLI, "facts": order})
+        assert body.status_code == 200, body.text
+        assert body.json()["decision"]["outcome"] == folder.post(
+            "/v1/decisions", json=order).json()["outcome"] == "approved"
+        typo = BLIBLI.replace("order.ext.seller_tier", "order.ext.seller_teir")
+        [error] = folder.post("/v1/playground/validate", json={"ruleset": typo}).json()["errors"]
+        assert error["code"] == "unknown-fact"
+        assert error["hint"] == 'Did you mean "order.ext.seller_tier"?'
+        gold = make_facts({"order": {"platform": "blibli", "ext": {"seller_tier": "gold"}}})
+        response = folder.post("/v1/playground/decide", json={"ruleset": BLIBLI, "facts": gold})
+        assert response.status_code == 422
+        assert [e["pointer"] for e in errors(response)] == ["/order/ext/seller_tier"]
+        assert folder.get("/v1/playground/bootstrap").json()["rulesets"][0]["text"] == BLIBLI
+    app.state.holder.close()
 
 
 # --- test, lint, diff, sample --------------------------------------------------------------------
@@ -393,7 +426,7 @@ def test_beyond_the_queue_requests_are_refused_with_429():
     with sandbox._lock:
         sandbox._waiting = 1  # one job running, no room to wait
     with pytest.raises(PlaygroundError) as refused:
-        sandbox.run(request, ())
+        sandbox.run(request, RulesetCollection.of(()))
     assert refused.value.status == 429
     assert refused.value.entries[0]["code"] == "playground-busy"
 
@@ -409,7 +442,7 @@ def test_jobs_close_every_engine_ruleset_they_create(monkeypatch, policies):
         opened.append(self)
 
     monkeypatch.setattr(_engine.EngineRuleset, "__init__", tracking)
-    served = policies.collection.versions
+    served = policies.collection
     limits = Limits()
     for job, body in (("validate", {}), ("decide", {"facts": facts_text(EXAMPLES[0])}),
                       ("why-not", {"facts": facts_text(EXAMPLES[0]), "rule": "unpaid-buyer-cancel"}),
@@ -425,7 +458,7 @@ def test_jobs_close_every_engine_ruleset_they_create(monkeypatch, policies):
 
 
 def test_jobs_never_touch_the_file_system(monkeypatch, policies):
-    served = policies.collection.versions
+    served = policies.collection
     limits = Limits()
     bodies = [("validate", {}), ("decide", {"facts": facts_text(EXAMPLES[0])}),
               ("test", {"cases": CASES_1}), ("lint", {}), ("sample", {"seed": 1}),

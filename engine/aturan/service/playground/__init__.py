@@ -108,7 +108,7 @@ def add_playground(app: FastAPI, holder: PolicyHolder, limits: Limits | None = N
         try:
             document = parse_json(body, "<body>", limit=limits.body_bytes)
             request = parse_request(job, document, limits)
-            return sandbox.run(request, holder.policies.collection.versions)
+            return sandbox.run(request, holder.policies.collection)
         except PlaygroundError as exc:
             return exc.status, exc.body()
         except AturanError as exc:  # the body is not JSON

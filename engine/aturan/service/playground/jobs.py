@@ -8,7 +8,7 @@ JSON reader; lint is the box analysis only (no solver)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -39,7 +39,7 @@ from .workspace import (
     warnings_of,
 )
 
-Served = Sequence[RulesetVersion]
+Served = RulesetCollection  # what the service decides with: versions and catalogue
 Answer = dict[str, Any]
 EXAMPLES = 3  # orders kept per cell of the diff's transition table
 
@@ -54,7 +54,7 @@ def validate(request: PlaygroundRequest, served: Served, limits: Limits) -> Answ
 
 def _facts_and_ruleset(request: PlaygroundRequest, served: Served, limits: Limits
                        ) -> tuple[Any, Edited]:
-    facts, problems = read_facts(request.facts or "", limits)
+    facts, problems = read_facts(request.facts or "", served, limits)
     return facts, load_edited(request.ruleset, served, limits, problems)
 
 
@@ -181,10 +181,11 @@ def diff(request: PlaygroundRequest, served: Served, limits: Limits) -> Answer:
     """The edited version against a served one over a sampled corpus (`aturan sample`): the
     usual diff summary plus a transition table, outcome -> outcome, each cell with its count
     and a few of its orders (changed ones first) to load into the facts pane."""
-    old = next((rs for rs in served if rs.key == request.against), None)
+    old = next((rs for rs in served.versions if rs.key == request.against), None)
     if old is None:
         raise refuse(404, "unknown-ruleset", f"{request.against} is not a served version",
-                     "/against", did_you_mean(request.against, [rs.key for rs in served]),
+                     "/against", did_you_mean(request.against,
+                                              [rs.key for rs in served.versions]),
                      kind="no_ruleset")
     edited = load_edited(request.ruleset, served, limits)
     new = edited.ruleset
@@ -192,12 +193,13 @@ def diff(request: PlaygroundRequest, served: Served, limits: Limits) -> Answer:
         raise refuse(422, "diff-platform", f"{old.key} decides {_platform(old)} orders and the "
                      f"edited ruleset {edited.platform} orders; diff versions of one platform",
                      "/against")
-    shape = RulesetCollection.of([old, new] + platform_bases(served, new.extends))
+    shape = RulesetCollection.of([old, new] + platform_bases(served, new.extends),
+                                 served.catalogue)
     plan = plan_for(shape, edited.platform)
     summary = DiffSummary(f"{old.key} (served)", f"{new.key} (edited)")
     cells: dict[tuple[str, str], Answer] = {}
     old_policies = compile_policies(RulesetCollection.of(
-        [old] + platform_bases(served, old.extends)))
+        [old] + platform_bases(served, old.extends), served.catalogue))
     try:
         with opened(edited) as new_policies:
             for index in range(request.orders):

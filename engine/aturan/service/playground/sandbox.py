@@ -17,12 +17,11 @@ import multiprocessing
 import threading
 import time
 import traceback
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ...language.model import RulesetVersion
+from ...language.repository import RulesetCollection
 from ..logs import event
 from .requests import Limits, PlaygroundRequest, refuse
 
@@ -67,7 +66,7 @@ def _limit_memory(memory_bytes: int) -> None:
         pass
 
 
-def _child(writer: Connection, request: PlaygroundRequest, served: Sequence[RulesetVersion],
+def _child(writer: Connection, request: PlaygroundRequest, served: RulesetCollection,
            limits: Limits, memory_bytes: int) -> None:
     """The child's whole life: limit memory, run the job, send back JSON, exit."""
     _limit_memory(memory_bytes)
@@ -115,7 +114,7 @@ class Sandbox:
             if process.is_alive():
                 process.kill()
 
-    def run(self, request: PlaygroundRequest, served: Sequence[RulesetVersion]
+    def run(self, request: PlaygroundRequest, served: RulesetCollection
             ) -> tuple[int, dict[str, Any]]:
         with self._lock:
             if self._closed:
@@ -132,12 +131,12 @@ class Sandbox:
             with self._lock:
                 self._waiting -= 1
 
-    def _run(self, request: PlaygroundRequest, served: Sequence[RulesetVersion]
+    def _run(self, request: PlaygroundRequest, served: RulesetCollection
              ) -> tuple[int, dict[str, Any]]:
         seconds = self.times.seconds.get(request.job, 10.0)
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=_child, args=(writer, request, tuple(served), self.limits,
+            target=_child, args=(writer, request, served, self.limits,
                                  self.times.memory_bytes), daemon=True,
             name=f"aturan-playground-{request.job}")
         began = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from ...language.repository import RulesetCollection
 from ...resources import bundled_dir
 from .jobs import run_job
 from .requests import Limits, parse_request
@@ -26,7 +27,8 @@ def prime() -> None:
         return
     limits = Limits()
     for job, body in (("decide", {"facts": facts}), ("test", {"cases": cases}), ("lint", {})):
-        run_job(parse_request(job, {"ruleset": ruleset, **body}, limits), (), limits)
+        run_job(parse_request(job, {"ruleset": ruleset, **body}, limits),
+                RulesetCollection.of(()), limits)
 
 
 prime()

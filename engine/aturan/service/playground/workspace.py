@@ -2,12 +2,13 @@
 file, nothing read from disk) with, for a seller overlay, the served platform versions it
 extends; and a `Policies` of its own, closed after the job, so the served set is never touched.
 
-The served versions arrive as already loaded `RulesetVersion` values (the ones the service is
-deciding with), so an overlay is checked against exactly the bases the service uses."""
+The served collection arrives already loaded (the one the service is deciding with), so the
+text is checked against the served policy folder's catalogue (its own facts and platforms) and
+an overlay against exactly the bases the service uses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from ...errors import AturanError, Diagnostic, FactsError
 from ...language.model import RulesetVersion
 from ...language.repository import RulesetCollection, collection_from_text
 from ...runtime.evaluate import Policies
-from ...runtime.facts import flatten_facts
+from ...runtime.facts import flatten_facts, reader_for
 from ...runtime.jsonio import parse_json
 from .requests import FACTS_FILE, RULESET_FILE, Limits, PlaygroundError, entry, refuse
 
@@ -39,25 +40,27 @@ class Edited:
         return rs.extends.split("@", 1)[0] if rs.extends else rs.name
 
 
-def platform_bases(served: Sequence[RulesetVersion], extends: str | None
-                   ) -> list[RulesetVersion]:
+def platform_bases(served: RulesetCollection, extends: str | None) -> list[RulesetVersion]:
     """The served platform versions an overlay's `extends: platform@range` may name."""
     if not extends:
         return []
     platform = extends.split("@", 1)[0]
-    return [rs for rs in served if rs.name == platform and not rs.is_overlay]
+    return [rs for rs in served.by_name.get(platform, ()) if not rs.is_overlay]
 
 
-def load_edited(text: str, served: Sequence[RulesetVersion], limits: Limits,
-                other_errors: Sequence[dict[str, Any]] = ()) -> Edited:
+def load_edited(text: str, served: RulesetCollection, limits: Limits,
+                other_errors: list[dict[str, Any]] | tuple[()] = ()) -> Edited:
     """Load the edited text; raise `PlaygroundError` (422) with every error, and with
     `other_errors` (the facts' or cases') so an author sees all problems at once."""
-    collection, problems = collection_from_text(text, RULESET_FILE)
+    catalogue = served.catalogue
+    collection, problems = collection_from_text(text, RULESET_FILE, catalogue=catalogue)
     edited = next((rs for rs in collection.versions if rs.path == RULESET_FILE), None)
     if edited is not None and edited.is_overlay:  # again, beside the bases it extends
         bases = platform_bases(served, edited.extends)
-        collection, problems = collection_from_text(text, RULESET_FILE, bases)
+        collection, problems = collection_from_text(text, RULESET_FILE, bases, catalogue)
         edited = next((rs for rs in collection.versions if rs.path == RULESET_FILE), None)
+    # about the edited text (the served bases gathered beside it were checked when loaded)
+    problems = [d for d in problems if d.location.file in (RULESET_FILE, "")]
     errors = [d for d in problems if d.severity == "error"]
     if errors or edited is None or other_errors:
         raise PlaygroundError(422, [entry(d, "ruleset") for d in errors] + list(other_errors),
@@ -87,13 +90,14 @@ def opened(edited: Edited) -> Iterator[Policies]:
         policies.close()
 
 
-def read_facts(text: str, limits: Limits) -> tuple[Any, list[dict[str, Any]]]:
-    """(facts, errors): a JSON syntax error at its line and column, schema errors at their
-    JSON pointers; facts are checked on their own, so they are reported even when the ruleset
-    does not load."""
+def read_facts(text: str, served: RulesetCollection, limits: Limits
+               ) -> tuple[Any, list[dict[str, Any]]]:
+    """(facts, errors): a JSON syntax error at its line and column, schema errors (the served
+    folder's facts schema) at their JSON pointers; facts are checked on their own, so they are
+    reported even when the ruleset does not load."""
     try:
         facts = parse_json(text, FACTS_FILE, limit=limits.facts_bytes)
-        flatten_facts(facts)
+        flatten_facts(facts, reader_for(served.catalogue))
     except FactsError as exc:
         return None, [entry(d, "facts") for d in exc.diagnostics]
     return facts, []
