@@ -17,13 +17,15 @@ from .requests import Limits, parse_request
 
 
 def prime() -> None:
-    try:
-        folder = bundled_dir("rulesets") / "tiktok_shop"
-        ruleset = (folder / "1.0.0.yaml").read_text(encoding="utf-8")
-        cases = (folder / "cases" / "1.0.0.yaml").read_text(encoding="utf-8")
+    try:  # the first example order, and the first version of the ruleset named by its platform
         first = (bundled_dir("examples") / "orders.jsonl").read_text(encoding="utf-8")
-        facts = json.dumps(json.loads(first.splitlines()[0]))
-    except (OSError, ValueError, IndexError):
+        order = json.loads(first.splitlines()[0])
+        folder = bundled_dir("rulesets") / order["order"]["platform"]
+        path = sorted(folder.glob("*.yaml"))[0]
+        ruleset = path.read_text(encoding="utf-8")
+        cases = (folder / "cases" / path.name).read_text(encoding="utf-8")
+        facts = json.dumps(order)
+    except (OSError, ValueError, IndexError, KeyError, TypeError):
         return
     limits = Limits()
     for job, body in (("decide", {"facts": facts}), ("test", {"cases": cases}), ("lint", {})):
