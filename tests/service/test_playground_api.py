@@ -9,10 +9,12 @@ import json
 import pathlib
 import warnings
 
+import jsonschema
 import pytest
 
 import aturan
 from aturan.language.repository import RulesetCollection
+from aturan.resources import load_schema
 from aturan.runtime import _engine
 from aturan.service import ServiceConfig, create_app
 from aturan.service.playground import TimeLimits, add_playground
@@ -104,6 +106,7 @@ def test_decision_is_the_library_decision_for_the_same_text(client, policies):
         item["source"]["file"] = "playground.yaml"  # the virtual file name
     assert got == want  # same digest too: the same bytes
     assert response.json()["ruleset"]["key"] == "tiktok_shop@1.0.0"
+    jsonschema.Draft202012Validator(load_schema("decision")).validate(got)
 
 
 def test_a_changed_threshold_changes_the_decision(client):
