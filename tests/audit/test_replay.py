@@ -189,10 +189,11 @@ def test_against_reports_transitions_by_decision_id_as_diff_does(tmp_path, capsy
     for ours, theirs in zip(replayed["by_outcome"], diffed["by_outcome"]):
         assert (ours["old"], ours["new"], ours["count"]) == (
             theirs["old"], theirs["new"], theirs["count"])
-        for example in ours["examples"]:  # named by decision id, numbered by record
-            assert example["decision_id"] == ids[example["record"] - 1]
+        for example in ours["examples"]:  # named by decision id, and the line of its record
+            assert example["decision_id"] == ids[example["line"] - 1]
     code, text, _ = run(capsys, "replay", folder, "--against", "tiktok_shop@2.0.0")
-    assert code == 0 and "logged → tiktok_shop@2.0.0" in text and "(record " in text
+    assert code == 0 and "logged → tiktok_shop@2.0.0" in text
+    assert f"{ids[replayed['by_outcome'][0]['examples'][0]['line'] - 1]} (line " in text
     code, _, _ = run(capsys, "replay", folder, "--against", "tiktok_shop@2.0.0",
                      "--fail-on-change")
     assert code == 1

@@ -27,7 +27,7 @@ from ..audit.replay import (
     verify_record,
 )
 from ..errors import AturanError, SelectionError
-from ..regression.diff import DiffSummary, check_pins
+from ..regression.diff import FILE_STRIDE, DiffSummary, check_pins
 from ..runtime.decision import canonical_json
 from .common import console, default_rulesets, load_or_exit, rulesets_option
 from .diff import render_text
@@ -175,32 +175,32 @@ def _against(files: list[Path], pin: str, fmt: str, fail_on_change: bool,
         raise click.BadParameter(exc.first.full_message, param_hint="--against") from exc
     summary = DiffSummary(LOGGED, pin)
     chain = ChainCheck()
-    position = 0
-    for line in _lines(files):
-        chain.feed(line)
-        if line.record is None:
-            continue
-        position += 1
-        against_record(policies, pin, position, line.record, summary)
+    sources = [str(f) for f in files]
+    for index, path in enumerate(files):
+        for line in _lines([path]):
+            chain.feed(line)
+            if line.record is not None:  # positions as `aturan diff` numbers several inputs
+                against_record(policies, pin, index * FILE_STRIDE + line.number, line.record,
+                               summary)
     policies.close()
     if chain.failed:
         click.echo("warning: the log's hash chain is broken (aturan replay --verify says "
                    "where)", err=True)
-    source = ", ".join(str(f) for f in files)
+    source = ", ".join(sources)
     if fmt == "json":
-        click.echo(canonical_json({**_by_decision(summary.to_dict()), "source": source}))
+        click.echo(canonical_json({**_by_decision(summary.to_dict(sources)), "source": source}))
     else:
         out = console()
-        for text in render_text(summary, source, unit="record"):
+        for text in render_text(summary, source, sources):
             out.print(escape(text), soft_wrap=True, highlight=False)
     if fail_on_change and summary.changed:
         raise click.exceptions.Exit(1)
 
 
 def _by_decision(report: dict[str, Any]) -> dict[str, Any]:
-    """`aturan diff`'s JSON with examples named by decision id and record number."""
+    """`aturan diff`'s JSON with examples named by decision id (and their file and line)."""
     for key in ("by_outcome", "by_rule", "invalid_orders"):
         for row in report[key]:
-            row["examples"] = [{"record": e["line"], "decision_id": e["order_id"]}
-                               for e in row["examples"]]
+            row["examples"] = [{**{k: v for k, v in e.items() if k != "order_id"},
+                                "decision_id": e["order_id"]} for e in row["examples"]]
     return report

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import Diagnostic, Location, RulesetError
 from .catalogue import Catalogue, bundled_catalogue
-from .loader import SourceDocument, load_yaml_file
+from .loader import SourceDocument, load_yaml_file, parse_yaml
 from .model import RulesetVersion, build_ruleset, parse_timestamp
 from .project import catalogue_for, rulesets_of
 from .schema import schema_diagnostics
@@ -72,12 +72,14 @@ def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return found
 
 
-def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
+def _check_names(rs: RulesetVersion, file: Path | None) -> list[Diagnostic]:
+    """Name and version against the file's path (`file` None: text with no file), and their
+    syntax."""
     found = []
-    if file.stem != rs.version:
+    if file is not None and file.stem != rs.version:
         found.append(Diagnostic("file-name", f'version {rs.version} is in a file named '
                                 f'"{file.name}"; name it "{rs.version}.yaml"', rs.location))
-    if file.parent.name != rs.name:
+    if file is not None and file.parent.name != rs.name:
         found.append(Diagnostic("folder-name", f'ruleset "{rs.name}" is in folder '
                                 f'"{file.parent.name}"; put it in "{rs.name}/"', rs.location))
     if parse_version(rs.version) is None:
@@ -112,6 +114,11 @@ def load_file(file: Path, display: str, catalogue: Catalogue | None = None
         doc = load_yaml_file(file, display)
     except RulesetError as exc:
         return None, exc.diagnostics
+    return _load_document(doc, file, catalogue)
+
+
+def _load_document(doc: SourceDocument, file: Path | None, catalogue: Catalogue | None
+                   ) -> tuple[RulesetVersion | None, list[Diagnostic]]:
     problems = schema_diagnostics(doc.tree, "ruleset", doc.location) or _check_dates(doc)
     if problems:
         return None, problems
@@ -155,6 +162,12 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
         problems.extend(found)
         if rs is not None:
             versions.append(rs)
+    return _gather(versions, problems, catalogue)
+
+
+def _gather(versions: list[RulesetVersion], problems: list[Diagnostic], catalogue: Catalogue
+            ) -> tuple[RulesetCollection, list[Diagnostic]]:
+    """The collection of `versions` and `problems` plus the checks across versions."""
     problems.extend(check_collection(versions))
     problems.extend(_check_platforms(versions, catalogue))
     collection = RulesetCollection.of(versions, catalogue)
@@ -167,6 +180,22 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
         for base in bases:
             problems.extend(check_overlay(overlay, base, catalogue))
     return collection, problems
+
+
+def collection_from_text(text: str | bytes, display: str,
+                         alongside: Iterable[RulesetVersion] = (),
+                         catalogue: Catalogue | None = None
+                         ) -> tuple[RulesetCollection, list[Diagnostic]]:
+    """One ruleset's text through the same stages as a file, under the virtual file name
+    `display`, nothing read from disk (the playground), checked against `catalogue` (a loaded
+    folder's; default the bundled one) and gathered with `alongside` (already loaded versions:
+    an overlay's bases). The name and version are not checked against a path."""
+    catalogue = catalogue or bundled_catalogue()
+    try:
+        rs, problems = _load_document(parse_yaml(text, display), None, catalogue)
+    except RulesetError as exc:
+        rs, problems = None, exc.diagnostics
+    return _gather(([rs] if rs is not None else []) + list(alongside), problems, catalogue)
 
 
 def load_rulesets(paths: Iterable[str | Path]) -> RulesetCollection:

@@ -19,6 +19,7 @@ ENV_BATCH_LIMIT = "ATURAN_BATCH_LIMIT"
 ENV_WATCH = "ATURAN_WATCH"
 ENV_WATCH_INTERVAL = "ATURAN_WATCH_INTERVAL"
 ENV_SIGHUP = "ATURAN_SIGHUP"
+ENV_PLAYGROUND = "ATURAN_PLAYGROUND"
 
 
 class ConfigError(ValueError):
@@ -39,6 +40,7 @@ class ServiceConfig:
     watch_interval: float = 1.0
     handle_sighup: bool = False
     decision_log: LogSettings | None = None  # --decision-log*: one record per decision
+    playground: bool = False  # serve /playground and /v1/playground/* (docs/playground.md)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -53,6 +55,7 @@ class ServiceConfig:
                 ENV_BATCH_LIMIT: str(self.batch_limit), ENV_WATCH: "1" if self.watch else "0",
                 ENV_WATCH_INTERVAL: repr(self.watch_interval),
                 ENV_SIGHUP: "1" if self.handle_sighup else "0",
+                ENV_PLAYGROUND: "1" if self.playground else "0",
                 **(self.decision_log.to_env() if self.decision_log else {})}
 
     @classmethod
@@ -69,6 +72,7 @@ class ServiceConfig:
                    watch=_flag(env, ENV_WATCH),
                    watch_interval=_number(env, ENV_WATCH_INTERVAL, 1.0, float),
                    handle_sighup=_flag(env, ENV_SIGHUP),
+                   playground=_flag(env, ENV_PLAYGROUND),
                    decision_log=_decision_log(env))
 
 
