@@ -68,8 +68,11 @@ class LogSettings:
         path = self.log_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            existed = path.exists()
             with open(path, "ab"):
                 pass
+            if not existed:  # a probe: leave no empty file behind
+                path.unlink()
         except OSError as exc:
             raise LogSettingsError(f"cannot write the decision log {path}: "
                                    f"{exc.strerror or exc}") from None

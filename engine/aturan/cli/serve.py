@@ -57,7 +57,7 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
     config = ServiceConfig(rulesets=Path(rulesets_dir or default_rulesets()).resolve(),
                            max_body_bytes=max_body_bytes, batch_limit=batch_limit, watch=watch,
                            watch_interval=watch_interval, handle_sighup=True,
-                           playground=playground)
+                           playground=playground, decision_log=decision_log)
     log_config = uvicorn_log_config(log_level)
     try:
         if workers == 1:
