@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,18 @@ def with_buyer(facts: dict, i: int) -> dict:
 def pii_of(facts: dict) -> list[str]:
     buyer = facts["order"].get("buyer") or {}
     return [buyer[k] for k in ("id", "name", "phone", "email", "address") if k in buyer]
+
+
+def stop(server: Server) -> None:
+    """SIGTERM and a generous wait: shutting down writes every queued record, fsyncs and
+    finishes gzipping the rotated files, which takes a while on a busy machine."""
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(180)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(10)
+        pytest.fail("aturan serve did not shut down within 180 s:\n" + server.err.read_text())
 
 
 def replay(*args: str) -> subprocess.CompletedProcess:
@@ -87,7 +100,7 @@ def test_every_answered_decision_is_logged_once_verifiable_and_masked(tmp_path):
             health = client.get("/healthz").json()
             metrics = client.get("/metrics").text
     finally:
-        server.stop()  # SIGTERM: the lifespan writes every queued record before exit
+        stop(server)  # SIGTERM: the lifespan writes every queued record before exit
     # uvicorn re-raises SIGTERM once it has shut down gracefully (the lifespan included)
     assert "Application shutdown complete" in server.err.read_text(), server.err.read_text()
 
@@ -184,7 +197,7 @@ def test_with_two_workers_each_writes_its_own_chain(tmp_path):
                                   json=make_facts({"order": {"id": f"W-{i}"}}))
             ids.append(response.headers["x-decision-id"])
     finally:
-        server.stop()
+        stop(server)
     files = log_files([folder])
     records = [line.record for path in files for line in read_file(path)]
     assert sorted(r["decision_id"] for r in records) == sorted(ids)
