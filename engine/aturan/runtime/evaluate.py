@@ -4,7 +4,7 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,10 +18,11 @@ from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
-from .facts import FlatFacts, add_ages, flatten_without_ages
+from .facts import MAX_FACTS_BYTES, FlatFacts, add_ages, flatten_without_ages
+from .jsonio import UNPROVEN, fast_loads, parse_json
 from .memo import RulesetMemo, RuntimeCache
 from .plan import Plan, plan, render
-from .selection import select
+from .selection import parse_pin, select
 
 
 def engine_fact(compiled: CompiledRuleset, facts: FlatFacts) -> dict[str, Any]:
@@ -94,6 +95,10 @@ class Policies:
                                             self._memos[(id(rs), id(None))])
                                    for rs in group)
                        for name, group in collection.by_name.items()}
+        # pin -> (platform, memo) for pins naming one platform version: `select` would pick
+        # it whatever the order, so only the platform is checked per call (a bad pin is never
+        # stored, so this holds at most one entry per loaded version)
+        self._pins: dict[str, tuple[str, RulesetMemo]] = {}
 
     def compiled_for(self, facts: FlatFacts, ruleset: str | None = None) -> CompiledRuleset:
         """The compiled ruleset `select` picks."""
@@ -115,8 +120,15 @@ class Policies:
                     if span.memo is not None:
                         return span.memo
                     break
+        elif ruleset is not None:
+            pinned = self._pins.get(ruleset)
+            if pinned is not None and pinned[0] == facts.platform:
+                return pinned[1]
         chosen, base = select(self.collection, facts, ruleset)
-        return self._memos[(id(chosen), id(base))]
+        memo = self._memos[(id(chosen), id(base))]
+        if ruleset is not None and base is None and parse_pin(ruleset)[1] is not None:
+            self._pins[ruleset] = (facts.platform, memo)  # `select` checked the platform
+        return memo
 
     def engine_rules(self, compiled: CompiledRuleset, facts: FlatFacts, *,
                      cached: bool = True) -> list[int]:
@@ -148,6 +160,31 @@ class Policies:
         memo = self._select(flat, ruleset)
         add_ages(flat, texts, memo.compiled.age_paths)
         return render(self._plan(memo, flat), flat, lang)
+
+    def decide_text(self, text: str | bytes, ruleset: str | None = None,
+                    lang: str | None = None, *, source: str = "<input>", line: int = 1,
+                    limit: int = MAX_FACTS_BYTES,
+                    seen: Callable[[Any], None] | None = None) -> Decision:
+        """`decide(parse_json(text, source, line, limit), ruleset, lang)`, the same decision or
+        the same error, with the text read by orjson when that is provably the same reading:
+        `jsonio.fast_loads` rules out duplicate keys, and facts that decide hold no float, so
+        orjson read every number as the strict reader does. Any error (bad JSON, bad facts,
+        no ruleset) reads the text again strictly and decides that. `seen` gets the facts
+        read (for a log line) before they are decided."""
+        facts = fast_loads(text) if len(text) <= limit else UNPROVEN
+        if facts is not UNPROVEN:
+            try:
+                decision = self.decide(facts, ruleset, lang)
+            except AturanError:
+                pass
+            else:
+                if seen is not None:
+                    seen(facts)
+                return decision
+        facts = parse_json(text, source, line, limit)
+        if seen is not None:
+            seen(facts)
+        return self.decide(facts, ruleset, lang)
 
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,
                     lang: str | None = None) -> Iterator[Decision | AturanError]:

@@ -63,10 +63,12 @@ class DecisionService:
     def decide(self, body: bytes, pin: str | None, lang: str | None,
                log: dict[str, Any]) -> str:
         """The decision as text: its canonical bytes (`Decision.to_json`)."""
-        facts = parse_json(body, "<body>", limit=self.config.max_body_bytes)
-        log["order_id"] = _order_id(facts)
-        with self.holder.lease() as policies:
-            decision = policies.decide(facts, pin, lang)
+        def seen(facts: Any) -> None:
+            log["order_id"] = _order_id(facts)
+
+        with self.holder.lease() as policies:  # `decide_text`: orjson when provably exact
+            decision = policies.decide_text(body, pin, lang, source="<body>",
+                                            limit=self.config.max_body_bytes, seen=seen)
         self.metrics.decided(decision)
         log.update(ruleset=f"{decision.ruleset.name}@{decision.ruleset.version}",
                    outcome=decision.outcome)
