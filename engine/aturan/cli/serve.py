@@ -30,10 +30,15 @@ MIB = 1024 * 1024
               envvar="ATURAN_MAX_BODY_BYTES", help="Larger request bodies get 413.")
 @click.option("--batch-limit", type=click.IntRange(min=1), default=1000, show_default=True,
               envvar="ATURAN_BATCH_LIMIT", help="Most items in one batch request.")
+@click.option("--memo-capacity", type=click.IntRange(min=1), default=None,
+              envvar="ATURAN_MEMO_CAPACITY",
+              help="Keys each compiled ruleset's memo holds (engine answers kept; least "
+                   "recently used dropped first). Default 16384.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
-          watch_interval: float, max_body_bytes: int, batch_limit: int, log_level: str) -> None:
+          watch_interval: float, max_body_bytes: int, batch_limit: int, memo_capacity: int | None,
+          log_level: str) -> None:
     """Serve decisions over HTTP: POST /v1/decisions, POST /v1/decisions:batch, GET /v1/rulesets,
     /healthz, /metrics, /openapi.json. Rulesets are checked before the server starts."""
     try:
@@ -44,10 +49,12 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
     except ImportError as exc:
         raise click.UsageError(f"aturan serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'aturan[serve]'") from exc
-    policies = load_or_exit(rulesets_dir)  # invalid rulesets: every error printed, exit 1
+    # invalid rulesets: every error printed, exit 1
+    policies = load_or_exit(rulesets_dir, memo_capacity=memo_capacity)
     config = ServiceConfig(rulesets=Path(rulesets_dir or default_rulesets()).resolve(),
                            max_body_bytes=max_body_bytes, batch_limit=batch_limit, watch=watch,
-                           watch_interval=watch_interval, handle_sighup=True)
+                           watch_interval=watch_interval, handle_sighup=True,
+                           memo_capacity=memo_capacity)
     log_config = uvicorn_log_config(log_level)
     try:
         if workers == 1:

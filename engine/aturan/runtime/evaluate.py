@@ -76,7 +76,8 @@ class Policies:
     """Loaded, validated and compiled rulesets, ready to decide. Its rulesets never change once
     it is built; `cache` (a `RuntimeCache`) holds what deciding has learnt about them."""
 
-    def __init__(self, collection: RulesetCollection):
+    def __init__(self, collection: RulesetCollection, memo_capacity: int | None = None):
+        """`memo_capacity`: keys each compiled ruleset's memo holds (default `memo.CAPACITY`)."""
         self.collection = collection
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
         by_identity: dict[tuple[int, int], CompiledRuleset] = {}  # no f-string per call
@@ -89,7 +90,8 @@ class Policies:
                 by_identity[(id(rs), id(base))] = compiled
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
                          for c in self._compiled.values()}
-        self._memos = {pair: RulesetMemo(compiled) for pair, compiled in by_identity.items()}
+        self._memos = {pair: RulesetMemo(compiled, memo_capacity)
+                       for pair, compiled in by_identity.items()}
         self.cache = RuntimeCache(self._memos.values())
         self._spans = {name: tuple(_Span.of(rs, None if rs.is_overlay else
                                             self._memos[(id(rs), id(None))])
@@ -143,7 +145,7 @@ class Policies:
 
     def _plan(self, memo: RulesetMemo, facts: FlatFacts) -> Plan:
         key = memo.key_of(facts.values, facts.ages)
-        found = memo.plans.get(key)
+        found = memo.get(key)
         if found is None:
             fired = self.engine_rules(memo.compiled, facts, cached=False)
             found = memo.put(key, plan(memo.compiled, facts, fired, memo.entries))
@@ -210,10 +212,12 @@ class Policies:
             engine.close()
 
 
-def load(paths: str | Path | Iterable[str | Path] | None = None) -> Policies:
-    """Load, validate and compile rulesets (default: the bundled ones). Raises `RulesetError`."""
+def load(paths: str | Path | Iterable[str | Path] | None = None, *,
+         memo_capacity: int | None = None) -> Policies:
+    """Load, validate and compile rulesets (default: the bundled ones). Raises `RulesetError`.
+    `memo_capacity`: keys each compiled ruleset's memo holds (default `memo.CAPACITY`)."""
     if paths is None:
         paths = [bundled_dir("rulesets")]
     elif isinstance(paths, (str, Path)):
         paths = [paths]
-    return Policies(load_rulesets(paths))
+    return Policies(load_rulesets(paths), memo_capacity)

@@ -12,16 +12,21 @@ every later order with that key.
 
 The cache is a pure cache: dropping any entry changes no result, only speed. A `Policies`
 builds a `RuntimeCache` with one `RulesetMemo` per compiled ruleset it holds, so a memo lives
-exactly as long as its rulesets (a reload builds new ones, with empty memos); each is capped at
-`CAPACITY` keys (oldest dropped first), so a process's memory does not grow with the number of
-orders. Reads take no lock (a dict lookup is atomic); writes take the memo's lock.
+exactly as long as its rulesets (a reload builds new ones, with empty memos); each holds at
+most `capacity` keys (`CAPACITY` unless the `Policies` is given another) and drops the least
+recently used one to make room, so a process's memory does not grow with the number of orders
+and keys that keep coming back stay. Reads take no lock (an `OrderedDict` lookup and
+`move_to_end` are each atomic); writes take the memo's lock. `stats()` counts hits, misses and
+evictions for the benchmark and `/metrics`.
 """
 
 from __future__ import annotations
 
 import threading
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..language.catalogue import catalogue
@@ -32,7 +37,11 @@ from .compiler import CompiledRuleset
 if TYPE_CHECKING:
     from .plan import Entry, Plan
 
-CAPACITY = 4096  # keys per compiled ruleset; the bundled rulesets meet a few hundred at most
+# Keys per compiled ruleset, chosen from measurement (docs/performance.md, "The memo"): a
+# million sampled tiktok_shop@2.0.0 orders meet about 9,700 distinct keys, which 16,384 hold
+# with room to spare, at a few kB per plan (tens of MB at worst per ruleset, reached only by
+# orders that do not repeat). `aturan.load(memo_capacity=...)`, `aturan serve --memo-capacity`.
+CAPACITY = 16_384
 _OTHER = 1  # class of a value equal to no constant
 
 
@@ -66,10 +75,15 @@ class RulesetMemo:
     def __init__(self, compiled: CompiledRuleset, capacity: int | None = None):
         self.compiled = compiled
         self.capacity = capacity or CAPACITY
+        if self.capacity < 1:
+            raise ValueError(f"a memo holds at least one key, not {self.capacity}")
         self._lock = threading.Lock()
-        self.plans: dict[tuple[int, ...], Plan] = {}
+        self.plans: OrderedDict[tuple[int, ...], Plan] = OrderedDict()
+        self._touch = self.plans.move_to_end
         self.entries: dict[Any, Entry] = {}
+        self.hits = 0  # counted without the lock: threads racing may lose an increment
         self.misses = 0
+        self.evictions = 0
         by_fact: dict[str, list[Atom]] = {}
         for rule in compiled.rules:
             for atom in atoms_of(rule.when):
@@ -96,6 +110,17 @@ class RulesetMemo:
         self.facts = len(tables) + len(ordered) + len(ages)
         self.key_of = _key_function(tables, ordered, ages)
 
+    def get(self, key: tuple[int, ...]) -> Plan | None:
+        """The plan stored under `key`, now the most recently used, or None."""
+        found = self.plans.get(key)
+        if found is not None:
+            self.hits += 1
+            try:
+                self._touch(key)
+            except KeyError:  # evicted by another thread since: it is still a valid plan
+                pass
+        return found
+
     def put(self, key: tuple[int, ...], plan: Plan) -> Plan:
         """Store `plan` unless another thread stored one first; returns the one kept."""
         with self._lock:
@@ -103,13 +128,33 @@ class RulesetMemo:
             if kept is not None:
                 return kept
             self.misses += 1
-            if len(self.plans) >= self.capacity:
-                del self.plans[next(iter(self.plans))]
+            while len(self.plans) >= self.capacity:
+                self.plans.popitem(last=False)  # the least recently used
+                self.evictions += 1
             self.plans[key] = plan
             return plan
 
+    def stats(self) -> MemoStats:
+        return MemoStats(len(self.plans), self.capacity, self.hits, self.misses, self.evictions)
+
     def __len__(self) -> int:
         return len(self.plans)
+
+
+@dataclass(frozen=True)
+class MemoStats:
+    """What a memo (or all of a `Policies`' memos, summed) holds and has met."""
+
+    keys: int
+    capacity: int
+    hits: int
+    misses: int
+    evictions: int
+
+    def __add__(self, other: MemoStats) -> MemoStats:
+        return MemoStats(self.keys + other.keys, self.capacity + other.capacity,
+                         self.hits + other.hits, self.misses + other.misses,
+                         self.evictions + other.evictions)
 
 
 _INF = float("inf")
@@ -158,3 +203,10 @@ class RuntimeCache:
     def total_keys(self) -> int:
         """How many keys all the memos hold."""
         return sum(len(memo) for memo in self._memos.values())
+
+    def stats(self) -> MemoStats:
+        """Keys, capacity, hits, misses and evictions of all the memos together."""
+        total = MemoStats(0, 0, 0, 0, 0)
+        for memo in self._memos.values():
+            total = total + memo.stats()
+        return total

@@ -8,6 +8,7 @@ processes (`aturan serve --workers N`), each with its own engine state."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -29,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..errors import AturanError
 from ..runtime.decision import canonical_json
-from ..runtime.evaluate import Policies
+from ..runtime.evaluate import Policies, load
 from ..runtime.jsonio import parse_json
 from ..service import logs
 from .config import ServiceConfig
@@ -59,6 +60,15 @@ class DecisionService:
         self.config = config
         self.holder = holder
         self.metrics = metrics
+        self._memo_published = 0.0  # perf_counter() when memo counts were last published
+
+    def publish_memo(self, policies: Policies | None = None, every: float = 0.0) -> None:
+        """Memo hits, misses and evictions to the metrics, at most once per `every` seconds:
+        on each scrape (this process), and after requests when workers share the counts."""
+        now = perf_counter()
+        if now - self._memo_published >= every:
+            self._memo_published = now
+            self.metrics.memo_seen((policies or self.holder.policies).cache.stats())
 
     def decide(self, body: bytes, pin: str | None, lang: str | None,
                log: dict[str, Any]) -> str:
@@ -69,6 +79,8 @@ class DecisionService:
         with self.holder.lease() as policies:  # `decide_text`: orjson when provably exact
             decision = policies.decide_text(body, pin, lang, source="<body>",
                                             limit=self.config.max_body_bytes, seen=seen)
+            if self.metrics.multiprocess:
+                self.publish_memo(policies, every=1.0)
         self.metrics.decided(decision)
         log.update(ruleset=f"{decision.ruleset.name}@{decision.ruleset.version}",
                    outcome=decision.outcome)
@@ -92,6 +104,8 @@ class DecisionService:
                     self.metrics.decided(result)
                     rulesets.add(f"{result.ruleset.name}@{result.ruleset.version}")
                     parts.append(result.to_json())
+            if self.metrics.multiprocess:
+                self.publish_memo(policies, every=1.0)
         log.update(items=len(items), failed=failed, ruleset=",".join(sorted(rulesets)) or None)
         return '{"results":[' + ",".join(parts) + "]}"
 
@@ -181,7 +195,9 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
         metrics.reloaded(result)
         logs.event("reload", logging.INFO if result.ok else logging.ERROR, **result.to_dict())
 
-    holder = PolicyHolder(config.rulesets.resolve(), on_reload=reloaded)
+    holder = PolicyHolder(config.rulesets.resolve(),
+                          loader=functools.partial(load, memo_capacity=config.memo_capacity),
+                          on_reload=reloaded)
     holder.start(policies)
     service = DecisionService(config, holder, metrics)
     reloader = Reloader(holder, config.watch, config.watch_interval)
@@ -304,6 +320,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text format")
     def prometheus() -> Response:  # sync: in multiprocess mode this reads files
+        service.publish_memo()
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
