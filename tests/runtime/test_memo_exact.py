@@ -327,6 +327,22 @@ def test_the_memo_drops_the_least_recently_used_key(policies):
         memo_module.RulesetMemo(memo.compiled, capacity=-1)
 
 
+def test_values_every_atom_answers_alike_share_a_class():
+    """Key classes are truth signatures: below and above `eq 5` (and absent) answer alike, and
+    so do paid and to_ship when they are only ever named together."""
+    total = [Atom("order.amounts.total", "eq", 5)]
+    assert memo_module._intervals(total, memo_module._boundaries(total)) == (0, 1, 0, 0)
+    apart = [Atom("order.amounts.total", "gt", 5), Atom("order.amounts.total", "lt", 3)]
+    assert memo_module._intervals(apart, memo_module._boundaries(apart)) == (0, 1, 2, 1)
+    both = [Atom("order.amounts.total", "ge", 3), Atom("order.amounts.total", "lt", 6)]
+    assert memo_module._intervals(both, memo_module._boundaries(both)) is None  # all distinct
+    status = [Atom("order.status", "in", ("paid", "to_ship")),
+              Atom("order.status", "eq", "delivered")]
+    table, other = memo_module._table(status)
+    assert table == {None: 0, "paid": 1, "to_ship": 1, "delivered": 2} and other == 0
+    assert memo_module._table([Atom("order.status", "absent", True)]) == ({None: 0}, 1)
+
+
 def test_combine_with_other_fired_rules_is_not_served_from_the_memo(policies, corpus):
     """A caller may pass its own fired rules (the reference interpreter, a what-if): a plan
     cached for the engine's answer must not be reused for a different set."""

@@ -33,7 +33,7 @@ MIB = 1024 * 1024
 @click.option("--memo-capacity", type=click.IntRange(min=1), default=None,
               envvar="ATURAN_MEMO_CAPACITY",
               help="Keys each compiled ruleset's memo holds (engine answers kept; least "
-                   "recently used dropped first). Default 16384.")
+                   "recently used dropped first). Default 8192.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
