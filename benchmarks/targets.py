@@ -109,9 +109,15 @@ def memo_misses(rulesets: Path, platform: str, pin: str, count: int, seed: int
         for facts in sample.generate(plan, count, seed):
             policies.decide(facts, pin)
         elapsed = time.perf_counter() - started
+        memos = list(policies.cache)
+        if not hasattr(policies.cache, "stats"):  # a commit before the counts: misses only
+            misses = sum(memo.misses for memo in memos)
+            return {"orders": count, "seconds": elapsed, "keys": policies.cache.total_keys(),
+                    "capacity": memos[0].capacity, "hits": count - misses, "misses": misses,
+                    "evictions": misses - policies.cache.total_keys()}
         stats = policies.cache.stats()
         return {"orders": count, "seconds": elapsed, "keys": stats.keys,
-                "capacity": stats.capacity // max(len(list(policies.cache)), 1),
+                "capacity": stats.capacity // max(len(memos), 1),
                 "hits": stats.hits, "misses": stats.misses, "evictions": stats.evictions}
     finally:
         policies.close()
