@@ -29,7 +29,6 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..language.catalogue import catalogue
 from ..language.model import Atom, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
 from .compiler import CompiledRuleset
@@ -137,7 +136,7 @@ class RulesetMemo:
         for rule in compiled.rules:
             for atom in atoms_of(rule.when):
                 by_fact.setdefault(atom.fact, []).append(atom)
-        fields = catalogue()
+        fields = compiled.catalogue.fields
         tables: list[tuple[str, tuple[dict[Hashable, int], int]]] = []
         ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
         ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
