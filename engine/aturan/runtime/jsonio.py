@@ -89,15 +89,20 @@ def fast_loads(text: str | bytes) -> Any:
     - nesting the strict reader refuses (Python's recursion limit): orjson writes at most 254
       levels and raises beyond, and facts nest at most 16 deep.
     Floats orjson reads are the floats `float()` reads (tests/runtime/test_json_exact.py)."""
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if b"\\u" in raw:
-        return UNPROVEN
+    if isinstance(text, str):  # orjson reads str itself (and refuses lone surrogates)
+        if "\\u" in text:
+            return UNPROVEN
+        commas = text.count(",")
+    else:
+        if b"\\u" in text:
+            return UNPROVEN
+        commas = text.count(b",")
     try:
-        value = _orjson_loads(raw)
+        value = _orjson_loads(text)
         again = _orjson_dumps(value)
     except (_OrjsonError, TypeError):  # the strict reader says why, or reads it after all
         return UNPROVEN
-    return value if raw.count(b",") == again.count(b",") else UNPROVEN
+    return value if commas == again.count(b",") else UNPROVEN
 
 
 def read_documents(text: str, source: str, raw: bool = False
