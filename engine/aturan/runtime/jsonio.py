@@ -140,7 +140,7 @@ def read_lines(lines: Iterable[tuple[int, str | bytes]], source: str, raw: bool 
     """JSON Lines, streamed: (line number, text or raw bytes) -> (line number, value or the
     error for that line); blank lines are skipped. `raw`: the line itself, not its value."""
     for number, line in lines:
-        if not line.strip():
+        if not line or line.isspace():  # `not line.strip()` without copying the line
             continue
         if raw:
             yield number, line
