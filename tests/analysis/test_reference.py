@@ -127,8 +127,11 @@ WHY_RULES = MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop") + "
 
 @pytest.fixture(scope="module")
 def why_policies(tmp_path_factory):
-    loaded = aturan.load(write_ruleset(tmp_path_factory.mktemp("why"), WHY_RULES,
-                                       name="tiktok_shop"))
+    folder = tmp_path_factory.mktemp("why")
+    write_ruleset(folder, WHY_RULES, name="tiktok_shop")
+    with pytest.MonkeyPatch.context() as patch:  # loaded as `rulesets`, named so
+        patch.chdir(folder)
+        loaded = aturan.load("rulesets")
     yield loaded
     loaded.close()
 

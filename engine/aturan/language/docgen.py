@@ -8,6 +8,7 @@ each bundled ruleset decides, with sources) from the ruleset YAML.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,12 @@ def _effect_text(effect: Effect) -> str:
 
 
 def _ruleset_section(rs: RulesetVersion) -> list[str]:
+    # the page names files from the repository root, wherever the rulesets were loaded from
+    shown = Path(os.path.relpath(rs.path, bundled_dir("rulesets").parent)).as_posix()
     until = rs.effective_until.isoformat() if rs.effective_until else "open-ended"
     head = f"### {rs.key}" + (f" (overlay on {rs.extends})" if rs.extends else "")
     lines = [head, "", f"In force {rs.effective_from.isoformat()} → {until}. "
-             f"File `{rs.path}`.", "", _cell(rs.description), "",
+             f"File `{shown}`.", "", _cell(rs.description), "",
              "| rule | priority | when | decides | source |", "|---|---|---|---|---|"]
     for rule in sorted(rs.rules, key=lambda r: (-r.priority, r.id)):
         cite = (f"{rule.citation.publisher}, “{rule.citation.title}”" if rule.citation else "")

@@ -4,12 +4,13 @@ collected, so `aturan validate` can show every problem in one run."""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Diagnostic, Location, RulesetError
+from ..errors import Diagnostic, Location, RulesetError, display_path
 from .loader import SourceDocument, load_yaml_file
 from .model import RulesetVersion, build_ruleset, parse_timestamp
 from .schema import schema_diagnostics
@@ -49,24 +50,26 @@ class RulesetCollection:
 def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     """(file, display path) for every ruleset YAML under `paths`; `cases/` folders are skipped.
 
-    The display path is relative to the folder above the rulesets root, so explanations name
-    `rulesets/tiktok_shop/1.0.0.yaml` whatever the working directory."""
+    The display path is the file as the user named it (`errors.display_path`): relative to the
+    current directory for a relative `path`, absolute for an absolute one."""
     found: list[tuple[Path, str]] = []
     for raw in paths:
         path = Path(raw)
+        relative = not path.is_absolute()
         if path.is_dir():
-            base = path.resolve().parent
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
                            and CASES_DIR not in p.relative_to(path).parts and p.is_file())
-            found.extend((f, f.resolve().relative_to(base).as_posix()) for f in files)
+            found.extend((f, display_path(f, relative)) for f in files)
         else:
-            resolved = path.resolve()
-            base = resolved.parent.parent.parent
-            found.append((path, resolved.relative_to(base).as_posix()))
+            found.append((path, display_path(path, relative)))
     return found
 
 
 def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
+    """The file is named `<version>.yaml` in a folder named `<ruleset>`. Checked on the file's
+    absolute name (lexically: `..` and `.` folded, links kept), so `aturan validate 2.0.0.yaml`
+    from inside the folder, or `aturan lint ..` from `cases/`, sees the real folder name."""
+    file = Path(os.path.abspath(file))
     found = []
     if file.stem != rs.version:
         found.append(Diagnostic("file-name", f'version {rs.version} is in a file named '

@@ -5,12 +5,13 @@ expected-vs-actual diff plus the explanation, the same text for `aturan test` an
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AturanError, Diagnostic, Location, RulesetError
+from ..errors import AturanError, Diagnostic, Location, RulesetError, display_path
 from ..language.display import rupiah, show
 from ..language.loader import load_yaml_file
 from ..language.repository import CASES_DIR
@@ -81,8 +82,9 @@ def is_case_file(path: Path) -> bool:
 
 
 def rulesets_root(case_file: Path) -> Path:
-    """The rulesets folder a case file belongs to: `<root>/<name>/cases/…/file.yaml` -> root."""
-    folder = case_file.resolve().parent
+    """The rulesets folder a case file belongs to: `<root>/<name>/cases/…/file.yaml` -> root,
+    absolute (lexically, like `errors.display_path`: a linked folder keeps its name)."""
+    folder = Path(os.path.abspath(case_file)).parent
     while folder.name != CASES_DIR and folder.parent != folder:
         folder = folder.parent
     return folder.parent.parent
@@ -99,14 +101,6 @@ def case_files(paths: Iterable[str | Path]) -> list[Path]:
             found.extend(p for p in path.rglob("*") if p.is_file() and is_case_file(p)
                          and (CASES_DIR in p.relative_to(path).parts or path.name == CASES_DIR))
     return sorted(set(found))
-
-
-def display_path(file: Path, root: Path) -> str:
-    """`rulesets/<name>/cases/x.yaml` whatever the working directory, like ruleset paths."""
-    try:
-        return file.resolve().relative_to(root.resolve().parent).as_posix()
-    except ValueError:
-        return file.as_posix()
 
 
 class _Bases:
@@ -154,7 +148,7 @@ def load_cases(file: Path, display: str | None = None) -> list[Case]:
 
     A case's facts are its `facts` if given; else its own `base_file` with its `patch` merged
     in; else the file's `base_file`, with the file's `base` and then the case's `patch` merged in."""
-    shown = display or file.as_posix()
+    shown = display or display_path(file, not file.is_absolute())
     doc = load_yaml_file(file, shown)
     problems = schema_diagnostics(doc.tree, "cases", doc.location)
     if problems:
@@ -333,37 +327,47 @@ class SuiteRun:
         return [r for r in self.results if not r.passed]
 
 
-def _targets(paths: Iterable[str | Path]) -> dict[Path, tuple[set[Path], set[str] | None]]:
-    """Rulesets root -> (case files, the ruleset names to report coverage for, None for all).
+@dataclass
+class _Target:
+    """One rulesets folder `aturan test` runs cases against: `root` as the user named it (the
+    form `load` is given, so its files are named alike), its case files, and the ruleset names
+    to report coverage for (None: all)."""
+
+    root: Path
+    files: set[Path] = field(default_factory=set)
+    names: set[str] | None = field(default_factory=set)
+
+
+def _targets(paths: Iterable[str | Path]) -> dict[Path, _Target]:
+    """Rulesets root (resolved: one entry per real folder) -> what to run against it.
 
     A rulesets folder brings all its cases; one ruleset's folder (`rulesets/tiktok_shop`) or a
     `cases/` folder or case file brings its own cases, run against the whole rulesets folder
     above it (overlays need their platform) but reported for that ruleset only."""
-    groups: dict[Path, tuple[set[Path], set[str] | None]] = {}
+    groups: dict[Path, _Target] = {}
 
-    def add(root: Path, files: Iterable[Path], name: str | None) -> None:
-        found, names = groups.setdefault(root.resolve(), (set(), set()))
-        found.update(files)
-        if names is not None:
+    def add(root: Path, relative: bool, files: Iterable[Path], name: str | None) -> None:
+        target = groups.setdefault(root.resolve(),
+                                   _Target(Path(display_path(root, relative))))
+        target.files.update(files)
+        if target.names is not None:
             if name is None:
-                groups[root.resolve()] = (found, None)
+                target.names = None
             else:
-                names.add(name)
+                target.names.add(name)
 
     for raw in paths:
         path = Path(raw)
-        if path.is_file() or CASES_DIR in path.resolve().parts:
-            root = rulesets_root(path if path.is_file() else path / "_")
-            add(root, case_files([path]), _ruleset_name(path, root))
+        relative = not path.is_absolute()
+        full = Path(os.path.abspath(path))
+        if path.is_file() or CASES_DIR in full.parts:
+            root = rulesets_root(full if path.is_file() else full / "_")
+            add(root, relative, case_files([path]), full.relative_to(root).parts[0])
         elif any(p.suffix in CASE_SUFFIXES for p in path.iterdir() if p.is_file()):
-            add(path.parent, case_files([path]), path.resolve().name)
+            add(full.parent, relative, case_files([path]), full.name)
         else:
-            add(path, case_files([path]), None)
+            add(full, relative, case_files([path]), None)
     return groups
-
-
-def _ruleset_name(path: Path, root: Path) -> str:
-    return path.resolve().relative_to(root.resolve()).parts[0]
 
 
 def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> SuiteRun:
@@ -373,17 +377,17 @@ def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> 
     problems: list[Diagnostic] = []
     reports: list[CoverageReport] = []
     count = 0
-    for root, (files, names) in _targets(paths).items():
-        count += len(files)
+    for target in _targets(paths).values():
+        count += len(target.files)
         try:
-            policies = load(root)
+            policies = load(target.root)
         except RulesetError as exc:
             problems += exc.diagnostics
             continue
-        counter = CoverageCounter(policies.collection, names)
-        for file in sorted(files):
+        counter = CoverageCounter(policies.collection, target.names)
+        for file in sorted(target.files):
             try:
-                cases = load_cases(file, display_path(file, root))
+                cases = load_cases(file, display_path(file, not file.is_absolute()))
             except RulesetError as exc:
                 problems += exc.diagnostics
                 continue
