@@ -39,7 +39,8 @@ def test_decide_text_puts_the_outcome_first(tmp_path, capsys):
     path.write_text(json.dumps(make_facts()))
     code, out, _ = run(capsys, "decide", str(path), "--rulesets", str(RULESETS))
     assert code == 0
-    assert out.splitlines()[0].startswith("PENDING_SELLER  order TS-1001 · tiktok_shop@1.0.0")
+    assert out.splitlines()[0].startswith("PENDING_SELLER (waiting for the seller)  order "
+                                          "TS-1001 · tiktok_shop@1.0.0")
     assert "paid-buyer-cancel-needs-seller" in out
     yaml_lines = (RULESETS / "tiktok_shop" / "1.0.0.yaml").read_text().splitlines()
     line = yaml_lines.index("  - id: paid-buyer-cancel-needs-seller") + 1

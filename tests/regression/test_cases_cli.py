@@ -96,7 +96,7 @@ def test_a_failure_shows_expected_versus_actual_and_the_explanation(tmp_path, ca
     why = lines[lines.index(fail[0]) + 1]
     assert why.strip().startswith("decided by unpaid-cancel (rulesets/tiktok_shop/1.0.0.yaml:")
     assert "Unpaid." in why
-    assert "order.status eq unpaid: actual unpaid" in lines[lines.index(fail[0]) + 2]
+    assert "order.status eq unpaid — actual unpaid" in lines[lines.index(fail[0]) + 2]
     assert lines[-1] == "1 passed, 1 failed"
 
 
@@ -204,7 +204,8 @@ def cli_results(capsys, root: Path) -> tuple[int, dict[tuple[str, str], bool]]:
     for line in out.splitlines():
         match = re.match(r"^(\S+?):\d+:\d+: (ok|FAIL) (.+?)(?: \[[^\]]*\]: .*)?$", line)
         if match:
-            results[(match.group(1), match.group(3))] = match.group(2) == "ok"
+            file = "rulesets/" + match.group(1).split("rulesets/", 1)[1]  # as pytest's node ids
+            results[(file, match.group(3))] = match.group(2) == "ok"
     assert sum(summary(out)) == len(results)
     return code, results
 

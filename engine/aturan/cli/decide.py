@@ -7,8 +7,8 @@ import sys
 import click
 from rich.markup import escape
 
-from ..analysis.reference import format_why_not, why_not
-from ..errors import AturanError, FactsError, error_body
+from ..analysis.reference import format_why_not, known_rule, why_not
+from ..errors import AturanError, FactsError, SelectionError, error_body
 from ..runtime.decision import canonical_json
 from ..runtime.jsonio import read_documents
 from .common import console, load_or_exit, rulesets_option
@@ -35,6 +35,11 @@ def decide(facts_file, pin: str | None, lang: str | None, fmt: str, why_not_rule
     except (OSError, UnicodeDecodeError) as exc:
         raise click.UsageError(f"cannot read {facts_file.name}: {exc}") from exc
     policies = load_or_exit(rulesets_dir)
+    if why_not_rule:  # a rule no version has is a usage error (exit 2), not a bad order
+        try:
+            known_rule(policies.collection, why_not_rule, pin)
+        except SelectionError as exc:
+            raise click.BadParameter(exc.first.full_message, param_hint="--why-not") from exc
     source = "<stdin>" if facts_file.name in ("-", "<stdin>") else facts_file.name
     out, err = console(), console(err=True)
     failed = 0
@@ -57,7 +62,7 @@ def decide(facts_file, pin: str | None, lang: str | None, fmt: str, why_not_rule
             click.echo(canonical_json(report.to_dict()) if report else decision.to_json())
         else:
             print_decision(out, decision, lang or "en")
-            for line in format_why_not(report) if report else ():
+            for line in format_why_not(report, lang) if report else ():
                 out.print(escape(line))
     sys.stdout.flush()
     if failed:

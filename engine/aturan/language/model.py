@@ -44,17 +44,20 @@ def format_duration(seconds: int) -> str:
 
 @dataclass(frozen=True)
 class Atom:
-    """One test of one fact. For time operators `value` is the duration in seconds."""
+    """One test of one fact. For time operators `value` is the duration in seconds and `text`
+    the duration as the author wrote it (`24h`, not the `1d` it equals), which explanations show
+    back; `text` takes no part in comparing atoms."""
 
     fact: str
     op: str
     value: Any
     location: Location = field(default_factory=Location, compare=False)
+    text: str = field(default="", compare=False)
 
     def expected(self) -> Any:
-        """The operand as an author wrote it (durations back in their text form)."""
+        """The operand as an author wrote it (durations in their written form)."""
         if self.op in TIME_OPS:
-            return format_duration(self.value)
+            return self.text or format_duration(self.value)
         if self.op in PRESENCE_OPS:
             return True
         return list(self.value) if isinstance(self.value, tuple) else self.value
@@ -203,6 +206,11 @@ class RulesetVersion:
     def is_overlay(self) -> bool:
         return self.extends is not None
 
+    @property
+    def platform(self) -> str:
+        """The platform whose orders this version decides: its own name, or an overlay's base."""
+        return self.extends.split("@", 1)[0] if self.extends else self.name
+
     def in_force(self, at: datetime) -> bool:
         return self.effective_from <= at and (self.effective_until is None
                                               or at < self.effective_until)
@@ -228,11 +236,12 @@ def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condi
         return Not(_condition(doc, node["not"], pointer_join(pointer, "not")), loc)
     op = next(key for key in node if key != "fact")
     value = node[op]
+    written = ""
     if op in TIME_OPS:
-        value = parse_duration(value)
+        written, value = str(value), parse_duration(value)
     elif isinstance(value, list):
         value = tuple(value)
-    return Atom(node["fact"], op, value, loc)
+    return Atom(node["fact"], op, value, loc, written)
 
 
 def _effect(node: dict[str, Any]) -> Effect:

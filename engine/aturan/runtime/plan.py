@@ -17,11 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 from ..language.catalogue import catalogue
-from ..language.display import JAKARTA, show
+from ..language.display import JAKARTA, label, show
 from ..language.model import (
     PLACEHOLDER,
-    PRESENCE_OPS,
-    TIME_OPS,
     AnyOf,
     Atom,
     Citation,
@@ -60,12 +58,9 @@ class _Report:
 
     @classmethod
     def of(cls, atom: Atom, negated: bool) -> _Report:
-        if atom.op in TIME_OPS:
-            expected: Any = format_duration(atom.value)
-        elif atom.op in PRESENCE_OPS:
-            expected = True
-        else:
-            expected = atom.value
+        # durations as written (`24h`), presence tests True; a list stays a tuple here, so
+        # each decision gets its own list
+        expected = atom.value if isinstance(atom.value, tuple) else atom.expected()
         field = catalogue().get(atom.fact)
         return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
                    field is None or field.kind == "timestamp")
@@ -238,22 +233,32 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
 
-def _placeholder(path: str, facts: FlatFacts) -> str:
-    """How `{path}` reads in a message: `now` as the evaluation time in WIB, any other fact as
-    `display.show` reads it (timestamps in WIB, amounts as rupiah, absent as a dash)."""
+def _placeholder(path: str, facts: FlatFacts, lang: str) -> str:
+    """How `{path}` reads in a message in `lang`: `now` as the evaluation time in WIB, an enum
+    code as its label in that language (`out_of_stock` -> "out of stock" / "stok habis"), any
+    other fact as `display.show` reads it (timestamps in WIB, amounts as rupiah, absent as a
+    dash)."""
     if path == "now":
         return facts.now.astimezone(JAKARTA).isoformat()
-    return show(facts.values.get(path), "—", path.startswith("order.amounts"))
+    value = facts.values.get(path)
+    if path in _enum_paths() and isinstance(value, str):
+        return label(path, value, lang)
+    return show(value, "—", path.startswith("order.amounts"))
 
 
-def _fill(template: _Template, facts: FlatFacts) -> str:
+@lru_cache(maxsize=1)
+def _enum_paths() -> frozenset[str]:
+    return frozenset(path for path, f in catalogue().items() if f.kind == "enum")
+
+
+def _fill(template: _Template, facts: FlatFacts, lang: str) -> str:
     """The template with its placeholders' texts; no expression is ever evaluated."""
     paths = template.paths
     if not paths:
         return template.text
     if len(paths) == 1:
-        return template.text.format(_placeholder(paths[0], facts))
-    return template.text.format(*[_placeholder(path, facts) for path in paths])
+        return template.text.format(_placeholder(paths[0], facts, lang))
+    return template.text.format(*[_placeholder(path, facts, lang) for path in paths])
 
 
 def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
@@ -308,12 +313,12 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     for entry in plan.entries:
         if lang:
             template = entry.templates.get(lang)
-            message = {lang: _fill(template, facts)} if template is not None else {}
+            message = {lang: _fill(template, facts, lang)} if template is not None else {}
         elif entry.static_message is not None:
             message = entry.static_message.copy()
         else:
             templates = entry.templates
-            message = {code: _fill(templates[code], facts) for code in entry.languages}
+            message = {code: _fill(templates[code], facts, code) for code in entry.languages}
         reports, citation = entry.reports, entry.citation
         items.append(_explanation_item({
             "rule": entry.id, "priority": entry.priority, "effect": entry.effect_dict(),
