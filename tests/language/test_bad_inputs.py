@@ -31,7 +31,9 @@ MEGABYTES = 100
 
 RULESET_CASES = {
     "yaml_syntax.yaml":
-        "rulesets/demo/1.0.0.yaml:17:9: yaml-syntax: expected ',' or '}', but got ':'",
+        "rulesets/demo/1.0.0.yaml:17:9: yaml-syntax: expected ',' or '}', but got ':' Inside "
+        '[ … ] or { … } a value containing ": ", "," or a bracket must be quoted '
+        '({ en: "Note: it is…" }), and every bracket closed.',
     "tabs.yaml":
         "rulesets/demo/1.0.0.yaml:17:1: yaml-tab: tab characters cannot indent YAML; use spaces",
     "billion_laughs.yaml":

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..resources import load_schema
 
@@ -72,3 +73,16 @@ def catalogue() -> dict[str, FactField]:
 
 
 _DEFAULTED = {"order.fulfillment.production_started"}  # missing means false
+
+
+# The time zone a platform's local dates and business days are read in. The one place it is
+# known: every bundled platform is Indonesian (WIB). When platforms become configurable (a
+# project file naming each platform's zone and holiday calendar), this is what reads it.
+DEFAULT_TIME_ZONE = "Asia/Jakarta"
+
+
+@cache
+def time_zone(platform: str | None = None) -> ZoneInfo:
+    """The time zone of `platform` (a platform ruleset's name; None: the default, in which
+    people read times): a ruleset's `effective_from: 2025-03-26` is midnight there."""
+    return ZoneInfo(DEFAULT_TIME_ZONE)

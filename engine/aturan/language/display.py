@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from .catalogue import time_zone
 from .labels import label, text
 from .model import format_duration, parse_timestamp
 from .operators import PRESENCE_OPS
 
 __all__ = ["JAKARTA", "atom_text", "code_and_label", "label", "rupiah", "show", "text"]
 
-JAKARTA = ZoneInfo("Asia/Jakarta")  # WIB: the time zone people read times in
+JAKARTA = time_zone()  # WIB: the time zone people read times in (catalogue.time_zone)
 
 
 def rupiah(amount: int) -> str:

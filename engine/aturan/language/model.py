@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from ..errors import Location, pointer_join
+from .catalogue import time_zone
 from .loader import SourceDocument
 from .operators import PRESENCE_OPS, TIME_OPS
 
@@ -224,6 +225,20 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
 
 
+def parse_effective(text: str, zone: tzinfo) -> datetime:
+    """`effective_from`/`effective_until`: a timestamp with an offset, or a date (`2025-03-26`),
+    which means midnight at the start of that day in the platform's time zone `zone`."""
+    if len(text) == 10:  # the schema admits exactly YYYY-MM-DD or a full timestamp
+        return datetime.combine(date.fromisoformat(text), time(0), zone)
+    return parse_timestamp(text)
+
+
+def platform_of_tree(tree: dict[str, Any]) -> str:
+    """The platform a ruleset file is for: its name, or the platform an overlay extends."""
+    extends = tree.get("extends")
+    return str(extends).split("@", 1)[0] if extends else str(tree.get("ruleset"))
+
+
 def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condition:
     loc = doc.location(pointer)
     if "all" in node:
@@ -281,10 +296,11 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
              lint_silence=_silences(doc, r, f"/rules/{i}"))
         for i, r in enumerate(tree["rules"]))
     until = tree.get("effective_until")
+    zone = time_zone(platform_of_tree(tree))
     return RulesetVersion(
         name=tree["ruleset"], version=tree["version"],
-        effective_from=parse_timestamp(tree["effective_from"]),
-        effective_until=parse_timestamp(until) if until else None,
+        effective_from=parse_effective(tree["effective_from"], zone),
+        effective_until=parse_effective(until, zone) if until else None,
         description=tree["description"],
         sources=tuple(c for c in (_citation(s) for s in tree["sources"]) if c),
         default=_effect(tree["default"]["then"]), default_messages=dict(tree["default"]["explain"]),

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, Location, RulesetError, display_path
+from .catalogue import time_zone
 from .loader import SourceDocument, load_yaml_file
-from .model import RulesetVersion, build_ruleset, parse_timestamp
+from .model import RulesetVersion, build_ruleset, parse_effective, platform_of_tree
 from .schema import schema_diagnostics
 from .semantic import check_collection, check_overlay, check_ruleset
 from .semver import parse_version, valid_range, version_in_range
@@ -89,13 +90,15 @@ def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
 def _check_dates(doc: SourceDocument) -> list[Diagnostic]:
     """The schema checks a date's shape; this checks it is a real instant (no 30 February)."""
     found = []
+    zone = time_zone(platform_of_tree(doc.tree))
     for key in ("effective_from", "effective_until"):
         text = doc.tree.get(key)
         try:
             if isinstance(text, str):
-                parse_timestamp(text)
+                parse_effective(text, zone)
         except ValueError as exc:
-            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real date and time "
+            what = "date" if isinstance(text, str) and len(text) == 10 else "date and time"
+            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real {what} "
                                     f"({exc})", doc.location(f"/{key}")))
     return found
 
