@@ -133,3 +133,16 @@ def test_display_path_is_lexical_and_relative_only_when_asked(tmp_path, monkeypa
     assert display_path("c.yaml", relative=False) == (tmp_path / "c.yaml").as_posix()
     assert display_path(tmp_path.parent / "x.yaml", relative=True) == "../x.yaml"
     assert os.path.isabs(display_path("x.yaml", relative=False))
+
+
+def test_a_policy_folders_project_file_is_named_like_its_rulesets(tmp_path, capsys,
+                                                                   monkeypatch):
+    shutil.copytree(RULESETS / "tiktok_shop", tmp_path / "rulesets" / "tiktok_shop")
+    (tmp_path / "aturan.yaml").write_text(
+        "facts:\n  order.ext.tier: { type: enum, values: [], description: d }\n")
+    (tmp_path / "rulesets" / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "rulesets" / "work")
+    code, _, err = run(capsys, "validate", "..")
+    assert code == 1 and first_location(err) == "../../aturan.yaml:2:3"
+    code, _, err = run(capsys, "validate", str(tmp_path / "rulesets"))
+    assert code == 1 and first_location(err) == f"{(tmp_path / 'aturan.yaml').as_posix()}:2:3"

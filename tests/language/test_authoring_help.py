@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aturan.language.catalogue import time_zone
+from aturan.language.catalogue import bundled_catalogue
 from aturan.language.loader import parse_yaml, yaml_hint
 from aturan.language.repository import load_collection
 from conftest import MINIMAL_RULESET, write_ruleset
@@ -37,7 +37,21 @@ def test_a_date_is_midnight_in_the_platforms_time_zone(tmp_path, monkeypatch):
     assert rs.effective_from == datetime(2024, 1, 1, tzinfo=WIB)
     assert rs.effective_from.isoformat() == "2024-01-01T00:00:00+07:00"
     assert rs.effective_until == datetime(2024, 7, 1, tzinfo=WIB)
-    assert time_zone("demo") == WIB and time_zone() == WIB
+    assert bundled_catalogue().platform("demo").zone == WIB
+
+
+def test_a_date_is_midnight_in_a_project_platforms_own_time_zone(tmp_path, monkeypatch):
+    """The zone comes from the policy folder's catalogue (aturan.yaml), the one place zones
+    are known: a platform in Asia/Makassar (WITA, +08:00) starts its day an hour earlier."""
+    (tmp_path / "aturan.yaml").write_text(
+        "platforms:\n  grab_mart: { display_name: Grab Mart, time_zone: Asia/Makassar, "
+        "holidays: ID }\n", encoding="utf-8")
+    text = (MINIMAL_RULESET.replace("ruleset: demo", "ruleset: grab_mart")
+            .replace("effective_from: 2024-01-01T00:00:00+07:00", "effective_from: 2024-01-01"))
+    collection, problems = load(tmp_path, monkeypatch, (text, "grab_mart", "1.0.0"))
+    assert errors(problems) == []
+    [rs] = collection.versions
+    assert rs.effective_from.isoformat() == "2024-01-01T00:00:00+08:00"
 
 
 def test_dates_and_timestamps_meet_exactly_at_a_version_change(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from ..errors import Location, pointer_join
-from .catalogue import time_zone
+from .catalogue import Catalogue, bundled_catalogue
 from .loader import SourceDocument
 from .operators import PRESENCE_OPS, TIME_OPS
 
@@ -284,7 +284,7 @@ def _silences(doc: SourceDocument, node: dict[str, Any], pointer: str) -> tuple[
                  for k, e in enumerate(entries))
 
 
-def build_ruleset(doc: SourceDocument) -> RulesetVersion:
+def build_ruleset(doc: SourceDocument, catalogue: Catalogue | None = None) -> RulesetVersion:
     """Schema-valid tree -> `RulesetVersion`. Durations that do not parse stay None for `semantic`."""
     tree = doc.tree
     key = f"{tree['ruleset']}@{tree['version']}"
@@ -296,7 +296,8 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
              lint_silence=_silences(doc, r, f"/rules/{i}"))
         for i, r in enumerate(tree["rules"]))
     until = tree.get("effective_until")
-    zone = time_zone(platform_of_tree(tree))
+    # a date is midnight in the time zone of the platform the file is for (an overlay: its base)
+    zone = (catalogue or bundled_catalogue()).platform(platform_of_tree(tree)).zone
     return RulesetVersion(
         name=tree["ruleset"], version=tree["version"],
         effective_from=parse_effective(tree["effective_from"], zone),
