@@ -1,7 +1,8 @@
 """The commands the docs tell people to type are run, so the docs cannot rot: every line of
 every ```` ```sh ```` block of the pages below runs in a temporary copy of the repository (its
-rulesets and examples), in order, in one folder, with `aturan` and `pytest` on the PATH, and
-must exit 0 (or the code its comment names: `# exit 1 if anything changed`). Blocks marked
+rulesets and examples), in order, with `aturan` and `pytest` on the PATH, and must exit 0 (or
+the code its comment names: `# exit 1 if anything changed`). Each block is one shell started at
+the copy's root (a `cd` holds to the end of its block); files persist across blocks. Blocks marked
 ```` ```sh long ```` (minutes, or a virtualenv) or ```` ```sh serve ```` (runs until stopped)
 are not run; `STAND_INS` makes what a skipped block would have made, smaller."""
 
@@ -29,7 +30,8 @@ STAND_INS = {
 }
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 EXIT = re.compile(r"#.*\bexit (\d)\b")
-SECONDS = 600  # per command: generous, the machine is shared
+SECONDS = 1200  # per block: generous, the machine is shared
+MARK = "__docs_command_exit__"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Command:
     line: int
     text: str
     tags: frozenset[str]
+    block: int = 0  # which block of the page: its commands share one shell
 
     @property
     def expected_exit(self) -> int:
@@ -49,7 +52,7 @@ def commands(page: str) -> list[Command]:
     """Every command of the page's sh blocks, with the tags of its block (`sh long` -> long)."""
     source = (ROOT / page).read_text(encoding="utf-8")
     found = []
-    for fence in FENCE.finditer(source):
+    for number, fence in enumerate(FENCE.finditer(source)):
         info = fence.group(1).split()
         if not info or info[0] != "sh":
             continue
@@ -57,8 +60,16 @@ def commands(page: str) -> list[Command]:
         for offset, text in enumerate(fence.group(2).splitlines()):
             if text.strip() and not text.lstrip().startswith("#"):
                 found.append(Command(page, first + offset, text.strip(),
-                                     frozenset(info[1:])))
+                                     frozenset(info[1:]), number))
     return found
+
+
+def script(block: list[Command]) -> str:
+    """One block as a shell script: each command, then a marker line with its exit code."""
+    lines = []
+    for command in block:
+        lines += [command.text, f'echo "{MARK} {command.line} $?"']
+    return "\n".join(lines) + "\n"
 
 
 def test_every_page_has_commands_and_only_known_tags():
@@ -99,20 +110,43 @@ def test_documented_commands_run(tmp_path, page):
         shutil.copytree(ROOT / folder, work / folder,
                         ignore=shutil.ignore_patterns("__pycache__"))
     env = _environment(tmp_path)
-    failures = []
-    for command in [Command(page, 0, text, frozenset()) for text in STAND_INS.get(page, ())] + [
-            c for c in commands(page) if not c.tags & SKIPPED_TAGS]:
-        started = time.monotonic()
-        code, out = _run(command.text, work, env)
-        if code != command.expected_exit:
-            failures.append(f"{page}:{command.line}: `{command.text}` exited {code} (expected "
-                            f"{command.expected_exit}) after {time.monotonic() - started:.1f} s"
-                            f"\n{out[-4000:]}")
+    runnable = [Command(page, 0, text, frozenset(), -1) for text in STAND_INS.get(page, ())] + [
+        c for c in commands(page) if not c.tags & SKIPPED_TAGS]
+    blocks: dict[int, list[Command]] = {}
+    for command in runnable:
+        blocks.setdefault(command.block, []).append(command)
+    failures = [f for block in blocks.values() for f in run_block(block, work, env)]
     assert not failures, "\n\n".join(failures)
 
 
+def run_block(block: list[Command], work: Path, env: dict[str, str]) -> list[str]:
+    """Run one block in one shell; a line per command that did not exit as expected."""
+    started = time.monotonic()
+    code, out = _run(script(block), work, env)
+    exits = {int(m.group(1)): int(m.group(2))
+             for m in re.finditer(rf"^{MARK} (\d+) (\d+)$", out, re.M)}
+    failures = []
+    for command in block:
+        got = exits.get(command.line, f"nothing (the block ended: {code})")
+        if got != command.expected_exit:
+            failures.append(f"{command.page}:{command.line}: `{command.text}` exited {got} "
+                            f"(expected {command.expected_exit}); the block took "
+                            f"{time.monotonic() - started:.1f} s\n{out[-4000:]}")
+    return failures
+
+
+def test_the_runner_catches_a_failing_line_and_keeps_a_cd_within_its_block(tmp_path):
+    (tmp_path / "sub").mkdir()
+    block = [Command("page.md", n, text, frozenset(), 0) for n, text in enumerate(
+        ["cd sub", "test -d ../sub && touch made", "false", "false  # exit 1 on purpose",
+         "test -f made"], start=1)]
+    failures = run_block(block, tmp_path, dict(os.environ))
+    assert [f.split(":", 2)[1] for f in failures] == ["3"]
+    assert (tmp_path / "sub" / "made").exists()
+
+
 def _run(text: str, cwd: Path, env: dict[str, str]) -> tuple[int | str, str]:
-    """Run one command line in its own process group; past the deadline the whole group is
+    """Run one block's script in its own process group; past the deadline the whole group is
     killed (a server a page forgot to mark `serve` must not outlive the test)."""
     process = subprocess.Popen(["bash", "-c", text], cwd=cwd, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
