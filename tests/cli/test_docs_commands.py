@@ -3,8 +3,9 @@ every ```` ```sh ```` block of the pages below runs in a temporary copy of the r
 rulesets and examples), in order, with `aturan` and `pytest` on the PATH, and must exit 0 (or
 the code its comment names: `# exit 1 if anything changed`). Each block is one shell started at
 the copy's root (a `cd` holds to the end of its block); files persist across blocks. Blocks marked
-```` ```sh long ```` (minutes, or a virtualenv) or ```` ```sh serve ```` (runs until stopped)
-are not run; `STAND_INS` makes what a skipped block would have made, smaller."""
+```` ```sh long ```` (minutes, or a virtualenv), ```` ```sh serve ```` (runs until stopped) or
+```` ```sh cluster ```` (a Dask cluster and data of one's own) are not run; `STAND_INS` makes
+what a skipped block would have made, smaller."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import pytest
 from conftest import ROOT
 
 PAGES = ("README.md", "docs/testing.md", "docs/authoring.md")
-SKIPPED_TAGS = {"long", "serve"}
+SKIPPED_TAGS = {"long", "serve", "cluster"}
 # what a skipped block would have made, made small, so the commands after it still run
 STAND_INS = {
     "docs/testing.md": ["aturan sample --platform tiktok_shop --n 2000 --seed 7 > orders.jsonl"],
