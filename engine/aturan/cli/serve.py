@@ -34,11 +34,13 @@ MIB = 1024 * 1024
               envvar="ATURAN_MEMO_CAPACITY",
               help="Keys each compiled ruleset's memo holds (engine answers kept; least "
                    "recently used dropped first). Default 8192.")
+@click.option("--playground/--no-playground", default=False, envvar="ATURAN_PLAYGROUND",
+              help="Also serve /playground: a page to edit a ruleset and see its decisions.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
           watch_interval: float, max_body_bytes: int, batch_limit: int, memo_capacity: int | None,
-          log_level: str) -> None:
+          playground: bool, log_level: str) -> None:
     """Serve decisions over HTTP: POST /v1/decisions, POST /v1/decisions:batch, GET /v1/rulesets,
     /healthz, /metrics, /openapi.json. Rulesets are checked before the server starts."""
     try:
@@ -54,7 +56,7 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
     config = ServiceConfig(rulesets=Path(rulesets_dir or default_rulesets()).resolve(),
                            max_body_bytes=max_body_bytes, batch_limit=batch_limit, watch=watch,
                            watch_interval=watch_interval, handle_sighup=True,
-                           memo_capacity=memo_capacity)
+                           memo_capacity=memo_capacity, playground=playground)
     log_config = uvicorn_log_config(log_level)
     try:
         if workers == 1:

@@ -18,6 +18,7 @@ ENV_WATCH = "ATURAN_WATCH"
 ENV_WATCH_INTERVAL = "ATURAN_WATCH_INTERVAL"
 ENV_SIGHUP = "ATURAN_SIGHUP"
 ENV_MEMO_CAPACITY = "ATURAN_MEMO_CAPACITY"
+ENV_PLAYGROUND = "ATURAN_PLAYGROUND"
 
 
 class ConfigError(ValueError):
@@ -38,6 +39,7 @@ class ServiceConfig:
     watch_interval: float = 1.0
     handle_sighup: bool = False
     memo_capacity: int | None = None  # keys per compiled ruleset's memo; None: the default
+    playground: bool = False  # serve /playground and /v1/playground/* (docs/playground.md)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -54,7 +56,8 @@ class ServiceConfig:
                 ENV_BATCH_LIMIT: str(self.batch_limit), ENV_WATCH: "1" if self.watch else "0",
                 ENV_WATCH_INTERVAL: repr(self.watch_interval),
                 ENV_SIGHUP: "1" if self.handle_sighup else "0",
-                ENV_MEMO_CAPACITY: "" if self.memo_capacity is None else str(self.memo_capacity)}
+                ENV_MEMO_CAPACITY: "" if self.memo_capacity is None else str(self.memo_capacity),
+                ENV_PLAYGROUND: "1" if self.playground else "0"}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -70,7 +73,8 @@ class ServiceConfig:
                    watch=_flag(env, ENV_WATCH),
                    watch_interval=_number(env, ENV_WATCH_INTERVAL, 1.0, float),
                    handle_sighup=_flag(env, ENV_SIGHUP),
-                   memo_capacity=_number(env, ENV_MEMO_CAPACITY, None, int))
+                   memo_capacity=_number(env, ENV_MEMO_CAPACITY, None, int),
+                   playground=_flag(env, ENV_PLAYGROUND))
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):
