@@ -233,8 +233,9 @@ def test_sigterm_ends_aturan_decide_with_every_answered_decision_logged(tmp_path
                 (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     logged = [line.record["decision_id"] for line in read_file(log) if line.record]
     assert not any(line.torn for line in read_file(log))
+    # every answer printed was logged, in order; the log may also hold decisions made but not
+    # yet printed when the signal came (decide writes its output in blocks)
     assert len(answered) >= 200 and logged[: len(answered)] == answered
-    assert len(logged) - len(answered) <= 1  # at most the one being printed when it stopped
 
 
 def test_a_lone_surrogate_in_the_input_is_written_as_its_escape(tmp_path, policies):

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..language.model import Rule, atoms_of
 from ..runtime.compiler import CompiledRuleset
-from ..runtime.decision import RefundDecision, canonical_json
+from ..runtime.decision import RefundDecision, canonical_json, canonical_json_of_facts
 from ..runtime.explain import holds
 from ..runtime.facts import FlatFacts
 from ..runtime.observe import DecisionEvent
@@ -120,7 +120,7 @@ class RecordBuilder:
             ',"now":', encode_basestring(decision.evaluated_at),
             ',"now_source":', '"now"' if "now" in facts else '"request.at"',
             ',"selection":', self._selection(event),
-            ',"input":', canonical_json(masked), ',"masked":',
+            ',"input":', canonical_json_of_facts(masked), ',"masked":',
             canonical_json(which) if which else "{}",
             ',"result":', self.result(event)))
 

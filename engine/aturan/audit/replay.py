@@ -108,7 +108,7 @@ class Resolver:
             shutil.copyfile(file, target)
         try:
             capture = _Capture()
-            return Policies(load_rulesets([root / RULESETS_DIR]), capture), capture
+            return Policies(load_rulesets([root / RULESETS_DIR]), on_decision=capture), capture
         except AturanError as exc:
             return f"the archived text does not load: {exc.first.full_message}"
 

@@ -9,7 +9,7 @@ import sys
 import click
 from rich.markup import escape
 
-from ..analysis.reference import format_why_not, why_not
+from ..analysis.reference import format_why_not, known_rule, why_not
 from ..errors import AturanError, FactsError, RulesetError, SelectionError, error_body
 from ..regression.cluster import ClusterError
 from ..regression.inputs import InputError
@@ -20,6 +20,15 @@ from .common import console, default_rulesets, load_or_exit, rulesets_option
 from .logopts import attach_log, decision_log_options
 from .render import print_decision, print_diagnostics
 from .scale import cluster_options, executor, fail, parse_size, progress_bar
+
+_BLOCK = 256  # JSON lines per write
+
+
+def _write(lines: list[str]) -> None:
+    """Write and forget `lines`, each ended by a newline, in one call."""
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        lines.clear()
 
 
 @click.command()
@@ -65,30 +74,43 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
     except (OSError, UnicodeDecodeError) as exc:
         raise click.UsageError(f"cannot read {facts_file.name}: {exc}") from exc
     policies = attach_log(load_or_exit(rulesets_dir), rulesets_dir, **log_options)
+    if why_not_rule:  # a rule no version has is a usage error (exit 2), not a bad order
+        try:
+            known_rule(policies.collection, why_not_rule, pin)
+        except SelectionError as exc:
+            raise click.BadParameter(exc.first.full_message, param_hint="--why-not") from exc
     source = "<stdin>" if facts_file.name in ("-", "<stdin>") else facts_file.name
     out, err = console(), console(err=True)
     failed = 0
-    for number, document in read_documents(text, source):
+    lines: list[str] = []  # JSON Lines written in blocks: click.echo flushes every line
+    # without --why-not each document is read by `decide_text` (orjson when provably exact)
+    for number, document in read_documents(text, source, raw=not why_not_rule):
         try:
             if isinstance(document, FactsError):
                 raise document
-            decision = policies.decide(document, pin, lang)
-            report = (why_not(policies, document, why_not_rule, pin, decision)
-                      if why_not_rule else None)
+            if why_not_rule:
+                decision = policies.decide(document, pin, lang)
+                report = why_not(policies, document, why_not_rule, pin, decision)
+            else:
+                decision = policies.decide_text(document, pin, lang, source=source, line=number)
+                report = None
         except AturanError as exc:
             failed += 1
             if fmt == "json":
-                click.echo(canonical_json({**error_body(exc), "line": number}))
+                lines.append(canonical_json({**error_body(exc), "line": number}))
             else:
                 err.print(f"[red]line {number}: invalid input[/]")
                 print_diagnostics(err, exc.diagnostics)
             continue
         if fmt == "json":
-            click.echo(canonical_json(report.to_dict()) if report else decision.to_json())
+            lines.append(canonical_json(report.to_dict()) if report else decision.to_json())
+            if len(lines) >= _BLOCK:
+                _write(lines)
         else:
             print_decision(out, decision, lang or "en")
-            for line in format_why_not(report) if report else ():
+            for line in format_why_not(report, lang) if report else ():
                 out.print(escape(line))
+    _write(lines)
     sys.stdout.flush()
     if failed:
         raise click.exceptions.Exit(1)

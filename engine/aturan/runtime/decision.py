@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import json.encoder
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -121,34 +122,68 @@ class Decision:
         return data if self.decision_id is None else {"decision_id": self.decision_id, **data}
 
     def to_json(self) -> str:
-        """The canonical serialisation: the same bytes from the library, the CLI and HTTP."""
-        return canonical_json(self.to_dict())
+        """The canonical serialisation: the same bytes from the library, the CLI and HTTP.
+
+        `canonical_json` without its walk over every value: the fields typed `str`, `int` or
+        `None` are taken at their word, and only the free-form ones (each explanation item's
+        `effect` and `because`) are searched for floats, the one JSON type orjson writes
+        differently. A decision aturan makes never holds one (rulesets' operands are
+        type-checked against the catalogue, facts refuse fractional numbers); a hand-built
+        one that does gets `json.dumps`."""
+        data = self.to_dict()
+        for item in data["explanation"]:
+            if not (_floatless(item["effect"]) and _floatless(item["because"])):
+                return _json_dumps(data)
+        return _fast_dumps(data)
 
 
 def canonical_json(data: Any) -> str:
-    """`json.dumps(data, ensure_ascii=False, separators=(",", ":"))`: compact, keys in their
-    order, non-ASCII as is."""
-    return _ENCODE(data)
+    """The one writer of canonical JSON: compact, UTF-8 text unescaped, keys in insertion order;
+    byte for byte `json.dumps(data, ensure_ascii=False, separators=(",", ":"))`.
+
+    orjson writes it several times faster and identically except for floats (exponents as
+    `1e-05` vs `1e-5`, NaN and infinities as `null`), subclasses and other types (enums it
+    writes, `json.dumps` refuses), integers beyond 64 bits, non-string keys and lone
+    surrogates: the first two are looked for first, the others make orjson raise, and all of
+    them are written (or refused) by `json.dumps`."""
+    if _floatless(data):
+        return _fast_dumps(data)
+    return _json_dumps(data)
 
 
-def _encoder() -> Any:
-    """`canonical_json` without building an encoder per call (a microsecond or more each: the
-    decision log encodes every order's facts). CPython's C encoder made once, exactly as
-    `JSONEncoder.iterencode` makes it for every call but without the circular-reference check
-    (decisions and facts are trees); the plain encoder where there is no C one."""
-    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return plain.encode
-    encode = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",", False,
-                  False, True)
-    join = "".join
-
-    def fast(data: Any) -> str:
-        if isinstance(data, str):
-            return json.encoder.encode_basestring(data)
-        return join(encode(data, 0))
-    return fast
+def canonical_json_of_facts(data: Any) -> str:
+    """`canonical_json` of validated facts (or a masked copy of them), which hold no float:
+    facts refuse fractional numbers and NaN (`runtime.facts`), so the walk looking for one is
+    skipped. The decision log encodes every order's facts with it."""
+    return _fast_dumps(data)
 
 
-_ENCODE = _encoder()
+def _json_dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _fast_dumps(data: Any) -> str:
+    """orjson for data holding no float; whatever else it refuses, `json.dumps` writes."""
+    try:
+        return _orjson_dumps(data).decode()
+    except TypeError:
+        return _json_dumps(data)
+
+
+_orjson_dumps = orjson.dumps
+_SCALARS = frozenset((str, int, bool, type(None)))
+
+
+def _floatless(value: Any) -> bool:
+    """`value` is made of exactly dict, list, tuple, str, int, bool and None, with no float and
+    no subclass (an enum, a float subclass, a dict with its own `items`): those go to
+    `json.dumps`, which then writes them, or refuses them, as it always did."""
+    kind = type(value)
+    if kind is dict:
+        value = value.values()
+    elif kind is not list and kind is not tuple:
+        return kind in _SCALARS
+    for child in value:  # a loop, not all(...): this runs for every decision written
+        if type(child) not in _SCALARS and not _floatless(child):
+            return False
+    return True

@@ -1,13 +1,16 @@
 """The decision service's FastAPI app: routes, access log, metrics and hot reload wired together.
 
-Request handlers are async only to read the body under its size limit; parsing, validation and
-the decision itself are CPU-bound and run in Starlette's threadpool, where the engine adapter's
-process-wide lock serialises the durable_rules calls. More throughput comes from more worker
+Request handlers are async only to read the body under its size limit. Parsing, validation and
+the decision itself are CPU-bound: one decision of a body up to `INLINE_BYTES` takes tens of
+microseconds, less than handing it to a thread and back, so it runs on the event loop; a batch,
+or a larger body, runs in Starlette's threadpool. The engine adapter's process-wide lock
+serialises the durable_rules calls either way. More throughput comes from more worker
 processes (`aturan serve --workers N`), each with its own engine state."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
 
 LOG_FIELDS = "aturan.log"  # scope key: the dict a handler fills for the access log line
 LANGS = ("en", "id")
+INLINE_BYTES = 64 * 1024  # one decision of a body up to this size is decided on the event loop
 
 
 class DecisionService:
@@ -64,14 +68,27 @@ class DecisionService:
         self.holder = holder
         self.metrics = metrics
         self.decision_log: DecisionLog | None = None
+        self._memo_published = 0.0  # perf_counter() when memo counts were last published
+
+    def publish_memo(self, policies: Policies | None = None, every: float = 0.0) -> None:
+        """Memo hits, misses and evictions to the metrics, at most once per `every` seconds:
+        on each scrape (this process), and after requests when workers share the counts."""
+        now = perf_counter()
+        if now - self._memo_published >= every:
+            self._memo_published = now
+            self.metrics.memo_seen((policies or self.holder.policies).cache.stats())
 
     def decide(self, body: bytes, pin: str | None, lang: str | None,
                log: dict[str, Any]) -> str:
         """The decision as text: its canonical bytes (`Decision.to_json`)."""
-        facts = parse_json(body, "<body>", limit=self.config.max_body_bytes)
-        log["order_id"] = _order_id(facts)
-        with self.holder.lease() as policies:
-            decision = policies.decide(facts, pin, lang)
+        def seen(facts: Any) -> None:
+            log["order_id"] = _order_id(facts)
+
+        with self.holder.lease() as policies:  # `decide_text`: orjson when provably exact
+            decision = policies.decide_text(body, pin, lang, source="<body>",
+                                            limit=self.config.max_body_bytes, seen=seen)
+            if self.metrics.multiprocess:
+                self.publish_memo(policies, every=1.0)
         self.metrics.decided(decision)
         log.update(ruleset=f"{decision.ruleset.name}@{decision.ruleset.version}",
                    outcome=decision.outcome, decision_id=decision.decision_id)
@@ -95,6 +112,8 @@ class DecisionService:
                     self.metrics.decided(result)
                     rulesets.add(f"{result.ruleset.name}@{result.ruleset.version}")
                     parts.append(result.to_json())
+            if self.metrics.multiprocess:
+                self.publish_memo(policies, every=1.0)
         log.update(items=len(items), failed=failed, ruleset=",".join(sorted(rulesets)) or None)
         return '{"results":[' + ",".join(parts) + "]}"
 
@@ -186,11 +205,14 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
         logs.event("reload", logging.INFO if result.ok else logging.ERROR, **result.to_dict())
 
     decision_log = config.decision_log.open(metrics.dropped) if config.decision_log else None
-    holder = PolicyHolder(config.rulesets.resolve(), on_reload=reloaded)
+    loader = functools.partial(load, memo_capacity=config.memo_capacity)
     if decision_log is not None:  # every set served, from the first to each reload, is logged
         root = config.rulesets.resolve()
-        holder.loader = lambda folder: decision_log.attach(load(folder), [folder])
-        policies = decision_log.attach(policies if policies is not None else load(root), [root])
+        plain = loader
+        loader = lambda folder: decision_log.attach(plain(folder), [folder])  # noqa: E731
+        policies = decision_log.attach(policies if policies is not None else plain(root),
+                                       [root])
+    holder = PolicyHolder(config.rulesets.resolve(), loader=loader, on_reload=reloaded)
     holder.start(policies)
     service = DecisionService(config, holder, metrics)
     service.decision_log = decision_log
@@ -288,16 +310,21 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
     limit = service.config.max_body_bytes
 
     async def answer(request: Request, handle: Callable[..., str], ruleset: str | None,
-                     lang: str | None) -> Response:
-        """Read the body, run `handle(body, pin, lang, log)` in the threadpool, answer its
-        JSON text, or the error's response."""
+                     lang: str | None, inline: int = 0) -> Response:
+        """Read the body, run `handle(body, pin, lang, log)` (here for a body of at most
+        `inline` bytes, else in the threadpool), answer its JSON text, or the error's
+        response."""
         log = _log_fields(request)
         if service.decision_log is not None:  # the ids a record carries, into the threadpool
             headers = request.headers
             REQUEST_IDS.set(request_ids(headers.get("traceparent"), headers.get("x-request-id")))
         try:
             body = await read_body(request, limit)
-            text = await run_in_threadpool(handle, body, ruleset or None, _check_lang(lang), log)
+            if len(body) <= inline:
+                text = handle(body, ruleset or None, _check_lang(lang), log)
+            else:
+                text = await run_in_threadpool(handle, body, ruleset or None, _check_lang(lang),
+                                               log)
         except Exception as exc:
             return _failure(exc, log, metrics)
         response = _json(text)
@@ -312,7 +339,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
                          **error_responses(400, 404, 413, 422)})
     async def decide(request: Request, ruleset: str | None = RULESET_PARAM,
                      lang: str | None = LANG_PARAM) -> Response:
-        return await answer(request, service.decide, ruleset, lang)
+        return await answer(request, service.decide, ruleset, lang, INLINE_BYTES)
 
     @app.post("/v1/decisions:batch", response_class=Response, openapi_extra=BATCH_BODY,
               summary="Decide many orders; each item answered in order",
@@ -334,6 +361,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text format")
     def prometheus() -> Response:  # sync: in multiprocess mode this reads files
+        service.publish_memo()
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 

@@ -19,6 +19,7 @@ ENV_BATCH_LIMIT = "ATURAN_BATCH_LIMIT"
 ENV_WATCH = "ATURAN_WATCH"
 ENV_WATCH_INTERVAL = "ATURAN_WATCH_INTERVAL"
 ENV_SIGHUP = "ATURAN_SIGHUP"
+ENV_MEMO_CAPACITY = "ATURAN_MEMO_CAPACITY"
 ENV_PLAYGROUND = "ATURAN_PLAYGROUND"
 
 
@@ -39,6 +40,7 @@ class ServiceConfig:
     watch: bool = False
     watch_interval: float = 1.0
     handle_sighup: bool = False
+    memo_capacity: int | None = None  # keys per compiled ruleset's memo; None: the default
     decision_log: LogSettings | None = None  # --decision-log*: one record per decision
     playground: bool = False  # serve /playground and /v1/playground/* (docs/playground.md)
 
@@ -49,12 +51,15 @@ class ServiceConfig:
             raise ConfigError(f"batch limit must be at least 1 item, not {self.batch_limit}")
         if not self.watch_interval > 0:
             raise ConfigError(f"watch interval must be positive, not {self.watch_interval}")
+        if self.memo_capacity is not None and self.memo_capacity < 1:
+            raise ConfigError(f"memo capacity must be at least 1 key, not {self.memo_capacity}")
 
     def to_env(self) -> dict[str, str]:
         return {ENV_RULESETS: str(self.rulesets), ENV_MAX_BODY: str(self.max_body_bytes),
                 ENV_BATCH_LIMIT: str(self.batch_limit), ENV_WATCH: "1" if self.watch else "0",
                 ENV_WATCH_INTERVAL: repr(self.watch_interval),
                 ENV_SIGHUP: "1" if self.handle_sighup else "0",
+                ENV_MEMO_CAPACITY: "" if self.memo_capacity is None else str(self.memo_capacity),
                 ENV_PLAYGROUND: "1" if self.playground else "0",
                 **(self.decision_log.to_env() if self.decision_log else {})}
 
@@ -72,6 +77,7 @@ class ServiceConfig:
                    watch=_flag(env, ENV_WATCH),
                    watch_interval=_number(env, ENV_WATCH_INTERVAL, 1.0, float),
                    handle_sighup=_flag(env, ENV_SIGHUP),
+                   memo_capacity=_number(env, ENV_MEMO_CAPACITY, None, int),
                    playground=_flag(env, ENV_PLAYGROUND),
                    decision_log=_decision_log(env))
 
