@@ -162,7 +162,8 @@ def test_every_answered_decision_is_logged_once_verifiable_and_masked(tmp_path):
     original = gzip.open(target).read()
     text = original.decode("utf-8").splitlines(keepends=True)
     record = json.loads(text[3])
-    record["result"]["next_steps"] = ["contact_customer_service"]
+    record["result"]["next_steps"] = [*record["result"]["next_steps"], "refund_in_cash"]
+    assert canonical_json(record) + "\n" != text[3]  # a real edit
     text[3] = canonical_json(record) + "\n"
     target.write_bytes(gzip.compress("".join(text).encode("utf-8")))
     edited = replay(str(folder), "--verify")

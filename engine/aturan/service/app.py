@@ -18,6 +18,7 @@ import threading
 import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -205,10 +206,10 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
         logs.event("reload", logging.INFO if result.ok else logging.ERROR, **result.to_dict())
 
     decision_log = config.decision_log.open(metrics.dropped) if config.decision_log else None
-    loader = functools.partial(load, memo_capacity=config.memo_capacity)
+    plain = functools.partial(load, memo_capacity=config.memo_capacity)
+    loader: Callable[[Path], Policies] = plain
     if decision_log is not None:  # every set served, from the first to each reload, is logged
         root = config.rulesets.resolve()
-        plain = loader
         loader = lambda folder: decision_log.attach(plain(folder), [folder])  # noqa: E731
         policies = decision_log.attach(policies if policies is not None else plain(root),
                                        [root])
