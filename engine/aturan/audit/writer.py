@@ -49,7 +49,9 @@ from .record import RecordBuilder
 LOG = logging.getLogger("aturan.audit")
 MIB = 1024 * 1024
 WHEN_FULL = ("block", "drop")
-_WAKE_BATCH = 256  # queued records that wake the writer before its interval is up
+# queued records that wake the writer before its interval is up: each wake-up hands the GIL
+# over, so the writer takes records in batches
+_WAKE_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ class DecisionLog:
                 self._busy = True
             out: list[bytes] = []
             count = 0
-            while queue and count < 1024:
+            while queue and count < 4096:
                 body = queue.popleft()
                 count += 1
                 seq = self._seq + 1
