@@ -52,6 +52,9 @@ WHEN_FULL = ("block", "drop")
 # queued records that wake the writer before its interval is up: each wake-up hands the GIL
 # over, so the writer takes records in batches
 _WAKE_BATCH = 1024
+# gzip level of rotated files: records compress about 8.6x at 3 for 6 µs of CPU each, 11.5x
+# at 6 for 12 µs (on the compressor thread, which zlib lets run beside the deciding one)
+GZIP_LEVEL = 3
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,8 @@ class DecisionLog:
         target = path.with_name(path.name + ".gz")
         temporary = path.with_name(path.name + ".gz.tmp")
         try:
-            with open(path, "rb") as source, gzip.open(temporary, "wb", compresslevel=6) as out:
+            with open(path, "rb") as source, \
+                    gzip.open(temporary, "wb", compresslevel=GZIP_LEVEL) as out:
                 shutil.copyfileobj(source, out, 1024 * 1024)
             with open(temporary, "rb") as done:
                 os.fsync(done.fileno())
