@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..language.catalogue import catalogue
 from ..language.display import JAKARTA
 from ..language.model import Effect, Rule, RulesetVersion
 from ..runtime.compiler import compile_ruleset
@@ -196,7 +197,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
                     "at": ts("request.seller_response.at") or now.isoformat()}
         if get("request.seller_response.reason") is not None:
             response["reason"] = get("request.seller_response.reason")
-    return {
+    facts: dict[str, Any] = {
         "order": {
             "id": get("order.id"), "platform": platform, "placed_at": ts("order.placed_at"),
             "status": get("order.status"),
@@ -214,6 +215,23 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
                     "seller_response": response},
         "now": now.isoformat(),
     }
+    _place_optional(facts, point)
+    return facts
+
+
+def _place_optional(facts: dict[str, Any], point: dict[str, Any]) -> None:
+    """Optional leaf facts of an object the document above already has (`order.seller.tier`,
+    `order.fulfillment.service_level`), set where the point gives them a value."""
+    for path, value in point.items():
+        field = catalogue().get(path)
+        if value is None or field is None or field.derived or field.kind == "timestamp":
+            continue
+        *parents, name = path.split(".")
+        holder: Any = facts
+        for part in parents:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and name not in holder:
+            holder[name] = value
 
 
 # ---------------------------------------------------------------------------------------------
