@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, Location, RulesetError
+from .catalogue import Catalogue, bundled_catalogue
 from .loader import SourceDocument, load_yaml_file
 from .model import RulesetVersion, build_ruleset, parse_timestamp
+from .project import catalogue_for, rulesets_of
 from .schema import schema_diagnostics
 from .semantic import check_collection, check_overlay, check_ruleset
 from .semver import parse_version, valid_range, version_in_range
@@ -21,19 +23,23 @@ CASES_DIR = "cases"
 
 @dataclass(frozen=True)
 class RulesetCollection:
-    """Every loaded ruleset version, by name, ordered by `effective_from`."""
+    """Every loaded ruleset version, by name, ordered by `effective_from`, with the effective
+    catalogue of the policy folder they came from (the bundled one without a project file)."""
 
     versions: tuple[RulesetVersion, ...]
     by_name: dict[str, tuple[RulesetVersion, ...]] = field(default_factory=dict)
+    catalogue: Catalogue = field(default_factory=bundled_catalogue)
 
     @classmethod
-    def of(cls, versions: Iterable[RulesetVersion]) -> RulesetCollection:
+    def of(cls, versions: Iterable[RulesetVersion], catalogue: Catalogue | None = None
+           ) -> RulesetCollection:
         groups: dict[str, list[RulesetVersion]] = defaultdict(list)
         for rs in versions:
             groups[rs.name].append(rs)
         ordered = {name: tuple(sorted(group, key=lambda r: r.effective_from))
                    for name, group in sorted(groups.items())}
-        return cls(tuple(rs for group in ordered.values() for rs in group), ordered)
+        return cls(tuple(rs for group in ordered.values() for rs in group), ordered,
+                   catalogue or bundled_catalogue())
 
     def get(self, name: str, version: str) -> RulesetVersion | None:
         return next((rs for rs in self.by_name.get(name, ()) if rs.version == version), None)
@@ -53,7 +59,7 @@ def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     `rulesets/tiktok_shop/1.0.0.yaml` whatever the working directory."""
     found: list[tuple[Path, str]] = []
     for raw in paths:
-        path = Path(raw)
+        path = rulesets_of(raw)  # a policy folder's root stands for its rulesets/
         if path.is_dir():
             base = path.resolve().parent
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
@@ -79,7 +85,8 @@ def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
                                 rs.location))
     if rs.extends and not valid_range(rs.extends.split("@", 1)[1]):
         found.append(Diagnostic("bad-extends", f"extends: {rs.extends!r} is not "
-                                "platform@version-range (e.g. tiktok_shop@^1)", rs.location))
+                                "platform@version-range (e.g. shop@^1: versions 1.x of shop)",
+                                rs.location))
     return found
 
 
@@ -97,8 +104,10 @@ def _check_dates(doc: SourceDocument) -> list[Diagnostic]:
     return found
 
 
-def load_file(file: Path, display: str) -> tuple[RulesetVersion | None, list[Diagnostic]]:
-    """One file through load -> schema -> build -> per-file semantic checks."""
+def load_file(file: Path, display: str, catalogue: Catalogue | None = None
+              ) -> tuple[RulesetVersion | None, list[Diagnostic]]:
+    """One file through load -> schema -> build -> per-file semantic checks (against the
+    folder's effective `catalogue`, default the bundled one)."""
     try:
         doc = load_yaml_file(file, display)
     except RulesetError as exc:
@@ -107,26 +116,48 @@ def load_file(file: Path, display: str) -> tuple[RulesetVersion | None, list[Dia
     if problems:
         return None, problems
     rs = build_ruleset(doc)
-    problems = check_ruleset(rs) + _check_names(rs, file)
+    problems = check_ruleset(rs, catalogue) + _check_names(rs, file)
     return (None if any(d.severity == "error" for d in problems) else rs), problems
 
 
+def _check_platforms(versions: list[RulesetVersion], catalogue: Catalogue
+                     ) -> list[Diagnostic]:
+    """A platform ruleset (not an overlay) is named after a platform of the catalogue, or no
+    order can ever select it: warn where a newcomer's new marketplace would go unnoticed."""
+    found = []
+    for rs in versions:
+        if not rs.is_overlay and rs.name not in catalogue.platforms:
+            found.append(Diagnostic(
+                "unknown-platform", f'ruleset "{rs.name}" is named after no platform, so no '
+                "order can select it (orders pick the ruleset named by order.platform)",
+                rs.location, severity="warning",
+                hint="A new marketplace is declared under `platforms:` in the policy folder's "
+                     "aturan.yaml (docs/authoring.md, \"Your own marketplace\")."))
+    return found
+
+
 def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, list[Diagnostic]]:
-    """Every valid version under `paths`, plus every diagnostic found on the way."""
+    """Every valid version under `paths`, plus every diagnostic found on the way. The policy
+    folder's project file (`language.project`) is read first: with a bad one, its problems
+    are all there is to report, since no ruleset can be checked without its catalogue."""
+    paths = list(paths)
+    catalogue, problems = catalogue_for(paths)
+    if catalogue is None:
+        return RulesetCollection.of(()), problems
     versions: list[RulesetVersion] = []
-    problems: list[Diagnostic] = []
     files = discover(paths)
     if not files:
         shown = ", ".join(str(p) for p in paths)
         problems.append(Diagnostic("no-rulesets", f"no ruleset files (*.yaml) found in {shown}",
                                    Location(shown)))
     for file, display in files:
-        rs, found = load_file(file, display)
+        rs, found = load_file(file, display, catalogue)
         problems.extend(found)
         if rs is not None:
             versions.append(rs)
     problems.extend(check_collection(versions))
-    collection = RulesetCollection.of(versions)
+    problems.extend(_check_platforms(versions, catalogue))
+    collection = RulesetCollection.of(versions, catalogue)
     for overlay in (rs for rs in versions if rs.is_overlay):
         bases = collection.bases_for(overlay)
         if not bases:
@@ -134,7 +165,7 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
                                        f"{overlay.extends}, but no loaded version matches",
                                        overlay.location))
         for base in bases:
-            problems.extend(check_overlay(overlay, base))
+            problems.extend(check_overlay(overlay, base, catalogue))
     return collection, problems
 
 
