@@ -4,15 +4,16 @@ collected, so `aturan validate` can show every problem in one run."""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Diagnostic, Location, RulesetError
+from ..errors import Diagnostic, Location, RulesetError, display_path
 from .catalogue import Catalogue, bundled_catalogue
-from .loader import SourceDocument, load_yaml_file
-from .model import RulesetVersion, build_ruleset, parse_timestamp
+from .loader import SourceDocument, load_yaml_file, parse_yaml
+from .model import RulesetVersion, build_ruleset, parse_effective, platform_of_tree
 from .project import catalogue_for, rulesets_of
 from .schema import schema_diagnostics
 from .semantic import check_collection, check_overlay, check_ruleset
@@ -55,29 +56,32 @@ class RulesetCollection:
 def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     """(file, display path) for every ruleset YAML under `paths`; `cases/` folders are skipped.
 
-    The display path is relative to the folder above the rulesets root, so explanations name
-    `rulesets/tiktok_shop/1.0.0.yaml` whatever the working directory."""
+    The display path is the file as the user named it (`errors.display_path`): relative to the
+    current directory for a relative `path`, absolute for an absolute one."""
     found: list[tuple[Path, str]] = []
     for raw in paths:
         path = rulesets_of(raw)  # a policy folder's root stands for its rulesets/
+        relative = not path.is_absolute()
         if path.is_dir():
-            base = path.resolve().parent
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
                            and CASES_DIR not in p.relative_to(path).parts and p.is_file())
-            found.extend((f, f.resolve().relative_to(base).as_posix()) for f in files)
+            found.extend((f, display_path(f, relative)) for f in files)
         else:
-            resolved = path.resolve()
-            base = resolved.parent.parent.parent
-            found.append((path, resolved.relative_to(base).as_posix()))
+            found.append((path, display_path(path, relative)))
     return found
 
 
-def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
+def _check_names(rs: RulesetVersion, file: Path | None) -> list[Diagnostic]:
+    """Name and version against the file's path (`file` None: text with no file), and their
+    syntax. The path is made absolute first (lexically: `..` and `.` folded, links kept), so
+    `aturan validate 2.0.0.yaml` from inside the folder, or `aturan lint ..` from `cases/`,
+    sees the real folder name."""
+    file = Path(os.path.abspath(file)) if file is not None else None
     found = []
-    if file.stem != rs.version:
+    if file is not None and file.stem != rs.version:
         found.append(Diagnostic("file-name", f'version {rs.version} is in a file named '
                                 f'"{file.name}"; name it "{rs.version}.yaml"', rs.location))
-    if file.parent.name != rs.name:
+    if file is not None and file.parent.name != rs.name:
         found.append(Diagnostic("folder-name", f'ruleset "{rs.name}" is in folder '
                                 f'"{file.parent.name}"; put it in "{rs.name}/"', rs.location))
     if parse_version(rs.version) is None:
@@ -90,16 +94,18 @@ def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
     return found
 
 
-def _check_dates(doc: SourceDocument) -> list[Diagnostic]:
+def _check_dates(doc: SourceDocument, catalogue: Catalogue) -> list[Diagnostic]:
     """The schema checks a date's shape; this checks it is a real instant (no 30 February)."""
     found = []
+    zone = catalogue.platform(platform_of_tree(doc.tree)).zone
     for key in ("effective_from", "effective_until"):
         text = doc.tree.get(key)
         try:
             if isinstance(text, str):
-                parse_timestamp(text)
+                parse_effective(text, zone)
         except ValueError as exc:
-            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real date and time "
+            what = "date" if isinstance(text, str) and len(text) == 10 else "date and time"
+            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real {what} "
                                     f"({exc})", doc.location(f"/{key}")))
     return found
 
@@ -112,10 +118,17 @@ def load_file(file: Path, display: str, catalogue: Catalogue | None = None
         doc = load_yaml_file(file, display)
     except RulesetError as exc:
         return None, exc.diagnostics
-    problems = schema_diagnostics(doc.tree, "ruleset", doc.location) or _check_dates(doc)
+    return _load_document(doc, file, catalogue)
+
+
+def _load_document(doc: SourceDocument, file: Path | None, catalogue: Catalogue | None
+                   ) -> tuple[RulesetVersion | None, list[Diagnostic]]:
+    catalogue = catalogue or bundled_catalogue()
+    problems = (schema_diagnostics(doc.tree, "ruleset", doc.location)
+                or _check_dates(doc, catalogue))
     if problems:
         return None, problems
-    rs = build_ruleset(doc)
+    rs = build_ruleset(doc, catalogue)
     problems = check_ruleset(rs, catalogue) + _check_names(rs, file)
     return (None if any(d.severity == "error" for d in problems) else rs), problems
 
@@ -155,6 +168,12 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
         problems.extend(found)
         if rs is not None:
             versions.append(rs)
+    return _gather(versions, problems, catalogue)
+
+
+def _gather(versions: list[RulesetVersion], problems: list[Diagnostic], catalogue: Catalogue
+            ) -> tuple[RulesetCollection, list[Diagnostic]]:
+    """The collection of `versions` and `problems` plus the checks across versions."""
     problems.extend(check_collection(versions))
     problems.extend(_check_platforms(versions, catalogue))
     collection = RulesetCollection.of(versions, catalogue)
@@ -167,6 +186,22 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
         for base in bases:
             problems.extend(check_overlay(overlay, base, catalogue))
     return collection, problems
+
+
+def collection_from_text(text: str | bytes, display: str,
+                         alongside: Iterable[RulesetVersion] = (),
+                         catalogue: Catalogue | None = None
+                         ) -> tuple[RulesetCollection, list[Diagnostic]]:
+    """One ruleset's text through the same stages as a file, under the virtual file name
+    `display`, nothing read from disk (the playground), checked against `catalogue` (a loaded
+    folder's; default the bundled one) and gathered with `alongside` (already loaded versions:
+    an overlay's bases). The name and version are not checked against a path."""
+    catalogue = catalogue or bundled_catalogue()
+    try:
+        rs, problems = _load_document(parse_yaml(text, display), None, catalogue)
+    except RulesetError as exc:
+        rs, problems = None, exc.diagnostics
+    return _gather(([rs] if rs is not None else []) + list(alongside), problems, catalogue)
 
 
 def load_rulesets(paths: Iterable[str | Path]) -> RulesetCollection:

@@ -97,7 +97,9 @@ def read_lines(lines: Iterable[tuple[int, str | bytes]], source: str
     for number, line in lines:
         if not line.strip():
             continue
+        # without its line break, so an error at the end of a line is located on that line
+        text = line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")
         try:
-            yield number, parse_json(line, source, number)
+            yield number, parse_json(text, source, number)
         except FactsError as exc:
             yield number, exc

@@ -212,6 +212,9 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
     app.add_middleware(AccessLog, metrics=metrics)
     _add_error_handlers(app, metrics)
     _add_routes(app, service)
+    if config.playground:  # off unless asked for: docs/playground.md
+        from .playground import add_playground
+        add_playground(app, holder)
 
     built: dict[str, dict[str, Any]] = {}  # catalogue digest -> document
 
