@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.error import MarkedYAMLError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from ..errors import Diagnostic, Location, RulesetError, pointer_join
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
 # The only tags a node may carry (implicitly, or written out as !!str etc.): anything else,
 # !!python/*, !!binary, !!set, !!omap or a local !tag, is refused rather than half-honoured.
 _PLAIN_TAGS = frozenset("tag:yaml.org,2002:" + name for name in
@@ -55,22 +58,54 @@ class _AliasRefused(MarkedYAMLError):
     """Raised by the composer for an anchor or alias, so it can be reported with its own code."""
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that reports anchors/aliases as an error instead of expanding them."""
+class _AliasCheck:
+    """Refuses anchors and aliases as the composer meets them (mixed into both loaders)."""
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
+            event = self.peek_event()  # type: ignore[attr-defined]
             raise _AliasRefused(None, None,
-                                  "anchors and aliases (*name) are not allowed in aturan files; "
-                                  "write the value out", event.start_mark)
-        event = self.peek_event()
+                                "anchors and aliases (*name) are not allowed in aturan files; "
+                                "write the value out", event.start_mark)
+        event = self.peek_event()  # type: ignore[attr-defined]
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             raise _AliasRefused(None, None,
-                                  f"anchor &{anchor} is not allowed in aturan files; "
-                                  "write the value out", event.start_mark)
-        return super().compose_node(parent, index)
+                                f"anchor &{anchor} is not allowed in aturan files; "
+                                "write the value out", event.start_mark)
+        return Composer.compose_node(self, parent, index)  # type: ignore[arg-type]
+
+
+class _NoAliasLoader(_AliasCheck, yaml.SafeLoader):
+    """SafeLoader that reports anchors/aliases as an error instead of expanding them."""
+
+
+def _fast_loader() -> Any:
+    """libyaml's scanner and parser (about 10x PyYAML's) under the same composer, checks,
+    resolver and constructors, so a valid document gives the same tree and positions; None when
+    PyYAML was built without libyaml. Errors are reported by re-reading with the pure-Python
+    loader, so their messages and positions stay exactly PyYAML's (`_fast_parse`)."""
+    try:
+        from yaml import cyaml
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        return None
+    parser: Any = getattr(cyaml, "CParser", None)
+    if parser is None:  # pragma: no cover
+        return None
+
+    class FastLoader(_AliasCheck, parser, Composer, SafeConstructor, Resolver):
+        def __init__(self, stream: str):
+            parser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+        get_single_node = Composer.get_single_node
+
+    return FastLoader
+
+
+_FastLoader = _fast_loader()
 
 
 def _tag_name(tag: str) -> str:
@@ -83,7 +118,7 @@ def _loc(path: str, node: Node, pointer: str) -> Location:
 
 
 class _TreeBuilder:
-    def __init__(self, path: str, loader: _NoAliasLoader):
+    def __init__(self, path: str, loader: Any):
         self.path = path
         self.loader = loader
         self.locations: dict[str, Location] = {}
@@ -125,6 +160,8 @@ class _TreeBuilder:
         if isinstance(node, SequenceNode):
             return [self.build(item, pointer_join(pointer, i), depth + 1)
                     for i, item in enumerate(node.value)]
+        if node.tag == _STR_TAG:
+            return node.value  # what SafeConstructor's !!str gives, without its bookkeeping
         if node.tag == _TIMESTAMP_TAG:
             return str(node.value)  # keep dates as text: the schema checks their format
         try:
@@ -140,6 +177,32 @@ class _TreeBuilder:
                 _loc(self.path, node, pointer))) from exc
 
 
+def _byte_position(raw: bytes, at: int) -> tuple[int, int]:
+    """1-based line and column (in characters, as editors count) of the byte at offset `at`."""
+    start = raw.rfind(b"\n", 0, at) + 1
+    return raw.count(b"\n", 0, at) + 1, len(raw[start:at].decode("utf-8", "replace")) + 1
+
+
+def _fast_parse(decoded: str, path: str) -> tuple[Any, dict[str, Location]] | None:
+    """The tree and positions through libyaml, or None to take the pure-Python path: when
+    libyaml is missing, or on any YAML error, whose message and position the pure-Python
+    loader then gives exactly as before. Checks of the tree itself (duplicate keys, tags,
+    depth) raise from here as they would from there: the builder is the same."""
+    if _FastLoader is None:
+        return None
+    loader = _FastLoader(decoded)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        tree = _TreeBuilder(path, loader)
+        return tree.build(node), tree.locations
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str | bytes, path: str = "<string>") -> SourceDocument:
     """Parse one YAML document safely, with positions; raise `RulesetError` on any problem."""
     raw = text.encode("utf-8") if isinstance(text, str) else text
@@ -151,8 +214,15 @@ def parse_yaml(text: str | bytes, path: str = "<string>") -> SourceDocument:
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RulesetError(Diagnostic("yaml-encoding", f"file is not UTF-8 text ({exc.reason})",
-                                      Location(path, 1, 1, ""))) from exc
+        line, col = _byte_position(raw, exc.start)
+        raise RulesetError(Diagnostic("yaml-encoding", f"file is not UTF-8 text ({exc.reason}: "
+                                      f"byte 0x{raw[exc.start]:02X})",
+                                      Location(path, line, col, ""))) from exc
+    fast = _fast_parse(decoded, path)
+    if fast is not None:
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        return SourceDocument(path=path, tree=fast[0], digest=digest, locations=fast[1],
+                              text=decoded)
     try:
         loader = _NoAliasLoader(decoded)  # the reader refuses control characters right here
     except yaml.YAMLError as exc:

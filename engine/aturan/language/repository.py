@@ -17,6 +17,9 @@ from .semantic import check_collection, check_overlay, check_ruleset
 from .semver import parse_version, valid_range, version_in_range
 
 CASES_DIR = "cases"
+# durable_rules takes 4,096 rules per ruleset, and aturan adds two of its own; a file past it is
+# refused before its schema check, which takes seconds on thousands of rules
+MAX_RULES = 4094
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,12 @@ def load_file(file: Path, display: str) -> tuple[RulesetVersion | None, list[Dia
         doc = load_yaml_file(file, display)
     except RulesetError as exc:
         return None, exc.diagnostics
+    rules = doc.tree.get("rules") if isinstance(doc.tree, dict) else None
+    if isinstance(rules, list) and len(rules) > MAX_RULES:  # before the schema's long walk
+        return None, [Diagnostic("too-many-rules", f"{len(rules):,} rules; a ruleset version "
+                                 f"holds at most {MAX_RULES:,} (the engine's limit)",
+                                 doc.location(f"/rules/{MAX_RULES}"),
+                                 hint="Split it into several rulesets.")]
     problems = schema_diagnostics(doc.tree, "ruleset", doc.location) or _check_dates(doc)
     if problems:
         return None, problems

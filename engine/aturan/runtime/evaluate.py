@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import AturanError
+from ..errors import AturanError, RulesetError
 from ..language.model import RulesetVersion
 from ..language.repository import RulesetCollection, load_rulesets
 from ..resources import bundled_dir
@@ -19,6 +19,7 @@ from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
 from .facts import FlatFacts, add_ages, flatten_without_ages
+from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
 from .plan import Plan, plan, render
 from .selection import select
@@ -86,6 +87,10 @@ class Policies:
                 compiled = compile_ruleset(rs, base)
                 self._compiled[(rs.key, base.key if base else None)] = compiled
                 by_identity[(id(rs), id(base))] = compiled
+        # the engine hangs (holding the GIL) or crashes past its limits: refuse first, located
+        refused = [d for c in self._compiled.values() for d in engine_diagnostics(c)]
+        if refused:
+            raise RulesetError(dict.fromkeys(refused))
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
                          for c in self._compiled.values()}
         self._memos = {pair: RulesetMemo(compiled) for pair, compiled in by_identity.items()}
