@@ -172,6 +172,10 @@ class Policies:
                  "file": rs.path}
                 for rs in self.collection.versions]
 
+    def engine_rulesets(self) -> list[EngineRuleset]:
+        """The engine rulesets this set registered (for `probe`, which exercises each once)."""
+        return list(self._engines.values())
+
     def close(self) -> None:
         """Drop this set's rulesets from the engine; call only once no request uses it."""
         for engine in self._engines.values():

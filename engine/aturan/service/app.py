@@ -29,11 +29,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..errors import AturanError
 from ..runtime.decision import canonical_json
-from ..runtime.evaluate import Policies
+from ..runtime.evaluate import Policies, load
 from ..runtime.jsonio import parse_json
+from ..runtime.probe import require
 from ..service import logs
 from .config import ServiceConfig
 from .errors import (
+    ClientDisconnected,
     RequestError,
     bad_parameter,
     error_json,
@@ -170,6 +172,14 @@ def _check_lang(lang: str | None) -> str | None:
     return lang
 
 
+def _check_once(request: Request, *names: str) -> None:
+    """A parameter given twice is refused rather than silently taking the last one."""
+    for name in names:
+        count = len(request.query_params.getlist(name))
+        if count > 1:
+            raise bad_parameter(name, f"given {count} times; give it once")
+
+
 def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastAPI:
     """The app for one process. `policies`: an already loaded set (else loaded from
     `config.rulesets`, raising `RulesetError` when it is invalid)."""
@@ -179,7 +189,8 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
         metrics.reloaded(result)
         logs.event("reload", logging.INFO if result.ok else logging.ERROR, **result.to_dict())
 
-    holder = PolicyHolder(config.rulesets.resolve(), on_reload=reloaded)
+    holder = PolicyHolder(config.rulesets.absolute(), loader=_loader(config),
+                          on_reload=reloaded)
     holder.start(policies)
     service = DecisionService(config, holder, metrics)
     reloader = Reloader(holder, config.watch, config.watch_interval)
@@ -224,7 +235,26 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
     return app
 
 
+def _loader(config: ServiceConfig) -> Callable[[Any], Policies]:
+    """`aturan.load`, after the new set was built in a probe process within
+    `config.probe_timeout` seconds (the engine holds the GIL: a hang in this process could not
+    be stopped, one in the probe is killed and reported while the old set keeps serving)."""
+    if not config.probe_timeout:
+        return load
+
+    def probed(root: Any) -> Policies:
+        require(root, config.probe_timeout)
+        return load(root)
+    return probed
+
+
+CLIENT_CLOSED = 499  # the access log's status for a request whose client hung up (nginx's)
+
+
 def _failure(exc: Exception, log: dict[str, Any], metrics: Metrics) -> Response:
+    if isinstance(exc, ClientDisconnected):  # nobody to answer; neither an error nor a fault
+        log["error"] = "client_closed"
+        return Response(status_code=CLIENT_CLOSED)
     if isinstance(exc, AturanError):
         log["error"] = kind_for(exc)
         metrics.failed(log["error"])
@@ -267,7 +297,8 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
         JSON text, or the error's response."""
         log = _log_fields(request)
         try:
-            body = await read_body(request, limit)
+            _check_once(request, "ruleset", "lang")
+            body = await read_body(request, limit, service.config.body_timeout)
             text = await run_in_threadpool(handle, body, ruleset or None, _check_lang(lang), log)
         except Exception as exc:
             return _failure(exc, log, metrics)
@@ -277,7 +308,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
               summary="Decide one order",
               responses={200: json_body("Decision", "The decision, byte for byte what "
                                                     "Decision.to_json() gives."),
-                         **error_responses(400, 404, 413, 422)})
+                         **error_responses(400, 404, 408, 413, 422)})
     async def decide(request: Request, ruleset: str | None = RULESET_PARAM,
                      lang: str | None = LANG_PARAM) -> Response:
         return await answer(request, service.decide, ruleset, lang)
@@ -286,7 +317,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
               summary="Decide many orders; each item answered in order",
               responses={200: json_body("BatchResponse", "One result per item: a decision, or "
                                                          "that item's errors."),
-                         **error_responses(400, 413, 422)})
+                         **error_responses(400, 404, 408, 413, "422-batch")})
     async def decide_batch(request: Request, ruleset: str | None = RULESET_PARAM,
                            lang: str | None = LANG_PARAM) -> Response:
         return await answer(request, service.decide_batch, ruleset, lang)
