@@ -50,23 +50,46 @@ class RulesetCollection:
 
 
 def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
-    """(file, display path) for every ruleset YAML under `paths`; `cases/` folders are skipped.
+    """(file, display path) for every ruleset YAML under `paths`; `cases/` folders, hidden
+    files and folders (editors' temporary files, a deploy's `.name.tmp`, Kubernetes' `..data`)
+    and links out of the folder (see `discover_checked`) are skipped.
 
     The display path is relative to the folder above the rulesets root, so explanations name
     `rulesets/tiktok_shop/1.0.0.yaml` whatever the working directory."""
+    return discover_checked(paths)[0]
+
+
+def discover_checked(paths: Iterable[str | Path]
+                     ) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+    """`discover`, plus an error for each file under a folder that is a symbolic link to a file
+    outside that folder: rulesets are the folder's files, not whatever a link points at."""
     found: list[tuple[Path, str]] = []
+    problems: list[Diagnostic] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            base = path.resolve().parent
+            root = path.resolve()
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
-                           and CASES_DIR not in p.relative_to(path).parts and p.is_file())
-            found.extend((f, f.resolve().relative_to(base).as_posix()) for f in files)
+                           and _listed(p.relative_to(path).parts) and p.is_file())
+            for file in files:
+                display = f"{root.name}/{file.relative_to(path).as_posix()}"
+                target = file.resolve()
+                if not target.is_relative_to(root):
+                    problems.append(Diagnostic(
+                        "symlink-outside-root", f"is a symbolic link to {target}, outside the "
+                        f"rulesets folder {path}", Location(display),
+                        hint="Copy the file into the folder (or link the whole folder)."))
+                    continue
+                found.append((file, display))
         else:
             resolved = path.resolve()
             base = resolved.parent.parent.parent
             found.append((path, resolved.relative_to(base).as_posix()))
-    return found
+    return found, problems
+
+
+def _listed(parts: tuple[str, ...]) -> bool:
+    return CASES_DIR not in parts and not any(part.startswith(".") for part in parts)
 
 
 def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
@@ -123,8 +146,7 @@ def load_file(file: Path, display: str) -> tuple[RulesetVersion | None, list[Dia
 def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, list[Diagnostic]]:
     """Every valid version under `paths`, plus every diagnostic found on the way."""
     versions: list[RulesetVersion] = []
-    problems: list[Diagnostic] = []
-    files = discover(paths)
+    files, problems = discover_checked(paths)
     if not files:
         shown = ", ".join(str(p) for p in paths)
         problems.append(Diagnostic("no-rulesets", f"no ruleset files (*.yaml) found in {shown}",
