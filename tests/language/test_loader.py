@@ -65,3 +65,28 @@ def test_oversized_file_is_refused_before_parsing(tmp_path):
 
 def test_dates_stay_text_for_the_schema_to_check():
     assert parse_yaml("d: 2024-01-01T00:00:00+07:00\n").tree["d"] == "2024-01-01T00:00:00+07:00"
+
+
+def test_a_bad_byte_is_located_at_its_line_and_column():
+    """Issue 14: `yaml-encoding` pointed at 1:1; now at the byte (columns in characters)."""
+    raw = "ruleset: démo\nversion: 1.0.0\ndescription: caf".encode() + b"\xe9 au lait\n"
+    with pytest.raises(RulesetError) as caught:
+        parse_yaml(raw, "x.yaml")
+    assert str(caught.value.first) == ("x.yaml:3:17: yaml-encoding: file is not UTF-8 text "
+                                       "(invalid continuation byte: byte 0xE9)")
+
+
+def test_libyaml_and_pure_python_give_the_same_tree_and_positions():
+    """The fast path (libyaml's parser) must not change what a valid file means."""
+    from aturan.language import loader
+    from conftest import RULESETS
+    for path in sorted(RULESETS.rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        fast = loader._fast_parse(text, "x")
+        slow_loader = loader._NoAliasLoader(text)
+        try:
+            builder = loader._TreeBuilder("x", slow_loader)
+            tree = builder.build(slow_loader.get_single_node())
+        finally:
+            slow_loader.dispose()
+        assert fast is not None and fast == (tree, builder.locations), path

@@ -183,21 +183,128 @@ def _byte_position(raw: bytes, at: int) -> tuple[int, int]:
     return raw.count(b"\n", 0, at) + 1, len(raw[start:at].decode("utf-8", "replace")) + 1
 
 
+class _Fallback(Exception):
+    """Something the event builder leaves to the pure-Python loader, whose message for it is
+    the reference: any YAML error, an anchor or alias, a key that is no plain string."""
+
+
+class _EventBuilder:
+    """The plain tree and its positions straight from libyaml's events, with no node graph in
+    between (PyYAML's composer holds a node and two marks per value: 130 MB and seconds for a
+    1 MiB file). Same checks, in the same order, with the same messages as `_TreeBuilder`."""
+
+    def __init__(self, path: str, loader: Any):
+        self.path = path
+        self.loader = loader
+        self.locations: dict[str, Location] = {}
+
+    def _tag(self, event: Any, kind: type, value: Any) -> str:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(kind, value, event.implicit)
+        return str(tag)
+
+    def build(self, pointer: str = "", depth: int = 0) -> Any:
+        event: Any = self.loader.get_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Fallback()
+        mark = event.start_mark
+        where = Location(self.path, mark.line + 1, mark.column + 1, pointer)
+        self.locations[pointer] = where
+        if depth > MAX_DEPTH:
+            raise RulesetError(Diagnostic("yaml-too-deep",
+                                          f"nesting deeper than {MAX_DEPTH} levels", where))
+        if isinstance(event, yaml.ScalarEvent):
+            tag = self._tag(event, ScalarNode, event.value)
+            if tag == _STR_TAG:
+                return event.value
+            node: Node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                                    event.style)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            tag = self._tag(event, SequenceNode, None)
+            if tag not in _PLAIN_TAGS:
+                raise _unsafe_tag(tag, where)
+            items: list[Any] = []
+            while not self.loader.check_event(yaml.SequenceEndEvent):
+                items.append(self.build(pointer_join(pointer, len(items)), depth + 1))
+            self.loader.get_event()
+            return items
+        elif isinstance(event, yaml.MappingStartEvent):
+            tag = self._tag(event, MappingNode, None)
+            if tag not in _PLAIN_TAGS:
+                raise _unsafe_tag(tag, where)
+            return self._mapping(pointer, depth)
+        else:
+            raise _Fallback()
+        if tag not in _PLAIN_TAGS:
+            raise _unsafe_tag(tag, where)
+        return _scalar(self.loader, node, where)
+
+    def _mapping(self, pointer: str, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        while not self.loader.check_event(yaml.MappingEndEvent):
+            event: Any = self.loader.get_event()
+            if not isinstance(event, yaml.ScalarEvent) or event.anchor is not None or \
+                    self._tag(event, ScalarNode, event.value) == "tag:yaml.org,2002:merge":
+                raise _Fallback()
+            key = str(event.value)
+            child = pointer_join(pointer, key)
+            mark = event.start_mark
+            at = Location(self.path, mark.line + 1, mark.column + 1, child)
+            if key in result:
+                first = self.locations[child]
+                raise RulesetError(Diagnostic(
+                    "yaml-duplicate-key",
+                    f'duplicate key "{key}" (first defined at line {first.line}, '
+                    f"column {first.col}); YAML would silently keep only the last one", at))
+            result[key] = self.build(child, depth + 1)
+            self.locations[child] = at
+        self.loader.get_event()
+        return result
+
+
+def _unsafe_tag(tag: str, where: Location) -> RulesetError:
+    return RulesetError(Diagnostic(
+        "yaml-unsafe-tag",
+        f"tag {_tag_name(tag)} is not allowed: aturan loads YAML safely and only "
+        "accepts plain strings, numbers, booleans, null, lists and mappings", where))
+
+
+def _scalar(loader: Any, node: Node, where: Location) -> Any:
+    """A scalar that is not a plain string, as `_TreeBuilder.build` reads it."""
+    if node.tag == _TIMESTAMP_TAG:
+        return str(node.value)  # keep dates as text: the schema checks their format
+    try:
+        return loader.construct_object(node, deep=True)
+    except ConstructorError as exc:
+        raise _unsafe_tag(node.tag, where) from exc
+    except (ValueError, IndexError, KeyError) as exc:
+        text = str(node.value)
+        shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+        raise RulesetError(Diagnostic(
+            "yaml-bad-value", f"cannot read {shown!r} as {_tag_name(node.tag)}", where)) from exc
+
+
 def _fast_parse(decoded: str, path: str) -> tuple[Any, dict[str, Location]] | None:
-    """The tree and positions through libyaml, or None to take the pure-Python path: when
-    libyaml is missing, or on any YAML error, whose message and position the pure-Python
-    loader then gives exactly as before. Checks of the tree itself (duplicate keys, tags,
-    depth) raise from here as they would from there: the builder is the same."""
+    """The tree and positions through libyaml's events (`_EventBuilder`), or None to take the
+    pure-Python path: when libyaml is missing, or on any YAML error, anchor or odd key, whose
+    message and position the pure-Python loader then gives exactly as before. Checks of the
+    tree itself (duplicate keys, tags, depth, values) raise from here with the same text."""
     if _FastLoader is None:
         return None
     loader = _FastLoader(decoded)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        tree = _TreeBuilder(path, loader)
-        return tree.build(node), tree.locations
-    except (yaml.YAMLError, RecursionError):
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None  # empty: the pure-Python path says so
+        loader.get_event()  # document start
+        builder = _EventBuilder(path, loader)
+        value = builder.build()
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            return None  # a second document: an error, worded by the pure-Python path
+        return value, builder.locations
+    except (yaml.YAMLError, RecursionError, _Fallback):
         return None
     finally:
         loader.dispose()
