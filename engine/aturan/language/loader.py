@@ -218,8 +218,9 @@ class _EventBuilder:
             tag = self._tag(event, ScalarNode, event.value)
             if tag == _STR_TAG:
                 return event.value
-            node: Node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,
-                                    event.style)
+            start: Any = event.start_mark
+            end: Any = event.end_mark
+            node: Node = ScalarNode(tag, event.value, start, end, event.style)
         elif isinstance(event, yaml.SequenceStartEvent):
             tag = self._tag(event, SequenceNode, None)
             if tag not in _PLAIN_TAGS:
@@ -249,7 +250,7 @@ class _EventBuilder:
                 raise _Fallback()
             key = str(event.value)
             child = pointer_join(pointer, key)
-            mark = event.start_mark
+            mark: Any = event.start_mark
             at = Location(self.path, mark.line + 1, mark.column + 1, child)
             if key in result:
                 first = self.locations[child]
