@@ -210,3 +210,30 @@ def test_a_reload_that_hangs_the_engine_is_killed_and_the_old_set_keeps_serving(
     assert holder.policies is before  # still serving the old set
     assert before.decide(make_facts()).outcome == "pending_seller"
     holder.close()
+
+
+def test_large_bad_bodies_do_not_stay_in_memory(client, monkeypatch):
+    """Worker RSS after abuse (issue 14, item 8): bad 1 MiB bodies were kept alive in reference
+    cycles (traceback -> threadpool frames -> body) until a full collection; the error's
+    traceback is dropped and a large request triggers a (rate-limited) full collection."""
+    from aturan.service import app as module
+    calls = []
+    monkeypatch.setattr(module.gc, "collect", lambda: calls.append(1))
+    monkeypatch.setattr(module, "_last_sweep", [0.0])
+    big = json.dumps(make_facts({"order": {"id": "x" * 300_000}})).encode()
+    for _ in range(3):
+        assert client.post("/v1/decisions", content=big).status_code == 422
+    assert calls == [1]  # one sweep, then none within SWEEP_EVERY seconds
+    monkeypatch.undo()
+
+    class Marker(ValueError):
+        pass
+
+    exc = Marker("x")
+    try:
+        raise exc
+    except Marker:
+        pass
+    assert exc.__traceback__ is not None
+    module._failure(exc, {}, client.app.state.service.metrics)
+    assert exc.__traceback__ is None
