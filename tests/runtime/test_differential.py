@@ -140,12 +140,12 @@ def _ne_as_eq(original: Callable[..., Any], atom: Atom) -> Any:
 def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation):
     original = compiler.translate
 
-    def broken(condition):
+    def broken(condition, fields=None):
         if isinstance(condition, Atom):
             replaced = mutation(original, condition)
             if replaced is not None:
                 return replaced
-        return original(condition)
+        return original(condition, fields)
 
     monkeypatch.setattr(compiler, "translate", broken)
     copy = tmp_path / "rulesets"

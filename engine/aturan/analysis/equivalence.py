@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Diagnostic, SelectionError
+from ..language.catalogue import Catalogue
 from ..language.display import show
 from ..language.model import Effect, Rule, RulesetVersion
 from ..runtime.evaluate import Policies
@@ -140,8 +141,11 @@ def confirm(evaluator: Evaluator, space: Space, group: ChangeGroup, old: Version
             point: dict[str, Any]) -> None:
     """Attach a witness built from `point` and check it through the real evaluator. The fields
     shown are those the deciding rules of either version read, and those unlike a plain order."""
-    platform = platform_of(new.ruleset) or platform_of(old.ruleset) or "tiktok_shop"
-    facts = realise(space, point, anchor_for(_versions(old, new)), platform)
+    catalogue = space.catalogue
+    platform = (platform_of(new.ruleset, catalogue) or platform_of(old.ruleset, catalogue)
+                or catalogue.default_platform)
+    facts = realise(space, point, anchor_for(_versions(old, new),
+                                             catalogue.platform(platform).zone), platform)
     d_old = evaluator.decide(facts, old.ruleset, old.base)
     d_new = evaluator.decide(facts, new.ruleset, new.base)
     read = [c["fact"] for d in (d_old, d_new) for item in d.explanation for c in item.because]
@@ -163,9 +167,9 @@ def _versions(*pair: Version) -> list[RulesetVersion]:
     return found
 
 
-def space_for(old: Version, new: Version) -> Space:
-    platform = platform_of(new.ruleset) or platform_of(old.ruleset)
-    return Space.for_rules([old.rules, new.rules], platform)
+def space_for(old: Version, new: Version, catalogue: Catalogue | None = None) -> Space:
+    platform = platform_of(new.ruleset, catalogue) or platform_of(old.ruleset, catalogue)
+    return Space.for_rules([old.rules, new.rules], platform, catalogue=catalogue)
 
 
 def compare(evaluator: Evaluator, old: Version, new: Version, method: str = "z3",
@@ -173,7 +177,8 @@ def compare(evaluator: Evaluator, old: Version, new: Version, method: str = "z3"
     """Compare two versions over every valid order. `method`: z3 | box | both (both runs the
     two routes and reports status "unknown" with a note if their change groups differ)."""
     started = time.perf_counter()
-    space = space_for(old, new)
+    # the folder's catalogue; a stand-in evaluator (a test's interpreter) may carry none
+    space = space_for(old, new, getattr(evaluator, "catalogue", None))
     note = ""
     if method in ("z3", "both"):
         from .solver import solver_groups  # needs the optional z3-solver
@@ -229,7 +234,8 @@ def exhaustive_diff(policies: Policies, old_pin: str, new_pin: str, method: str 
     hint) when z3 is needed and not installed, `SelectionError` for an unknown version or two
     versions no one order can be decided by (different platforms)."""
     old, new = resolve(policies, old_pin), resolve(policies, new_pin)
-    if platform_of(old.ruleset) != platform_of(new.ruleset):
+    catalogue = policies.catalogue
+    if platform_of(old.ruleset, catalogue) != platform_of(new.ruleset, catalogue):
         raise SelectionError(Diagnostic(
             "platform-mismatch", f"{old_pin} and {new_pin} decide orders of different "
             "platforms; compare two versions of one ruleset"))

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import Diagnostic, Location, SelectionError
-from ..language.catalogue import catalogue
+from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.display import show
 from ..language.model import AllOf, AnyOf, Atom, Condition, Not, Rule, format_duration
 from ..runtime.decision import Decision
@@ -176,7 +176,7 @@ def _leaves(node: dict[str, Any], prefix: str) -> dict[str, Any]:
     return found
 
 
-def flat_view(facts: dict[str, Any]) -> FlatFacts:
+def flat_view(facts: dict[str, Any], catalogue: Catalogue | None = None) -> FlatFacts:
     """The reference's own `FlatFacts` of facts that are already known to be valid: every leaf
     and derived fact by `lookup`, every timestamp parsed and aged by `instant_ns`. It is what
     `combine` reads to explain and to compute refunds, so a difference from
@@ -188,7 +188,7 @@ def flat_view(facts: dict[str, Any]) -> FlatFacts:
                    list(_HAS_PRODUCT_TYPE) + ["derived.digital_delivered", "derived.item_count"]})
     values.update({path: value for path, value in _DEFAULTS.items() if path not in values})
     ages: dict[str, int] = {}
-    for path, field_ in catalogue().items():
+    for path, field_ in (catalogue or bundled_catalogue()).fields.items():
         if field_.kind == "timestamp" and isinstance(values.get(path), str):
             text = values[path]
             values[path] = _moment(text)
@@ -206,7 +206,7 @@ def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None
     """`Policies.decide` with the reference interpreter in place of durable_rules and of
     `flatten_facts`. The facts must already be valid (run `facts.flatten_facts` or
     `Policies.decide` first): this path checks evaluation, not validation."""
-    flat = flat_view(facts)
+    flat = flat_view(facts, policies.catalogue)
     compiled = policies.compiled_for(flat, ruleset)
     return combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
 
@@ -304,7 +304,7 @@ def why_not(policies: Policies, facts: dict[str, Any], rule_id: str, ruleset: st
             decision: Decision | None = None) -> WhyNot:
     """Trace `rule_id` of the ruleset version that decides `facts`; raise `SelectionError` when
     that version has no such rule. `decision` (the engine's) is reused when the caller has it."""
-    flat = flatten_facts(facts)
+    flat = flatten_facts(facts, policies.facts_reader)
     compiled = policies.compiled_for(flat, ruleset)
     decision = decision or policies.decide(facts, ruleset)
     rule = next((r for r in compiled.rules if r.id == rule_id), None)

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import AturanError, Diagnostic
-from ..language.catalogue import catalogue
 from ..language.model import AllOf, Atom, Condition, Effect, Not, Rule
 from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
@@ -91,7 +90,7 @@ class Encoding:
     def __init__(self, space: Space):
         self.z3 = z = z3_module()
         self.space = space
-        self.fields = catalogue()
+        self.fields = space.catalogue.fields
         self.values: dict[str, list[Any]] = {}
         self.present: dict[str, Any] = {}
         self.var: dict[str, Any] = {}
@@ -121,7 +120,7 @@ class Encoding:
             if path in self.values:
                 parts.append(z.And(var >= 0, var < len(self.values[path])))
             elif kind == "integer":
-                lo, hi = integer_domain(path)
+                lo, hi = integer_domain(path, self.space.catalogue)
                 parts += ([var >= lo] if lo is not None else []) + (
                     [var < hi] if hi is not None else [])
             else:

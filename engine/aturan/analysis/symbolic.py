@@ -17,15 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import combinations
 from operator import and_
 from typing import Any
 
-from ..language.catalogue import catalogue
+from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
-from ..resources import load_schema
 from ..runtime.compiler import negation_normal_form
 
 Box = tuple[int, ...]
@@ -178,19 +176,16 @@ def platform_constraint(platform: str) -> Forbid:
 _ITEM_COUNT = (1, 500 * 100000 + 1)
 
 
-@cache
-def integer_domain(path: str) -> tuple[int | None, int | None]:
-    """[lo, hi) of an integer fact, from the facts schema's minimum/maximum."""
+def integer_domain(path: str, catalogue: Catalogue | None = None
+                   ) -> tuple[int | None, int | None]:
+    """[lo, hi) of an integer fact, from the (effective) facts schema's minimum/maximum."""
     if path == "derived.item_count":
         return _ITEM_COUNT
-    schema = load_schema("facts")
-    node: dict[str, Any] = schema
-    for part in path.split("."):
-        node = node.get("properties", {}).get(part, {})
-    if "$ref" in node:
-        node = {**schema["$defs"][node["$ref"].rsplit("/", 1)[1]], **node}
-    hi = node.get("maximum")
-    return node.get("minimum"), (hi + 1 if hi is not None else None)
+    field = (catalogue or bundled_catalogue()).fields.get(path)
+    if field is None:
+        return None, None
+    hi = field.maximum
+    return field.minimum, (hi + 1 if hi is not None else None)
 
 
 @dataclass(frozen=True)
@@ -256,9 +251,12 @@ def _intervals(cuts: Iterable[int], lo: int | None, hi: int | None) -> list[Inte
     return [Interval(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
-def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
-    """Axes for every fact the atoms name, plus every fact a constraint names."""
-    fields = catalogue()
+def build_axes(atoms: Iterable[Atom], catalogue: Catalogue | None = None
+               ) -> tuple[Axis, ...]:
+    """Axes for every fact the atoms name, plus every fact a constraint names, with cells from
+    the policy folder's `catalogue` (default bundled): its enum values, its integer ranges."""
+    catalogue = catalogue or bundled_catalogue()
+    fields = catalogue.fields
     atoms = list(atoms)
     paths = sorted({a.fact for a in atoms if a.fact in fields})
     ages = cut_points([a for a in atoms if a.fact in fields
@@ -278,7 +276,7 @@ def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
             mentioned = {v for a in mine for v in BY_NAME[a.op].values(a.value)}
             cells = sorted(mentioned, key=str) + [OTHER]
         elif field.kind == "integer":
-            lo, hi = integer_domain(path)
+            lo, hi = integer_domain(path, catalogue)
             cuts = cut_points(mine)  # the memo's classes are cut at the same points
             if cuts is None:
                 raise ValueError(f"{path}: an integer fact compared with a non-integer")
@@ -388,7 +386,9 @@ def popcount(mask: int) -> int:
 class Space:
     """The axes of one analysis, the universe box and the constraints as boxes and orderings."""
 
-    def __init__(self, axes: tuple[Axis, ...], constraints: Sequence[Constraint]):
+    def __init__(self, axes: tuple[Axis, ...], constraints: Sequence[Constraint],
+                 catalogue: Catalogue | None = None):
+        self.catalogue = catalogue or bundled_catalogue()  # the one the axes were built from
         self.axes = axes
         self.index = {axis.path: i for i, axis in enumerate(axes)}
         self.constraints = tuple(constraints)
@@ -415,12 +415,14 @@ class Space:
 
     @classmethod
     def for_rules(cls, rule_lists: Iterable[Sequence[Rule]], platform: str | None = None,
-                  constraints: Sequence[Constraint] = CONSTRAINTS) -> Space:
-        """The space for analysing (and comparing) these rule lists; `platform` pins
-        order.platform to the ruleset's own platform, as ruleset selection does."""
+                  constraints: Sequence[Constraint] = CONSTRAINTS,
+                  catalogue: Catalogue | None = None) -> Space:
+        """The space for analysing (and comparing) these rule lists under a policy folder's
+        `catalogue`; `platform` pins order.platform to the ruleset's own platform, as ruleset
+        selection does."""
         chosen = list(constraints) + ([platform_constraint(platform)] if platform else [])
         atoms = [a for rules in rule_lists for r in rules for a in atoms_of(r.when)]
-        return cls(build_axes(atoms + constraint_atoms(chosen)), chosen)
+        return cls(build_axes(atoms + constraint_atoms(chosen), catalogue), chosen, catalogue)
 
     def sparse(self, box: Box) -> Sparse:
         """The axes where a box is narrower than the universe, with its masks there."""

@@ -47,12 +47,14 @@ MIB = 1024 * 1024
               show_default=True, envvar="ATURAN_PROBE_TIMEOUT",
               help="Seconds a probe process may take to build the rulesets before this "
                    "process does, at start and on each reload (0: no probe).")
+@click.option("--playground/--no-playground", default=False, envvar="ATURAN_PLAYGROUND",
+              help="Also serve /playground: a page to edit a ruleset and see its decisions.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
           watch_interval: float, max_body_bytes: int, batch_limit: int, header_timeout: float,
           body_timeout: float, keep_alive_timeout: float, max_connections: int,
-          probe_timeout: float, log_level: str) -> None:
+          probe_timeout: float, playground: bool, log_level: str) -> None:
     """Serve decisions over HTTP: POST /v1/decisions, POST /v1/decisions:batch, GET /v1/rulesets,
     /healthz, /metrics, /openapi.json. Rulesets are checked before the server starts."""
     try:
@@ -72,11 +74,11 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
             console(err=True).print(f"[red]{escape(str(root))}: engine-probe: "
                                     f"{escape(result.problem)}[/]", soft_wrap=True)
             raise click.exceptions.Exit(1)
-    policies = load_or_exit(str(root))  # invalid rulesets: every error printed, exit 1
+    policies = load_or_exit(rulesets_dir)  # invalid rulesets: every error printed, exit 1
     config = ServiceConfig(rulesets=root, max_body_bytes=max_body_bytes,
                            batch_limit=batch_limit, watch=watch, watch_interval=watch_interval,
-                           handle_sighup=True, probe_timeout=probe_timeout,
-                           body_timeout=body_timeout)
+                           handle_sighup=True, playground=playground,
+                           probe_timeout=probe_timeout, body_timeout=body_timeout)
     settings: dict[str, Any] = dict(
         log_config=uvicorn_log_config(log_level), log_level=log_level, access_log=False,
         http=guarded(header_timeout, max_connections), timeout_keep_alive=keep_alive_timeout,

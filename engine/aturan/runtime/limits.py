@@ -63,7 +63,7 @@ def compiled_versions(collection: RulesetCollection) -> Iterable[CompiledRuleset
         bases: Iterable[RulesetVersion | None] = (
             collection.bases_for(rs) if rs.is_overlay else (None,))
         for base in bases:
-            yield compile_ruleset(rs, base)
+            yield compile_ruleset(rs, base, collection.catalogue)
 
 
 def check_collection(collection: RulesetCollection) -> list[Diagnostic]:

@@ -24,7 +24,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..language.catalogue import catalogue
 from ..language.model import Atom, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
 from .compiler import CompiledRuleset
@@ -74,7 +73,7 @@ class RulesetMemo:
         for rule in compiled.rules:
             for atom in atoms_of(rule.when):
                 by_fact.setdefault(atom.fact, []).append(atom)
-        fields = catalogue()
+        fields = compiled.catalogue.fields
         tables: list[tuple[str, dict[Hashable, int]]] = []
         ordered: list[tuple[str, tuple[float, ...]]] = []
         ages: list[tuple[str, tuple[float, ...]]] = []

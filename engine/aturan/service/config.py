@@ -19,6 +19,7 @@ ENV_WATCH_INTERVAL = "ATURAN_WATCH_INTERVAL"
 ENV_SIGHUP = "ATURAN_SIGHUP"
 ENV_PROBE_TIMEOUT = "ATURAN_PROBE_TIMEOUT"
 ENV_BODY_TIMEOUT = "ATURAN_BODY_TIMEOUT"
+ENV_PLAYGROUND = "ATURAN_PLAYGROUND"
 
 
 class ConfigError(ValueError):
@@ -41,6 +42,7 @@ class ServiceConfig:
     # seconds a probe process may take to build a new rule set (start, reload); 0: no probe
     probe_timeout: float = 60.0
     body_timeout: float = 30.0  # seconds to receive a whole request body, then 408
+    playground: bool = False  # serve /playground and /v1/playground/* (docs/playground.md)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -61,7 +63,8 @@ class ServiceConfig:
                 ENV_WATCH_INTERVAL: repr(self.watch_interval),
                 ENV_SIGHUP: "1" if self.handle_sighup else "0",
                 ENV_PROBE_TIMEOUT: repr(self.probe_timeout),
-                ENV_BODY_TIMEOUT: repr(self.body_timeout)}
+                ENV_BODY_TIMEOUT: repr(self.body_timeout),
+                ENV_PLAYGROUND: "1" if self.playground else "0"}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -78,7 +81,8 @@ class ServiceConfig:
                    watch_interval=_number(env, ENV_WATCH_INTERVAL, 1.0, float),
                    handle_sighup=_flag(env, ENV_SIGHUP),
                    probe_timeout=_number(env, ENV_PROBE_TIMEOUT, 60.0, float),
-                   body_timeout=_number(env, ENV_BODY_TIMEOUT, 30.0, float))
+                   body_timeout=_number(env, ENV_BODY_TIMEOUT, 30.0, float),
+                   playground=_flag(env, ENV_PLAYGROUND))
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):
