@@ -237,3 +237,29 @@ def test_large_bad_bodies_do_not_stay_in_memory(client, monkeypatch):
     assert exc.__traceback__ is not None
     module._failure(exc, {}, client.app.state.service.metrics)
     assert exc.__traceback__ is None
+
+
+def test_serve_refuses_to_start_when_the_probe_hangs(tmp_path):
+    """At start-up too: an engine hang the network check did not foresee (simulated by
+    blinding it) kills the probe, and `aturan serve` exits 1 without ever listening."""
+    import subprocess
+    root = tiktok_only(tmp_path)
+    folder = root / "tiktok_shop"
+    text = (folder / "1.0.0.yaml").read_text(encoding="utf-8")
+    rules = "".join(f"  - {{id: tier-{i}, description: t, priority: 1, when: {{fact: "
+                    f"order.amounts.total, eq: {i}}}, then: {{outcome: approved}}, explain: "
+                    f"{{en: t, id: t}}, source: {{publisher: t, title: t}}}}\n"
+                    for i in range(513))
+    (folder / "1.0.0.yaml").write_text(text.replace("rules:\n", "rules:\n" + rules, 1),
+                                       encoding="utf-8")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HANG, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), *sys.path])}
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "aturan", "serve", "--rulesets", str(root),
+                           "--probe-timeout", "3", "--port", "1"], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 1 and time.monotonic() - began < 120
+    assert "engine-probe: building the rulesets in a probe process did not finish within 3 s" \
+        in done.stderr
