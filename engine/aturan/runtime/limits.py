@@ -33,21 +33,23 @@ def _location(compiled: CompiledRuleset, engine_rule: str) -> tuple[str, Locatio
 
 
 def _diagnostic(compiled: CompiledRuleset, violation: Violation) -> Diagnostic:
-    names = [_location(compiled, name)[0] for name in violation.rules]
-    ids = [name for name in dict.fromkeys(names) if name]
-    primary = next((n for n in violation.rules if _location(compiled, n)[0]), "")
-    rule_id, location = _location(compiled, primary) if primary else ("", compiled.ruleset.location)
-    subject = compiled.ruleset.key
-    if compiled.base is not None:
-        subject += f" over {compiled.base.key}"
-    others = [i for i in ids if i != rule_id]
+    """At the first rule the violation names (the one that broke the limit), naming a few of
+    the others: `rule r-511 (with r-0, r-1, r-2 and 509 more) of demo@1.0.0: …`."""
+    located = [_location(compiled, name) for name in violation.rules]
+    rules = [(rule_id, where) for rule_id, where in located if rule_id]
+    subject = compiled.ruleset.key + (f" over {compiled.base.key}" if compiled.base else "")
+    if not rules:
+        return Diagnostic(violation.code, f"{subject}: {violation.message}",
+                          compiled.ruleset.location, hint=violation.hint)
+    rule_id, location = rules[0]
+    others = [i for i in dict.fromkeys(i for i, _ in rules) if i != rule_id]
     also = ""
     if others:
-        shown = ", ".join(others[:SHOWN_RULES])
         more = len(others) - SHOWN_RULES
-        also = f" (with {shown}{f' and {more:,} more' if more > 0 else ''})"
-    lead = f"rule {rule_id}{also} of {subject}: " if rule_id else f"{subject}: "
-    return Diagnostic(violation.code, lead + violation.message, location, hint=violation.hint)
+        also = (f" (with {', '.join(others[:SHOWN_RULES])}"
+                f"{f' and {more:,} more' if more > 0 else ''})")
+    return Diagnostic(violation.code, f"rule {rule_id}{also} of {subject}: {violation.message}",
+                      location, hint=violation.hint)
 
 
 def engine_diagnostics(compiled: CompiledRuleset) -> list[Diagnostic]:
