@@ -84,6 +84,11 @@ class AturanError(Exception):
     def first(self) -> Diagnostic:
         return self.diagnostics[0]
 
+    def __reduce__(self) -> tuple[type, tuple[list[Diagnostic]]]:
+        """Pickled with its diagnostics (not its message), so an error raised in a worker
+        process or on a cluster reaches the caller whole."""
+        return type(self), (self.diagnostics,)
+
 
 class RulesetError(AturanError):
     """A ruleset file is not valid: YAML, schema or semantic problem."""

@@ -1,27 +1,30 @@
-"""`aturan decide FACTS.json|-`: one decision, or JSON Lines in -> JSON Lines out."""
+"""`aturan decide FACTS.json|-`: one decision, or JSON Lines in -> JSON Lines out; and
+`aturan decide ORDERS... --out DIR`: a batch, JSON Lines out per partition, in this process or on
+a Dask cluster (`--cluster`)."""
 
 from __future__ import annotations
 
-import re
 import sys
-from typing import IO, Any, cast
+from typing import Any
 
 import click
-from rich._emoji_replace import _emoji_replace
-from rich.console import Console
-from rich.markup import _parse as _parse_markup
 from rich.markup import escape
 
 from ..analysis.reference import format_why_not, why_not
-from ..errors import AturanError, FactsError, error_body
+from ..errors import AturanError, FactsError, RulesetError, SelectionError, error_body
+from ..regression.cluster import ClusterError
+from ..regression.inputs import InputError
+from ..regression.partitioned import DecideJob, Rulesets, partitions, run_decide_partitioned
 from ..runtime.decision import canonical_json
 from ..runtime.jsonio import read_stream
-from .common import console, load_or_exit, rulesets_option
+from .common import console, default_rulesets, load_or_exit, rulesets_option
+from .plain import plain_console
 from .render import print_decision, print_diagnostics
+from .scale import cluster_options, executor, fail, parse_size, progress_bar
 
 
 @click.command()
-@click.argument("facts_file", type=click.File("rb"))
+@click.argument("inputs", nargs=-1, required=True, metavar="FACTS_FILE|ORDERS...")
 @click.option("--ruleset", "pin", metavar="NAME[@VERSION]",
               help="Use this ruleset (version) instead of the one in force at request.at.")
 @click.option("--lang", type=click.Choice(["en", "id"]), default=None,
@@ -31,10 +34,27 @@ from .render import print_decision, print_diagnostics
 @click.option("--why-not", "why_not_rule", metavar="RULE_ID",
               help="Show, condition by condition, why RULE_ID did or did not fire (with --format "
                    "json: the report instead of the decision).")
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Batch: decide ORDERS (JSON Lines files, globs, .gz, Parquet) into DIR, one "
+                   "JSON Lines file per partition and manifest.json.")
+@click.option("--progress/--no-progress", "show_progress", default=True,
+              help="--out: progress bar on stderr (only on a terminal).")
+@cluster_options
 @rulesets_option
-def decide(facts_file, pin: str | None, lang: str | None, fmt: str, why_not_rule: str | None,
-           rulesets_dir: str | None) -> None:
-    """Decide order FACTS_FILE (JSON, or JSON Lines for many; - reads stdin)."""
+def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
+           why_not_rule: str | None, out_dir: str | None, show_progress: bool,
+           cluster: str | None, block_size: str, rulesets_dir: str | None) -> None:
+    """Decide order FACTS_FILE (JSON, or JSON Lines for many; - reads stdin), or with --out
+    every order of ORDERS into DIR."""
+    if out_dir is not None:
+        if why_not_rule:
+            raise click.UsageError("--why-not explains one order; it does not go with --out")
+        return _batch(list(inputs), out_dir, pin, lang, show_progress, cluster, block_size,
+                      rulesets_dir)
+    if len(inputs) > 1 or cluster is not None:
+        raise click.UsageError("several inputs, or --cluster, need --out DIR (a batch writes "
+                               "JSON Lines files there)")
+    facts_file = click.File("rb").convert(inputs[0], None, click.get_current_context())
     policies = load_or_exit(rulesets_dir)
     name = getattr(facts_file, "name", "-")
     source = "<stdin>" if name in ("-", "<stdin>", 0) else str(name)
@@ -42,10 +62,7 @@ def decide(facts_file, pin: str | None, lang: str | None, fmt: str, why_not_rule
     err = console(err=True)
     batch = None
     if fmt == "text" and not out.is_terminal:  # a file or a pipe: the same text, much faster
-        batch = _Batched(sys.stdout)
-        rich = Console(file=cast(IO[str], batch), highlight=False, soft_wrap=True,
-                       width=out.width, height=out.height, force_terminal=False)
-        out = PlainConsole(batch, rich)
+        out, batch = plain_console(sys.stdout, out)
     failed = 0
     # streamed: one line read, decided and written at a time, so memory does not grow with
     # the input; a bad line (JSON, UTF-8, size) is reported by its number and the run goes on
@@ -79,65 +96,40 @@ def decide(facts_file, pin: str | None, lang: str | None, fmt: str, why_not_rule
         raise click.exceptions.Exit(1)
 
 
-# Text Rich would print differently from its markup with the tags taken out: tabs (expanded),
-# control characters (dropped), escapes; and `:name:` emoji codes (checked with Rich's own)
-_RICH_ONLY = re.compile(r"[\t\x00-\x1f\x7f\\]")
-
-
-class PlainConsole:
-    """What `print_decision` needs of a Console, for output that is no terminal: markup tags
-    taken out by Rich's own parser, and lines Rich would change in any other way (`_RICH_ONLY`)
-    printed by `rich` itself, so the text is byte for byte Rich's, at a fraction of the cost
-    (Rich renders every line through segments, styles and measurements)."""
-
-    is_terminal = False
-
-    def __init__(self, stream: _Batched, rich: Console):
-        self.stream = stream
-        self.rich = rich
-
-    def print(self, *objects: Any, **settings: Any) -> None:
-        markup = " ".join(str(o) for o in objects)
-        if (_RICH_ONLY.search(markup) or not all(isinstance(o, str) for o in objects)
-                or (":" in markup and _emoji_replace(markup) != markup)):
-            self.rich.print(*objects, **settings)
-            return
-        if "[" in markup:
-            markup = "".join(text for _, text, _tag in _parse_markup(markup) if text is not None)
-        self.stream.write(markup + "\n")
-        self.stream.flush()
-
-
-class _Batched:
-    """A text stream for Rich that writes to `target` in blocks: Rich flushes after every
-    print, which for a file or a pipe cost a system call per line (the text format of 280k
-    orders took minutes); the size and colour a Console would probe per print are fixed once."""
-
-    BLOCK = 1 << 16
-
-    def __init__(self, target: Any):
-        self.target = target
-        self.parts: list[str] = []
-        self.size = 0
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        self.size += len(text)
-        return len(text)
-
-    def flush(self, final: bool = False) -> None:
-        if self.size >= self.BLOCK or final:
-            self.target.write("".join(self.parts))
-            self.parts.clear()
-            self.size = 0
-            self.target.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return self.target.fileno()
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self.target, "encoding", "utf-8")
+def _batch(names: list[str], out_dir: str, pin: str | None, lang: str | None,
+           show_progress: bool, cluster: str | None, block_size: str,
+           rulesets_dir: str | None) -> None:
+    """Every order of `names` decided into `out_dir/part-NNNNN.jsonl` (decisions and error
+    lines, in input order) and `manifest.json`; a summary line on stderr, with the first bad
+    lines located `file:line`; exit 1 if any order could not be decided, as for one file."""
+    if "-" in names:
+        raise click.UsageError("a batch reads files (stdin cannot be partitioned); without "
+                               "--out, `aturan decide -` reads stdin")
+    err = console(err=True)
+    try:
+        rulesets = Rulesets.of([rulesets_dir or default_rulesets()],
+                               *([pin] if pin and "@" in pin else []))
+        with executor(cluster) as chosen:
+            layout = partitions(chosen, names, parse_size(block_size))
+            with progress_bar("decide", layout.nbytes, show_progress) as advance:
+                run = run_decide_partitioned(chosen, DecideJob(rulesets, out_dir, pin, lang),
+                                             layout, advance)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="ORDERS") from exc
+    except SelectionError as exc:
+        raise click.BadParameter(exc.first.full_message, param_hint="--ruleset") from exc
+    except ClusterError as exc:
+        raise fail(exc) from exc
+    except OSError as exc:  # the output folder, or an input gone since it was listed
+        click.echo(f"aturan: {exc.filename or out_dir}: {exc.strerror or exc}", err=True)
+        raise click.exceptions.Exit(1) from exc
+    except (RulesetError, AturanError) as exc:
+        print_diagnostics(err, exc.diagnostics)
+        raise click.exceptions.Exit(1) from exc
+    click.echo(f"{run.decided + run.invalid:,} orders: {run.decided:,} decided, "
+               f"{run.invalid:,} invalid, in {len(run.outputs)} file(s) under {out_dir}", err=True)
+    errors = [e for _, r in sorted(run.outputs, key=lambda pr: pr[0].index) for e in r.errors]
+    for line in errors[:5]:
+        click.echo(f"  {line}", err=True)
+    if run.invalid:
+        raise click.exceptions.Exit(1)

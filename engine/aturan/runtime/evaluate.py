@@ -4,13 +4,13 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import AturanError, RulesetError
+from ..errors import AturanError, RulesetError, SelectionError
 from ..language.model import RulesetVersion
 from ..language.repository import RulesetCollection, load_rulesets
 from ..resources import bundled_dir
@@ -155,6 +155,26 @@ class Policies:
         memo = self._select(flat, ruleset)
         add_ages(flat, texts, memo.compiled.age_paths)
         return render(self._plan(memo, flat), flat, lang)
+
+    def plans_for(self, facts: dict[str, Any], pins: Sequence[str]
+                  ) -> tuple[FlatFacts, list[Plan | SelectionError]]:
+        """Validate `facts` once and find each pinned version's plan (the memo's, cached),
+        without rendering an explanation: what the corpus diff compares (`Verdict.of_plan`),
+        so a diff of two versions pays for one validation instead of two.
+
+        Raises `FactsError` for bad facts, as `decide` does; a pin that cannot decide this
+        order gives the `SelectionError` `decide` would raise in its place."""
+        flat, texts = flatten_without_ages(facts, self.facts_reader)
+        memos: list[RulesetMemo | SelectionError] = []
+        for pin in pins:
+            try:
+                memos.append(self._select(flat, pin))
+            except SelectionError as exc:
+                memos.append(exc)
+        add_ages(flat, texts, {path for memo in memos if isinstance(memo, RulesetMemo)
+                               for path in memo.compiled.age_paths})
+        return flat, [memo if isinstance(memo, SelectionError) else self._plan(memo, flat)
+                      for memo in memos]
 
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,
                     lang: str | None = None) -> Iterator[Decision | AturanError]:

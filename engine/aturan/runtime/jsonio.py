@@ -7,7 +7,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from ..errors import Diagnostic, FactsError, Location
 from .facts import MAX_FACTS_BYTES
@@ -138,14 +138,16 @@ def read_lines(lines: Iterable[tuple[int, str | bytes]], source: str
     for number, line in lines:
         if not line.strip():
             continue
+        # without its line break, so an error at the end of a line is located on that line
+        text = line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")
         try:
-            yield number, parse_json(line, source, number)
+            yield number, parse_json(text, source, number)
         except FactsError as exc:
             yield number, exc
 
 
 
-def read_stream(stream: BinaryIO, source: str, limit: int = MAX_FACTS_BYTES
+def read_stream(stream: IO[bytes], source: str, limit: int = MAX_FACTS_BYTES
                 ) -> Iterator[tuple[int, Any | FactsError]]:
     """`read_documents` over a binary stream, in bounded memory: one JSON document (on one line,
     or pretty-printed over several), or JSON Lines, decided line by line as they are read.
@@ -187,7 +189,7 @@ def read_stream(stream: BinaryIO, source: str, limit: int = MAX_FACTS_BYTES
     yield from _each_line(itertools.chain(held, lines), source, limit)
 
 
-def _lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
     """(line number, raw line); None for a line over `limit` bytes, which is skipped unread."""
     number = 0
     while True:

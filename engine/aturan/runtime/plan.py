@@ -318,6 +318,12 @@ def _refund(effect: Effect, facts: FlatFacts, plan: Plan) -> RefundDecision | No
                              "max_business_days": refund.max_business_days, "due_by": due})
 
 
+def plan_refund(plan: Plan, facts: FlatFacts) -> RefundDecision | None:
+    """The refund `render` puts in the decision, alone: the corpus diff compares verdicts
+    without rendering explanations (`Verdict.of_plan`)."""
+    return _refund(plan.effect, facts, plan) if plan.effect.refund else None
+
+
 def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     """The decision for `facts` under `plan`: fact values, ages and messages filled in."""
     items = []
