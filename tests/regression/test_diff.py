@@ -213,6 +213,20 @@ def test_bad_pins_and_missing_orders_are_usage_errors(setup, capsys):
     assert "--orders ORDERS.jsonl is required" in capsys.readouterr().err
 
 
+def test_versions_of_different_platforms_are_refused(capsys, tmp_path):
+    """No order can be decided by both: the diff would only count every order invalid."""
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text("".join(to_line(f) for f in generate(plan_for(
+        load_rulesets([RULESETS]), "tiktok_shop"), 5, 1)))
+    args = ["--orders", str(orders), "--rulesets", str(RULESETS), "--workers", "1"]
+    assert main(["diff", "tiktok_shop@1.0.0", "shopee@1.0.0", *args]) == 2
+    err = capsys.readouterr().err
+    assert ("tiktok_shop@1.0.0 (tiktok_shop) and shopee@1.0.0 (shopee) decide orders of "
+            "different platforms") in err
+    # an overlay is compared with its platform's versions
+    assert main(["diff", "tiktok_shop@2.0.0", "preorder_firm@1.0.0", *args]) == 0
+
+
 def test_stdin_is_read_as_a_stream(setup, monkeypatch, capsys):
     root, orders = setup
     head = b"".join(orders.read_bytes().splitlines(True)[:40])

@@ -18,6 +18,7 @@ What is compared, on fixed-seed `aturan.regression.sample` corpora of every bund
 from __future__ import annotations
 
 import copy
+import json
 import random
 import subprocess
 import sys
@@ -63,7 +64,7 @@ from aturan.runtime.facts import (
     flatten_facts,
     validate_facts,
 )
-from conftest import RULESETS
+from conftest import ROOT, RULESETS
 
 SEED = 20240301
 PER_PLATFORM = 2500
@@ -104,13 +105,19 @@ def because(condition: Condition, facts: FlatFacts, negated: bool = False
     return [item for child in children for item in because(child, facts, negated)]
 
 
-def placeholder_text(path: str, facts: FlatFacts) -> str:
-    """How `{path}` reads in a message: timestamps in WIB, money as Rp, absent as a dash."""
+LABELS = json.loads((ROOT / "schemas" / "labels.json").read_text(encoding="utf-8"))
+
+
+def placeholder_text(path: str, facts: FlatFacts, lang: str) -> str:
+    """How `{path}` reads in a message: timestamps in WIB, money as Rp, absent as a dash, an
+    enum code as its label in the message's language (read straight from labels.json)."""
     if path == "now":
         return facts.now.astimezone(JAKARTA).isoformat()
     raw = facts.values.get(path)
     if raw is None:
         return "—"
+    if catalogue()[path].kind == "enum" and raw in LABELS.get(path, {}):
+        return LABELS[path][raw][lang]
     if isinstance(raw, datetime):
         return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
     if isinstance(raw, bool):
@@ -122,7 +129,8 @@ def placeholder_text(path: str, facts: FlatFacts) -> str:
 
 def messages(templates: dict[str, str], facts: FlatFacts, lang: str | None) -> dict[str, str]:
     langs = [lang] if lang else sorted(templates)
-    return {code: PLACEHOLDER.sub(lambda match: placeholder_text(match.group(1), facts),
+    return {code: PLACEHOLDER.sub(lambda match, code=code: placeholder_text(match.group(1),
+                                                                           facts, code),
                                   templates[code])
             for code in langs if code in templates}
 

@@ -376,7 +376,7 @@ def test_reload_keeps_the_old_set_on_a_broken_file_then_serves_the_new_version(t
         health = client.get("/healthz").json()
         assert health["status"] == "degraded" and health["generation"] == 1
         [problem] = health["last_reload"]["errors"]
-        assert problem.startswith("rulesets/tiktok_shop/1.1.0.yaml:")
+        assert problem.startswith(f"{root.as_posix()}/tiktok_shop/1.1.0.yaml:")
         assert "approvd" in problem
         assert client.post("/v1/decisions", json=make_facts()).text == before
         assert client.post("/v1/decisions", json=later).status_code == 422

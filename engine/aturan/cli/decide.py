@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from ..analysis.reference import format_why_not, why_not
+from ..analysis.reference import format_why_not, known_rule, why_not
 from ..errors import AturanError, FactsError, RulesetError, SelectionError, error_body
 from ..regression.cluster import ClusterError
 from ..regression.inputs import InputError
@@ -56,6 +56,11 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
                                "JSON Lines files there)")
     facts_file = click.File("rb").convert(inputs[0], None, click.get_current_context())
     policies = load_or_exit(rulesets_dir)
+    if why_not_rule:  # a rule no version has is a usage error (exit 2), not a bad order
+        try:
+            known_rule(policies.collection, why_not_rule, pin)
+        except SelectionError as exc:
+            raise click.BadParameter(exc.first.full_message, param_hint="--why-not") from exc
     name = getattr(facts_file, "name", "-")
     source = "<stdin>" if name in ("-", "<stdin>", 0) else str(name)
     out: Any = console()
@@ -87,7 +92,7 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
             click.echo(canonical_json(report.to_dict()) if report else decision.to_json())
         else:
             print_decision(out, decision, lang or "en")
-            for line in format_why_not(report) if report else ():
+            for line in format_why_not(report, lang) if report else ():
                 out.print(escape(line))
     if batch is not None:
         batch.flush(final=True)

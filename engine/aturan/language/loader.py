@@ -9,6 +9,7 @@ and document size, and (4) record a `Location` for every JSON pointer.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,49 @@ class SourceDocument:
             if not probe:
                 return Location(self.path, 1, 1, pointer)
             probe = probe.rsplit("/", 1)[0]
+
+
+# PyYAML's messages name the parser's state, not the author's mistake. What usually causes
+# each, as a hint after the message (first match wins; `problem` and `context` are PyYAML's).
+_YAML_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), hint) for pattern, hint in (
+        (r"mapping values are not allowed here",
+         'Usually a value containing ": " that is not quoted (write description: "Note: it '
+         'is…"), or a key indented deeper than the keys beside it.'),
+        (r"expected <block end>, but found '<block mapping start>'",
+         "Usually a line indented more than the lines beside it: line it up with its "
+         "siblings."),
+        (r"expected <block end>, but found '-'",
+         "Usually a list item (- …) where a key belongs: indent the list under its key, "
+         "or give it a key."),
+        (r"expected <block end>, but found '<scalar>'",
+         "Usually text after a complete value, often a quote inside a quoted value ('it's'): "
+         "write \"it's\" or double the quote ('it''s')."),
+        (r"expected <block end>, but found",
+         "Usually a line that does not line up with the ones above it, or a closing bracket "
+         "with no opening one."),
+        (r"while scanning a (double-)?quoted scalar.*found unexpected end of stream",
+         "A quote is opened and never closed."),
+        (r"expected ',' or '[\]}]', but got",
+         'Inside [ … ] or { … } a value containing ": ", "," or a bracket must be quoted '
+         '({ en: "Note: it is…" }), and every bracket closed.'),
+        (r"found character '[@`%]' that cannot start any token",
+         "A plain value cannot start with @, ` or %: quote it."),
+        (r"found unknown escape character",
+         "Inside double quotes a backslash starts an escape (\\n, \\t): use single quotes, "
+         "or write \\\\ for a backslash."),
+        (r"could not find expected ':'",
+         "Usually a line that is neither key: value nor - item (a missing colon, or a value "
+         "continued on a line not indented under its key), or a quote left open above."),
+        (r"but found another document",
+         "A --- line starts a second document; an aturan file holds one."),
+    ))
+
+
+def yaml_hint(problem: str, context: str = "") -> str:
+    """What usually causes PyYAML's `problem` (in `context`), or "" for one not in the table."""
+    text = f"{context or ''} {problem}"
+    return next((hint for pattern, hint in _YAML_HINTS if pattern.search(text)), "")
 
 
 class _AliasRefused(MarkedYAMLError):
@@ -351,9 +395,11 @@ def parse_yaml(text: str | bytes, path: str = "<string>") -> SourceDocument:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = str(exc.problem or exc.context or "invalid YAML")
         code = "yaml-alias" if isinstance(exc, _AliasRefused) else "yaml-syntax"
+        hint = "" if code == "yaml-alias" else yaml_hint(problem, str(exc.context or ""))
         if "'\\t'" in problem:
-            code, problem = "yaml-tab", "tab characters cannot indent YAML; use spaces"
-        raise RulesetError(Diagnostic(code, problem, Location(path, line, col, ""))) from exc
+            code, problem, hint = "yaml-tab", "tab characters cannot indent YAML; use spaces", ""
+        raise RulesetError(Diagnostic(code, problem, Location(path, line, col, ""),
+                                      hint=hint)) from exc
     except yaml.YAMLError as exc:
         raise RulesetError(Diagnostic("yaml-syntax", str(exc), Location(path, 1, 1, ""))) from exc
     except RecursionError as exc:

@@ -146,15 +146,24 @@ class DiffSummary:
 
 
 def check_pins(collection: RulesetCollection, *pins: str) -> None:
-    """Each pin must be `name@version` of a loaded version; raise `SelectionError` if not."""
+    """Each pin must be `name@version` of a loaded version, and all of one platform (no order
+    can be decided by a TikTok Shop and a Shopee version); raise `SelectionError` if not."""
+    platforms: dict[str, str] = {}
     for pin in pins:
         name, version = parse_pin(pin)
-        if version is None or collection.get(name, version) is None:
+        rs = collection.get(name, version) if version is not None else None
+        if rs is None:
             known = [rs.key for rs in collection.versions]
             what = "needs a version (NAME@VERSION)" if version is None else "is not loaded"
             raise SelectionError(Diagnostic("unknown-ruleset", f"{pin} {what} (loaded: "
                                             f"{', '.join(known)})", Location(),
                                             hint=did_you_mean(pin, known)))
+        platforms[pin] = rs.platform
+    if len(set(platforms.values())) > 1:
+        shown = " and ".join(f"{pin} ({platform})" for pin, platform in platforms.items())
+        raise SelectionError(Diagnostic(
+            "platform-mismatch", f"{shown} decide orders of different platforms; compare two "
+            "versions of one ruleset (or an overlay and its platform)", Location()))
 
 
 class VersionPair:

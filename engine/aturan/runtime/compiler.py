@@ -73,7 +73,8 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
     if not negate:
         return condition
     spec = BY_NAME[condition.op]
-    opposite = Atom(condition.fact, spec.negation, condition.value, condition.location)
+    opposite = Atom(condition.fact, spec.negation, condition.value, condition.location,
+                    condition.text)
     if spec.tests_presence:
         return opposite
     return AnyOf((Atom(condition.fact, "absent", True, condition.location), opposite),

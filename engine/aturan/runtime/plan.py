@@ -17,11 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 from ..language.catalogue import BUNDLED_CALENDAR, FactField, bundled_catalogue
-from ..language.display import JAKARTA, show
+from ..language.display import JAKARTA, label, show
+from ..language.labels import labels
 from ..language.model import (
     PLACEHOLDER,
-    PRESENCE_OPS,
-    TIME_OPS,
     AnyOf,
     Atom,
     Citation,
@@ -61,12 +60,9 @@ class _Report:
     @classmethod
     def of(cls, atom: Atom, negated: bool, fields: Mapping[str, FactField] | None = None
            ) -> _Report:
-        if atom.op in TIME_OPS:
-            expected: Any = format_duration(atom.value)
-        elif atom.op in PRESENCE_OPS:
-            expected = True
-        else:
-            expected = atom.value
+        # durations as written (`24h`), presence tests True; a list stays a tuple here, so
+        # each decision gets its own list
+        expected = atom.value if isinstance(atom.value, tuple) else atom.expected()
         field = (bundled_catalogue().fields if fields is None else fields).get(atom.fact)
         return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
                    field is None or field.kind == "timestamp")
@@ -252,23 +248,34 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
 
-def _placeholder(path: str, facts: FlatFacts, plan: Plan) -> str:
-    """How `{path}` reads in a message: `now` as the evaluation time in the platform's time
-    zone (WIB for the bundled ones), any other fact as `display.show` reads it (timestamps in
-    that zone, amounts as rupiah, absent as a dash)."""
+def _placeholder(path: str, facts: FlatFacts, plan: Plan, lang: str) -> str:
+    """How `{path}` reads in a message in `lang`: `now` as the evaluation time in the platform's
+    time zone (WIB for the bundled ones), an enum code as its label in that language
+    (`out_of_stock` -> "out of stock" / "stok habis"), any other fact as `display.show` reads it
+    (timestamps in that zone, amounts as rupiah, absent as a dash)."""
     if path == "now":
         return facts.now.astimezone(plan.zone).isoformat()
-    return show(facts.values.get(path), "—", path in plan.money, zone=plan.zone)
+    value = facts.values.get(path)
+    if isinstance(value, str) and path in _labelled():
+        return label(path, value, lang)
+    return show(value, "—", path in plan.money, zone=plan.zone)
 
 
-def _fill(template: _Template, facts: FlatFacts, plan: Plan) -> str:
+@lru_cache(maxsize=1)
+def _labelled() -> frozenset[str]:
+    """The fact paths whose codes have labels (every bundled enum; a project's own enum facts
+    read as their codes)."""
+    return frozenset(labels())
+
+
+def _fill(template: _Template, facts: FlatFacts, plan: Plan, lang: str) -> str:
     """The template with its placeholders' texts; no expression is ever evaluated."""
     paths = template.paths
     if not paths:
         return template.text
     if len(paths) == 1:
-        return template.text.format(_placeholder(paths[0], facts, plan))
-    return template.text.format(*[_placeholder(path, facts, plan) for path in paths])
+        return template.text.format(_placeholder(paths[0], facts, plan, lang))
+    return template.text.format(*[_placeholder(path, facts, plan, lang) for path in paths])
 
 
 def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
@@ -330,12 +337,13 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     for entry in plan.entries:
         if lang:
             template = entry.templates.get(lang)
-            message = {lang: _fill(template, facts, plan)} if template is not None else {}
+            message = {lang: _fill(template, facts, plan, lang)} if template is not None else {}
         elif entry.static_message is not None:
             message = entry.static_message.copy()
         else:
             templates = entry.templates
-            message = {code: _fill(templates[code], facts, plan) for code in entry.languages}
+            message = {code: _fill(templates[code], facts, plan, code)
+                       for code in entry.languages}
         reports, citation = entry.reports, entry.citation
         items.append(_explanation_item({
             "rule": entry.id, "priority": entry.priority, "effect": entry.effect_dict(),
