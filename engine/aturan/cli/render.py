@@ -26,6 +26,8 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                   + (f" {text('over', lang)} {d.ruleset.extends.name}@{d.ruleset.extends.version}"
                      if d.ruleset.extends else "")
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
+    if d.decision_id:  # the field's name: the same in every language
+        console.print(f"  [dim]decision_id {d.decision_id}[/]")
     heads = {key: text(key, lang) for key in ("refund", "penalty", "next")}
     width = max(len(head) for head in heads.values()) + 2
 

@@ -97,6 +97,9 @@ class Decision:
     explanation: tuple[ExplanationItem, ...]
     evaluated_at: str
     overridden: tuple[Overridden, ...] = field(default=())
+    # the decision log's id of this decision (a UUIDv7); None, and absent from the JSON, when
+    # no log records decisions, so the canonical bytes are unchanged then
+    decision_id: str | None = None
 
     @property
     def fired_rules(self) -> tuple[str, ...]:
@@ -105,7 +108,7 @@ class Decision:
             o.rule for o in self.overridden)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "order_id": self.order_id,
             "ruleset": self.ruleset.to_dict(),
             "outcome": self.outcome,
@@ -116,6 +119,7 @@ class Decision:
             "overridden": [o.to_dict() for o in self.overridden],
             "evaluated_at": self.evaluated_at,
         }
+        return data if self.decision_id is None else {"decision_id": self.decision_id, **data}
 
     def to_json(self) -> str:
         """The canonical serialisation: the same bytes from the library, the CLI and HTTP.
@@ -145,6 +149,13 @@ def canonical_json(data: Any) -> str:
     if _floatless(data):
         return _fast_dumps(data)
     return _json_dumps(data)
+
+
+def canonical_json_of_facts(data: Any) -> str:
+    """`canonical_json` of validated facts (or a masked copy of them), which hold no float:
+    facts refuse fractional numbers and NaN (`runtime.facts`), so the walk looking for one is
+    skipped. The decision log encodes every order's facts with it."""
+    return _fast_dumps(data)
 
 
 def _json_dumps(data: Any) -> str:

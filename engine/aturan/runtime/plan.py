@@ -358,11 +358,12 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
         "penalties": plan.penalties, "next_steps": plan.next_steps,
         "explanation": tuple(items),
         "evaluated_at": facts.now_isoformat or facts.now.isoformat(),
-        "overridden": plan.overridden})
+        "overridden": plan.overridden, "decision_id": None})
 
 
 _decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
-                               "next_steps", "explanation", "evaluated_at", "overridden"))
+                               "next_steps", "explanation", "evaluated_at", "overridden",
+                               "decision_id"))
 _refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
                                            "max_business_days", "due_by"))
 _explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",
