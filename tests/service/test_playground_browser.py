@@ -174,7 +174,7 @@ def test_a_changed_threshold_changes_the_outcome(page, shoot):
     flags = {"derived.has_pre_order", "derived.has_perishable", "derived.has_digital"}
     assert "request.at" in facts and len(facts) == 3, facts
     assert len(set(facts) & flags) == 2, facts  # the two item types the order does not have
-    expect(failed).to_contain_text("older_than 3d")
+    expect(window).to_contain_text("older_than 3d")
     shoot(page, "decision")
 
 
