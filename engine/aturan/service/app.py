@@ -34,9 +34,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..audit.context import REQUEST_IDS, request_ids
 from ..errors import AturanError
-from ..runtime.decision import canonical_json
+from ..runtime.decision import Decision, canonical_json
 from ..runtime.evaluate import Policies, load
-from ..runtime.jsonio import parse_json
+from ..runtime.jsonio import UNPROVEN, fast_loads, parse_json
 from ..runtime.probe import require
 from ..service import logs
 from .config import ServiceConfig
@@ -100,13 +100,40 @@ class DecisionService:
 
     def decide_batch(self, body: bytes, pin: str | None, lang: str | None,
                      log: dict[str, Any]) -> str:
-        """`{"results": [...]}` as text; each decision is spliced in as its canonical bytes."""
-        items = self._items(parse_json(body, "<body>", limit=self.config.max_body_bytes))
+        """`{"results": [...]}` as text; each decision is spliced in as its canonical bytes.
+
+        The body is read by orjson when `jsonio.fast_loads` proves it the strict reading but
+        for numbers (orjson reads integers beyond 64 bits as floats); an item that does not
+        decide is decided again from the strict reading, so every result is the strict
+        path's: an item that decides holds no float, hence no such number."""
+        limit = self.config.max_body_bytes
+        fast = fast_loads(body) if len(body) <= limit else UNPROVEN
+        items: list[Any] | None = None
+        strict: list[Any] | None = None
+        if fast is not UNPROVEN:
+            try:
+                items = self._items(fast)
+            except RequestError:
+                pass  # the strict reading below raises it, or the right one
+        if items is None:
+            items = strict = self._items(parse_json(body, "<body>", limit=limit))
         parts: list[str] = []
         rulesets: set[str] = set()
         failed = 0
         with self.holder.lease() as policies:  # one set for the whole batch
-            for result in policies.decide_many(items, pin, lang):
+            for index, item in enumerate(items):
+                result: Decision | AturanError
+                try:
+                    result = policies.decide(item, pin, lang)
+                except AturanError as exc:
+                    result = exc
+                    if strict is None:
+                        strict = self._items(parse_json(body, "<body>", limit=limit))
+                    if strict is not items:
+                        try:
+                            result = policies.decide(strict[index], pin, lang)
+                        except AturanError as again:
+                            result = again
                 if isinstance(result, AturanError):
                     failed += 1
                     self.metrics.failed(kind_for(result))
