@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import aturan
 from aturan.audit import DecisionLog, LogOptions
 from aturan.audit.chain import GENESIS, ChainCheck, line_hash, log_files, read_file
 from conftest import ROOT, RULESETS, make_facts
@@ -238,14 +239,17 @@ def test_sigterm_ends_aturan_decide_with_every_answered_decision_logged(tmp_path
     assert len(answered) >= 200 and logged[: len(answered)] == answered
 
 
-def test_a_lone_surrogate_in_the_input_is_written_as_its_escape(tmp_path, policies):
+def test_a_lone_surrogate_in_the_input_is_refused_and_the_log_carries_on(tmp_path, policies):
+    """Facts holding a lone surrogate are refused (facts-text) before any decision, so no
+    record is written for them; the next decision is logged as the first record."""
     facts = json.loads(json.dumps(facts_for(1)).replace("W-1", "W-\\ud800"))
     with DecisionLog(tmp_path / "d.jsonl") as log:
         observed = log.attach(policies, [RULESETS])
-        observed.decide(facts)
+        with pytest.raises(aturan.FactsError):
+            observed.decide(facts)
         observed.decide(facts_for(2))  # the writer carries on
     raw = (tmp_path / "d.jsonl").read_bytes()
     raw.decode("utf-8")  # valid UTF-8
-    first, second = records_in(tmp_path)
-    assert first["input"]["order"]["id"] == "W-\ud800" and second["seq"] == 2
+    [only] = records_in(tmp_path)
+    assert only["seq"] == 1 and "\\ud800" not in raw.decode("utf-8")
     assert not check(tmp_path).problems

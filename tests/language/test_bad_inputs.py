@@ -119,7 +119,7 @@ FACTS_CASES = {
         "facts_huge_number.json:1:1: json-syntax: a number has far more digits than any fact "
         "allows (at /)",
     "facts_duplicate_key.json":
-        'facts_duplicate_key.json:1:1: json-syntax: duplicate key "status" in a JSON object '
+        'facts_duplicate_key.json:7:5: json-syntax: duplicate key "status" in a JSON object '
         "(at /)",
 }
 

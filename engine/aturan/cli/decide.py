@@ -5,6 +5,7 @@ a Dask cluster (`--cluster`)."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -15,9 +16,10 @@ from ..regression.cluster import ClusterError
 from ..regression.inputs import InputError
 from ..regression.partitioned import DecideJob, Rulesets, partitions, run_decide_partitioned
 from ..runtime.decision import canonical_json
-from ..runtime.jsonio import read_documents
+from ..runtime.jsonio import read_stream
 from .common import console, default_rulesets, load_or_exit, rulesets_option
 from .logopts import attach_log, decision_log_options
+from .plain import plain_console
 from .render import print_decision, print_diagnostics
 from .scale import cluster_options, executor, fail, parse_size, progress_bar
 
@@ -67,38 +69,45 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
     if len(inputs) > 1 or cluster is not None:
         raise click.UsageError("several inputs, or --cluster, need --out DIR (a batch writes "
                                "JSON Lines files there)")
-    facts_file = click.File("r", encoding="utf-8", lazy=True).convert(inputs[0], None,
-                                                                   click.get_current_context())
-    try:
-        text = facts_file.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.UsageError(f"cannot read {facts_file.name}: {exc}") from exc
+    facts_file = click.File("rb").convert(inputs[0], None, click.get_current_context())
     policies = attach_log(load_or_exit(rulesets_dir), rulesets_dir, **log_options)
     if why_not_rule:  # a rule no version has is a usage error (exit 2), not a bad order
         try:
             known_rule(policies.collection, why_not_rule, pin)
         except SelectionError as exc:
             raise click.BadParameter(exc.first.full_message, param_hint="--why-not") from exc
-    source = "<stdin>" if facts_file.name in ("-", "<stdin>") else facts_file.name
-    out, err = console(), console(err=True)
+    name = getattr(facts_file, "name", "-")
+    source = "<stdin>" if name in ("-", "<stdin>", 0) else str(name)
+    out: Any = console()
+    err = console(err=True)
+    batch = None
+    if fmt == "text" and not out.is_terminal:  # a file or a pipe: the same text, much faster
+        out, batch = plain_console(sys.stdout, out)
     failed = 0
     lines: list[str] = []  # JSON Lines written in blocks: click.echo flushes every line
-    # without --why-not each document is read by `decide_text` (orjson when provably exact)
-    for number, document in read_documents(text, source, raw=not why_not_rule):
+    # streamed: one line read, decided and written at a time, so memory does not grow with
+    # the input; a bad line (JSON, UTF-8, size) is reported by its number and the run goes on.
+    # Without --why-not a JSON Lines line is read by `decide_text` (orjson when provably exact)
+    for number, document in read_stream(facts_file, source, as_bytes=not why_not_rule):
         try:
             if isinstance(document, FactsError):
                 raise document
             if why_not_rule:
                 decision = policies.decide(document, pin, lang)
                 report = why_not(policies, document, why_not_rule, pin, decision)
-            else:
+            elif isinstance(document, bytes):
                 decision = policies.decide_text(document, pin, lang, source=source, line=number)
+                report = None
+            else:  # a pretty-printed document, read whole
+                decision = policies.decide(document, pin, lang)
                 report = None
         except AturanError as exc:
             failed += 1
             if fmt == "json":
                 lines.append(canonical_json({**error_body(exc), "line": number}))
             else:
+                if batch is not None:
+                    batch.flush(final=True)  # keep the order of stdout and stderr lines
                 err.print(f"[red]line {number}: invalid input[/]")
                 print_diagnostics(err, exc.diagnostics)
             continue
@@ -111,6 +120,8 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
             for line in format_why_not(report, lang) if report else ():
                 out.print(escape(line))
     _write(lines)
+    if batch is not None:
+        batch.flush(final=True)
     sys.stdout.flush()
     if failed:
         raise click.exceptions.Exit(1)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import AturanError, SelectionError
+from ..errors import AturanError, RulesetError, SelectionError
 from ..language.model import RulesetVersion
 from ..language.repository import RulesetCollection, load_rulesets
 from ..resources import bundled_dir
@@ -21,6 +21,7 @@ from .decision import Decision
 from .explain import satisfied
 from .facts import MAX_FACTS_BYTES, FlatFacts, add_ages, flatten_without_ages, reader_for
 from .jsonio import UNPROVEN, fast_loads, parse_json
+from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
 from .observe import DecisionHook, event, with_decision_id
 from .plan import Plan, plan, render
@@ -96,6 +97,10 @@ class Policies:
                 compiled = compile_ruleset(rs, base, self.catalogue)
                 self._compiled[(rs.key, base.key if base else None)] = compiled
                 by_identity[(id(rs), id(base))] = compiled
+        # the engine hangs (holding the GIL) or crashes past its limits: refuse first, located
+        refused = [d for c in self._compiled.values() for d in engine_diagnostics(c)]
+        if refused:
+            raise RulesetError(dict.fromkeys(refused))
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
                          for c in self._compiled.values()}
         self._memos = {pair: RulesetMemo(compiled, memo_capacity)
@@ -247,6 +252,10 @@ class Policies:
                  "digest": rs.digest, "extends": rs.extends, "rules": len(rs.rules),
                  "file": rs.path}
                 for rs in self.collection.versions]
+
+    def engine_rulesets(self) -> list[EngineRuleset]:
+        """The engine rulesets this set registered (for `probe`, which exercises each once)."""
+        return list(self._engines.values())
 
     def close(self) -> None:
         """Drop this set's rulesets from the engine; call only once no request uses it."""
