@@ -273,7 +273,47 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
         facts["now"] = rfc3339(now, draw)
     for goal in goals:
         aim(draw, facts, goal, now)
+    settle_amounts(facts, {g.fact for g in goals})
     return facts
+
+
+_AMOUNT_PATHS = ("items", "shipping", "discount", "total")
+
+
+def settle_amounts(facts: dict[str, Any], aimed: set[str]) -> None:
+    """Make the amounts add up again after goals set some of them (facts validation refuses
+    orders whose sums do not hold, language/consistency.py): the values a goal set stay, the
+    others follow, and the order lines are re-priced to sum to `items`."""
+    order = facts["order"]
+    amounts = order["amounts"]
+    fixed = {k for k in _AMOUNT_PATHS if f"order.amounts.{k}" in aimed}
+    lines = order["items"]
+    if "items" not in fixed:
+        amounts["items"] = sum(i["quantity"] * i["unit_price"] for i in lines)
+    if "total" in fixed:  # shipping and discount absorb the difference, unless goals set them
+        gap = amounts["total"] - (amounts["items"] + amounts["shipping"] - amounts["discount"])
+        if gap > 0 and "shipping" not in fixed:
+            amounts["shipping"] += gap
+        elif gap < 0 and "discount" not in fixed:
+            amounts["discount"] -= gap
+        elif gap and "items" not in fixed:
+            amounts["items"] = max(0, amounts["items"] + gap)
+        gap = amounts["total"] - (amounts["items"] + amounts["shipping"] - amounts["discount"])
+        if gap:  # every other amount was set too: the total gives way
+            amounts["total"] -= gap
+    else:
+        amounts["discount"] = min(amounts["discount"], amounts["items"] + amounts["shipping"])
+        amounts["total"] = amounts["items"] + amounts["shipping"] - amounts["discount"]
+    if amounts["items"] != sum(i["quantity"] * i["unit_price"] for i in lines):
+        # one unit carries the whole amount; the units and product types stay as they were
+        single = next((line for line in lines if line["quantity"] == 1), None)
+        if single is None:
+            lines[0]["quantity"] -= 1
+            single = {**lines[0], "sku": "SPLIT", "quantity": 1}
+            lines.append(single)
+        for line in lines:
+            line["unit_price"] = 0
+        single["unit_price"] = amounts["items"]
 
 
 _NEGATED = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",

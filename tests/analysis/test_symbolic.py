@@ -111,6 +111,16 @@ IMPOSSIBLE = [
                         a("derived.item_count", "eq", 1))), id="two-types-one-unit"),
     pytest.param(AllOf((a("derived.digital_delivered", "eq", True),
                         a("derived.has_digital", "eq", False))), id="digital-delivered-no-digital"),
+    # the sums of language/consistency.py, which tie amount axes together
+    pytest.param(AllOf((a("order.amounts.total", "ge", 100000), a("order.amounts.items", "lt", 50000),
+                        a("order.amounts.shipping", "lt", 10))), id="total-above-its-parts"),
+    pytest.param(AllOf((a("order.amounts.discount", "gt", 200), a("order.amounts.items", "eq", 0),
+                        a("order.amounts.shipping", "le", 200))), id="discount-above-the-price"),
+    pytest.param(AllOf((a("order.amounts.seller_discount", "gt", 1000),
+                        a("order.amounts.discount", "lt", 500))), id="seller-part-above-discount"),
+    pytest.param(AllOf((a("order.amounts.seller_discount", "ge", 600),
+                        a("order.amounts.platform_discount", "ge", 600),
+                        a("order.amounts.discount", "lt", 1000))), id="split-above-discount"),
 ]
 
 
@@ -133,6 +143,13 @@ POSSIBLE = [
                         a("request.seller_response.reason", "eq", "already_shipped"))),
                  id="rejection-with-reason"),
     pytest.param(a("request.seller_response.at", "within", 0), id="answer-after-now"),
+    pytest.param(AllOf((a("order.amounts.total", "ge", 100000), a("order.amounts.items", "lt", 50000))),
+                 id="shipping-makes-up-the-total"),
+    pytest.param(AllOf((a("order.amounts.seller_discount", "ge", 600),
+                        a("order.amounts.platform_discount", "absent"),
+                        a("order.amounts.discount", "lt", 1000))), id="seller-part-alone"),
+    pytest.param(AllOf((a("order.amounts.total", "eq", 7), a("derived.item_count", "eq", 3),
+                        a("order.amounts.shipping", "eq", 0))), id="lines-add-up-to-an-odd-total"),
 ]
 
 
@@ -289,6 +306,9 @@ FACT_ATOMS = [
     lambda r: a(r.choice(["derived.has_digital", "derived.has_pre_order"]), "eq", r.random() < .5),
     lambda r: a("derived.item_count", r.choice(["lt", "ge", "eq"]), r.choice([1, 2, 3])),
     lambda r: a("order.amounts.total", r.choice(["lt", "gt", "le"]), r.choice([0, 100000])),
+    lambda r: a(r.choice(["order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
+                          "order.amounts.seller_discount"]),
+                r.choice(["lt", "gt", "le", "eq"]), r.choice([0, 5000, 100000])),
     lambda r: a("order.seller.policy", r.choice(["eq", "ne", "absent"]), "vip"),
 ]
 

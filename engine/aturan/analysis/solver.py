@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import AturanError, Diagnostic
 from ..language.catalogue import catalogue
+from ..language.consistency import RELATIONS
 from ..language.model import AllOf, Atom, Condition, Effect, Not, Rule
 from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
@@ -95,6 +96,7 @@ class Encoding:
         self.values: dict[str, list[Any]] = {}
         self.present: dict[str, Any] = {}
         self.var: dict[str, Any] = {}
+        self.free: dict[str, Any] = {}  # facts of a relation that are not axes
         for k, axis in enumerate(space.axes):
             path = axis.path
             self.var[path] = z.Int(f"v{k}")
@@ -140,10 +142,38 @@ class Encoding:
         parts = [self.condition(c) for c in node.children]
         return z.And(parts) if isinstance(node, AllOf) else z.Or(parts)
 
+    def relations(self) -> list[Any]:
+        """The sums between facts (`language/consistency.RELATIONS`) over the variables: a fact
+        of a relation that is not an axis is a free variable of its domain, or, when it may be
+        absent, taken absent (a relation binds present facts only, so that is the loosest)."""
+        z = self.z3
+        parts = []
+        for relation in RELATIONS:
+            facts = relation.facts
+            if not any(f in self.var for f in facts) or any(
+                    f not in self.var and self.fields[f].nullable for f in facts):
+                continue
+            terms = {}
+            for fact in facts:
+                if fact not in self.var:
+                    free = self.free.setdefault(fact, z.Int(f"free{len(self.free)}"))
+                    lo, hi = integer_domain(fact)
+                    parts += ([free >= lo] if lo is not None else []) + (
+                        [free < hi] if hi is not None else [])
+                    terms[fact] = free
+                else:
+                    terms[fact] = self.var[fact]
+            right = z.Sum([sign * terms[f] for f, sign in relation.right])
+            holds = terms[relation.left] == right if relation.op == "eq" else (
+                terms[relation.left] <= right)
+            parts.append(z.Implies(z.And([self.present[f] for f in facts if f in self.var]),
+                                   holds))
+        return parts
+
     def valid(self) -> Any:
         """The domain and every constraint of the space."""
         z = self.z3
-        parts = [self.domain()]
+        parts = [self.domain(), *self.relations()]
         for c in self.space.constraints:
             if isinstance(c, Forbid):
                 parts.append(z.Not(z.And([self.atom(a) for a in c.atoms])))

@@ -23,42 +23,15 @@ from operator import and_
 from typing import Any
 
 from ..language.catalogue import catalogue
+from ..language.consistency import RELATIONS, Relation
 from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
 from ..resources import load_schema
 from ..runtime.compiler import negation_normal_form
+from .cells import ABSENT, OTHER, Interval
+from .coupled import Coupled
 
 Box = tuple[int, ...]
-
-
-class _Sentinel:
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-ABSENT = _Sentinel("absent")  # the fact is missing or null
-OTHER = _Sentinel("other")  # a string value no rule mentions
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Integers (or ages in seconds) `lo <= x < hi`; None is unbounded."""
-
-    lo: int | None
-    hi: int | None
-
-    def contains(self, value: int) -> bool:
-        return (self.lo is None or value >= self.lo) and (self.hi is None or value < self.hi)
-
-    def probe(self) -> int:
-        """A member of the interval (every atom answers alike for all members)."""
-        if self.lo is not None:
-            return self.lo
-        assert self.hi is not None
-        return self.hi - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,6 +164,11 @@ def integer_domain(path: str) -> tuple[int | None, int | None]:
         node = {**schema["$defs"][node["$ref"].rsplit("/", 1)[1]], **node}
     hi = node.get("maximum")
     return node.get("minimum"), (hi + 1 if hi is not None else None)
+
+
+def _inclusive_domain(path: str) -> tuple[int | None, int | None]:
+    lo, hi = integer_domain(path)
+    return lo, (None if hi is None else hi - 1)
 
 
 @dataclass(frozen=True)
@@ -388,7 +366,8 @@ def popcount(mask: int) -> int:
 class Space:
     """The axes of one analysis, the universe box and the constraints as boxes and orderings."""
 
-    def __init__(self, axes: tuple[Axis, ...], constraints: Sequence[Constraint]):
+    def __init__(self, axes: tuple[Axis, ...], constraints: Sequence[Constraint],
+                 relations: Sequence[Relation] = RELATIONS):
         self.axes = axes
         self.index = {axis.path: i for i, axis in enumerate(axes)}
         self.constraints = tuple(constraints)
@@ -411,6 +390,11 @@ class Space:
                             for c in self.constraints if isinstance(c, Before))
         self._orders = tuple((e, l, axes[e].absent_bit, axes[l].absent_bit)
                              for e, l, _ in self.orders)
+        # sums between facts (language/consistency.py) that tie two or more axes
+        fields = catalogue()
+        self.coupled = Coupled(axes, _inclusive_domain,
+                               lambda path: fields[path].nullable if path in fields else True,
+                               relations)
         self._feasible: dict[Box, Box | None] = {}
 
     @classmethod
@@ -490,9 +474,10 @@ class Space:
         narrowed = self.propagate(box)
         if narrowed is None:
             return
+        coupled = self.coupled if self.coupled.active else None
         for piece in outside(narrowed, self._forbidden_sparse):
             piece_n = self.propagate(piece)
-            if piece_n is not None:
+            if piece_n is not None and (coupled is None or coupled.ok(piece_n)):
                 yield piece_n
 
     def feasible(self, box: Box) -> Box | None:

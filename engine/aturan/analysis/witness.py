@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..language import linear
+from ..language.consistency import RELATIONS
 from ..language.display import JAKARTA
 from ..language.model import Effect, Rule, RulesetVersion
 from ..runtime.compiler import compile_ruleset
@@ -107,6 +109,10 @@ def point_of(space: Space, cells: Sequence[int]) -> dict[str, Any]:
                 point[axis.path] = cell.hi - 1
         else:
             point[axis.path] = cell
+    if space.coupled.active:  # values tied by sums: solved together, nearest the plain order
+        prefer = {path: PLAIN.get(path) for path in PLAIN}
+        prefer.update({path: value for path, value in point.items() if isinstance(value, int)})
+        point.update(space.coupled.solve(cells, prefer))
     changed = True
     while changed:
         changed = False
@@ -164,25 +170,8 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
              for kind in ("custom_made", "pre_order", "perishable", "digital")}
     types = [t for t, on in flags.items() if on] or ["regular"]
     count = max(get("derived.item_count"), len(types))
-    # amounts: what the region fixes, the rest made to add up (items + shipping - discount)
-    shipping, discount = get("order.amounts.shipping"), get("order.amounts.discount")
-    if "order.amounts.items" in point:
-        amount_items = get("order.amounts.items")
-    elif "order.amounts.total" in point:
-        amount_items = max(0, get("order.amounts.total") - shipping + discount)
-    else:
-        amount_items = min(150000 * count, 10 ** 12 // count * count)
-    price = amount_items // count
-    items = []
-    for k, kind in enumerate(types):
-        item: dict[str, Any] = {"sku": f"SKU-{k + 1}", "product_type": kind,
-                                "quantity": count - len(types) + 1 if k == 0 else 1,
-                                "unit_price": price}
-        if kind == "digital":
-            item["delivered"] = bool(get("derived.digital_delivered"))
-        items.append(item)
-    total = get("order.amounts.total") if "order.amounts.total" in point else min(
-        10 ** 12, max(0, amount_items + shipping - discount))
+    amounts = _amounts(point, count)
+    items = _lines(types, count, amounts["items"], bool(get("derived.digital_delivered")))
     fulfillment: dict[str, Any] = {
         "ship_by": ts("order.fulfillment.ship_by"),
         "shipped_at": ts("order.fulfillment.shipped_at"),
@@ -203,8 +192,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             "payment": {"method": get("order.payment.method"),
                         "paid_at": ts("order.payment.paid_at"),
                         "deadline_at": ts("order.payment.deadline_at")},
-            "amounts": {"items": amount_items, "shipping": shipping, "discount": discount,
-                        "total": total},
+            "amounts": amounts,
             "items": items,
             "seller": {"id": get("order.seller.id"), "policy": get("order.seller.policy")},
             "fulfillment": fulfillment,
@@ -214,6 +202,55 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
                     "seller_response": response},
         "now": now.isoformat(),
     }
+
+
+_AMOUNTS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
+            "order.amounts.total")
+_OPTIONAL_AMOUNTS = ("order.amounts.seller_discount", "order.amounts.platform_discount")
+MONEY_LIMIT = 10 ** 12  # the facts schema's money maximum
+
+
+def _amounts(point: dict[str, Any], count: int) -> dict[str, int]:
+    """The order's amounts: the values the point fixes, the rest chosen (nearest the plain
+    order) so that every relation of `language/consistency` holds."""
+    fixed = {path: point[path] for path in _AMOUNTS + _OPTIONAL_AMOUNTS
+             if isinstance(point.get(path), int)}
+    present = list(_AMOUNTS) + [p for p in _OPTIONAL_AMOUNTS if p in fixed]
+    system = []
+    for path in present:
+        system += [linear.at_least({path: 1}, 0), linear.at_most({path: 1}, MONEY_LIMIT)]
+    for path, value in fixed.items():
+        system += linear.equal({path: 1}, value)
+    for relation in RELATIONS:
+        if all(f in present for f in relation.facts):
+            system += relation.inequalities()
+    prefer = {path: PLAIN[path] for path in _AMOUNTS}
+    prefer["order.amounts.items"] = min(150000 * count, MONEY_LIMIT // count * count)
+    solved = linear.solve(system, prefer)
+    if solved is None:  # cannot happen for a feasible point: the analysis checked the sums
+        raise ValueError(f"amounts {fixed} satisfy no consistent order")
+    return {path.rsplit(".", 1)[1]: int(solved[path]) for path in present}
+
+
+def _lines(types: list[str], count: int, total: int, delivered: bool) -> list[dict[str, Any]]:
+    """Order lines of the given product types, `count` units in all, whose quantity x
+    unit_price add up to exactly `total`."""
+    price, rest = divmod(total, count)
+    lines: list[dict[str, Any]] = []
+    for k, kind in enumerate(types):
+        quantity = count - len(types) + 1 if k == 0 else 1
+        lines.append({"sku": f"SKU-{k + 1}", "product_type": kind, "quantity": quantity,
+                      "unit_price": price})
+    if rest:
+        last = lines[-1]
+        if last["quantity"] > 1:  # one line of several units: split off one unit
+            last["quantity"] -= 1
+            lines.append({**last, "sku": f"{last['sku']}b", "quantity": 1})
+        lines[-1]["unit_price"] += rest
+    for line in lines:
+        if line["product_type"] == "digital":
+            line["delivered"] = delivered
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..resources import bundled_dir, load_schema
 from .catalogue import catalogue
+from .consistency import RELATIONS
 from .model import AllOf, AnyOf, Atom, Condition, Effect, Not, RulesetVersion
 from .operators import OPERATORS_BY_KIND
 from .repository import RulesetCollection, load_rulesets
@@ -48,7 +49,28 @@ def reference_page() -> str:
                      f"{' *(derived)*' if field.derived else ''} |")
     lines += ["", "Timestamps are tested with `older_than` / `within` (measured to `now`) and "
               "`exists` / `absent`. Derived facts are computed by aturan from `order.items`.", ""]
+    lines += relations_section()
     return "\n".join(lines)
+
+
+def relations_section() -> list[str]:
+    """The sums facts validation checks (`language/consistency.py`), as the one list of them."""
+    lines = ["## Relations between facts", "",
+             "Facts validation refuses an order whose facts break one of these (a "
+             "`facts-inconsistent` error naming every JSON pointer involved), in the library, "
+             "the CLI, the HTTP API and regression cases alike. A relation binds only facts that "
+             "are present. The analyses (`aturan lint`, `aturan diff --exhaustive`) read the "
+             "same list.", "",
+             "| relation | holds | checked on every order |", "|---|---|---|"]
+    ops = {"eq": "=", "le": "≤"}
+    for relation in RELATIONS:
+        right = " ".join(("- " if sign < 0 else "+ ") + f"`{fact}`"
+                         for fact, sign in relation.right).removeprefix("+ ")
+        lines.append(f"| {relation.name} | `{relation.left}` {ops[relation.op]} {right} "
+                     f"({relation.why}) | {'yes' if relation.checked else 'follows from the rest'} |")
+    lines += ["| items-are-the-lines | `order.amounts.items` = Σ `quantity` × `unit_price` over "
+              "`order.items` | yes |", ""]
+    return lines
 
 
 def condition_text(condition: Condition) -> str:

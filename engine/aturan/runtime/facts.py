@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from ..errors import Diagnostic, FactsError, Location, pointer_join
+from ..language import consistency
 from ..language.catalogue import catalogue
 from ..language.model import parse_timestamp
 from ..language.schema import pointer_of, schema_diagnostics
@@ -209,6 +210,8 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
                  for d in schema_diagnostics(facts, "facts", lambda p: Location(pointer=p))]
     if not problems:
         problems += _check_timestamps(facts)
+    if not problems:  # the sums between facts (language/consistency.py) need their shapes
+        problems += consistency.problems(facts)
     return problems
 
 
@@ -262,6 +265,7 @@ def _moment(text: str) -> datetime:
 
 
 _fromisoformat = datetime.fromisoformat
+_consistent = consistency.consistent
 _CHECK: list[Callable[[Any], dict[str, Any] | None] | None] = []  # `_fast_check()`, once
 
 
@@ -285,7 +289,7 @@ def flatten_without_ages(facts: dict[str, Any]) -> tuple[FlatFacts, dict[str, st
     values = check(facts) if check is not None else None
     if values is not None:
         parsed = _parse(facts, values, strict=True)
-        if parsed is not None:
+        if parsed is not None and _consistent(facts):
             return parsed
     problems = validate_facts(facts)
     if problems:

@@ -133,13 +133,19 @@ def _core(t: Target, rule: Rule) -> tuple[list[Atom], list[Any]]:
     core = [leaves[k] for k in range(len(leaves)) if k not in relaxed]
     constraints = list(CONSTRAINTS) + ([platform_constraint(t.platform)] if t.platform else [])
     atoms = atoms_of(rule.when)
+    relations = [r for r in t.space.coupled.relations]
+    for r in list(relations):
+        trial_r = [x for x in relations if x is not r]
+        space = Space(build_axes(atoms + constraint_atoms(constraints)), constraints, trial_r)
+        if empty(space, relaxed):
+            relations = trial_r
     for c in list(constraints):
         trial = [x for x in constraints if x is not c]
-        space = Space(build_axes(atoms + constraint_atoms(trial)), trial)
+        space = Space(build_axes(atoms + constraint_atoms(trial)), trial, relations)
         if empty(space, relaxed):
             constraints = trial
     return core, [c for c in dict.fromkeys(constraints)
-                  if not (isinstance(c, Forbid) and c.name == "platform-of-ruleset")]
+                  if not (isinstance(c, Forbid) and c.name == "platform-of-ruleset")] + relations
 
 
 @check("conflict", "error", "equal-priority deciding rules that decide differently on one order")
