@@ -326,7 +326,7 @@ def plan(draw: Draw, condition: Condition, negate: bool = False) -> list[Atom]:
     if isinstance(condition, Atom):
         if not negate:
             return [condition]
-        return [Atom(condition.fact, _NEGATED[condition.op], condition.value)]
+        return [Atom(condition.fact, _NEGATED[condition.op], condition.value, of=condition.of)]
     if isinstance(condition, Not):
         return plan(draw, condition.child, not negate)
     children = list(condition.children)
@@ -365,6 +365,9 @@ def aim(draw: Draw, facts: dict[str, Any], goal: Atom, now: int) -> None:
     """Change `facts` so that `goal` holds (time goals land on their threshold, ± a nudge)."""
     path, op, value = goal.fact, goal.op, goal.value
     field = catalogue().get(path)
+    if goal.of is not None:
+        _aim_between(draw, facts, goal, now)
+        return
     if field is None or path in _FIXED:
         return
     if path.startswith("derived."):
@@ -409,6 +412,29 @@ def aim(draw: Draw, facts: dict[str, Any], goal: Atom, now: int) -> None:
         return
     parent, key = _holder(facts, path)
     parent[key] = chosen
+
+
+def _instant(text: str) -> int:
+    from aturan.analysis.reference import instant_ns
+    return instant_ns(text)
+
+
+def _aim_between(draw: Draw, facts: dict[str, Any], goal: Atom, now: int) -> None:
+    """Both timestamps present, the fact `value` (± a nudge) after `of`; the one that selects
+    the target (request.at) stays and the other moves."""
+    assert goal.of is not None
+    step = goal.value * NS + draw.choice(NUDGES_NS)
+    later, earlier = goal.fact, goal.of
+    if later in _FIXED:  # move `of` instead: of = fact - step
+        holder, key = _holder(facts, earlier)
+        holder[key] = rfc3339(_instant(facts["request"]["at"]) - step, draw)
+        return
+    holder, key = _holder(facts, earlier)
+    if holder.get(key) is None:
+        holder[key] = rfc3339(near(draw, now, (0,)), draw)
+    base = _instant(holder[key])
+    holder, key = _holder(facts, later)
+    holder[key] = rfc3339(base + step, draw)
 
 
 def _holder(facts: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:

@@ -24,8 +24,8 @@ from aturan.runtime.facts import flatten_facts
 ANCHOR = datetime(2030, 6, 1, 10, 0, tzinfo=timezone.utc)
 
 
-def a(fact: str, op: str, value: Any = True) -> Atom:
-    return Atom(fact, op, tuple(value) if isinstance(value, list) else value)
+def a(fact: str, op: str, value: Any = True, of: str | None = None) -> Atom:
+    return Atom(fact, op, tuple(value) if isinstance(value, list) else value, of=of)
 
 
 def rule(rule_id: str, when: Condition, priority: int = 10, outcome: str | None = "approved",
@@ -121,6 +121,16 @@ IMPOSSIBLE = [
     pytest.param(AllOf((a("order.amounts.seller_discount", "ge", 600),
                         a("order.amounts.platform_discount", "ge", 600),
                         a("order.amounts.discount", "lt", 1000))), id="split-above-discount"),
+    # durations between two timestamps, tied to their ages and orderings
+    pytest.param(a("request.seller_response.at", "within", 0, "request.at"),
+                 id="answer-before-the-request"),
+    pytest.param(AllOf((a("request.seller_response.at", "older_than", 172800, "request.at"),
+                        a("request.seller_response.at", "older_than", 0),
+                        a("request.at", "within", 86400))), id="answer-2d-after-a-recent-request"),
+    pytest.param(AllOf((a("order.fulfillment.delivered_at", "older_than", 3600,
+                          "order.fulfillment.shipped_at"),
+                        a("order.fulfillment.shipped_at", "within", 1800))),
+                 id="delivered-an-hour-after-a-recent-shipment"),
 ]
 
 
@@ -150,6 +160,15 @@ POSSIBLE = [
                         a("order.amounts.discount", "lt", 1000))), id="seller-part-alone"),
     pytest.param(AllOf((a("order.amounts.total", "eq", 7), a("derived.item_count", "eq", 3),
                         a("order.amounts.shipping", "eq", 0))), id="lines-add-up-to-an-odd-total"),
+    pytest.param(AllOf((a("request.seller_response.at", "older_than", 180000, "request.at"),
+                        a("request.at", "within", 86400))), id="late-answer-in-the-future"),
+    # only real (sub-second) timestamps reach this: both ages floor to 0 s, yet shipping came
+    # half a second before the deadline, a gap that floors to -1 s
+    pytest.param(AllOf((a("order.fulfillment.shipped_at", "within", 1),
+                        a("order.fulfillment.ship_by", "within", 1),
+                        a("order.fulfillment.ship_by", "older_than", 0),
+                        a("order.fulfillment.shipped_at", "within", 0,
+                          "order.fulfillment.ship_by"))), id="half-a-second-before-the-deadline"),
 ]
 
 
@@ -310,7 +329,15 @@ FACT_ATOMS = [
                           "order.amounts.seller_discount"]),
                 r.choice(["lt", "gt", "le", "eq"]), r.choice([0, 5000, 100000])),
     lambda r: a("order.seller.policy", r.choice(["eq", "ne", "absent"]), "vip"),
+    lambda r: _gap_atom(r),
 ]
+
+
+def _gap_atom(r: random.Random) -> Atom:
+    fact, of = r.choice([("request.seller_response.at", "request.at"),
+                         ("order.fulfillment.delivered_at", "order.fulfillment.shipped_at"),
+                         ("request.at", "order.fulfillment.delivered_at")])
+    return a(fact, r.choice(["older_than", "within"]), r.choice([0, 3600, 172800]), of)
 
 
 def generated_condition(rng: random.Random, depth: int = 0) -> Condition:

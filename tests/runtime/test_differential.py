@@ -27,7 +27,7 @@ from aturan.analysis import reference
 from aturan.language.model import Atom
 from aturan.runtime import compiler
 from aturan.runtime.evaluate import Policies
-from conftest import RULESETS
+from conftest import RULESETS, V2_RULESETS
 from strategies import RandomDraw, Target, build_facts, facts_for, targets, thresholds
 
 LONG = int(os.environ.get("ATURAN_FUZZ_EXAMPLES", "0"))
@@ -97,6 +97,22 @@ def test_engine_and_reference_agree_on_fixed_seed_examples(own):
 
 
 @pytest.fixture(scope="module")
+def v2() -> Iterator[Policies]:
+    """The language v2 fixture (tests/fixtures/v2): every new construct, on its own."""
+    loaded = aturan.load(V2_RULESETS)
+    yield loaded
+    loaded.close()
+
+
+def test_engine_and_reference_agree_on_the_v2_fixture(v2):
+    failures, fired = run_fixed_seed(v2, 6_000)
+    assert not failures, "\n\n".join(failures)
+    never = [f"{t.pin}: {rule.id}" for t in targets(v2) for rule in t.rules
+             if not fired[(t.pin, rule.id)]]
+    assert not never, "rules no generated order made fire: " + "; ".join(never)
+
+
+@pytest.fixture(scope="module")
 def target_space(own) -> tuple[list[Target], tuple[int, ...]]:
     return targets(own), thresholds(own)
 
@@ -132,12 +148,26 @@ def _ne_as_eq(original: Callable[..., Any], atom: Atom) -> Any:
     return None
 
 
-@pytest.mark.parametrize("mutation", [
-    pytest.param(_within_as_older_than, id="within-flipped"),
-    pytest.param(_older_than_strict, id="older_than-off-by-one"),
-    pytest.param(_ne_as_eq, id="ne-as-eq"),
+def _between_from_now(original: Callable[..., Any], atom: Atom) -> Any:
+    if atom.of is not None:  # the duration measured from the fact to now, `of` ignored
+        return original(Atom(atom.fact, atom.op, atom.value, atom.location))
+    return None
+
+
+def _between_off_by_one(original: Callable[..., Any], atom: Atom) -> Any:
+    if atom.of is not None and atom.op == "within":  # fact - of <= d instead of < d
+        return {"$lte": {compiler.engine_key(atom): atom.value}}
+    return None
+
+
+@pytest.mark.parametrize("mutation, rulesets", [
+    pytest.param(_within_as_older_than, RULESETS, id="within-flipped"),
+    pytest.param(_older_than_strict, RULESETS, id="older_than-off-by-one"),
+    pytest.param(_ne_as_eq, RULESETS, id="ne-as-eq"),
+    pytest.param(_between_from_now, V2_RULESETS, id="of-ignored"),
+    pytest.param(_between_off_by_one, V2_RULESETS, id="within-of-off-by-one"),
 ])
-def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation):
+def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation, rulesets):
     original = compiler.translate
 
     def broken(condition):
@@ -149,7 +179,7 @@ def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation):
 
     monkeypatch.setattr(compiler, "translate", broken)
     copy = tmp_path / "rulesets"
-    shutil.copytree(RULESETS, copy)
+    shutil.copytree(rulesets, copy)
     for path in copy.glob("*/*.yaml"):  # a new digest, so a new engine name for the mutant
         path.write_text(path.read_text(encoding="utf-8") + "\n# mutant\n", encoding="utf-8")
     mutant = aturan.load(copy)

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import aturan
+from aturan.analysis.reference import instant_ns
 from aturan.language.catalogue import catalogue
 from aturan.language.model import (
     PLACEHOLDER,
@@ -63,7 +64,7 @@ from aturan.runtime.facts import (
     flatten_facts,
     validate_facts,
 )
-from conftest import RULESETS
+from conftest import RULESETS, V2_RULESETS
 
 SEED = 20240301
 PER_PLATFORM = 2500
@@ -75,7 +76,22 @@ INSTANTS = 9  # extra `now`s per order for the fired-rules comparison: 10k x (1 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
+def _gap_text(gap: int) -> str:
+    return format_duration(gap) if gap >= 0 else "-" + format_duration(-gap)
+
+
 def atom_report(atom: Atom, facts: FlatFacts, negated: bool = False) -> dict[str, Any]:
+    if atom.of is not None:  # a duration between two timestamps (language v2)
+        item = {"fact": atom.fact, "op": atom.op, "expected": atom.expected(), "of": atom.of}
+        for key, path in (("actual", atom.fact), ("of_actual", atom.of)):
+            value = facts.values.get(path)
+            item[key] = value.isoformat() if isinstance(value, datetime) else value
+        gap = facts.gaps.get(f"gap:{atom.fact}:{atom.of}")
+        if gap is not None:
+            item["gap"] = _gap_text(gap)
+        if negated:
+            item["negated"] = True
+        return item
     actual = facts.values.get(atom.fact)
     item: dict[str, Any] = {"fact": atom.fact, "op": atom.op, "expected": atom.expected(),
                             "actual": actual.isoformat() if isinstance(actual, datetime)
@@ -139,15 +155,20 @@ def oracle_flat(facts: dict[str, Any]) -> FlatFacts:
     now = parse_timestamp(now_text)
     fields = catalogue()
     ages: dict[str, int] = {}
+    texts: dict[str, str] = {}
     for path, value in list(values.items()):
         field = fields.get(path)
         if field is not None and field.kind == "timestamp":
             moment = parse_timestamp(value)
             values[path] = moment
+            texts[path] = value
             ages[path] = _age(now, now_text, moment, value)
+    # every duration between two timestamps, exact to the nanosecond (language v2)
+    gaps = {f"gap:{b}:{a}": (instant_ns(texts[b]) - instant_ns(texts[a])) // 10 ** 9
+            for a in texts for b in texts if a != b}
     return FlatFacts(values=values, ages=ages, now=now, order_id=order["id"],
                      platform=order["platform"], seller_policy=order["seller"]["policy"],
-                     request_at=request_at)
+                     request_at=request_at, gaps=gaps)
 
 
 def _ref(rs: RulesetVersion) -> RulesetRef:
@@ -269,6 +290,44 @@ def test_memoised_fired_rules_equal_the_engine_on_100k_orders(policies, corpus):
     # the memo did its job: far fewer keys than orders
     keys = policies.cache.total_keys()
     assert 0 < keys < compared // 10
+
+
+# ---- the language v2 fixture: every new construct -------------------------------------------
+
+@pytest.fixture(scope="module")
+def v2_policies():
+    loaded = aturan.load(V2_RULESETS)
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def v2_corpus(v2_policies) -> list[dict[str, Any]]:
+    return list(sample.generate(sample.plan_for(v2_policies.collection, "tiktok_shop"), 3000,
+                                SEED))
+
+
+def test_memoised_fired_rules_equal_the_engine_on_the_v2_fixture(v2_policies, v2_corpus):
+    rng = random.Random(SEED)
+    compared = 0
+    for facts in v2_corpus:
+        for variant in [facts] + at_other_instants(facts, rng):
+            flat = flatten_facts(variant)
+            compiled = v2_policies.compiled_for(flat)
+            assert (v2_policies.engine_rules(compiled, flat)
+                    == v2_policies.engine_rules(compiled, flat, cached=False)), variant
+            compared += 1
+    assert compared == 30_000
+    assert 0 < v2_policies.cache.total_keys() < compared // 10
+
+
+def test_v2_decisions_equal_the_oracle_byte_for_byte(v2_policies, v2_corpus):
+    for index, facts in enumerate(v2_corpus):
+        assert v2_policies.decide(facts).to_json() == oracle_decide(v2_policies, facts).to_json()
+        if index % 10 == 0:
+            for lang in ("en", "id"):
+                assert (v2_policies.decide(facts, lang=lang).to_json()
+                        == oracle_decide(v2_policies, facts, lang).to_json())
 
 
 # ---- whole decisions: 10k orders ----------------------------------------------------------

@@ -18,6 +18,7 @@ domain.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from fractions import Fraction
 from itertools import product
 from typing import Any, Protocol
 
@@ -67,25 +68,7 @@ class Coupled:
         return bool(self.relations)
 
     def _options(self, axis: int, mask: int) -> Iterator[Option]:
-        """Each contiguous run of the mask's present cells as an inclusive range, then None
-        when the mask admits absence."""
-        cells = self.axes[axis].cells
-        run: list[Interval] = []
-        absent = False
-        for c, cell in enumerate(cells):
-            if cell is ABSENT:
-                absent = bool(mask >> c & 1)
-                continue
-            if mask >> c & 1:
-                run.append(cell)
-                continue
-            if run:
-                yield (run[0].lo, None if run[-1].hi is None else run[-1].hi - 1)
-                run = []
-        if run:
-            yield (run[0].lo, None if run[-1].hi is None else run[-1].hi - 1)
-        if absent:
-            yield None
+        return _runs(self.axes[axis].cells, mask)
 
     def _system(self, choice: Mapping[str, Option]) -> list[Inequality]:
         system: list[Inequality] = []
@@ -129,3 +112,189 @@ class Coupled:
                     values[name] = int(point.get(name, wanted.get(name, 0)))
                 return values
         raise ValueError("no point satisfies the relations in these cells")
+
+
+# ---------------------------------------------------------------------------------------------
+# Durations between two timestamps. A gap axis (`gap:<fact>:<of>`, kind "gap") holds the whole
+# seconds from `of` to the fact; it is not independent of the two timestamps' ages (seconds
+# before `now`): fact - of = age(of) - age(fact). Real timestamps carry up to nanoseconds, so
+# the question is asked in integer nanoseconds, where it is a system of difference constraints
+# (bounds of each cell, the orderings between events, the gaps): feasible exactly when its
+# graph has no negative cycle (Floyd-Warshall), and a solution is read off it.
+
+NS = 1_000_000_000
+Edge = tuple[int, int, int]  # x[j] - x[i] <= w, as (i, j, w); node 0 is `now`
+
+
+def _cell_ns(lo: int | None, hi: int | None) -> tuple[int | None, int | None]:
+    """Seconds [lo, hi) of a floored value -> inclusive nanoseconds."""
+    return (None if lo is None else lo * NS), (None if hi is None else hi * NS - 1)
+
+
+def _closure(size: int, edges: Sequence[Edge]) -> list[list[int | None]] | None:
+    """All shortest paths, or None when a negative cycle makes the system infeasible."""
+    d: list[list[int | None]] = [[None] * size for _ in range(size)]
+    for i in range(size):
+        d[i][i] = 0
+    for i, j, w in edges:
+        current = d[i][j]
+        if current is None or w < current:
+            d[i][j] = w
+    for k in range(size):
+        dk = d[k]
+        for i in range(size):
+            dik = d[i][k]
+            if dik is None:
+                continue
+            di = d[i]
+            for j in range(size):
+                dkj = dk[j]
+                if dkj is not None:
+                    via = dik + dkj
+                    dij = di[j]
+                    if dij is None or via < dij:
+                        di[j] = via
+        if any(d[i][i] < 0 for i in range(size)):  # type: ignore[operator]
+            return None
+    return d
+
+
+class TimeCoupling:
+    """The timestamp axes of a space, the orderings between them and its gap axes, decided
+    together in nanoseconds."""
+
+    def __init__(self, axes: Sequence[AxisLike], kinds: Sequence[str],
+                 orders: Sequence[tuple[int, int]], gap_pair: Callable[[str], tuple[str, str]]):
+        index = {axis.path: i for i, axis in enumerate(axes)}
+        self.axes = axes
+        self.gaps = tuple((g, index[gap_pair(axes[g].path)[0]], index[gap_pair(axes[g].path)[1]])
+                          for g, kind in enumerate(kinds) if kind == "gap")
+        self.times = tuple(i for i, kind in enumerate(kinds) if kind == "timestamp")
+        self.orders = tuple(orders)
+        ends = {i for _, fact, of in self.gaps for i in (fact, of)}
+        self.ends = frozenset(ends)
+        self._known: dict[tuple[int, ...], bool] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.gaps)
+
+    def _options(self, axis: int, mask: int) -> list[Option]:
+        options = list(_runs(self.axes[axis].cells, mask))
+        if None in options and axis not in self.ends and axis in self.times:
+            return [None]  # absent binds nothing: the loosest choice for a non-gap timestamp
+        return options
+
+    def _edges(self, choice: dict[int, Option]) -> tuple[list[Edge], dict[int, int]] | None:
+        """The difference constraints of one choice (a run or absent per axis), with each
+        present timestamp's node; None when the choice is inconsistent (a gap present while
+        one of its timestamps is absent, or the other way round)."""
+        nodes = {axis: k + 1 for k, axis in enumerate(a for a in self.times
+                                                      if choice[a] is not None)}
+        edges: list[Edge] = []
+        for axis, node in nodes.items():
+            option = choice[axis]
+            assert option is not None
+            low, high = _cell_ns(option[0], None if option[1] is None else option[1] + 1)
+            if high is not None:
+                edges.append((0, node, high))  # age <= high
+            if low is not None:
+                edges.append((node, 0, -low))  # age >= low
+        for earlier, later in self.orders:
+            if earlier in nodes and later in nodes:  # age(earlier) >= age(later)
+                edges.append((nodes[earlier], nodes[later], 0))
+        for gap, fact, of in self.gaps:
+            option = choice[gap]
+            present = fact in nodes and of in nodes
+            if (option is not None) != present:
+                return None
+            if option is None:
+                continue
+            # gap = fact - of = age(of) - age(fact), in [low, high] nanoseconds
+            low, high = _cell_ns(option[0], None if option[1] is None else option[1] + 1)
+            if high is not None:
+                edges.append((nodes[fact], nodes[of], high))
+            if low is not None:
+                edges.append((nodes[of], nodes[fact], -low))
+        return edges, nodes
+
+    def _choices(self, box: Sequence[int]) -> Iterator[dict[int, Option]]:
+        involved = list(self.times) + [g for g, _, _ in self.gaps]
+        for combo in product(*(self._options(i, box[i]) for i in involved)):
+            yield dict(zip(involved, combo))
+
+    def ok(self, box: Sequence[int]) -> bool:
+        key = tuple(box[i] for i in self.times) + tuple(box[g] for g, _, _ in self.gaps)
+        known = self._known.get(key)
+        if known is None:
+            known = False
+            for choice in self._choices(box):
+                built = self._edges(choice)
+                if built is not None and _closure(len(built[1]) + 1, built[0]) is not None:
+                    known = True
+                    break
+            self._known[key] = known
+        return known
+
+    def solve(self, cells: Sequence[int], prefer: Mapping[str, Any]) -> dict[str, Any]:
+        """Ages (seconds: int, or Fraction for a part of a second) of every timestamp axis and
+        the gap of every gap axis, one cell each, as near `prefer` (ages in seconds) as the
+        constraints allow; None for absent."""
+        box = [1 << c for c in cells]
+        for choice in self._choices(box):
+            built = self._edges(choice)
+            if built is None:
+                continue
+            edges, nodes = built
+            size = len(nodes) + 1
+            d = _closure(size, edges)
+            if d is None:
+                continue
+            ages: dict[int, int] = {}
+            for axis, node in nodes.items():
+                low, high = d[node][0], d[0][node]
+                want = prefer.get(self.axes[axis].path)
+                value = (want if isinstance(want, int) else 0) * NS
+                if low is not None and value < -low:
+                    value = -low
+                if high is not None and value > high:
+                    value = high
+                ages[axis] = value
+                edges = edges + [(0, node, value), (node, 0, -value)]
+                d = _closure(size, edges)
+                assert d is not None, "a value inside its closed range is always consistent"
+            values: dict[str, Any] = {}
+            for axis in self.times:
+                values[self.axes[axis].path] = (None if axis not in ages
+                                                else _seconds(ages[axis]))
+            for gap, fact, of in self.gaps:
+                values[self.axes[gap].path] = (None if choice[gap] is None
+                                               else (ages[of] - ages[fact]) // NS)
+            return values
+        raise ValueError("no point satisfies the durations in these cells")
+
+
+def _seconds(nanos: int) -> Any:
+    """Nanoseconds as whole seconds when they are, else an exact Fraction of seconds."""
+    return nanos // NS if nanos % NS == 0 else Fraction(nanos, NS)
+
+
+def _runs(cells: Sequence[Any], mask: int) -> Iterator[Option]:
+    """Each contiguous run of the mask's present cells as an inclusive range, then None when
+    the mask admits absence."""
+    run: list[Interval] = []
+    absent = False
+    for c, cell in enumerate(cells):
+        if cell is ABSENT:
+            absent = bool(mask >> c & 1)
+            continue
+        if mask >> c & 1:
+            run.append(cell)
+            continue
+        if run:
+            yield (run[0].lo, None if run[-1].hi is None else run[-1].hi - 1)
+            run = []
+    if run:
+        yield (run[0].lo, None if run[-1].hi is None else run[-1].hi - 1)
+    if absent:
+        yield None

@@ -144,7 +144,8 @@ def confirm(evaluator: Evaluator, space: Space, group: ChangeGroup, old: Version
     facts = realise(space, point, anchor_for(_versions(old, new)), platform)
     d_old = evaluator.decide(facts, old.ruleset, old.base)
     d_new = evaluator.decide(facts, new.ruleset, new.base)
-    read = [c["fact"] for d in (d_old, d_new) for item in d.explanation for c in item.because]
+    read = [f for d in (d_old, d_new) for item in d.explanation for c in item.because
+            for f in (c["fact"], c.get("of")) if f]
     deviations = [p for p, v in point.items() if p != "order.platform" and PLAIN.get(p, v) != v]
     group.witness = facts
     group.fields = fields_of(point, list(dict.fromkeys(read + deviations)), facts)

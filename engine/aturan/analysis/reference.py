@@ -19,7 +19,16 @@ from typing import Any
 from ..errors import Diagnostic, Location, SelectionError
 from ..language.catalogue import catalogue
 from ..language.display import show
-from ..language.model import AllOf, AnyOf, Atom, Condition, Not, Rule, format_duration
+from ..language.model import (
+    AllOf,
+    AnyOf,
+    Atom,
+    Condition,
+    Not,
+    Rule,
+    atoms_of,
+    format_duration,
+)
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
@@ -139,8 +148,20 @@ def atom_holds(atom: Atom, actual: Any, now: int) -> bool:
     return test(actual, atom.value, now)
 
 
+def between_holds(atom: Atom, facts: dict[str, Any]) -> bool:
+    """A duration between two timestamps, `{fact: B, op: D, of: A}`, as docs/reference.md
+    defines it: the operator's test of A with the instant B in place of `now` (B - A against
+    D); false when either is absent."""
+    later, earlier = lookup(facts, atom.fact), lookup(facts, atom.of or "")
+    if later is ABSENT or earlier is ABSENT:
+        return False
+    return atom_holds(atom, earlier, instant_ns(later))
+
+
 def holds(condition: Condition, facts: dict[str, Any], now: int) -> bool:
     if isinstance(condition, Atom):
+        if condition.of is not None:
+            return between_holds(condition, facts)
         return atom_holds(condition, lookup(facts, condition.fact), now)
     if isinstance(condition, Not):
         return not holds(condition.child, facts, now)
@@ -201,6 +222,14 @@ def flat_view(facts: dict[str, Any]) -> FlatFacts:
                      request_at=_moment(facts["request"]["at"]))
 
 
+def gap_seconds(facts: dict[str, Any], fact: str, of: str) -> int | None:
+    """Whole seconds from `of` to `fact`, floored (negative when the fact came first)."""
+    later, earlier = lookup(facts, fact), lookup(facts, of)
+    if later is ABSENT or earlier is ABSENT:
+        return None
+    return (instant_ns(later) - instant_ns(earlier)) // NS
+
+
 def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None,
            lang: str | None = None) -> Decision:
     """`Policies.decide` with the reference interpreter in place of durable_rules and of
@@ -208,6 +237,12 @@ def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None
     `Policies.decide` first): this path checks evaluation, not validation."""
     flat = flat_view(facts)
     compiled = policies.compiled_for(flat, ruleset)
+    for rule in compiled.rules:  # the gaps explanations quote, by this module's arithmetic
+        for atom in atoms_of(rule.when):
+            if atom.of is not None:
+                gap = gap_seconds(facts, atom.fact, atom.of)
+                if gap is not None:
+                    flat.gaps[f"gap:{atom.fact}:{atom.of}"] = gap
     return combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
 
 
@@ -229,6 +264,9 @@ class Trace:
     expected: Any = None
     actual: Any = None  # the fact as sent (timestamps as text); None when absent
     age: str | None = None  # time operators: how long before (or "in …" after) now
+    of: str | None = None  # a duration between two timestamps: the one it is measured from
+    of_actual: Any = None  # ... as sent; None when absent
+    gap: str | None = None  # ... and the duration from it to the fact ("-1h": the fact first)
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind != "atom":
@@ -238,6 +276,10 @@ class Trace:
                 "actual": self.actual, "holds": self.holds, "line": self.location.line}
         if self.age is not None:
             data["age"] = self.age
+        if self.of is not None:
+            data["of"], data["of_actual"] = self.of, self.of_actual
+            if self.gap is not None:
+                data["gap"] = self.gap
         return data
 
 
@@ -249,6 +291,15 @@ def _age(actual: Any, now: int) -> str:
 
 def trace(condition: Condition, facts: dict[str, Any], now: int) -> Trace:
     """Evaluate every node (no short cut), so a report shows all conditions, not the first."""
+    if isinstance(condition, Atom) and condition.of is not None:
+        actual, earlier = lookup(facts, condition.fact), lookup(facts, condition.of)
+        gap = gap_seconds(facts, condition.fact, condition.of)
+        return Trace("atom", between_holds(condition, facts), condition.location,
+                     fact=condition.fact, op=condition.op, expected=condition.expected(),
+                     actual=None if actual is ABSENT else actual, of=condition.of,
+                     of_actual=None if earlier is ABSENT else earlier,
+                     gap=None if gap is None else (format_duration(gap) if gap >= 0
+                                                   else "-" + format_duration(-gap)))
     if isinstance(condition, Atom):
         actual = lookup(facts, condition.fact)
         shown = None if actual is ABSENT else actual
@@ -320,6 +371,12 @@ def why_not(policies: Policies, facts: dict[str, Any], rule_id: str, ruleset: st
 
 def _lines(node: Trace, depth: int) -> list[str]:
     mark, pad = ("✔" if node.holds else "✘"), "  " * depth
+    if node.kind == "atom" and node.of is not None:
+        gap = "" if node.gap is None else (
+            f" ({node.gap.lstrip('-')} before {node.of})" if node.gap.startswith("-")
+            else f" ({node.gap} after {node.of})")
+        return [f"{pad}{mark} {node.fact} {node.op} {node.expected} of {node.of} — actual "
+                f"{show(node.actual, 'absent')}, {node.of} {show(node.of_actual, 'absent')}{gap}"]
     if node.kind == "atom":
         expected = "" if node.op in ("exists", "absent") else f" {show(node.expected, 'absent')}"
         age = ""

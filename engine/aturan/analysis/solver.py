@@ -17,10 +17,11 @@ from ..errors import AturanError, Diagnostic
 from ..language.catalogue import catalogue
 from ..language.consistency import RELATIONS
 from ..language.model import AllOf, Atom, Condition, Effect, Not, Rule
+from ..language.operators import gap_pair, subject
 from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
 from .symbolic import OTHER, Before, Forbid, Space, integer_domain
-from .witness import PLAIN, PRESENT_AGE, verdict_of
+from .witness import PLAIN, PRESENT_AGE, point_of, verdict_of
 
 INSTALL_HINT = ("exhaustive comparison needs the z3 SMT solver, an optional extra: "
                 "pip install 'aturan[verify]'  (or: pip install z3-solver). Without it, "
@@ -44,7 +45,7 @@ def z3_module() -> Any:
 
 def _presence(wanted: bool) -> Callable[[Encoding, Atom], Any]:
     def encode(enc: Encoding, atom: Atom) -> Any:
-        present = enc.present[atom.fact]
+        present = enc.present[enc.key(atom)]
         return present if wanted else enc.z3.Not(present)
     return encode
 
@@ -65,9 +66,11 @@ def _membership(positive: bool, listed: bool) -> Callable[[Encoding, Atom], Any]
 
 
 def _ordered(compare: Callable[[Any, Any], Any]) -> Callable[[Encoding, Atom], Any]:
-    """An integer comparison; for timestamps `var` is the age in seconds."""
+    """An integer comparison; for timestamps `var` is the age in seconds, for a duration
+    between two timestamps (`of`) the variable of that gap (`Encoding.gap_definitions`)."""
     def encode(enc: Encoding, atom: Atom) -> Any:
-        return enc.z3.And(enc.present[atom.fact], compare(enc.var[atom.fact], atom.value))
+        key = enc.key(atom)
+        return enc.z3.And(enc.present[key], compare(enc.var[key], atom.value))
     return encode
 
 
@@ -97,9 +100,13 @@ class Encoding:
         self.present: dict[str, Any] = {}
         self.var: dict[str, Any] = {}
         self.free: dict[str, Any] = {}  # facts of a relation that are not axes
+        self.gaps: dict[str, tuple[str, str]] = {}  # gap axis -> (fact, of)
         for k, axis in enumerate(space.axes):
             path = axis.path
             self.var[path] = z.Int(f"v{k}")
+            if axis.kind == "gap":
+                self.gaps[path] = gap_pair(path)
+                continue
             field = self.fields[path]
             self.present[path] = z.Bool(f"p{k}") if field.nullable else z.BoolVal(True)
             if field.kind == "enum":
@@ -108,7 +115,31 @@ class Encoding:
                 self.values[path] = [False, True]
             elif field.kind == "string":
                 self.values[path] = [c for c in axis.cells if isinstance(c, str)] + [OTHER]
+        for path, (fact, of) in self.gaps.items():  # a gap exists when both timestamps do
+            self.present[path] = z.And(self.present[fact], self.present[of])
+        # with gaps, each timestamp's age is its integer var plus a fraction of a second
+        self.fraction = {axis.path: z.Real(f"f{k}") for k, axis in enumerate(space.axes)
+                         if axis.kind == "timestamp"} if self.gaps else {}
 
+    def key(self, atom: Atom) -> str:
+        """The variable an atom reads: its fact's, or its gap's (`gap:<fact>:<of>`)."""
+        return atom.fact if atom.of is None else subject(atom.fact, atom.of, "timestamp")
+
+    def exact_age(self, path: str) -> Any:
+        """A timestamp's age as a real: whole seconds (what atoms compare) plus the fraction
+        of a second that a duration between two timestamps can turn on."""
+        z = self.z3
+        return z.ToReal(self.var[path]) + self.fraction[path]
+
+    def gap_definitions(self) -> list[Any]:
+        """Each gap is the floor of (fact - of) = age(of) - age(fact), in seconds."""
+        z = self.z3
+        parts = [z.And(f >= 0, f < 1) for f in self.fraction.values()]
+        for path, (fact, of) in self.gaps.items():
+            span = self.exact_age(of) - self.exact_age(fact)
+            gap = z.ToReal(self.var[path])
+            parts.append(z.Implies(self.present[path], z.And(gap <= span, span < gap + 1)))
+        return parts
     def _index(self, path: str, value: Any) -> int:
         options = self.values[path]
         return next(i for i, v in enumerate(options)
@@ -119,8 +150,10 @@ class Encoding:
         z = self.z3
         parts = []
         for path, var in self.var.items():
-            kind = self.fields[path].kind
-            if path in self.values:
+            kind = "gap" if path in self.gaps else self.fields[path].kind
+            if path in self.gaps:
+                parts.append(z.And(var > -2 * AGE_LIMIT, var < 2 * AGE_LIMIT))
+            elif path in self.values:
                 parts.append(z.And(var >= 0, var < len(self.values[path])))
             elif kind == "integer":
                 lo, hi = integer_domain(path)
@@ -173,13 +206,15 @@ class Encoding:
     def valid(self) -> Any:
         """The domain and every constraint of the space."""
         z = self.z3
-        parts = [self.domain(), *self.relations()]
+        parts = [self.domain(), *self.relations(), *self.gap_definitions()]
         for c in self.space.constraints:
             if isinstance(c, Forbid):
                 parts.append(z.Not(z.And([self.atom(a) for a in c.atoms])))
             elif isinstance(c, Before):
+                earlier, later = ((self.exact_age(c.earlier), self.exact_age(c.later))
+                                  if self.fraction else (self.var[c.earlier], self.var[c.later]))
                 parts.append(z.Implies(z.And(self.present[c.earlier], self.present[c.later]),
-                                       self.var[c.earlier] >= self.var[c.later]))
+                                       earlier >= later))
         return z.And(parts)
 
     def point(self, model: Any) -> dict[str, Any]:
@@ -200,6 +235,8 @@ class Encoding:
         z = self.z3
         prefs: list[tuple[Any, int]] = []
         for path, var in self.var.items():
+            if path in self.gaps:
+                continue
             weight = 3 if path.startswith("derived.") or path in _HEAVY else 1
             preferred = PLAIN.get(path)
             nullable = self.fields[path].nullable
@@ -323,7 +360,10 @@ def solver_groups(space: Space, old: Version, new: Version, timeout: float
             return "unknown", found
         model = opt.model()
         va, vb = a.verdict(model), b.verdict(model)
-        found.append((ChangeGroup(va, vb), enc.point(model)))
+        point = enc.point(model)
+        if space.timed.active:  # ages in whole seconds: solved again to the nanosecond
+            point = point_of(space, [axis.cell_of(point[axis.path]) for axis in space.axes])
+        found.append((ChangeGroup(va, vb), point))
         opt.add(z.Not(z.And([t == model.eval(t, model_completion=True)
                              for t in a.terms() + b.terms()])))
 

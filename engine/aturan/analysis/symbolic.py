@@ -25,11 +25,12 @@ from typing import Any
 from ..language.catalogue import catalogue
 from ..language.consistency import RELATIONS, Relation
 from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
-from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
+from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, gap_pair, subject
 from ..resources import load_schema
 from ..runtime.compiler import negation_normal_form
+from ..runtime.facts import FlatFacts, gap_between
 from .cells import ABSENT, OTHER, Interval
-from .coupled import Coupled
+from .coupled import Coupled, TimeCoupling
 
 Box = tuple[int, ...]
 
@@ -234,11 +235,22 @@ def _intervals(cuts: Iterable[int], lo: int | None, hi: int | None) -> list[Inte
     return [Interval(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
+def axis_key(atom: Atom) -> str:
+    """The axis an atom reads: its fact's, or for a duration between two timestamps the axis
+    of that gap, `gap:<fact>:<of>` (`operators.subject`)."""
+    return atom.fact if atom.of is None else subject(atom.fact, atom.of, "timestamp")
+
+
 def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
-    """Axes for every fact the atoms name, plus every fact a constraint names."""
+    """Axes for every fact the atoms name, plus every fact a constraint names; a duration
+    between two timestamps is an axis of its own (kind `gap`, seconds from `of` to the fact,
+    cut at its durations; absent when either is), tied to the two by `coupled`."""
     fields = catalogue()
     atoms = list(atoms)
-    paths = sorted({a.fact for a in atoms if a.fact in fields})
+    gap_atoms = [a for a in atoms if a.of is not None]
+    atoms = [a for a in atoms if a.of is None]
+    paths = sorted({a.fact for a in atoms if a.fact in fields}
+                   | {f for a in gap_atoms for f in a.facts if f in fields})
     ages = cut_points([a for a in atoms if a.fact in fields
                        and fields[a.fact].kind == "timestamp"])
     if ages is None:
@@ -266,6 +278,15 @@ def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
         if field.nullable:
             cells.append(ABSENT)
         axes.append(Axis(path, field.kind, tuple(cells)))
+    for key in sorted({axis_key(a) for a in gap_atoms}):
+        mine = [a for a in gap_atoms if axis_key(a) == key]
+        cuts = cut_points(mine)
+        if cuts is None:
+            raise ValueError(f"{key}: a duration between timestamps with a non-duration")
+        cells = list(_intervals(cuts, None, None))
+        if any(fields[f].nullable for f in mine[0].facts if f in fields):
+            cells.append(ABSENT)
+        axes.append(Axis(key, "gap", tuple(cells)))
     return tuple(axes)
 
 
@@ -395,6 +416,9 @@ class Space:
         self.coupled = Coupled(axes, _inclusive_domain,
                                lambda path: fields[path].nullable if path in fields else True,
                                relations)
+        # durations between two timestamps, with the ages and orderings they depend on
+        self.timed = TimeCoupling(axes, [axis.kind for axis in axes],
+                                  [(e, l) for e, l, _ in self.orders], gap_pair)
         self._feasible: dict[Box, Box | None] = {}
 
     @classmethod
@@ -406,19 +430,26 @@ class Space:
         atoms = [a for rules in rule_lists for r in rules for a in atoms_of(r.when)]
         return cls(build_axes(atoms + constraint_atoms(chosen)), chosen)
 
+    def value_of(self, flat: FlatFacts, axis: Axis) -> Any:
+        """What an order's flat facts put on an axis: a timestamp's age, a gap between two
+        timestamps (`gap_between`), or the fact's value; None when absent."""
+        if axis.kind == "gap":
+            return gap_between(flat, *gap_pair(axis.path))
+        return flat.ages.get(axis.path, flat.values.get(axis.path))
+
     def sparse(self, box: Box) -> Sparse:
         """The axes where a box is narrower than the universe, with its masks there."""
         return tuple((i, m) for i, (m, u) in enumerate(zip(box, self.universe)) if m != u)
 
     def atom_box(self, atom: Atom) -> Box | None:
-        i = self.index[atom.fact]
+        i = self.index[axis_key(atom)]
         mask = self.universe[i] & self.axes[i].mask(atom)
         return None if not mask else self.universe[:i] + (mask,) + self.universe[i + 1:]
 
     def _conjunction(self, atoms: Iterable[Atom], start: Box) -> Box | None:
         box = start
         for atom in atoms:
-            i = self.index[atom.fact]
+            i = self.index[axis_key(atom)]
             mask = box[i] & self.axes[i].mask(atom)
             if not mask:
                 return None
@@ -475,9 +506,11 @@ class Space:
         if narrowed is None:
             return
         coupled = self.coupled if self.coupled.active else None
+        timed = self.timed if self.timed.active else None
         for piece in outside(narrowed, self._forbidden_sparse):
             piece_n = self.propagate(piece)
-            if piece_n is not None and (coupled is None or coupled.ok(piece_n)):
+            if piece_n is not None and (coupled is None or coupled.ok(piece_n)) and (
+                    timed is None or timed.ok(piece_n)):
                 yield piece_n
 
     def feasible(self, box: Box) -> Box | None:

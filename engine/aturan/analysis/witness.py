@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from ..language import linear
 from ..language.consistency import RELATIONS
 from ..language.display import JAKARTA
 from ..language.model import Effect, Rule, RulesetVersion
+from ..language.operators import gap_pair
 from ..runtime.compiler import compile_ruleset
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
@@ -113,6 +115,9 @@ def point_of(space: Space, cells: Sequence[int]) -> dict[str, Any]:
         prefer = {path: PLAIN.get(path) for path in PLAIN}
         prefer.update({path: value for path, value in point.items() if isinstance(value, int)})
         point.update(space.coupled.solve(cells, prefer))
+    if space.timed.active:  # durations between timestamps: ages solved with them, exactly
+        point.update(space.timed.solve(cells, dict(point)))
+        return point
     changed = True
     while changed:
         changed = False
@@ -160,11 +165,12 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             value = _fresh(axis.cells, "other_" if path == "order.seller.policy" else "other-")
         return value
 
-    now = anchor + timedelta(seconds=get("request.at"))
+    request_ns = _nanos(get("request.at"))  # now is request.at plus its age
+    now_text = _instant(anchor, request_ns)
 
     def ts(path: str) -> str | None:
         age = get(path)
-        return None if age is None else (now - timedelta(seconds=age)).isoformat()
+        return None if age is None else _instant(anchor, request_ns - _nanos(age))
 
     flags = {kind: get(f"derived.has_{kind}")
              for kind in ("custom_made", "pre_order", "perishable", "digital")}
@@ -182,7 +188,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
     response = None
     if get("request.seller_response.decision") is not None:
         response = {"decision": get("request.seller_response.decision"),
-                    "at": ts("request.seller_response.at") or now.isoformat()}
+                    "at": ts("request.seller_response.at") or now_text}
         if get("request.seller_response.reason") is not None:
             response["reason"] = get("request.seller_response.reason")
     return {
@@ -200,8 +206,25 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
         "request": {"type": get("request.type"), "by": get("request.by"),
                     "reason": get("request.reason"), "at": anchor.isoformat(),
                     "seller_response": response},
-        "now": now.isoformat(),
+        "now": now_text,
     }
+
+
+def _nanos(seconds: Any) -> int:
+    """Seconds (an int, or an exact Fraction from the duration solver) as nanoseconds."""
+    if isinstance(seconds, int):
+        return seconds * 1_000_000_000
+    scaled = Fraction(seconds) * 1_000_000_000
+    assert scaled.denominator == 1, "ages are solved in whole nanoseconds"
+    return int(scaled)
+
+
+def _instant(anchor: datetime, nanos: int) -> str:
+    """RFC 3339 text of `anchor` + nanos (the anchor has whole seconds), with nine fraction
+    digits only when the instant has a part of a second."""
+    whole, rest = divmod(nanos, 1_000_000_000)
+    text = (anchor + timedelta(seconds=whole)).isoformat()
+    return text if not rest else f"{text[:19]}.{rest:09d}{text[19:]}"
 
 
 _AMOUNTS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
@@ -335,7 +358,10 @@ def fields_of(point: dict[str, Any], paths: Sequence[str], facts: dict[str, Any]
               ) -> dict[str, Any]:
     """The mattering fields of a witness as they read in the facts document."""
     shown: dict[str, Any] = {}
-    for path in paths:
+    wanted: list[str] = []
+    for path in paths:  # a gap between two timestamps reads as the two timestamps
+        wanted += list(gap_pair(path)) if path.startswith("gap:") else [path]
+    for path in dict.fromkeys(wanted):
         if path.startswith("derived."):
             shown[path] = point.get(path)
             continue

@@ -46,6 +46,9 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
         console.print(f"      {escape(message)}")
         for c in item.because:
             neg = "not " if c.get("negated") else ""
+            if "of" in c:
+                console.print(f"      [dim]· {neg}{escape(between_text(c))}[/]")
+                continue
             age = f" ({c['age']} ago)" if "age" in c and not str(c["age"]).startswith("in ") else (
                 f" ({c['age']})" if "age" in c else "")
             console.print(f"      [dim]· {neg}{c['fact']} {c['op']} {escape(show(c['expected'], '—'))}"
@@ -57,6 +60,16 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
         console.print(f"    [dim]✘ {o.rule} (priority {o.priority}, {o.outcome}) matched but "
                       f"{o.by} outranks it[/]")
     console.print()
+
+
+def between_text(c: dict) -> str:
+    """A duration between two timestamps as explained: `request.seller_response.at within 2d
+    of request.at — actual …, request.at … (2d2h after request.at)`."""
+    gap = c.get("gap")
+    after = "" if gap is None else (f" ({gap[1:]} before {c['of']})" if gap.startswith("-")
+                                    else f" ({gap} after {c['of']})")
+    return (f"{c['fact']} {c['op']} {c['expected']} of {c['of']} — actual "
+            f"{show(c['actual'], '—')}, {c['of']} {show(c['of_actual'], '—')}{after}")
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:

@@ -16,7 +16,7 @@ from ..resources import bundled_dir, load_schema
 from .catalogue import catalogue
 from .consistency import RELATIONS
 from .model import AllOf, AnyOf, Atom, Condition, Effect, Not, RulesetVersion
-from .operators import OPERATORS_BY_KIND
+from .operators import MODIFIERS, OPERATORS_BY_KIND, TABLE
 from .repository import RulesetCollection, load_rulesets
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,13 +33,20 @@ def reference_page() -> str:
              "`schemas/ruleset.schema.json`; do not edit by hand.", "",
              "## Operators", "", "| operator | meaning | applies to |", "|---|---|---|"]
     for op, spec in ops.items():
-        if op == "fact":
+        if op == "fact" or op in MODIFIERS:
             continue
         kinds = ", ".join(k for k, allowed in OPERATORS_BY_KIND.items() if op in allowed)
         lines.append(f"| `{op}` | {_cell(spec.get('description', ''))} | {kinds} |")
+    between = ", ".join(f"`{op.name}`" for op in TABLE if op.between)
     lines += ["", "Every comparison is false when the fact is absent (missing or null); "
               "`absent` matches exactly that. "
               + load_schema("ruleset")["$defs"]["duration"]["description"], "",
+              f"**Durations between two facts.** {between} also take `of`: "
+              + _cell(ops["of"]["description"]) + " `{ fact: request.seller_response.at, "
+              "within: 2d, of: request.at }` holds when the seller answered less than 2 days "
+              "after the request; `{ fact: request.at, older_than: 6d, of: "
+              "order.fulfillment.delivered_at }` when the request came 6 days or more after "
+              "delivery.", "",
               "## Fact paths", "",
               "| fact | type | values | may be absent | description |", "|---|---|---|---|---|"]
     for field in catalogue().values():
@@ -79,6 +86,8 @@ def condition_text(condition: Condition) -> str:
         value = condition.expected()
         if condition.op in ("exists", "absent"):
             return f"{condition.fact} {condition.op}"
+        if condition.of is not None:
+            return f"{condition.fact} {condition.op} {value} of {condition.of}"
         if isinstance(value, list):
             value = "[" + ", ".join(str(v) for v in value) + "]"
         elif isinstance(value, bool):

@@ -44,12 +44,19 @@ def format_duration(seconds: int) -> str:
 
 @dataclass(frozen=True)
 class Atom:
-    """One test of one fact. For time operators `value` is the duration in seconds."""
+    """One test of one fact. For time operators `value` is the duration in seconds, measured
+    from the fact to `now`, or with `of` (a second timestamp) from `of` to the fact."""
 
     fact: str
     op: str
     value: Any
     location: Location = field(default_factory=Location, compare=False)
+    of: str | None = None
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        """The facts the atom reads: its fact, and `of` when it measures between two."""
+        return (self.fact,) if self.of is None else (self.fact, self.of)
 
     def expected(self) -> Any:
         """The operand as an author wrote it (durations back in their text form)."""
@@ -226,13 +233,13 @@ def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condi
                            for i, child in enumerate(node["any"])), loc)
     if "not" in node:
         return Not(_condition(doc, node["not"], pointer_join(pointer, "not")), loc)
-    op = next(key for key in node if key != "fact")
+    op = next(key for key in node if key not in ("fact", "of"))
     value = node[op]
     if op in TIME_OPS:
         value = parse_duration(value)
     elif isinstance(value, list):
         value = tuple(value)
-    return Atom(node["fact"], op, value, loc)
+    return Atom(node["fact"], op, value, loc, node.get("of"))
 
 
 def _effect(node: dict[str, Any]) -> Effect:

@@ -27,7 +27,7 @@ from .model import (
     RulesetVersion,
     atoms_of,
 )
-from .operators import BY_NAME, OPERATORS_BY_KIND, cut_points
+from .operators import BY_NAME, OPERATORS_BY_KIND, TABLE, cut_points
 
 
 def _value_matches(kind: str, value: Any) -> bool:
@@ -48,6 +48,8 @@ def check_atom(atom: Atom) -> Iterator[Diagnostic]:
         yield Diagnostic("unknown-fact", f'unknown fact path "{atom.fact}"', atom.location,
                          hint=hint or "See docs/reference.md for the fact paths.")
         return
+    if atom.of is not None:
+        yield from _check_of(atom)
     allowed = OPERATORS_BY_KIND[field.kind]
     if atom.op not in allowed:
         yield Diagnostic("bad-operator",
@@ -70,6 +72,28 @@ def check_atom(atom: Atom) -> Iterator[Diagnostic]:
                              f'"{value}" is not a value of "{atom.fact}" '
                              f"(one of: {', '.join(map(str, field.enum))})", atom.location,
                              hint=hint)
+
+
+def _check_of(atom: Atom) -> Iterator[Diagnostic]:
+    """`of` names a second timestamp, for a duration operator on a timestamp fact."""
+    fields = catalogue()
+    assert atom.of is not None
+    if not BY_NAME[atom.op].between:
+        between = ", ".join(op.name for op in TABLE if op.between)
+        yield Diagnostic("bad-of", f'`of` measures a duration between two timestamps; it goes '
+                         f'with {between}, not "{atom.op}"', atom.location)
+        return
+    other = fields.get(atom.of)
+    if other is None:
+        yield Diagnostic("unknown-fact", f'unknown fact path "{atom.of}" (in `of`)',
+                         atom.location, hint=did_you_mean(atom.of, fields)
+                         or "See docs/reference.md for the fact paths.")
+    elif other.kind != "timestamp":
+        yield Diagnostic("bad-of", f'`of: {atom.of}` must name a timestamp; it is a '
+                         f"{other.kind} fact", atom.location)
+    elif atom.of == atom.fact:
+        yield Diagnostic("bad-of", f'"{atom.fact}" {atom.op} ... of itself is always 0s: '
+                         "`of` names another timestamp", atom.location)
 
 
 class _Other:
@@ -134,7 +158,7 @@ def obviously_disjoint(a: Condition, b: Condition) -> bool:
     A cheap, sound test (it never claims disjointness wrongly): exact for each pair of atoms,
     blind to everything else (several atoms together, `any`); `aturan lint` does the exact one."""
     right = _top_atoms(b)
-    return any(x.fact == y.fact and _atoms_exclude(x, xn, y, yn)
+    return any(x.fact == y.fact and x.of == y.of and _atoms_exclude(x, xn, y, yn)
                for x, xn in _top_atoms(a) for y, yn in right)
 
 

@@ -310,6 +310,12 @@ def describe_failure(result: CaseResult) -> list[str]:
                      f"{item.priority}): {message}")
         for atom in item.because:
             neg = "not " if atom.get("negated") else ""
+            if "of" in atom:
+                gap = f" (gap {atom['gap']})" if "gap" in atom else ""
+                lines.append(f"        {neg}{atom['fact']} {atom['op']} {atom['expected']} of "
+                             f"{atom['of']}: actual {show(atom['actual'])}, {atom['of']} "
+                             f"{show(atom['of_actual'])}{gap}")
+                continue
             age = f" (age {atom['age']})" if "age" in atom else ""
             lines.append(f"        {neg}{atom['fact']} {atom['op']} {show(atom['expected'])}: "
                          f"actual {show(atom['actual'])}{age}")

@@ -63,11 +63,13 @@ CHAIN = ("order.placed_at", "order.payment.paid_at", "order.fulfillment.awaiting
 @dataclass(frozen=True)
 class Edge:
     """A value to straddle: `fact` at `target` (a duration in seconds for timestamps, an
-    integer for amounts), with the sibling atoms of the rule it came from."""
+    integer for amounts; with `of`, the seconds from `of` to `fact`), with the sibling atoms of
+    the rule it came from."""
 
     fact: str
     target: int
     context: tuple[Atom, ...] = ()
+    of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,13 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
                      + timedelta(days=365)) for rs in versions)
     boundaries = sorted({d for rs in versions for d in (rs.effective_from, rs.effective_until)
                          if d is not None})
-    edges: dict[tuple[str, int], Edge] = {}
+    edges: dict[tuple[str, str | None, int], Edge] = {}
     for rs in versions + overlays:
         for rule in rs.rules:
             for atom, context in _siblings(rule.when):
                 for target in _targets(atom):
-                    edges.setdefault((atom.fact, target), Edge(atom.fact, target, context))
+                    edges.setdefault((atom.fact, atom.of, target),
+                                     Edge(atom.fact, target, context, atom.of))
     sweep: list[dict[str, Any]] = []
     fields = catalogue()
     for path in ("order.status", "order.payment.method", "request.type", "request.by",
@@ -131,6 +134,10 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
 
 
 def _targets(atom: Atom) -> list[int]:
+    if atom.of is not None and isinstance(atom.value, int):  # a duration between two facts
+        ordered = atom.fact in CHAIN and atom.of in CHAIN and (
+            CHAIN.index(atom.of) < CHAIN.index(atom.fact))
+        return [atom.value + d for d in DELTAS if atom.value + d >= 0 or not ordered]
     if atom.op in TIME_OPS and isinstance(atom.value, int):
         return [atom.value + d for d in DELTAS if atom.value + d >= 0 or atom.fact not in CHAIN]
     if atom.fact in INT_PATHS and isinstance(atom.value, int) and not isinstance(atom.value, bool):
@@ -202,6 +209,18 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
     edge: Edge | None = force.get("edge")
     if edge is not None and force.get("context"):
         force.update(_context_force(rng, edge.context))
+    between = None  # a duration between two timestamps: both present, the gap on the edge
+    if edge is not None and edge.of is not None:
+        between, edge = edge, None
+        for path in (between.fact, between.of):
+            if path in EVENT_STATUSES:
+                allowed = [s for s in force.get("between:statuses", STATUS_WEIGHTS)
+                           if s in EVENT_STATUSES[path]]
+                force["between:statuses"] = allowed or list(EVENT_STATUSES[path])
+            if path == "request.seller_response.at":
+                force["present:request.seller_response.decision"] = True
+        if "between:statuses" in force and "order.status" not in force:
+            force["order.status"] = rng.choice(force["between:statuses"])
     if edge is not None and edge.fact in EVENT_STATUSES and "order.status" not in force:
         force["order.status"] = rng.choice(EVENT_STATUSES[edge.fact])
     if edge is not None and edge.fact == "request.seller_response.at":
@@ -213,10 +232,11 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
         force["present:request.seller_response.decision"] = True
     if force.get("present:request.seller_response.decision"):
         force["request.by"] = "buyer"
-    return _build(plan, index, _Draw(rng, force), edge)
+    return _build(plan, index, _Draw(rng, force), edge, between)
 
 
-def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict[str, Any]:
+def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
+           between: Edge | None = None) -> dict[str, Any]:
     rng, force = draw.rng, draw.force
     status = draw.pick("order.status", _statuses(force))
     methods = {m: w for m, w in METHOD_WEIGHTS.items() if status != "unpaid" or m != "cod"}
@@ -266,6 +286,8 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
     if edge is not None and edge.fact in gaps and edge.fact in CHAIN:
         _fix_age(gaps, events, edge.fact, edge.target)
         explicit_now = explicit_now or gaps["now"] > 0 or edge.fact == "request.at"
+    if between is not None and between.fact in gaps and between.of in gaps:
+        _fix_between(gaps, events, between.of, between.fact, between.target)
     ages = {e: sum(gaps[x] for x in events[i + 1:]) for i, e in enumerate(events)}
 
     if "boundary" in force:  # just before and after a version change, never outside them all
@@ -295,6 +317,13 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
         if edge is not None and edge.fact == "order.fulfillment.ship_by":
             ship_by_age = edge.target
             _push_back(ages, events, anchor, edge.target + 3600)
+    if between is not None:  # a deadline against an event: placed relative to the event
+        if between.fact == "order.fulfillment.ship_by" and between.of in ages:
+            ship_by_age = ages[between.of] - between.target
+        elif between.of == "order.fulfillment.ship_by" and between.fact in ages:
+            ship_by_age = ages[between.fact] + between.target
+        if ship_by_age is not None and status != "unpaid":
+            _push_back(ages, events, "order.placed_at", ship_by_age)
 
     items = _items(draw)
     amounts = _amounts(rng, items, edge)
@@ -367,6 +396,21 @@ def _fix_age(gaps: dict[str, int], events: list[str], fact: str, age: int) -> No
     scaled = [gaps[e] * age // total for e in later]
     scaled[-1] += age - sum(scaled)
     for e, gap in zip(later, scaled):
+        gaps[e] = gap
+
+
+def _fix_between(gaps: dict[str, int], events: list[str], of: str, fact: str,
+                 target: int) -> None:
+    """Make `fact` come exactly `target` seconds after `of` (both events of the timeline, `of`
+    first) by rescaling the gaps between them."""
+    start, end = events.index(of), events.index(fact)
+    if end <= start or target < 0:
+        return
+    between = events[start + 1:end + 1]
+    total = sum(gaps[e] for e in between)
+    scaled = [gaps[e] * target // total for e in between] if total else [0] * len(between)
+    scaled[-1] += target - sum(scaled)
+    for e, gap in zip(between, scaled):
         gaps[e] = gap
 
 

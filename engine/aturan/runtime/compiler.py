@@ -2,8 +2,9 @@
 
 Stages: `merge` (an overlay's rules over its base version's), `negation_normal_form` (push `not`
 down to atoms, so absent facts behave as documented), `translate` (atoms -> the engine's JSON
-conditions). Time operators compile to comparisons on derived integer facts `age:<path>`: the
-age in seconds of a timestamp at `now`, computed by the evaluator per request.
+conditions). Time operators compile to comparisons on derived integer facts: `age:<path>`, the
+age in seconds of a timestamp at `now`, and `gap:<fact>:<of>`, the seconds from `of` to `fact`
+(`operators.subject`), both computed by the evaluator per request.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..language.model import (
     RulesetVersion,
     atoms_of,
 )
-from ..language.operators import BY_NAME
+from ..language.operators import BY_NAME, subject
 
 FACT_MARKER = "aturan:fact"  # only aturan's fact carries it; the engine's session state does not
 
@@ -44,6 +45,7 @@ class CompiledRuleset:
     engine_name: str
     fact_paths: tuple[str, ...]  # plain facts the engine reads
     age_paths: tuple[str, ...]  # timestamps whose age the engine reads
+    gap_pairs: tuple[tuple[str, str], ...] = ()  # (fact, of): durations between two timestamps
 
     def rule_for(self, engine_rule: str) -> Rule:
         return self.rules[int(engine_rule[1:])]
@@ -71,11 +73,12 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
     if not negate:
         return condition
     spec = BY_NAME[condition.op]
-    opposite = Atom(condition.fact, spec.negation, condition.value, condition.location)
+    opposite = Atom(condition.fact, spec.negation, condition.value, condition.location,
+                    condition.of)
     if spec.tests_presence:
         return opposite
-    return AnyOf((Atom(condition.fact, "absent", True, condition.location), opposite),
-                 condition.location)
+    absent = tuple(Atom(fact, "absent", True, condition.location) for fact in condition.facts)
+    return AnyOf(absent + (opposite,), condition.location)
 
 
 def is_timestamp(fact: str) -> bool:
@@ -84,8 +87,11 @@ def is_timestamp(fact: str) -> bool:
 
 
 def engine_key(atom: Atom) -> str:
-    """Timestamps reach the engine only as their age in seconds, under `age:<path>`."""
-    return f"age:{atom.fact}" if is_timestamp(atom.fact) else atom.fact
+    """Timestamps reach the engine only as their age in seconds, under `age:<path>`, and two
+    timestamps as the seconds between them, under `gap:<fact>:<of>` (`operators.subject`)."""
+    if atom.of is None and not is_timestamp(atom.fact):
+        return atom.fact
+    return subject(atom.fact, atom.of, "timestamp")
 
 
 def translate(condition: Condition) -> dict[str, Any]:
@@ -117,7 +123,9 @@ def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None
         f"r{index}": {"all": [{"m": {"$and": [{FACT_MARKER: 1},
                                               translate(negation_normal_form(rule.when))]}}]}
         for index, rule in enumerate(rules)}
-    facts = {atom.fact for rule in rules for atom in atoms_of(rule.when)}
+    atoms = [atom for rule in rules for atom in atoms_of(negation_normal_form(rule.when))]
+    facts = {atom.fact for atom in atoms if atom.of is None}
+    gaps = sorted({(atom.fact, atom.of) for atom in atoms if atom.of is not None})
     ages = sorted(f for f in facts if is_timestamp(f))
     plain = sorted(f for f in facts if not is_timestamp(f))
     name = f"{ruleset.key}#{ruleset.digest[7:19]}"
@@ -125,4 +133,5 @@ def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None
         name += f"+{base.key}#{base.digest[7:19]}"
     return CompiledRuleset(ruleset=ruleset, base=base, rules=rules, default=ruleset.default,
                            default_messages=ruleset.default_messages, definition=definition,
-                           engine_name=name, fact_paths=tuple(plain), age_paths=tuple(ages))
+                           engine_name=name, fact_paths=tuple(plain), age_paths=tuple(ages),
+                           gap_pairs=tuple(gaps))

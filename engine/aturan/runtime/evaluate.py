@@ -18,7 +18,7 @@ from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
-from .facts import FlatFacts, add_ages, flatten_without_ages
+from .facts import FlatFacts, add_ages, add_gaps, flatten_without_ages, gap_between
 from .memo import RulesetMemo, RuntimeCache
 from .plan import Plan, plan, render
 from .selection import select
@@ -35,6 +35,10 @@ def engine_fact(compiled: CompiledRuleset, facts: FlatFacts) -> dict[str, Any]:
         age = facts.ages.get(path)
         if age is not None:
             fact[f"age:{path}"] = age
+    for pair in compiled.gap_pairs:
+        gap = gap_between(facts, *pair)
+        if gap is not None:
+            fact[f"gap:{pair[0]}:{pair[1]}"] = gap
     return fact
 
 
@@ -130,7 +134,10 @@ class Policies:
         return [int(name[1:]) for name in names]
 
     def _plan(self, memo: RulesetMemo, facts: FlatFacts) -> Plan:
-        key = memo.key_of(facts.values, facts.ages)
+        pairs = memo.compiled.gap_pairs
+        if pairs:
+            add_gaps(facts, pairs)
+        key = memo.key_of(facts.values, facts.ages, facts.gaps)
         found = memo.plans.get(key)
         if found is None:
             fired = self.engine_rules(memo.compiled, facts, cached=False)

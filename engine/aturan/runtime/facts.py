@@ -32,7 +32,8 @@ TIMESTAMP_YEARS = (1900, 2999)  # dates far outside overflow business-day and ti
 @dataclass(frozen=True)
 class FlatFacts:
     """Validated facts seen as `path -> value` (nulls dropped), with timestamps parsed and the
-    age in whole seconds of every timestamp measured to `now`."""
+    age in whole seconds of every timestamp measured to `now`; `gaps` holds durations between
+    two timestamps (`gap_between`), computed for the pairs a ruleset reads."""
 
     values: dict[str, Any]
     ages: dict[str, int]
@@ -44,6 +45,10 @@ class FlatFacts:
     # `now.isoformat()` when flattening could tell it from the text without calling it, else
     # None; a shortcut, so not part of equality
     now_isoformat: str | None = field(default=None, compare=False, repr=False)
+    # `gap:<fact>:<of>` -> whole seconds from `of` to `fact` (floored); filled on demand
+    gaps: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # each timestamp's text as sent (`now` under ""), so durations are exact to the nanosecond
+    texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, path: str) -> Any:
         return self.values.get(path)
@@ -147,6 +152,31 @@ def _age(now: datetime, now_text: str, moment: datetime, text: str) -> int:
     micros = (now - moment) // timedelta(microseconds=1)
     nanos = micros * 1000 + _beyond_microseconds(now_text) - _beyond_microseconds(text)
     return nanos // 1_000_000_000
+
+
+def gap_between(flat: FlatFacts, fact: str, of: str) -> int | None:
+    """Whole seconds from timestamp `of` to timestamp `fact` (fact - of, floored; negative
+    when the fact came first), exact to the nanosecond like `_age`; None when either is
+    absent. Cached in `flat.gaps` under the pair's subject key."""
+    key = f"gap:{fact}:{of}"
+    found = flat.gaps.get(key)
+    if found is not None:
+        return found
+    later, earlier = flat.values.get(fact), flat.values.get(of)
+    if later is None or earlier is None:
+        return None
+    micros = (later - earlier) // _MICROSECOND
+    nanos = (micros * 1000 + _nanos_beyond(flat.texts.get(fact, ""))
+             - _nanos_beyond(flat.texts.get(of, "")))
+    gap = nanos // 1_000_000_000
+    flat.gaps[key] = gap
+    return gap
+
+
+def add_gaps(flat: FlatFacts, pairs: Iterable[tuple[str, str]]) -> None:
+    """Fill `flat.gaps` for these (fact, of) pairs (absent pairs stay out)."""
+    for fact, of in pairs:
+        gap_between(flat, fact, of)
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -328,7 +358,8 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
         if strict:
             return None
         raise
-    flat = _flat_facts({"values": values, "ages": {}, "now": now, "order_id": order["id"],
+    flat = _flat_facts({"values": values, "ages": {}, "gaps": {}, "texts": texts,
+                        "now": now, "order_id": order["id"],
                         "platform": order["platform"],
                         "seller_policy": order["seller"]["policy"],
                         "request_at": values["request.at"],
@@ -372,4 +403,5 @@ def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None
 
 _MICROSECOND = timedelta(microseconds=1)
 _flat_facts = builder(FlatFacts, ("values", "ages", "now", "order_id", "platform",
-                                  "seller_policy", "request_at", "now_isoformat"))
+                                  "seller_policy", "request_at", "now_isoformat", "gaps",
+                                  "texts"))

@@ -1,11 +1,12 @@
 """A bounded, thread-safe cache of what the engine decided, keyed by what a ruleset can see.
 
-A rule's firing depends only on the truth values of its atoms, and an atom reads one fact. So
-each fact a ruleset reads is mapped to a small class id such that two values in one class make
-every atom on that fact agree: for enum/string/boolean facts, each constant an atom names is
-its own class and every other value shares one; for integers and ages, the points where an
-atom's truth changes cut the number line into intervals (`bisect`); absent is a class of its
-own. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
+A rule's firing depends only on the truth values of its atoms, and an atom reads one value (a
+fact, a timestamp's age, or the gap between two timestamps: `operators.measure`). So each value
+a ruleset reads is mapped to a small class id such that two values in one class make every atom
+on it agree: for enum/string/boolean facts, each constant an atom names is its own class and
+every other value shares one; for integers, ages and gaps, the points where an atom's truth
+changes cut the number line into intervals (`bisect`); absent (for a gap: either timestamp
+absent) is a class of its own. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
 durable_rules gives one answer per key: it decides each key once, and the answer, with
 everything derived from it that does not depend on fact values (`plan.Plan`), is reused for
 every later order with that key.
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..language.catalogue import catalogue
 from ..language.model import Atom, atoms_of
-from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
+from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, subject
 from .compiler import CompiledRuleset
 
 if TYPE_CHECKING:
@@ -71,13 +72,24 @@ class RulesetMemo:
         self.entries: dict[Any, Entry] = {}
         self.misses = 0
         by_fact: dict[str, list[Atom]] = {}
+        gap_atoms: dict[str, list[Atom]] = {}
+        fields = catalogue()
         for rule in compiled.rules:
             for atom in atoms_of(rule.when):
-                by_fact.setdefault(atom.fact, []).append(atom)
-        fields = catalogue()
+                if atom.of is not None:  # the engine reads the gap between two timestamps
+                    gap_atoms.setdefault(subject(atom.fact, atom.of, "timestamp"), []).append(
+                        atom)
+                else:
+                    by_fact.setdefault(atom.fact, []).append(atom)
         tables: list[tuple[str, dict[Hashable, int]]] = []
         ordered: list[tuple[str, tuple[float, ...]]] = []
         ages: list[tuple[str, tuple[float, ...]]] = []
+        gaps: list[tuple[str, tuple[float, ...]]] = []
+        for key in sorted(gap_atoms):
+            cuts = _boundaries(gap_atoms[key])
+            if cuts is None:
+                raise ValueError(f"{key}: a duration between timestamps with a non-duration")
+            gaps.append((key, cuts))
         for fact in sorted(by_fact):
             atoms = by_fact[fact]
             field = fields.get(fact)
@@ -93,8 +105,8 @@ class RulesetMemo:
                 raise ValueError(f"{fact}: ordered comparison of non-integers")
             else:
                 tables.append((fact, _table(atoms)))
-        self.facts = len(tables) + len(ordered) + len(ages)
-        self.key_of = _key_function(tables, ordered, ages)
+        self.facts = len(tables) + len(ordered) + len(ages) + len(gaps)
+        self.key_of = _key_function(tables, ordered, ages, gaps)
 
     def put(self, key: tuple[int, ...], plan: Plan) -> Plan:
         """Store `plan` unless another thread stored one first; returns the one kept."""
@@ -117,8 +129,10 @@ _INF = float("inf")
 
 def _key_function(tables: list[tuple[str, dict[Hashable, int]]],
                   ordered: list[tuple[str, tuple[float, ...]]],
-                  ages: list[tuple[str, tuple[float, ...]]]
-                  ) -> Callable[[dict[str, Any], dict[str, int]], tuple[int, ...]]:
+                  ages: list[tuple[str, tuple[float, ...]]],
+                  gaps: list[tuple[str, tuple[float, ...]]],
+                  ) -> Callable[[dict[str, Any], dict[str, int], dict[str, int]],
+                                tuple[int, ...]]:
     """The key as one tuple display, one term per fact: a third cheaper than looping. The
     source holds generated names only; fact paths, tables and cuts are passed as constants
     (nothing from a ruleset file becomes code)."""
@@ -133,7 +147,10 @@ def _key_function(tables: list[tuple[str, dict[Hashable, int]]],
     for i, (path, cuts) in enumerate(ages):
         names[f"A{i}"], names[f"D{i}"] = path, cuts
         terms.append(f"bisect_right(D{i}, age(A{i}, NAN))")
-    source = ("def key(values, ages):\n    get, age = values.get, ages.get\n"
+    for i, (key, cuts) in enumerate(gaps):
+        names[f"G{i}"], names[f"E{i}"] = key, cuts
+        terms.append(f"bisect_right(E{i}, gap(G{i}, NAN))")
+    source = ("def key(values, ages, gaps):\n    get, age, gap = values.get, ages.get, gaps.get\n"
               f"    return ({''.join(term + ', ' for term in terms)})\n")
     namespace = {**names, "__builtins__": {}}
     exec(compile(source, "<aturan memo key>", "exec"), namespace)  # noqa: S102 - see above

@@ -44,7 +44,7 @@ from .decision import (
     RulesetRef,
 )
 from .explain import satisfied
-from .facts import FlatFacts
+from .facts import FlatFacts, gap_between
 
 
 @dataclass(frozen=True, slots=True)  # slots: `render` reads the fields of every one
@@ -57,6 +57,7 @@ class _Report:
     copy_expected: bool  # a list, built afresh for every decision
     negated: bool
     timestamp: bool  # only timestamps have an age (and a datetime value)
+    between: str | None = None  # `of`: the duration is measured from this timestamp
 
     @classmethod
     def of(cls, atom: Atom, negated: bool) -> _Report:
@@ -68,7 +69,7 @@ class _Report:
             expected = atom.value
         field = catalogue().get(atom.fact)
         return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
-                   field is None or field.kind == "timestamp")
+                   field is None or field.kind == "timestamp", atom.of)
 
 
 def _copier(value: Any) -> Callable[[], Any]:
@@ -256,12 +257,35 @@ def _fill(template: _Template, facts: FlatFacts) -> str:
     return template.text.format(*[_placeholder(path, facts) for path in paths])
 
 
+def _text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _between(report: _Report, facts: FlatFacts) -> dict[str, Any]:
+    """A duration between two timestamps as explained: both as text and the gap from `of` to
+    the fact (`50h` reads `2d2h`; negative when the fact came first)."""
+    assert report.between is not None
+    item = {"fact": report.fact, "op": report.op, "expected": report.expected,
+            "of": report.between, "actual": _text(facts.values.get(report.fact)),
+            "of_actual": _text(facts.values.get(report.between))}
+    gap = gap_between(facts, report.fact, report.between)
+    if gap is not None:
+        item["gap"] = format_duration(gap) if gap >= 0 else "-" + format_duration(-gap)
+    if report.negated:
+        item["negated"] = True
+    return item
+
+
 def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
     """Each reported atom with its expected and actual value (timestamps as text, with their
-    age: `2d`, or `in 1h` for one after now), marked when negated."""
+    age: `2d`, or `in 1h` for one after now; between two timestamps, both and the gap),
+    marked when negated."""
     values = facts.values
     out = []
     for report in reports:
+        if report.between is not None:
+            out.append(_between(report, facts))
+            continue
         fact, expected, timestamp = report.fact, report.expected, report.timestamp
         actual = values.get(fact)
         if timestamp and isinstance(actual, datetime):

@@ -81,8 +81,7 @@ def dead_rule(t: Target) -> Iterator[Finding]:
         if t.space.first_valid(t.regions[i]) is not None:
             continue
         core, needed = _core(t, rule)
-        shown = " and ".join(condition_lines({"fact": a.fact, a.op: a.expected()})[0]
-                             for a in core)
+        shown = " and ".join(condition_lines(_atom_node(a))[0] for a in core)
         why = ("contradict each other" if not needed else "cannot all hold: " + "; ".join(
             f"{c.name} ({c.why})" for c in needed))
         yield Finding(
@@ -93,7 +92,10 @@ def dead_rule(t: Target) -> Iterator[Finding]:
 
 
 def _atom_node(atom: Atom) -> dict[str, Any]:
-    return {"fact": atom.fact, atom.op: atom.expected(), "line": atom.location.line}
+    node = {"fact": atom.fact, atom.op: atom.expected()}
+    if atom.of is not None:
+        node["of"] = atom.of
+    return {**node, "line": atom.location.line}
 
 
 def _relaxed_region(space: Space, node: Condition, relaxed: set[int], counter: list[int]

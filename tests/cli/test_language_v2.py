@@ -1,0 +1,111 @@
+"""The language v2 constructs through the command line, as a user meets them (issue 16's "done
+when"), on the fixture ruleset tests/fixtures/v2: decisions in text and JSON, why-not reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aturan.cli import main
+from aturan.regression.cases import deep_merge
+from conftest import V2_RULESETS
+
+BASE: dict[str, Any] = {
+    "order": {
+        "id": "V2-1", "platform": "tiktok_shop", "placed_at": "2025-07-01T09:00:00+07:00",
+        "status": "paid",
+        "payment": {"method": "ewallet", "paid_at": "2025-07-01T09:02:00+07:00",
+                    "deadline_at": None},
+        "amounts": {"items": 240000, "shipping": 10000, "discount": 20000, "total": 230000},
+        "items": [{"sku": "SEPATU-42", "product_type": "regular", "quantity": 1,
+                   "unit_price": 240000}],
+        "seller": {"id": "S-88", "policy": None},
+        "fulfillment": {"ship_by": "2025-07-03T23:59:00+07:00", "shipped_at": None,
+                        "delivered_at": None},
+    },
+    "request": {"type": "cancel", "by": "buyer", "reason": "changed_mind",
+                "at": "2025-07-01T10:00:00+07:00", "seller_response": None},
+}
+
+
+def facts(patch: dict[str, Any]) -> dict[str, Any]:
+    return deep_merge(BASE, patch)
+
+
+def decide(capsys, tmp_path: Path, document: dict[str, Any], *extra: str) -> tuple[int, str]:
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code = main(["decide", str(path), "--rulesets", str(V2_RULESETS), *extra])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def decide_json(capsys, tmp_path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    code, out = decide(capsys, tmp_path, document, "--format", "json")
+    assert code == 0, out
+    return json.loads(out)
+
+
+LATE_REJECTION = {"request": {"seller_response": {"decision": "reject",
+                                                  "at": "2025-07-03T12:00:00+07:00"}},
+                  "now": "2025-07-03T12:00:00+07:00"}
+
+
+def test_a_late_seller_answer_is_ignored(capsys, tmp_path):
+    """The seller rejects 50 hours after the request; the window is 2 days: the rejection does
+    not stand, the cancellation was approved automatically, and the explanation says so with
+    the actual gap."""
+    decision = decide_json(capsys, tmp_path, facts(LATE_REJECTION))
+    assert decision["outcome"] == "auto_approved"
+    assert decision["explanation"][0]["rule"] == "late-answer-ignored"
+    [gap] = [c for c in decision["explanation"][0]["because"] if "of" in c]
+    assert gap == {"fact": "request.seller_response.at", "op": "older_than", "expected": "2d",
+                   "of": "request.at", "actual": "2025-07-03T12:00:00+07:00",
+                   "of_actual": "2025-07-01T10:00:00+07:00", "gap": "2d2h"}
+    code, text = decide(capsys, tmp_path, facts(LATE_REJECTION))
+    assert code == 0
+    assert text.startswith("AUTO_APPROVED")
+    assert ("request.seller_response.at older_than 2d of request.at — actual 2025-07-03T12:00:00"
+            "+07:00, request.at 2025-07-01T10:00:00+07:00 (2d2h after request.at)") in text
+
+
+def test_why_not_shows_the_window_the_rejection_missed(capsys, tmp_path):
+    code, text = decide(capsys, tmp_path, facts(LATE_REJECTION), "--why-not",
+                        "seller-rejects-in-window")
+    assert code == 0
+    assert "why not seller-rejects-in-window" in text
+    assert ("✘ request.seller_response.at within 2d of request.at — actual 2025-07-03T12:00:00"
+            "+07:00, request.at 2025-07-01T10:00:00+07:00 (2d2h after request.at)") in text
+    path = tmp_path / "order.json"
+    main(["decide", str(path), "--rulesets", str(V2_RULESETS), "--format", "json",
+          "--why-not", "seller-rejects-in-window"])
+    report = json.loads(capsys.readouterr().out)
+    [atom] = [c for c in report["condition"]["conditions"] if c.get("of")]
+    assert (atom["holds"], atom["gap"], atom["of_actual"]) == (False, "2d2h",
+                                                               "2025-07-01T10:00:00+07:00")
+
+
+def test_a_rejection_inside_the_window_stands(capsys, tmp_path):
+    decision = decide_json(capsys, tmp_path, facts({"request": {"seller_response": {
+        "decision": "reject", "at": "2025-07-03T09:59:59+07:00"}}}))
+    assert (decision["outcome"], decision["explanation"][0]["rule"]) == (
+        "rejected", "seller-rejects-in-window")
+
+
+DELIVERED = {"order": {"status": "delivered",
+                       "fulfillment": {"shipped_at": "2025-07-02T09:00:00+07:00",
+                                       "delivered_at": "2025-07-03T09:00:00+07:00"}}}
+
+
+def test_a_return_inside_and_outside_its_window(capsys, tmp_path):
+    inside = decide_json(capsys, tmp_path, facts({**DELIVERED, "request": {
+        "type": "return_refund", "reason": "damaged", "at": "2025-07-09T08:59:59+07:00"}}))
+    outside = decide_json(capsys, tmp_path, facts({**DELIVERED, "request": {
+        "type": "return_refund", "reason": "damaged", "at": "2025-07-09T09:00:00+07:00"}}))
+    assert (inside["outcome"], inside["explanation"][0]["rule"]) == (
+        "pending_seller", "return-in-window")
+    assert (outside["outcome"], outside["explanation"][0]["rule"]) == (
+        "rejected", "return-out-of-window")
+    assert inside["explanation"][0]["because"][-1]["gap"] == "5d23h59m59s"
+    assert outside["explanation"][0]["because"][-1]["gap"] == "6d"
