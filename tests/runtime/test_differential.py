@@ -26,6 +26,7 @@ import aturan
 from aturan.analysis import reference
 from aturan.language.model import Atom
 from aturan.runtime import compiler
+from aturan.runtime import plan as plan_module
 from aturan.runtime.evaluate import Policies
 from conftest import RULESETS, V2_RULESETS
 from strategies import RandomDraw, Target, build_facts, facts_for, targets, thresholds
@@ -158,6 +159,51 @@ def _between_off_by_one(original: Callable[..., Any], atom: Atom) -> Any:
     if atom.of is not None and atom.op == "within":  # fact - of <= d instead of < d
         return {"$lte": {compiler.engine_key(atom): atom.value}}
     return None
+
+
+# -- ... and a broken reading of the effects the runtime works out per order ------------------
+
+def _plus_ignored(monkeypatch) -> None:
+    """`effective_at: { fact, plus }` taken at the fact alone."""
+    from aturan.language.model import Effect, EffectiveAt
+    original = plan_module.effective_instant
+
+    def broken(effect: Effect, facts: Any) -> Any:
+        at = effect.effective_at
+        if at is not None and at.plus:
+            effect = Effect(effect.outcome, effect.refund, effect.penalties, effect.next_steps,
+                            EffectiveAt(at.fact))
+        return original(effect, facts)
+    monkeypatch.setattr(plan_module, "effective_instant", broken)
+
+
+def _due_from_now(monkeypatch) -> None:
+    """The refund's due date counted from `now` whatever the rule says."""
+    original = plan_module._refund
+    monkeypatch.setattr(plan_module, "_refund", lambda effect, facts, calendar="public_holidays",
+                        effective=None: original(effect, facts, calendar, None))
+
+
+def _public_holidays_only(monkeypatch) -> None:
+    """The ruleset's calendar ignored: public holidays only."""
+    original = plan_module._due_by
+    monkeypatch.setattr(plan_module, "_due_by", lambda start, days, calendar="": original(
+        start, days, "public_holidays"))
+
+
+@pytest.mark.parametrize("breakage", [
+    pytest.param(_plus_ignored, id="effective_at-plus-ignored"),
+    pytest.param(_due_from_now, id="due-date-from-now"),
+    pytest.param(_public_holidays_only, id="calendar-ignored"),
+])
+def test_a_broken_effect_reading_is_caught(monkeypatch, v2, breakage):
+    breakage(monkeypatch)
+    fresh = aturan.load(V2_RULESETS)  # plans cached before the breakage would hide it
+    try:
+        failures, _ = run_fixed_seed(fresh, 5_000, stop_after=1)
+    finally:
+        fresh.close()
+    assert failures, "the differential test did not notice a broken effect"
 
 
 @pytest.mark.parametrize("mutation, rulesets", [

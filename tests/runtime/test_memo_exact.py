@@ -211,14 +211,19 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         steps += rule.then.next_steps
     refund = None
     unpaid = "order.payment.paid_at" not in facts.values
+    effective = None  # language v2: when the outcome takes effect, the refund counted from it
+    if effect.effective_at is not None:
+        effective = (facts.values[effect.effective_at.fact]
+                     + timedelta(seconds=effect.effective_at.plus))
     if effect.refund and not (effect.refund.amount == "paid" and unpaid):
         total = facts.values["order.amounts.total"]
         amount = total if effect.refund.amount in ("full", "paid") else max(
             0, total - facts.values["order.amounts.shipping"])
         due = None
         if effect.refund.max_business_days is not None:
-            due = add_business_days(facts.now.astimezone(JAKARTA).date(),
-                                    effect.refund.max_business_days).isoformat()
+            due = add_business_days((effective or facts.now).astimezone(JAKARTA).date(),
+                                    effect.refund.max_business_days,
+                                    compiled.calendar).isoformat()
         refund = RefundDecision(amount, effect.refund.destination, effect.refund.min_business_days,
                                 effect.refund.max_business_days, due)
     ref = _ref(rs)
@@ -230,7 +235,8 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         penalties=tuple(penalties), next_steps=tuple(dict.fromkeys(steps)),
         explanation=tuple(items), evaluated_at=facts.now.isoformat(),
         overridden=tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
-                         for r in deciding[1:] if winner is not None))
+                         for r in deciding[1:] if winner is not None),
+        effective_at=None if effective is None else effective.isoformat())
 
 
 def oracle_decide(policies: aturan.Policies, facts: dict[str, Any],

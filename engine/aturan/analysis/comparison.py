@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..language.model import Effect, Rule, RulesetVersion
+from ..language.model import DEFAULT_CALENDAR, Effect, Rule, RulesetVersion, format_duration
 from ..runtime.compiler import merge
 from ..runtime.verdict import Verdict
 
@@ -16,13 +16,19 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
     """A verdict of the analysis as JSON: the refund by kind (`total`, `items_only`)."""
     refund = None
     if verdict.refund:
-        kind, destination, low, high = verdict.refund
+        kind, destination, low, high = verdict.refund[:4]
         refund = {"amount": kind, "destination": destination,
                   "eta": None if high is None else {"min_business_days": low,
                                                     "max_business_days": high}}
-    return {"outcome": verdict.outcome, "refund": refund,
+        if len(verdict.refund) > 4:
+            refund["calendar"] = verdict.refund[4]
+    data = {"outcome": verdict.outcome, "refund": refund,
             "penalties": [{"party": p, "code": c, "points": n} for p, c, n in verdict.penalties],
             "next_steps": list(verdict.next_steps)}
+    if verdict.effective_at is not None:
+        fact, plus = verdict.effective_at
+        data["effective_at"] = {"fact": fact, **({"plus": format_duration(plus)} if plus else {})}
+    return data
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,11 @@ class Version:
     @property
     def default(self) -> Effect:
         return self.ruleset.default
+
+    @property
+    def calendar(self) -> str:
+        """The holidays its refund due dates skip (an overlay inherits its base's)."""
+        return self.ruleset.calendar or (self.base.holidays if self.base else DEFAULT_CALENDAR)
 
     @property
     def key(self) -> str:

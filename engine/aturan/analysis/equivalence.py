@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import Diagnostic, SelectionError
 from ..language.display import show
-from ..language.model import Effect, Rule, RulesetVersion
+from ..language.model import DEFAULT_CALENDAR, Effect, Rule, RulesetVersion
 from ..runtime.evaluate import Policies
 from ..runtime.selection import parse_pin
 from ..runtime.verdict import Verdict
@@ -39,7 +39,8 @@ PAID_AT = "order.payment.paid_at"
 
 
 def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
-                     within: Sequence[Box] | None = None) -> dict[Verdict, list[Box]]:
+                     within: Sequence[Box] | None = None,
+                     calendar: str = DEFAULT_CALENDAR) -> dict[Verdict, list[Box]]:
     """Split the space (or `within`) by the verdict the rules give: the deciding rules in the
     evaluator's order (priority, then position), each additive rule in or out, and refunds of
     kind `paid` by whether the order was paid. Boxes are disjoint; some may hold no valid order."""
@@ -72,9 +73,10 @@ def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
                                    (False, box[paid_axis] & absent)):
                     if mask:
                         cut = box[:paid_axis] + (mask,) + box[paid_axis + 1:]
-                        result.setdefault(verdict_of(effect, adds, paid), []).append(cut)
+                        result.setdefault(verdict_of(effect, adds, paid, calendar),
+                                          []).append(cut)
             else:
-                result.setdefault(verdict_of(effect, adds, True), []).append(box)
+                result.setdefault(verdict_of(effect, adds, True, calendar), []).append(box)
     return result
 
 
@@ -103,8 +105,8 @@ class Comparison:
 
 def box_groups(space: Space, old: Version, new: Version) -> list[ChangeGroup]:
     """Every change group by box analysis, with its share; witnesses not yet attached."""
-    left = decision_regions(space, old.rules, old.default)
-    right = decision_regions(space, new.rules, new.default)
+    left = decision_regions(space, old.rules, old.default, calendar=old.calendar)
+    right = decision_regions(space, new.rules, new.default, calendar=new.calendar)
     groups = []
     for va, boxes_a in left.items():
         for vb, boxes_b in right.items():
@@ -151,8 +153,8 @@ def confirm(evaluator: Evaluator, space: Space, group: ChangeGroup, old: Version
     group.fields = fields_of(point, list(dict.fromkeys(read + deviations)), facts)
     group.old_rule = d_old.explanation[0].rule
     group.new_rule = d_new.explanation[0].rule
-    group.confirmed = (verdict_of_decision(d_old, facts) == group.old
-                       and verdict_of_decision(d_new, facts) == group.new)
+    group.confirmed = (verdict_of_decision(d_old, facts, old.calendar) == group.old
+                       and verdict_of_decision(d_new, facts, new.calendar) == group.new)
 
 
 def _versions(*pair: Version) -> list[RulesetVersion]:

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
 
 from ..errors import Diagnostic, Location, SelectionError
 from ..language.catalogue import catalogue
@@ -29,12 +33,14 @@ from ..language.model import (
     atoms_of,
     format_duration,
 )
+from ..runtime.compiler import CompiledRuleset
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
 from ..suggest import did_you_mean
 
 NS = 1_000_000_000
+_JAKARTA = ZoneInfo("Asia/Jakarta")  # the day a refund is counted from, as people there read it
 
 
 class _Absent:
@@ -243,7 +249,59 @@ def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None
                 gap = gap_seconds(facts, atom.fact, atom.of)
                 if gap is not None:
                     flat.gaps[f"gap:{atom.fact}:{atom.of}"] = gap
-    return combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
+    decision = combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
+    return _with_own_effects(decision, compiled, facts)
+
+
+# The holidays each calendar skips, as `holidays` categories: written out here, not taken from
+# `runtime.businessdays`, which this module checks.
+_CALENDAR_CATEGORIES = {"public_holidays": ("public",),
+                        "public_and_joint_leave": ("public", "government")}
+
+
+@cache
+def _skipped(year: int, calendar: str) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("ID", years=year,
+                                               categories=_CALENDAR_CATEGORIES[calendar]))
+
+
+def business_days_after(start: date, days: int, calendar: str) -> date:
+    """The `days`-th Monday-to-Friday non-holiday after `start` (0: start, or the next one)."""
+    def off(day: date) -> bool:
+        return day.weekday() >= 5 or day in _skipped(day.year, calendar)
+    day = start
+    if days == 0:
+        while off(day):
+            day += timedelta(days=1)
+        return day
+    while days:
+        day += timedelta(days=1)
+        if not off(day):
+            days -= 1
+    return day
+
+
+def _with_own_effects(decision: Decision, compiled: CompiledRuleset,
+                      facts: dict[str, Any]) -> Decision:
+    """The decision with the parts of the winning effect that depend on fact values worked out
+    by this module: when it takes effect and the refund's due date."""
+    winner = decision.explanation[0].rule if decision.explanation else "default"
+    rule = next((r for r in compiled.rules if r.id == winner), None)
+    effect = rule.then if rule is not None and winner != "default" else compiled.default
+    effective = None
+    if effect.effective_at is not None:
+        text = lookup(facts, effect.effective_at.fact)
+        effective = _moment(text) + timedelta(seconds=effect.effective_at.plus)
+    refund = decision.refund
+    if refund is not None and effect.refund is not None and (
+            effect.refund.max_business_days is not None):
+        start = effective if effective is not None else _moment(
+            facts.get("now") or facts["request"]["at"])
+        due = business_days_after(start.astimezone(_JAKARTA).date(),
+                                  effect.refund.max_business_days, compiled.calendar)
+        refund = replace(refund, due_by=due.isoformat())
+    return replace(decision, refund=refund,
+                   effective_at=None if effective is None else effective.isoformat())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import AturanError, Diagnostic
 from ..language.catalogue import catalogue
 from ..language.consistency import RELATIONS
-from ..language.model import AllOf, Atom, Condition, Effect, Not, Rule
+from ..language.model import DEFAULT_CALENDAR, AllOf, Atom, Condition, Effect, Not, Rule
 from ..language.operators import gap_pair, subject
 from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
@@ -261,7 +261,8 @@ class DecisionTerms:
     """A version's verdict as terms: outcome, refund, penalty counts, next-step presence."""
 
     def __init__(self, enc: Encoding, rules: Sequence[Rule], default: Effect,
-                 codes: dict[Any, int], penalties: Sequence[tuple], steps: Sequence[str]):
+                 codes: dict[Any, int], penalties: Sequence[tuple], steps: Sequence[str],
+                 calendar: str = DEFAULT_CALENDAR):
         z = self.z3 = enc.z3
         self.codes = codes
         match = [enc.condition(r.when) for r in rules]
@@ -286,11 +287,13 @@ class DecisionTerms:
         self.outcome = pick(lambda e: z.IntVal(self._code(("outcome", e.outcome))))
 
         def refund(effect: Effect) -> Any:
-            with_paid = verdict_of(effect, (), True).refund
-            without = verdict_of(effect, (), False).refund
+            with_paid = verdict_of(effect, (), True, calendar).refund
+            without = verdict_of(effect, (), False, calendar).refund
             return z.If(paid, z.IntVal(self._code(("refund", with_paid))),
                         z.IntVal(self._code(("refund", without))))
         self.refund = pick(refund)
+        self.effective = pick(lambda e: z.IntVal(self._code(
+            ("effective", verdict_of(e, (), True).effective_at))))
         self.penalties = {}
         for key in penalties:
             count = pick(lambda e, key=key: z.IntVal(_count(e, key)))
@@ -307,7 +310,8 @@ class DecisionTerms:
         return self.codes.setdefault(key, len(self.codes) + 1)
 
     def terms(self) -> list[Any]:
-        return [self.outcome, self.refund, *self.penalties.values(), *self.steps.values()]
+        return [self.outcome, self.refund, self.effective, *self.penalties.values(),
+                *self.steps.values()]
 
     def verdict(self, model: Any) -> Verdict:
         z3 = self.z3
@@ -319,7 +323,9 @@ class DecisionTerms:
             penalties += [key] * model.eval(term, model_completion=True).as_long()
         steps = [s for s, term in self.steps.items()
                  if z3.is_true(model.eval(term, model_completion=True))]
-        return Verdict(outcome, refund, tuple(sorted(penalties, key=repr)), tuple(sorted(steps)))
+        effective = names[model.eval(self.effective, model_completion=True).as_long()][1]
+        return Verdict(outcome, refund, tuple(sorted(penalties, key=repr)), tuple(sorted(steps)),
+                       effective_at=effective)
 
 
 def _count(effect: Effect, key: tuple) -> int:
@@ -343,8 +349,8 @@ def solver_groups(space: Space, old: Version, new: Version, timeout: float
     effects = [r.then for r in old.rules + new.rules] + [old.default, new.default]
     penalties, steps = _keys(effects)
     codes: dict[Any, int] = {}
-    a = DecisionTerms(enc, old.rules, old.default, codes, penalties, steps)
-    b = DecisionTerms(enc, new.rules, new.default, codes, penalties, steps)
+    a = DecisionTerms(enc, old.rules, old.default, codes, penalties, steps, old.calendar)
+    b = DecisionTerms(enc, new.rules, new.default, codes, penalties, steps, new.calendar)
     opt = z.Optimize()
     opt.set("timeout", max(1, int(timeout * 1000)))
     opt.add(enc.valid())

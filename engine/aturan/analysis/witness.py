@@ -17,7 +17,14 @@ from typing import Any
 from ..language import linear
 from ..language.consistency import RELATIONS
 from ..language.display import JAKARTA
-from ..language.model import Effect, Rule, RulesetVersion
+from ..language.model import (
+    DEFAULT_CALENDAR,
+    Effect,
+    EffectiveAt,
+    Rule,
+    RulesetVersion,
+    parse_duration,
+)
 from ..language.operators import gap_pair
 from ..runtime.compiler import compile_ruleset
 from ..runtime.decision import Decision
@@ -279,31 +286,50 @@ def _lines(types: list[str], count: int, total: int, delivered: bool) -> list[di
 # ---------------------------------------------------------------------------------------------
 # Decisions as analysis compares them
 
-def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool) -> Verdict:
+def _timing(refund: tuple[Any, ...], calendar: str) -> tuple[Any, ...]:
+    """A refund verdict with its calendar when a due date is counted in another one."""
+    return refund + (calendar,) if refund[3] is not None and calendar != DEFAULT_CALENDAR \
+        else refund
+
+
+def _effective(spec: EffectiveAt | None) -> tuple[str, int] | None:
+    return None if spec is None else (spec.fact, spec.plus)
+
+
+def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
+               calendar: str = DEFAULT_CALENDAR) -> Verdict:
     """The verdict a winning effect plus matched additive effects give; `paid`: paid_at present
-    (refund `paid` is the total then, nothing otherwise)."""
+    (refund `paid` is the total then, nothing otherwise); `calendar`: the holidays due dates
+    skip (part of the verdict when it is not the default)."""
     additive = list(additive)
     refund = None
     r = winner.refund
     if r is not None and not (r.amount == "paid" and not paid):
         kind = "items_only" if r.amount == "items_only" else "total"
-        refund = (kind, r.destination, r.min_business_days, r.max_business_days)
+        refund = _timing((kind, r.destination, r.min_business_days, r.max_business_days),
+                         calendar)
     penalties = [(p.party, p.code, p.points) for e in [winner] + additive for p in e.penalties]
     steps = {s for e in [winner] + additive for s in e.next_steps}
     assert winner.outcome is not None
-    return Verdict(winner.outcome, refund, penalty_multiset(penalties), tuple(sorted(steps)))
+    return Verdict(winner.outcome, refund, penalty_multiset(penalties), tuple(sorted(steps)),
+                   effective_at=_effective(winner.effective_at))
 
 
-def verdict_of_decision(decision: Decision, facts: dict[str, Any]) -> Verdict:
+def verdict_of_decision(decision: Decision, facts: dict[str, Any],
+                        calendar: str = DEFAULT_CALENDAR) -> Verdict:
     refund = None
     if decision.refund is not None:
         amounts = facts["order"]["amounts"]
         kind = "total" if decision.refund.amount == amounts["total"] else "items_only"
-        refund = (kind, decision.refund.destination, decision.refund.min_business_days,
-                  decision.refund.max_business_days)
+        refund = _timing((kind, decision.refund.destination, decision.refund.min_business_days,
+                          decision.refund.max_business_days), calendar)
+    declared = decision.explanation[0].effect.get("effective_at") if decision.explanation \
+        else None
+    effective = None if declared is None else (
+        declared["fact"], parse_duration(declared.get("plus", "0s")) or 0)
     return Verdict(decision.outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
-                   tuple(sorted(set(decision.next_steps))))
+                   tuple(sorted(set(decision.next_steps))), effective_at=effective)
 
 
 class Evaluator:

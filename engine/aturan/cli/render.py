@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from ..errors import Diagnostic
 from ..language.display import rupiah, show
+from ..language.model import parse_timestamp
 from ..runtime.decision import Decision
 
 OUTCOME_STYLE = {"approved": "bold green", "auto_approved": "bold green", "rejected": "bold red",
@@ -23,6 +24,8 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                   + (f" over {d.ruleset.extends.name}@{d.ruleset.extends.version}"
                      if d.ruleset.extends else "")
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
+    if d.effective_at:
+        console.print(f"  takes effect {show(parse_timestamp(d.effective_at))}")
     if d.refund and d.refund.due_by:
         console.print(f"  refund   {rupiah(d.refund.amount)} → {d.refund.destination}, "
                       f"{d.refund.min_business_days}–{d.refund.max_business_days} business days, "

@@ -56,8 +56,36 @@ def reference_page() -> str:
                      f"{' *(derived)*' if field.derived else ''} |")
     lines += ["", "Timestamps are tested with `older_than` / `within` (measured to `now`) and "
               "`exists` / `absent`. Derived facts are computed by aturan from `order.items`.", ""]
+    lines += effects_section()
     lines += relations_section()
     return "\n".join(lines)
+
+
+def _described(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its `$ref` resolved (the node's own description wins)."""
+    if "$ref" in node:
+        return {**defs[node["$ref"].rsplit("/", 1)[1]], **node}
+    return node
+
+
+def effects_section() -> list[str]:
+    """What `then` may say, and the ruleset-wide settings that shape a decision, from the
+    ruleset schema's descriptions."""
+    schema = load_schema("ruleset")
+    defs = schema["$defs"]
+    lines = ["## Effects", "", "What a rule's `then` (and the `default`'s) may set; how they "
+             "combine is in [the authoring guide](authoring.md#how-rules-combine).", "",
+             "| key | meaning |", "|---|---|"]
+    for key, node in defs["effect"]["properties"].items():
+        node = _described(node, defs)
+        lines.append(f"| `{key}` | {_cell(node.get('description', ''))} |")
+    for name in ("refund",):
+        for key, node in defs[name]["properties"].items():
+            node = _described(node, defs)
+            lines.append(f"| `{name}.{key}` | {_cell(node.get('description', ''))} |")
+    calendar = schema["properties"]["calendar"]
+    lines += ["", f"**`calendar`** (top level): {_cell(calendar['description'])}", ""]
+    return lines
 
 
 def relations_section() -> list[str]:
@@ -105,6 +133,8 @@ def _effect_text(effect: Effect) -> str:
     parts = []
     if effect.outcome:
         parts.append(f"**{effect.outcome}**")
+    if effect.effective_at:
+        parts.append(f"takes effect at {effect.effective_at.text()}")
     if effect.refund:
         eta = (f", {effect.refund.min_business_days}-{effect.refund.max_business_days} business days"
                if effect.refund.max_business_days is not None else ", no published time")
@@ -120,8 +150,11 @@ def _effect_text(effect: Effect) -> str:
 def _ruleset_section(rs: RulesetVersion) -> list[str]:
     until = rs.effective_until.isoformat() if rs.effective_until else "open-ended"
     head = f"### {rs.key}" + (f" (overlay on {rs.extends})" if rs.extends else "")
+    calendar = {"public_and_joint_leave": " Refund due dates skip weekends, public holidays and "
+                "cuti bersama.", "public_holidays": " Refund due dates skip weekends and public "
+                "holidays."}.get(rs.calendar or "", "")
     lines = [head, "", f"In force {rs.effective_from.isoformat()} → {until}. "
-             f"File `{rs.path}`.", "", _cell(rs.description), "",
+             f"File `{rs.path}`.{calendar}", "", _cell(rs.description), "",
              "| rule | priority | when | decides | source |", "|---|---|---|---|---|"]
     for rule in sorted(rs.rules, key=lambda r: (-r.priority, r.id)):
         cite = (f"{rule.citation.publisher}, “{rule.citation.title}”" if rule.citation else "")

@@ -18,6 +18,11 @@ from .operators import PRESENCE_OPS, TIME_OPS
 # `{path}` in an explanation template: a fact path filled with the order's value
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)*)\}")
 
+# Refund due dates skip weekends and Indonesian public holidays unless a ruleset declares
+# `calendar: public_and_joint_leave` (also cuti bersama): docs/authoring.md gives the source.
+CALENDARS = ("public_holidays", "public_and_joint_leave")
+DEFAULT_CALENDAR = "public_holidays"
+
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -113,18 +118,39 @@ class Penalty:
 
 
 @dataclass(frozen=True)
+class EffectiveAt:
+    """When an outcome takes effect: a timestamp fact's instant plus `plus` seconds."""
+
+    fact: str
+    plus: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"fact": self.fact}
+        if self.plus:
+            data["plus"] = format_duration(self.plus)
+        return data
+
+    def text(self) -> str:
+        return self.fact + (f" + {format_duration(self.plus)}" if self.plus else "")
+
+
+@dataclass(frozen=True)
 class Effect:
-    """What a rule decides (`outcome` set: a deciding rule) or adds (penalties, next steps)."""
+    """What a rule decides (`outcome` set: a deciding rule) or adds (penalties, next steps).
+    `effective_at`: when the outcome takes effect (None: at `now`)."""
 
     outcome: str | None = None
     refund: Refund | None = None
     penalties: tuple[Penalty, ...] = ()
     next_steps: tuple[str, ...] = ()
+    effective_at: EffectiveAt | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         if self.outcome:
             data["outcome"] = self.outcome
+        if self.effective_at:
+            data["effective_at"] = self.effective_at.to_dict()
         if self.refund:
             data["refund"] = {"amount": self.refund.amount, "destination": self.refund.destination}
             if self.refund.max_business_days is not None:
@@ -201,6 +227,12 @@ class RulesetVersion:
     extends: str | None = None  # "platform@range" for overlays
     lint_silence: tuple[Silence, ...] = ()
     default_location: Location = field(default_factory=Location, compare=False)
+    calendar: str | None = None  # holidays refund due dates skip; None: not declared
+
+    @property
+    def holidays(self) -> str:
+        """The calendar this version declares, or the default (`DEFAULT_CALENDAR`)."""
+        return self.calendar or DEFAULT_CALENDAR
 
     @property
     def key(self) -> str:
@@ -249,10 +281,15 @@ def _effect(node: dict[str, Any]) -> Effect:
         eta = r.get("eta", {})
         refund = Refund(r["amount"], r["destination"], eta.get("min_business_days"),
                         eta.get("max_business_days"))
+    effective = None
+    if "effective_at" in node:
+        e = node["effective_at"]
+        plus = parse_duration(e["plus"]) if "plus" in e else 0
+        effective = EffectiveAt(e["fact"], -1 if plus is None else plus)
     return Effect(outcome=node.get("outcome"), refund=refund,
                   penalties=tuple(Penalty(p["party"], p["code"], p.get("points"))
                                   for p in node.get("penalties", ())),
-                  next_steps=tuple(node.get("next_steps", ())))
+                  next_steps=tuple(node.get("next_steps", ())), effective_at=effective)
 
 
 def _citation(node: dict[str, Any] | None) -> Citation | None:
@@ -288,4 +325,4 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
         default=_effect(tree["default"]["then"]), default_messages=dict(tree["default"]["explain"]),
         rules=rules, digest=doc.digest, path=doc.path, location=doc.location(""),
         extends=tree.get("extends"), lint_silence=_silences(doc, tree, ""),
-        default_location=doc.location("/default"))
+        default_location=doc.location("/default"), calendar=tree.get("calendar"))

@@ -19,6 +19,7 @@ from .model import (
     PLACEHOLDER,
     TIME_OPS,
     AllOf,
+    AnyOf,
     Atom,
     Condition,
     Effect,
@@ -195,11 +196,13 @@ def check_ruleset(rs: RulesetVersion) -> list[Diagnostic]:
         for atom in atoms_of(rule.when):
             found.extend(check_atom(atom))
         found.extend(_check_effect(rule.then, rule.location, rule.decides))
+        found.extend(_check_effective_at(rule.then, rule.location, rule.when))
         found.extend(check_placeholders(rule.messages, rule.location))
         if rule.final and rs.is_overlay:
             found.append(Diagnostic("final-in-overlay", "`final` marks platform rules; an "
                                     "overlay rule cannot be final", rule.location))
     found.extend(_check_effect(rs.default, rs.location, True, default=True))
+    found.extend(_check_effective_at(rs.default, rs.default_location, None))
     found.extend(check_placeholders(rs.default_messages, rs.location))
     found.extend(check_conflicts(rs.rules))
     if rs.effective_until is not None and rs.effective_until <= rs.effective_from:
@@ -232,6 +235,55 @@ def _check_effect(effect: Effect, location: Location, decides: bool, default: bo
             and eta.min_business_days > eta.max_business_days):
         yield Diagnostic("bad-refund-eta", "refund eta: min_business_days is greater than "
                          "max_business_days", location)
+
+
+def requires_present(condition: Condition, fact: str, negated: bool = False) -> bool:
+    """Does every order the condition matches have `fact` present? Sound, not complete: true
+    when an atom that is false on an absent fact must hold (any comparison, `exists`, a
+    duration between two facts), read through `all`/`any`/`not` as negation normal form
+    would (a negated comparison admits absence, a negated `absent` does not)."""
+    if isinstance(condition, Not):
+        return requires_present(condition.child, fact, not negated)
+    if isinstance(condition, (AllOf, AnyOf)):
+        parts = [requires_present(c, fact, negated) for c in condition.children]
+        return any(parts) if isinstance(condition, AllOf) != negated else all(parts)
+    assert isinstance(condition, Atom)
+    if negated:
+        return condition.op == "absent" and condition.fact == fact
+    return fact in condition.facts and not BY_NAME[condition.op].holds(None, condition.value)
+
+
+def _check_effective_at(effect: Effect, location: Location, when: Condition | None
+                        ) -> Iterator[Diagnostic]:
+    """`effective_at` names a timestamp the deciding rule is sure to have."""
+    at = effect.effective_at
+    if at is None:
+        return
+    if effect.outcome is None:
+        yield Diagnostic("effective-at-without-outcome", "only a rule that sets `outcome` may "
+                         "say when it takes effect (`effective_at`)", location)
+        return
+    field = catalogue().get(at.fact)
+    if field is None:
+        yield Diagnostic("unknown-fact", f'unknown fact path "{at.fact}" (in `effective_at`)',
+                         location, hint=did_you_mean(at.fact, catalogue()))
+        return
+    if field.kind != "timestamp":
+        yield Diagnostic("bad-effective-at", f'`effective_at` must name a timestamp; '
+                         f'"{at.fact}" is a {field.kind} fact', location)
+        return
+    if at.plus < 0:
+        yield Diagnostic("bad-duration", "`effective_at.plus` is not a well-formed duration; "
+                         "write e.g. 48h, 2d, 1h30m, 0s", location)
+    if field.nullable and (when is None or not requires_present(when, at.fact)):
+        where = "the default" if when is None else "the rule's condition"
+        yield Diagnostic(
+            "effective-at-may-be-absent",
+            f'`effective_at` reads "{at.fact}", which may be absent, and {where} does not make '
+            "sure it is present: the decision would have no instant", location,
+            hint=(f"Add {{ fact: {at.fact}, exists: true }} to the condition."
+                  if when is not None else "The default can only use a fact every order has, "
+                  "such as request.at."))
 
 
 def check_collection(versions: list[RulesetVersion]) -> list[Diagnostic]:

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import AturanError, Diagnostic, Location, RulesetError
 from ..language.display import rupiah, show
 from ..language.loader import load_yaml_file
+from ..language.model import parse_timestamp
 from ..language.repository import CASES_DIR
 from ..language.schema import schema_diagnostics
 from ..runtime.decision import Decision
@@ -243,6 +244,15 @@ def _compare_penalties(want: list[dict[str, Any]], have: list[dict[str, Any]]) -
     return [Mismatch("penalties", want_text, have_text, "; ".join(parts))]
 
 
+def _same_instant(want: str | None, have: str | None) -> bool:
+    if want is None or have is None:
+        return want is have
+    try:
+        return parse_timestamp(want) == parse_timestamp(have)
+    except ValueError:
+        return False
+
+
 def compare(expect: dict[str, Any], decision: Decision) -> list[Mismatch]:
     """The expected parts of `decision` that differ; parts a case does not name are ignored."""
     got = decision.to_dict()
@@ -252,6 +262,9 @@ def compare(expect: dict[str, Any], decision: Decision) -> list[Mismatch]:
     if "ruleset_version" in expect and expect["ruleset_version"] != decision.ruleset.version:
         out.append(Mismatch("ruleset_version", expect["ruleset_version"],
                             decision.ruleset.version))
+    if "effective_at" in expect and not _same_instant(expect["effective_at"],
+                                                      decision.effective_at):
+        out.append(Mismatch("effective_at", expect["effective_at"], decision.effective_at))
     if "decided_by" in expect and expect["decided_by"] != decision.explanation[0].rule:
         out.append(Mismatch("decided_by", expect["decided_by"], decision.explanation[0].rule))
     if "refund" in expect:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..language.catalogue import catalogue
 from ..language.model import (
+    DEFAULT_CALENDAR,
     AllOf,
     AnyOf,
     Atom,
@@ -46,6 +47,7 @@ class CompiledRuleset:
     fact_paths: tuple[str, ...]  # plain facts the engine reads
     age_paths: tuple[str, ...]  # timestamps whose age the engine reads
     gap_pairs: tuple[tuple[str, str], ...] = ()  # (fact, of): durations between two timestamps
+    calendar: str = DEFAULT_CALENDAR  # the holidays refund due dates skip
 
     def rule_for(self, engine_rule: str) -> Rule:
         return self.rules[int(engine_rule[1:])]
@@ -134,4 +136,6 @@ def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None
     return CompiledRuleset(ruleset=ruleset, base=base, rules=rules, default=ruleset.default,
                            default_messages=ruleset.default_messages, definition=definition,
                            engine_name=name, fact_paths=tuple(plain), age_paths=tuple(ages),
-                           gap_pairs=tuple(gaps))
+                           gap_pairs=tuple(gaps),
+                           calendar=ruleset.calendar or (base.holidays if base else
+                                                         DEFAULT_CALENDAR))

@@ -95,6 +95,9 @@ class Decision:
     explanation: tuple[ExplanationItem, ...]
     evaluated_at: str
     overridden: tuple[Overridden, ...] = field(default=())
+    # when the outcome takes effect, if the deciding rule says (`effective_at`); else None:
+    # at `evaluated_at` (the key is left out of the JSON, as before language v2)
+    effective_at: str | None = None
 
     @property
     def fired_rules(self) -> tuple[str, ...]:
@@ -103,7 +106,7 @@ class Decision:
             o.rule for o in self.overridden)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "order_id": self.order_id,
             "ruleset": self.ruleset.to_dict(),
             "outcome": self.outcome,
@@ -114,6 +117,9 @@ class Decision:
             "overridden": [o.to_dict() for o in self.overridden],
             "evaluated_at": self.evaluated_at,
         }
+        if self.effective_at is not None:
+            data["effective_at"] = self.effective_at
+        return data
 
     def to_json(self) -> str:
         """The canonical serialisation: the same bytes from the library, the CLI and HTTP."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from ..language.catalogue import catalogue
 from ..language.display import JAKARTA, show
 from ..language.model import (
+    DEFAULT_CALENDAR,
     PLACEHOLDER,
     PRESENCE_OPS,
     TIME_OPS,
@@ -157,6 +158,7 @@ class Plan:
     next_steps: tuple[str, ...]
     overridden: tuple[Overridden, ...]
     ref: RulesetRef
+    calendar: str = DEFAULT_CALENDAR  # the holidays refund due dates skip
 
 
 def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
@@ -234,7 +236,7 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
     overridden = tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
                        for r in deciding[1:] if winner is not None)
     return Plan(order, tuple(explained), effect, tuple(penalties), tuple(dict.fromkeys(steps)),
-                overridden, ref)
+                overridden, ref, compiled.calendar)
 
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
@@ -304,11 +306,25 @@ def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, A
 
 
 @lru_cache(maxsize=4096)
-def _due_by(start: date, days: int) -> str:
-    return add_business_days(start, days).isoformat()
+def _due_by(start: date, days: int, calendar: str = DEFAULT_CALENDAR) -> str:
+    return add_business_days(start, days, calendar).isoformat()
 
 
-def _refund(effect: Effect, facts: FlatFacts) -> RefundDecision | None:
+def effective_instant(effect: Effect, facts: FlatFacts) -> datetime | None:
+    """When the outcome takes effect, as the effect declares it (`effective_at`: a timestamp
+    fact plus a duration); None when it declares none (it takes effect at `now`). Validation
+    makes sure the deciding rule's condition has the fact present."""
+    at = effect.effective_at
+    if at is None:
+        return None
+    moment = facts.values.get(at.fact)
+    if not isinstance(moment, datetime):
+        raise ValueError(f"effective_at reads {at.fact}, which this order lacks")
+    return moment + timedelta(seconds=at.plus) if at.plus else moment
+
+
+def _refund(effect: Effect, facts: FlatFacts, calendar: str = DEFAULT_CALENDAR,
+            effective: datetime | None = None) -> RefundDecision | None:
     refund = effect.refund
     if refund is None:
         return None
@@ -319,8 +335,9 @@ def _refund(effect: Effect, facts: FlatFacts) -> RefundDecision | None:
     amount = total if refund.amount in ("full", "paid") else max(
         0, total - values["order.amounts.shipping"])
     due = None
-    if refund.max_business_days is not None:
-        due = _due_by(facts.now.astimezone(JAKARTA).date(), refund.max_business_days)
+    if refund.max_business_days is not None:  # counted from the effective instant, else now
+        start = effective if effective is not None else facts.now
+        due = _due_by(start.astimezone(JAKARTA).date(), refund.max_business_days, calendar)
     return _refund_decision({"amount": amount, "destination": refund.destination,
                              "min_business_days": refund.min_business_days,
                              "max_business_days": refund.max_business_days, "due_by": due})
@@ -344,19 +361,23 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
             "because": _because(reports, facts) if reports else [], "message": message,
             "file": entry.file, "line": entry.line, "ruleset": entry.ruleset,
             "citation": citation.copy() if citation is not None else None}))
-    outcome = plan.effect.outcome
+    effect = plan.effect
+    outcome = effect.outcome
     assert outcome is not None
+    effective = effective_instant(effect, facts) if effect.effective_at else None
     return _decision({
         "order_id": facts.order_id, "ruleset": plan.ref, "outcome": outcome,
-        "refund": _refund(plan.effect, facts) if plan.effect.refund else None,
+        "refund": _refund(effect, facts, plan.calendar, effective) if effect.refund else None,
         "penalties": plan.penalties, "next_steps": plan.next_steps,
         "explanation": tuple(items),
         "evaluated_at": facts.now_isoformat or facts.now.isoformat(),
-        "overridden": plan.overridden})
+        "overridden": plan.overridden,
+        "effective_at": None if effective is None else effective.isoformat()})
 
 
 _decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
-                               "next_steps", "explanation", "evaluated_at", "overridden"))
+                               "next_steps", "explanation", "evaluated_at", "overridden",
+                               "effective_at"))
 _refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
                                            "max_business_days", "due_by"))
 _explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",

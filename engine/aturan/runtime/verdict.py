@@ -10,7 +10,7 @@ from typing import Any
 from .decision import Decision
 
 PenaltyKey = tuple[str, str, int | None]  # (party, code, points)
-PARTS = ("outcome", "refund", "penalties", "next_steps")
+PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at")
 
 
 def penalty_multiset(penalties: Iterable[PenaltyKey]) -> tuple[PenaltyKey, ...]:
@@ -29,13 +29,16 @@ class Verdict:
     rupiah, destination, min_business_days, max_business_days, due_by); where no order fixes the
     amount, the analysis gives (kind, destination, min, max) with kind `total` or `items_only`.
     Penalties are a multiset (`penalty_multiset`). Next steps are as the decision lists them
-    (`of`: in order), or sorted where only their set is known (the analysis)."""
+    (`of`: in order), or sorted where only their set is known (the analysis). `effective_at`
+    is when the outcome takes effect: the decision's instant (`of`), or the rule's declaration
+    (fact, plus seconds) in the analysis; None when it takes effect at `now`."""
 
     outcome: str
     refund: tuple[Any, ...] | None
     penalties: tuple[PenaltyKey, ...]
     next_steps: tuple[str, ...]
     rule: str = field(default="", compare=False)
+    effective_at: Any = None
 
     @classmethod
     def of(cls, decision: Decision) -> Verdict:
@@ -44,7 +47,7 @@ class Verdict:
                                          r.max_business_days, r.due_by)
         return cls(decision.outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
-                   decision.next_steps, decision.explanation[0].rule)
+                   decision.next_steps, decision.explanation[0].rule, decision.effective_at)
 
     def changed_parts(self, other: Verdict) -> list[str]:
         """Which of `PARTS` differ, in that order; empty when the verdicts are equal."""

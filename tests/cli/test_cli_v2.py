@@ -109,3 +109,31 @@ def test_a_return_inside_and_outside_its_window(capsys, tmp_path):
         "rejected", "return-out-of-window")
     assert inside["explanation"][0]["because"][-1]["gap"] == "5d23h59m59s"
     assert outside["explanation"][0]["because"][-1]["gap"] == "6d"
+
+
+def test_a_refund_due_date_is_counted_from_the_approval(capsys, tmp_path):
+    """Approved by the seller on 2 July, looked at on 10 July: the refund is due 14 business
+    days after the approval (22 July), not after the day it is looked at (30 July), and the
+    decision says when the approval took effect."""
+    from datetime import date
+
+    from aturan.runtime.businessdays import add_business_days
+    approved = facts({"request": {"seller_response": {"decision": "approve",
+                                                      "at": "2025-07-02T10:00:00+07:00"}},
+                      "now": "2025-07-10T10:00:00+07:00"})
+    decision = decide_json(capsys, tmp_path, approved)
+    assert decision["effective_at"] == "2025-07-02T10:00:00+07:00"
+    assert decision["refund"]["eta"]["due_by"] == "2025-07-22"
+    calendar = "public_and_joint_leave"  # the fixture's
+    assert add_business_days(date(2025, 7, 2), 14, calendar).isoformat() == "2025-07-22"
+    assert add_business_days(date(2025, 7, 10), 14, calendar).isoformat() == "2025-07-30"
+    code, text = decide(capsys, tmp_path, approved)
+    assert code == 0
+    assert "takes effect 2025-07-02 10:00 WIB" in text
+    assert "due by 2025-07-22" in text
+
+
+def test_the_auto_approval_takes_effect_at_its_deadline(capsys, tmp_path):
+    decision = decide_json(capsys, tmp_path, facts({"now": "2025-07-08T10:00:00+07:00"}))
+    assert decision["outcome"] == "auto_approved"
+    assert decision["effective_at"] == "2025-07-03T10:00:00+07:00"  # request.at + 2d
