@@ -113,6 +113,8 @@ GOLDEN = ROOT / "tests" / "golden"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite tests/golden/*.txt from what the code prints now")
+    parser.addoption("--update-screenshots", action="store_true", default=False,
+                     help="rewrite docs/images/playground-*.png from the browser tests")
 
 
 class Golden:

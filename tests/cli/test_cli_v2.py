@@ -124,9 +124,9 @@ def test_a_refund_due_date_is_counted_from_the_approval(capsys, tmp_path):
     decision = decide_json(capsys, tmp_path, approved)
     assert decision["effective_at"] == "2025-07-02T10:00:00+07:00"
     assert decision["refund"]["eta"]["due_by"] == "2025-07-22"
-    calendar = "public_and_joint_leave"  # the fixture's
-    assert add_business_days(date(2025, 7, 2), 14, calendar).isoformat() == "2025-07-22"
-    assert add_business_days(date(2025, 7, 10), 14, calendar).isoformat() == "2025-07-30"
+    kinds = "public_and_joint_leave"  # the fixture's
+    assert add_business_days(date(2025, 7, 2), 14, "ID", kinds).isoformat() == "2025-07-22"
+    assert add_business_days(date(2025, 7, 10), 14, "ID", kinds).isoformat() == "2025-07-30"
     code, text = decide(capsys, tmp_path, approved)
     assert code == 0
     assert "takes effect 2025-07-02 10:00 WIB" in text

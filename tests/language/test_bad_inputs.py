@@ -53,7 +53,7 @@ RULESET_CASES = {
         "(at /rules/0/priority)",
     "unknown_top_level_key.yaml":
         'rulesets/demo/1.0.0.yaml:5:1: schema: unknown field "owner" (allowed: ruleset, version, '
-        "extends, effective_from, effective_until, description, calendar, sources, default, rules, lint) "
+        "extends, effective_from, effective_until, description, holidays, sources, default, rules, lint) "
         "(at /owner)",
     "unknown_fact_path.yaml":
         'rulesets/demo/1.0.0.yaml:16:11: unknown-fact: unknown fact path "order.state" '

@@ -50,7 +50,7 @@ def test_the_fixture_is_valid():
     aturan.load(V2_RULESETS).close()
 
 
-# ---- effective_at and calendar -------------------------------------------------------------
+# ---- effective_at and holidays -------------------------------------------------------------
 
 ANSWERED = "        - { fact: request.seller_response.at, within: 2d, of: request.at }"
 
@@ -81,11 +81,11 @@ def test_effective_at(tmp_path, when, then, codes):
     assert codes_of(tmp_path, when, then) == codes
 
 
-def test_a_calendar_is_one_of_two(tmp_path):
+def test_holidays_are_one_of_two(tmp_path):
     when, then = "        - { fact: order.status, eq: paid }", "      outcome: approved"
-    assert codes_of(tmp_path, when, then, "calendar: public_and_joint_leave") == []
-    assert codes_of(tmp_path, when, then, "calendar: public_holidays") == []
-    assert codes_of(tmp_path, when, then, "calendar: every_holiday") == ["schema"]
+    assert codes_of(tmp_path, when, then, "holidays: public_and_joint_leave") == []
+    assert codes_of(tmp_path, when, then, "holidays: public") == []
+    assert codes_of(tmp_path, when, then, "holidays: every_holiday") == ["schema"]
 
 
 def test_requires_present_reads_all_any_and_not():

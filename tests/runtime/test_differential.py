@@ -180,21 +180,21 @@ def _plus_ignored(monkeypatch) -> None:
 def _due_from_now(monkeypatch) -> None:
     """The refund's due date counted from `now` whatever the rule says."""
     original = plan_module._refund
-    monkeypatch.setattr(plan_module, "_refund", lambda effect, facts, calendar="public_holidays",
-                        effective=None: original(effect, facts, calendar, None))
+    monkeypatch.setattr(plan_module, "_refund", lambda effect, facts, plan,
+                        effective=None: original(effect, facts, plan, None))
 
 
 def _public_holidays_only(monkeypatch) -> None:
-    """The ruleset's calendar ignored: public holidays only."""
+    """The ruleset's `holidays` ignored: public holidays only."""
     original = plan_module._due_by
-    monkeypatch.setattr(plan_module, "_due_by", lambda start, days, calendar="": original(
-        start, days, "public_holidays"))
+    monkeypatch.setattr(plan_module, "_due_by", lambda start, days, calendar, holidays="": (
+        original(start, days, calendar, "public")))
 
 
 @pytest.mark.parametrize("breakage", [
     pytest.param(_plus_ignored, id="effective_at-plus-ignored"),
     pytest.param(_due_from_now, id="due-date-from-now"),
-    pytest.param(_public_holidays_only, id="calendar-ignored"),
+    pytest.param(_public_holidays_only, id="joint-leave-ignored"),
 ])
 def test_a_broken_effect_reading_is_caught(monkeypatch, v2, breakage):
     breakage(monkeypatch)
@@ -216,12 +216,12 @@ def test_a_broken_effect_reading_is_caught(monkeypatch, v2, breakage):
 def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation, rulesets):
     original = compiler.translate
 
-    def broken(condition):
+    def broken(condition, fields=None):
         if isinstance(condition, Atom):
             replaced = mutation(original, condition)
             if replaced is not None:
                 return replaced
-        return original(condition)
+        return original(condition, fields)
 
     monkeypatch.setattr(compiler, "translate", broken)
     copy = tmp_path / "rulesets"

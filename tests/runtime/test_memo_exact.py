@@ -222,8 +222,8 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         due = None
         if effect.refund.max_business_days is not None:
             due = add_business_days((effective or facts.now).astimezone(JAKARTA).date(),
-                                    effect.refund.max_business_days,
-                                    compiled.calendar).isoformat()
+                                    effect.refund.max_business_days, "ID",
+                                    compiled.holidays).isoformat()
         refund = RefundDecision(amount, effect.refund.destination, effect.refund.min_business_days,
                                 effect.refund.max_business_days, due)
     ref = _ref(rs)

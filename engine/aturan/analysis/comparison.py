@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..language.model import DEFAULT_CALENDAR, Effect, Rule, RulesetVersion, format_duration
+from ..language.model import DEFAULT_HOLIDAYS, Effect, Rule, RulesetVersion, format_duration
 from ..runtime.compiler import merge
 from ..runtime.verdict import Verdict
 
@@ -21,7 +21,7 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
                   "eta": None if high is None else {"min_business_days": low,
                                                     "max_business_days": high}}
         if len(verdict.refund) > 4:
-            refund["calendar"] = verdict.refund[4]
+            refund["holidays"] = verdict.refund[4]
     data = {"outcome": verdict.outcome, "refund": refund,
             "penalties": [{"party": p, "code": c, "points": n} for p, c, n in verdict.penalties],
             "next_steps": list(verdict.next_steps)}
@@ -47,9 +47,9 @@ class Version:
         return self.ruleset.default
 
     @property
-    def calendar(self) -> str:
-        """The holidays its refund due dates skip (an overlay inherits its base's)."""
-        return self.ruleset.calendar or (self.base.holidays if self.base else DEFAULT_CALENDAR)
+    def holidays(self) -> str:
+        """Which holidays its refund due dates skip (an overlay inherits its base's)."""
+        return self.ruleset.holidays or (self.base.holiday_set if self.base else DEFAULT_HOLIDAYS)
 
     @property
     def key(self) -> str:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Diagnostic, SelectionError
+from ..language.catalogue import Catalogue
 from ..language.display import show
-from ..language.model import DEFAULT_CALENDAR, Effect, Rule, RulesetVersion
+from ..language.model import DEFAULT_HOLIDAYS, Effect, Rule, RulesetVersion
 from ..runtime.evaluate import Policies
 from ..runtime.selection import parse_pin
 from ..runtime.verdict import Verdict
@@ -40,7 +41,7 @@ PAID_AT = "order.payment.paid_at"
 
 def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
                      within: Sequence[Box] | None = None,
-                     calendar: str = DEFAULT_CALENDAR) -> dict[Verdict, list[Box]]:
+                     holidays: str = DEFAULT_HOLIDAYS) -> dict[Verdict, list[Box]]:
     """Split the space (or `within`) by the verdict the rules give: the deciding rules in the
     evaluator's order (priority, then position), each additive rule in or out, and refunds of
     kind `paid` by whether the order was paid. Boxes are disjoint; some may hold no valid order."""
@@ -73,10 +74,10 @@ def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
                                    (False, box[paid_axis] & absent)):
                     if mask:
                         cut = box[:paid_axis] + (mask,) + box[paid_axis + 1:]
-                        result.setdefault(verdict_of(effect, adds, paid, calendar),
+                        result.setdefault(verdict_of(effect, adds, paid, holidays),
                                           []).append(cut)
             else:
-                result.setdefault(verdict_of(effect, adds, True, calendar), []).append(box)
+                result.setdefault(verdict_of(effect, adds, True, holidays), []).append(box)
     return result
 
 
@@ -105,8 +106,8 @@ class Comparison:
 
 def box_groups(space: Space, old: Version, new: Version) -> list[ChangeGroup]:
     """Every change group by box analysis, with its share; witnesses not yet attached."""
-    left = decision_regions(space, old.rules, old.default, calendar=old.calendar)
-    right = decision_regions(space, new.rules, new.default, calendar=new.calendar)
+    left = decision_regions(space, old.rules, old.default, holidays=old.holidays)
+    right = decision_regions(space, new.rules, new.default, holidays=new.holidays)
     groups = []
     for va, boxes_a in left.items():
         for vb, boxes_b in right.items():
@@ -142,8 +143,11 @@ def confirm(evaluator: Evaluator, space: Space, group: ChangeGroup, old: Version
             point: dict[str, Any]) -> None:
     """Attach a witness built from `point` and check it through the real evaluator. The fields
     shown are those the deciding rules of either version read, and those unlike a plain order."""
-    platform = platform_of(new.ruleset) or platform_of(old.ruleset) or "tiktok_shop"
-    facts = realise(space, point, anchor_for(_versions(old, new)), platform)
+    catalogue = space.catalogue
+    platform = (platform_of(new.ruleset, catalogue) or platform_of(old.ruleset, catalogue)
+                or catalogue.default_platform)
+    facts = realise(space, point, anchor_for(_versions(old, new),
+                                             catalogue.platform(platform).zone), platform)
     d_old = evaluator.decide(facts, old.ruleset, old.base)
     d_new = evaluator.decide(facts, new.ruleset, new.base)
     read = [f for d in (d_old, d_new) for item in d.explanation for c in item.because
@@ -153,8 +157,8 @@ def confirm(evaluator: Evaluator, space: Space, group: ChangeGroup, old: Version
     group.fields = fields_of(point, list(dict.fromkeys(read + deviations)), facts)
     group.old_rule = d_old.explanation[0].rule
     group.new_rule = d_new.explanation[0].rule
-    group.confirmed = (verdict_of_decision(d_old, facts, old.calendar) == group.old
-                       and verdict_of_decision(d_new, facts, new.calendar) == group.new)
+    group.confirmed = (verdict_of_decision(d_old, facts, old.holidays) == group.old
+                       and verdict_of_decision(d_new, facts, new.holidays) == group.new)
 
 
 def _versions(*pair: Version) -> list[RulesetVersion]:
@@ -166,9 +170,9 @@ def _versions(*pair: Version) -> list[RulesetVersion]:
     return found
 
 
-def space_for(old: Version, new: Version) -> Space:
-    platform = platform_of(new.ruleset) or platform_of(old.ruleset)
-    return Space.for_rules([old.rules, new.rules], platform)
+def space_for(old: Version, new: Version, catalogue: Catalogue | None = None) -> Space:
+    platform = platform_of(new.ruleset, catalogue) or platform_of(old.ruleset, catalogue)
+    return Space.for_rules([old.rules, new.rules], platform, catalogue=catalogue)
 
 
 def compare(evaluator: Evaluator, old: Version, new: Version, method: str = "z3",
@@ -176,7 +180,8 @@ def compare(evaluator: Evaluator, old: Version, new: Version, method: str = "z3"
     """Compare two versions over every valid order. `method`: z3 | box | both (both runs the
     two routes and reports status "unknown" with a note if their change groups differ)."""
     started = time.perf_counter()
-    space = space_for(old, new)
+    # the folder's catalogue; a stand-in evaluator (a test's interpreter) may carry none
+    space = space_for(old, new, getattr(evaluator, "catalogue", None))
     note = ""
     if method in ("z3", "both"):
         from .solver import solver_groups  # needs the optional z3-solver
@@ -232,7 +237,8 @@ def exhaustive_diff(policies: Policies, old_pin: str, new_pin: str, method: str 
     hint) when z3 is needed and not installed, `SelectionError` for an unknown version or two
     versions no one order can be decided by (different platforms)."""
     old, new = resolve(policies, old_pin), resolve(policies, new_pin)
-    if platform_of(old.ruleset) != platform_of(new.ruleset):
+    catalogue = policies.catalogue
+    if platform_of(old.ruleset, catalogue) != platform_of(new.ruleset, catalogue):
         raise SelectionError(Diagnostic(
             "platform-mismatch", f"{old_pin} and {new_pin} decide orders of different "
             "platforms; compare two versions of one ruleset"))

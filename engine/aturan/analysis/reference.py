@@ -16,12 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import holidays
 
 from ..errors import Diagnostic, Location, SelectionError
-from ..language.catalogue import catalogue
+from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.display import show
 from ..language.model import (
     AllOf,
@@ -40,7 +39,6 @@ from ..runtime.facts import FlatFacts, flatten_facts
 from ..suggest import did_you_mean
 
 NS = 1_000_000_000
-_JAKARTA = ZoneInfo("Asia/Jakarta")  # the day a refund is counted from, as people there read it
 
 
 class _Absent:
@@ -203,7 +201,7 @@ def _leaves(node: dict[str, Any], prefix: str) -> dict[str, Any]:
     return found
 
 
-def flat_view(facts: dict[str, Any]) -> FlatFacts:
+def flat_view(facts: dict[str, Any], catalogue: Catalogue | None = None) -> FlatFacts:
     """The reference's own `FlatFacts` of facts that are already known to be valid: every leaf
     and derived fact by `lookup`, every timestamp parsed and aged by `instant_ns`. It is what
     `combine` reads to explain and to compute refunds, so a difference from
@@ -215,7 +213,7 @@ def flat_view(facts: dict[str, Any]) -> FlatFacts:
                    list(_HAS_PRODUCT_TYPE) + ["derived.digital_delivered", "derived.item_count"]})
     values.update({path: value for path, value in _DEFAULTS.items() if path not in values})
     ages: dict[str, int] = {}
-    for path, field_ in catalogue().items():
+    for path, field_ in (catalogue or bundled_catalogue()).fields.items():
         if field_.kind == "timestamp" and isinstance(values.get(path), str):
             text = values[path]
             values[path] = _moment(text)
@@ -241,7 +239,7 @@ def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None
     """`Policies.decide` with the reference interpreter in place of durable_rules and of
     `flatten_facts`. The facts must already be valid (run `facts.flatten_facts` or
     `Policies.decide` first): this path checks evaluation, not validation."""
-    flat = flat_view(facts)
+    flat = flat_view(facts, policies.catalogue)
     compiled = policies.compiled_for(flat, ruleset)
     for rule in compiled.rules:  # the gaps explanations quote, by this module's arithmetic
         for atom in atoms_of(rule.when):
@@ -253,22 +251,26 @@ def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None
     return _with_own_effects(decision, compiled, facts)
 
 
-# The holidays each calendar skips, as `holidays` categories: written out here, not taken from
-# `runtime.businessdays`, which this module checks.
-_CALENDAR_CATEGORIES = {"public_holidays": ("public",),
-                        "public_and_joint_leave": ("public", "government")}
+# The `holidays` package categories each of a ruleset's `holidays` skips: written out here,
+# not taken from `runtime.businessdays`, which this module checks.
+_HOLIDAY_CATEGORIES = {"public": ("public",), "public_and_joint_leave": ("public", "government")}
 
 
 @cache
-def _skipped(year: int, calendar: str) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("ID", years=year,
-                                               categories=_CALENDAR_CATEGORIES[calendar]))
+def _skipped(year: int, country: str, kinds: str) -> frozenset[date]:
+    if not country:
+        return frozenset()
+    supported = set(holidays.country_holidays(country).supported_categories)
+    return frozenset(holidays.country_holidays(
+        country, years=year, categories=[c for c in _HOLIDAY_CATEGORIES[kinds]
+                                         if c in supported]))
 
 
-def business_days_after(start: date, days: int, calendar: str) -> date:
-    """The `days`-th Monday-to-Friday non-holiday after `start` (0: start, or the next one)."""
+def business_days_after(start: date, days: int, country: str, kinds: str) -> date:
+    """The `days`-th Monday-to-Friday day after `start` that is none of the country's holidays
+    of `kinds` (0: start, or the next such day)."""
     def off(day: date) -> bool:
-        return day.weekday() >= 5 or day in _skipped(day.year, calendar)
+        return day.weekday() >= 5 or day in _skipped(day.year, country, kinds)
     day = start
     if days == 0:
         while off(day):
@@ -297,8 +299,11 @@ def _with_own_effects(decision: Decision, compiled: CompiledRuleset,
             effect.refund.max_business_days is not None):
         start = effective if effective is not None else _moment(
             facts.get("now") or facts["request"]["at"])
-        due = business_days_after(start.astimezone(_JAKARTA).date(),
-                                  effect.refund.max_business_days, compiled.calendar)
+        platform = compiled.catalogue.platform(
+            compiled.base.name if compiled.base is not None else compiled.ruleset.name)
+        due = business_days_after(start.astimezone(platform.zone).date(),
+                                  effect.refund.max_business_days, platform.calendar,
+                                  compiled.holidays)
         refund = replace(refund, due_by=due.isoformat())
     return replace(decision, refund=refund,
                    effective_at=None if effective is None else effective.isoformat())
@@ -413,7 +418,7 @@ def why_not(policies: Policies, facts: dict[str, Any], rule_id: str, ruleset: st
             decision: Decision | None = None) -> WhyNot:
     """Trace `rule_id` of the ruleset version that decides `facts`; raise `SelectionError` when
     that version has no such rule. `decision` (the engine's) is reused when the caller has it."""
-    flat = flatten_facts(facts)
+    flat = flatten_facts(facts, policies.facts_reader)
     compiled = policies.compiled_for(flat, ruleset)
     decision = decision or policies.decide(facts, ruleset)
     rule = next((r for r in compiled.rules if r.id == rule_id), None)

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import AturanError, Diagnostic
-from ..language.catalogue import catalogue
 from ..language.consistency import RELATIONS
-from ..language.model import DEFAULT_CALENDAR, AllOf, Atom, Condition, Effect, Not, Rule
+from ..language.model import DEFAULT_HOLIDAYS, AllOf, Atom, Condition, Effect, Not, Rule
 from ..language.operators import gap_pair, subject
 from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
@@ -95,7 +94,7 @@ class Encoding:
     def __init__(self, space: Space):
         self.z3 = z = z3_module()
         self.space = space
-        self.fields = catalogue()
+        self.fields = space.catalogue.fields
         self.values: dict[str, list[Any]] = {}
         self.present: dict[str, Any] = {}
         self.var: dict[str, Any] = {}
@@ -156,7 +155,7 @@ class Encoding:
             elif path in self.values:
                 parts.append(z.And(var >= 0, var < len(self.values[path])))
             elif kind == "integer":
-                lo, hi = integer_domain(path)
+                lo, hi = integer_domain(path, self.space.catalogue)
                 parts += ([var >= lo] if lo is not None else []) + (
                     [var < hi] if hi is not None else [])
             else:
@@ -262,7 +261,7 @@ class DecisionTerms:
 
     def __init__(self, enc: Encoding, rules: Sequence[Rule], default: Effect,
                  codes: dict[Any, int], penalties: Sequence[tuple], steps: Sequence[str],
-                 calendar: str = DEFAULT_CALENDAR):
+                 holidays: str = DEFAULT_HOLIDAYS):
         z = self.z3 = enc.z3
         self.codes = codes
         match = [enc.condition(r.when) for r in rules]
@@ -287,8 +286,8 @@ class DecisionTerms:
         self.outcome = pick(lambda e: z.IntVal(self._code(("outcome", e.outcome))))
 
         def refund(effect: Effect) -> Any:
-            with_paid = verdict_of(effect, (), True, calendar).refund
-            without = verdict_of(effect, (), False, calendar).refund
+            with_paid = verdict_of(effect, (), True, holidays).refund
+            without = verdict_of(effect, (), False, holidays).refund
             return z.If(paid, z.IntVal(self._code(("refund", with_paid))),
                         z.IntVal(self._code(("refund", without))))
         self.refund = pick(refund)
@@ -349,8 +348,8 @@ def solver_groups(space: Space, old: Version, new: Version, timeout: float
     effects = [r.then for r in old.rules + new.rules] + [old.default, new.default]
     penalties, steps = _keys(effects)
     codes: dict[Any, int] = {}
-    a = DecisionTerms(enc, old.rules, old.default, codes, penalties, steps, old.calendar)
-    b = DecisionTerms(enc, new.rules, new.default, codes, penalties, steps, new.calendar)
+    a = DecisionTerms(enc, old.rules, old.default, codes, penalties, steps, old.holidays)
+    b = DecisionTerms(enc, new.rules, new.default, codes, penalties, steps, new.holidays)
     opt = z.Optimize()
     opt.set("timeout", max(1, int(timeout * 1000)))
     opt.add(enc.valid())

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import combinations
 from operator import and_
 from typing import Any
 
-from ..language.catalogue import catalogue
+from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.consistency import RELATIONS, Relation
 from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, gap_pair, subject
-from ..resources import load_schema
 from ..runtime.compiler import negation_normal_form
 from ..runtime.facts import FlatFacts, gap_between
 from .cells import ABSENT, OTHER, Interval
@@ -152,24 +150,16 @@ def platform_constraint(platform: str) -> Forbid:
 _ITEM_COUNT = (1, 500 * 100000 + 1)
 
 
-@cache
-def integer_domain(path: str) -> tuple[int | None, int | None]:
-    """[lo, hi) of an integer fact, from the facts schema's minimum/maximum."""
+def integer_domain(path: str, catalogue: Catalogue | None = None
+                   ) -> tuple[int | None, int | None]:
+    """[lo, hi) of an integer fact, from the (effective) facts schema's minimum/maximum."""
     if path == "derived.item_count":
         return _ITEM_COUNT
-    schema = load_schema("facts")
-    node: dict[str, Any] = schema
-    for part in path.split("."):
-        node = node.get("properties", {}).get(part, {})
-    if "$ref" in node:
-        node = {**schema["$defs"][node["$ref"].rsplit("/", 1)[1]], **node}
-    hi = node.get("maximum")
-    return node.get("minimum"), (hi + 1 if hi is not None else None)
-
-
-def _inclusive_domain(path: str) -> tuple[int | None, int | None]:
-    lo, hi = integer_domain(path)
-    return lo, (None if hi is None else hi - 1)
+    field = (catalogue or bundled_catalogue()).fields.get(path)
+    if field is None:
+        return None, None
+    hi = field.maximum
+    return field.minimum, (hi + 1 if hi is not None else None)
 
 
 @dataclass(frozen=True)
@@ -241,11 +231,14 @@ def axis_key(atom: Atom) -> str:
     return atom.fact if atom.of is None else subject(atom.fact, atom.of, "timestamp")
 
 
-def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
-    """Axes for every fact the atoms name, plus every fact a constraint names; a duration
-    between two timestamps is an axis of its own (kind `gap`, seconds from `of` to the fact,
-    cut at its durations; absent when either is), tied to the two by `coupled`."""
-    fields = catalogue()
+def build_axes(atoms: Iterable[Atom], catalogue: Catalogue | None = None
+               ) -> tuple[Axis, ...]:
+    """Axes for every fact the atoms name, plus every fact a constraint names, with cells from
+    the policy folder's `catalogue` (default bundled): its enum values, its integer ranges. A
+    duration between two timestamps is an axis of its own (kind `gap`, seconds from `of` to
+    the fact, cut at its durations; absent when either is), tied to the two by `coupled`."""
+    catalogue = catalogue or bundled_catalogue()
+    fields = catalogue.fields
     atoms = list(atoms)
     gap_atoms = [a for a in atoms if a.of is not None]
     atoms = [a for a in atoms if a.of is None]
@@ -268,7 +261,7 @@ def build_axes(atoms: Iterable[Atom]) -> tuple[Axis, ...]:
             mentioned = {v for a in mine for v in BY_NAME[a.op].values(a.value)}
             cells = sorted(mentioned, key=str) + [OTHER]
         elif field.kind == "integer":
-            lo, hi = integer_domain(path)
+            lo, hi = integer_domain(path, catalogue)
             cuts = cut_points(mine)  # the memo's classes are cut at the same points
             if cuts is None:
                 raise ValueError(f"{path}: an integer fact compared with a non-integer")
@@ -388,7 +381,8 @@ class Space:
     """The axes of one analysis, the universe box and the constraints as boxes and orderings."""
 
     def __init__(self, axes: tuple[Axis, ...], constraints: Sequence[Constraint],
-                 relations: Sequence[Relation] = RELATIONS):
+                 catalogue: Catalogue | None = None, relations: Sequence[Relation] = RELATIONS):
+        self.catalogue = catalogue or bundled_catalogue()  # the one the axes were built from
         self.axes = axes
         self.index = {axis.path: i for i, axis in enumerate(axes)}
         self.constraints = tuple(constraints)
@@ -412,8 +406,12 @@ class Space:
         self._orders = tuple((e, l, axes[e].absent_bit, axes[l].absent_bit)
                              for e, l, _ in self.orders)
         # sums between facts (language/consistency.py) that tie two or more axes
-        fields = catalogue()
-        self.coupled = Coupled(axes, _inclusive_domain,
+        fields = self.catalogue.fields
+
+        def domain(path: str) -> tuple[int | None, int | None]:  # inclusive bounds
+            lo, hi = integer_domain(path, self.catalogue)
+            return lo, (None if hi is None else hi - 1)
+        self.coupled = Coupled(axes, domain,
                                lambda path: fields[path].nullable if path in fields else True,
                                relations)
         # durations between two timestamps, with the ages and orderings they depend on
@@ -423,12 +421,14 @@ class Space:
 
     @classmethod
     def for_rules(cls, rule_lists: Iterable[Sequence[Rule]], platform: str | None = None,
-                  constraints: Sequence[Constraint] = CONSTRAINTS) -> Space:
-        """The space for analysing (and comparing) these rule lists; `platform` pins
-        order.platform to the ruleset's own platform, as ruleset selection does."""
+                  constraints: Sequence[Constraint] = CONSTRAINTS,
+                  catalogue: Catalogue | None = None) -> Space:
+        """The space for analysing (and comparing) these rule lists under a policy folder's
+        `catalogue`; `platform` pins order.platform to the ruleset's own platform, as ruleset
+        selection does."""
         chosen = list(constraints) + ([platform_constraint(platform)] if platform else [])
         atoms = [a for rules in rule_lists for r in rules for a in atoms_of(r.when)]
-        return cls(build_axes(atoms + constraint_atoms(chosen)), chosen)
+        return cls(build_axes(atoms + constraint_atoms(chosen), catalogue), chosen, catalogue)
 
     def value_of(self, flat: FlatFacts, axis: Axis) -> Any:
         """What an order's flat facts put on an axis: a timestamp's age, a gap between two

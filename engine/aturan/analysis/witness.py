@@ -10,15 +10,16 @@ realised relative to `now`: a timestamp of age a is `now - a`, and `now` is give
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from typing import Any
 
 from ..language import linear
+from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.consistency import RELATIONS
 from ..language.display import JAKARTA
 from ..language.model import (
-    DEFAULT_CALENDAR,
+    DEFAULT_HOLIDAYS,
     Effect,
     EffectiveAt,
     Rule,
@@ -32,8 +33,6 @@ from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
 from ..runtime.verdict import Verdict, penalty_multiset
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
-
-PLATFORMS = ("lazada", "shopee", "tokopedia", "tiktok_shop")
 
 # the plain order a witness starts from: value, or None for absent; ages in seconds before now
 PLAIN: dict[str, Any] = {
@@ -141,16 +140,16 @@ def witness_point(space: Space, box: Box) -> dict[str, Any] | None:
     return None if cells is None else point_of(space, cells)
 
 
-def anchor_for(versions: Iterable[RulesetVersion]) -> datetime:
+def anchor_for(versions: Iterable[RulesetVersion], zone: tzinfo = JAKARTA) -> datetime:
     """A request instant every given version is in force at: a day after the latest start (or
-    the middle of the common range when that is shorter)."""
+    the middle of the common range when that is shorter), written in the platform's `zone`."""
     versions = list(versions)
     start = max(v.effective_from for v in versions)
     ends = [v.effective_until for v in versions if v.effective_until is not None]
     step = timedelta(days=1)
     if ends and min(ends) - start < 2 * step:
         step = (min(ends) - start) / 2
-    moment = (start + step).astimezone(JAKARTA)
+    moment = (start + step).astimezone(zone)
     return moment.replace(microsecond=0)
 
 
@@ -162,11 +161,30 @@ def _fresh(taken: Iterable[Any], stem: str) -> str:
     return f"{stem}{n}"
 
 
+def plain_value(field: FactField) -> Any:
+    """The plain value of a fact a project file added: absent unless every order must send
+    it, then the first value of its kind (an age of 0 for a timestamp)."""
+    if field.nullable:
+        return None
+    if field.kind == "enum":
+        return field.enum[0]
+    return {"boolean": False, "integer": field.minimum or 0, "timestamp": 0,
+            "string": "plain"}.get(field.kind)
+
+
 def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             ) -> dict[str, Any]:
-    """A complete facts document for a point (paths the space lacks take the plain value)."""
+    """A complete facts document for a point (paths the space lacks take the plain value),
+    with the extra facts of the space's catalogue under order.ext / request.ext."""
+    fields = space.catalogue.fields
+
     def get(path: str) -> Any:
-        value = point[path] if path in point else PLAIN.get(path)
+        if path in point:
+            value = point[path]
+        elif path in PLAIN:
+            value = PLAIN[path]
+        else:
+            value = plain_value(fields[path]) if path in fields else None
         if value is OTHER:
             axis = space.axes[space.index[path]]
             value = _fresh(axis.cells, "other_" if path == "order.seller.policy" else "other-")
@@ -198,7 +216,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
                     "at": ts("request.seller_response.at") or now_text}
         if get("request.seller_response.reason") is not None:
             response["reason"] = get("request.seller_response.reason")
-    return {
+    facts: dict[str, Any] = {
         "order": {
             "id": get("order.id"), "platform": platform, "placed_at": ts("order.placed_at"),
             "status": get("order.status"),
@@ -215,6 +233,13 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
                     "seller_response": response},
         "now": now_text,
     }
+    for field in fields.values():  # a project's own facts, generically
+        if field.extension:
+            value = ts(field.path) if field.kind == "timestamp" else get(field.path)
+            if value is not None:
+                root, key, name = field.path.split(".")
+                facts[root].setdefault(key, {})[name] = value
+    return facts
 
 
 def _nanos(seconds: Any) -> int:
@@ -286,9 +311,9 @@ def _lines(types: list[str], count: int, total: int, delivered: bool) -> list[di
 # ---------------------------------------------------------------------------------------------
 # Decisions as analysis compares them
 
-def _timing(refund: tuple[Any, ...], calendar: str) -> tuple[Any, ...]:
-    """A refund verdict with its calendar when a due date is counted in another one."""
-    return refund + (calendar,) if refund[3] is not None and calendar != DEFAULT_CALENDAR \
+def _timing(refund: tuple[Any, ...], holidays: str) -> tuple[Any, ...]:
+    """A refund verdict with its holidays when a due date skips others than the default."""
+    return refund + (holidays,) if refund[3] is not None and holidays != DEFAULT_HOLIDAYS \
         else refund
 
 
@@ -297,9 +322,9 @@ def _effective(spec: EffectiveAt | None) -> tuple[str, int] | None:
 
 
 def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
-               calendar: str = DEFAULT_CALENDAR) -> Verdict:
+               holidays: str = DEFAULT_HOLIDAYS) -> Verdict:
     """The verdict a winning effect plus matched additive effects give; `paid`: paid_at present
-    (refund `paid` is the total then, nothing otherwise); `calendar`: the holidays due dates
+    (refund `paid` is the total then, nothing otherwise); `holidays`: the holidays due dates
     skip (part of the verdict when it is not the default)."""
     additive = list(additive)
     refund = None
@@ -307,7 +332,7 @@ def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
     if r is not None and not (r.amount == "paid" and not paid):
         kind = "items_only" if r.amount == "items_only" else "total"
         refund = _timing((kind, r.destination, r.min_business_days, r.max_business_days),
-                         calendar)
+                         holidays)
     penalties = [(p.party, p.code, p.points) for e in [winner] + additive for p in e.penalties]
     steps = {s for e in [winner] + additive for s in e.next_steps}
     assert winner.outcome is not None
@@ -316,13 +341,13 @@ def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
 
 
 def verdict_of_decision(decision: Decision, facts: dict[str, Any],
-                        calendar: str = DEFAULT_CALENDAR) -> Verdict:
+                        holidays: str = DEFAULT_HOLIDAYS) -> Verdict:
     refund = None
     if decision.refund is not None:
         amounts = facts["order"]["amounts"]
         kind = "total" if decision.refund.amount == amounts["total"] else "items_only"
         refund = _timing((kind, decision.refund.destination, decision.refund.min_business_days,
-                          decision.refund.max_business_days), calendar)
+                          decision.refund.max_business_days), holidays)
     declared = decision.explanation[0].effect.get("effective_at") if decision.explanation \
         else None
     effective = None if declared is None else (
@@ -342,6 +367,11 @@ class Evaluator:
     def __init__(self, *policies: Policies):
         self.sets = policies
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The catalogue the analysis reads: the (first) policy folder's."""
+        return self.sets[0].catalogue if self.sets else bundled_catalogue()
+
     def _owner(self, rs: RulesetVersion) -> Policies:
         for policies in self.sets:
             found = policies.collection.get(rs.name, rs.version)
@@ -352,26 +382,29 @@ class Evaluator:
     def decide(self, facts: dict[str, Any], rs: RulesetVersion,
                base: RulesetVersion | None = None) -> Decision:
         policies = self._owner(rs)
-        if rs.name in PLATFORMS or rs.is_overlay:
+        if rs.name in policies.catalogue.platforms or rs.is_overlay:
             decision = policies.decide(facts, rs.key)
             extends = decision.ruleset.extends
             if base is None or (extends is not None and extends.digest == base.digest):
                 return decision
-        flat = flatten_facts(facts)
-        compiled = compile_ruleset(rs, base)
+        flat = flatten_facts(facts, policies.facts_reader)
+        compiled = compile_ruleset(rs, base, policies.catalogue)
         return combine(compiled, flat, policies.engine_rules(compiled, flat))
 
     def fired(self, facts: dict[str, Any], rs: RulesetVersion, base: RulesetVersion | None
               ) -> tuple[FlatFacts, list[int]]:
         """The facts as the engine sees them and the indices (into the merged rules) it fired."""
-        flat = flatten_facts(facts)
-        return flat, self._owner(rs).engine_rules(compile_ruleset(rs, base), flat)
+        policies = self._owner(rs)
+        flat = flatten_facts(facts, policies.facts_reader)
+        return flat, policies.engine_rules(compile_ruleset(rs, base, policies.catalogue), flat)
 
 
-def platform_of(rs: RulesetVersion) -> str | None:
+def platform_of(rs: RulesetVersion, catalogue: Catalogue | None = None) -> str | None:
+    """The platform whose orders a version decides (an overlay: its base's), or None for a
+    ruleset named after no platform of the `catalogue` (default bundled)."""
     if rs.is_overlay and rs.extends:
         return rs.extends.split("@", 1)[0]
-    return rs.name if rs.name in PLATFORMS else None
+    return rs.name if rs.name in (catalogue or bundled_catalogue()).platforms else None
 
 
 def mattering(space: Space, box: Box) -> list[str]:

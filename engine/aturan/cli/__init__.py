@@ -12,6 +12,7 @@ import click
 from .decide import decide
 from .diff import diff
 from .lint import lint
+from .project import init, schema
 from .sample import sample
 from .serve import serve
 from .test import test
@@ -31,6 +32,8 @@ cli.add_command(test)
 cli.add_command(sample)
 cli.add_command(diff)
 cli.add_command(lint)
+cli.add_command(init)
+cli.add_command(schema)
 
 
 def main(argv: list[str] | None = None) -> int:

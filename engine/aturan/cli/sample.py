@@ -18,7 +18,8 @@ _BATCH = 1000  # lines per write: fewer system calls, still bounded memory
 
 @click.command()
 @click.option("--platform", required=True, metavar="NAME",
-              help="Platform ruleset whose versions shape the corpus (e.g. tiktok_shop).")
+              help="Platform ruleset whose versions shape the corpus: a bundled platform, or one "
+                   "the policy folder's aturan.yaml declares.")
 @click.option("--n", "count", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Number of orders.")
 @click.option("--seed", type=int, default=0, show_default=True,

@@ -30,10 +30,13 @@ MIB = 1024 * 1024
               envvar="ATURAN_MAX_BODY_BYTES", help="Larger request bodies get 413.")
 @click.option("--batch-limit", type=click.IntRange(min=1), default=1000, show_default=True,
               envvar="ATURAN_BATCH_LIMIT", help="Most items in one batch request.")
+@click.option("--playground/--no-playground", default=False, envvar="ATURAN_PLAYGROUND",
+              help="Also serve /playground: a page to edit a ruleset and see its decisions.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
-          watch_interval: float, max_body_bytes: int, batch_limit: int, log_level: str) -> None:
+          watch_interval: float, max_body_bytes: int, batch_limit: int, playground: bool,
+          log_level: str) -> None:
     """Serve decisions over HTTP: POST /v1/decisions, POST /v1/decisions:batch, GET /v1/rulesets,
     /healthz, /metrics, /openapi.json. Rulesets are checked before the server starts."""
     try:
@@ -47,7 +50,8 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
     policies = load_or_exit(rulesets_dir)  # invalid rulesets: every error printed, exit 1
     config = ServiceConfig(rulesets=Path(rulesets_dir or default_rulesets()).resolve(),
                            max_body_bytes=max_body_bytes, batch_limit=batch_limit, watch=watch,
-                           watch_interval=watch_interval, handle_sighup=True)
+                           watch_interval=watch_interval, handle_sighup=True,
+                           playground=playground)
     log_config = uvicorn_log_config(log_level)
     try:
         if workers == 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,11 @@ def rupiah(amount: int) -> str:
     return f"Rp{amount:,}".replace(",", ".")
 
 
-def show(value: Any, absent: str = "null", money: bool = False, now: str | None = None) -> str:
+def show(value: Any, absent: str = "null", money: bool = False, now: str | None = None,
+         zone: tzinfo = JAKARTA) -> str:
     """A value as it reads in text: `absent` for None, true/false, lists as [a, b] and mappings
-    as {k: v} (their items shown alike), a datetime in WIB to the minute, an integer as rupiah
+    as {k: v} (their items shown alike), a datetime in `zone` (default WIB; a platform's own for
+    its messages) to the minute with the zone's abbreviation, an integer as rupiah
     when `money`, anything else as `str`. With `now` (RFC 3339 text), a timestamp text also
     says how far it is from now: `2024-03-01T10:00:00+07:00 (2d before now)`."""
     if type(value) is str and now is None:  # the usual case, first
@@ -30,7 +32,9 @@ def show(value: Any, absent: str = "null", money: bool = False, now: str | None 
     if isinstance(value, int) and money:
         return rupiah(value)
     if isinstance(value, datetime):
-        return value.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
+        if zone is JAKARTA:
+            return value.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(show(v, absent) for v in value) + "]"
     if isinstance(value, dict):

@@ -18,10 +18,11 @@ from .operators import PRESENCE_OPS, TIME_OPS
 # `{path}` in an explanation template: a fact path filled with the order's value
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)*)\}")
 
-# Refund due dates skip weekends and Indonesian public holidays unless a ruleset declares
-# `calendar: public_and_joint_leave` (also cuti bersama): docs/authoring.md gives the source.
-CALENDARS = ("public_holidays", "public_and_joint_leave")
-DEFAULT_CALENDAR = "public_holidays"
+# Refund due dates skip weekends and the public holidays of the platform's calendar unless a
+# ruleset declares `holidays: public_and_joint_leave` (also cuti bersama): docs/authoring.md
+# gives the source for the default.
+HOLIDAY_SETS = ("public", "public_and_joint_leave")
+DEFAULT_HOLIDAYS = "public"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -227,12 +228,12 @@ class RulesetVersion:
     extends: str | None = None  # "platform@range" for overlays
     lint_silence: tuple[Silence, ...] = ()
     default_location: Location = field(default_factory=Location, compare=False)
-    calendar: str | None = None  # holidays refund due dates skip; None: not declared
+    holidays: str | None = None  # which holidays refund due dates skip; None: not declared
 
     @property
-    def holidays(self) -> str:
-        """The calendar this version declares, or the default (`DEFAULT_CALENDAR`)."""
-        return self.calendar or DEFAULT_CALENDAR
+    def holiday_set(self) -> str:
+        """The holidays this version declares, or the default (`DEFAULT_HOLIDAYS`)."""
+        return self.holidays or DEFAULT_HOLIDAYS
 
     @property
     def key(self) -> str:
@@ -325,4 +326,4 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
         default=_effect(tree["default"]["then"]), default_messages=dict(tree["default"]["explain"]),
         rules=rules, digest=doc.digest, path=doc.path, location=doc.location(""),
         extends=tree.get("extends"), lint_silence=_silences(doc, tree, ""),
-        default_location=doc.location("/default"), calendar=tree.get("calendar"))
+        default_location=doc.location("/default"), holidays=tree.get("holidays"))

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, Location, RulesetError
-from .loader import SourceDocument, load_yaml_file
+from .catalogue import Catalogue, bundled_catalogue
+from .loader import SourceDocument, load_yaml_file, parse_yaml
 from .model import RulesetVersion, build_ruleset, parse_timestamp
+from .project import catalogue_for, rulesets_of
 from .schema import schema_diagnostics
 from .semantic import check_collection, check_overlay, check_ruleset
 from .semver import parse_version, valid_range, version_in_range
@@ -21,19 +23,23 @@ CASES_DIR = "cases"
 
 @dataclass(frozen=True)
 class RulesetCollection:
-    """Every loaded ruleset version, by name, ordered by `effective_from`."""
+    """Every loaded ruleset version, by name, ordered by `effective_from`, with the effective
+    catalogue of the policy folder they came from (the bundled one without a project file)."""
 
     versions: tuple[RulesetVersion, ...]
     by_name: dict[str, tuple[RulesetVersion, ...]] = field(default_factory=dict)
+    catalogue: Catalogue = field(default_factory=bundled_catalogue)
 
     @classmethod
-    def of(cls, versions: Iterable[RulesetVersion]) -> RulesetCollection:
+    def of(cls, versions: Iterable[RulesetVersion], catalogue: Catalogue | None = None
+           ) -> RulesetCollection:
         groups: dict[str, list[RulesetVersion]] = defaultdict(list)
         for rs in versions:
             groups[rs.name].append(rs)
         ordered = {name: tuple(sorted(group, key=lambda r: r.effective_from))
                    for name, group in sorted(groups.items())}
-        return cls(tuple(rs for group in ordered.values() for rs in group), ordered)
+        return cls(tuple(rs for group in ordered.values() for rs in group), ordered,
+                   catalogue or bundled_catalogue())
 
     def get(self, name: str, version: str) -> RulesetVersion | None:
         return next((rs for rs in self.by_name.get(name, ()) if rs.version == version), None)
@@ -53,7 +59,7 @@ def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     `rulesets/tiktok_shop/1.0.0.yaml` whatever the working directory."""
     found: list[tuple[Path, str]] = []
     for raw in paths:
-        path = Path(raw)
+        path = rulesets_of(raw)  # a policy folder's root stands for its rulesets/
         if path.is_dir():
             base = path.resolve().parent
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
@@ -66,12 +72,14 @@ def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return found
 
 
-def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
+def _check_names(rs: RulesetVersion, file: Path | None) -> list[Diagnostic]:
+    """Name and version against the file's path (`file` None: text with no file), and their
+    syntax."""
     found = []
-    if file.stem != rs.version:
+    if file is not None and file.stem != rs.version:
         found.append(Diagnostic("file-name", f'version {rs.version} is in a file named '
                                 f'"{file.name}"; name it "{rs.version}.yaml"', rs.location))
-    if file.parent.name != rs.name:
+    if file is not None and file.parent.name != rs.name:
         found.append(Diagnostic("folder-name", f'ruleset "{rs.name}" is in folder '
                                 f'"{file.parent.name}"; put it in "{rs.name}/"', rs.location))
     if parse_version(rs.version) is None:
@@ -79,7 +87,8 @@ def _check_names(rs: RulesetVersion, file: Path) -> list[Diagnostic]:
                                 rs.location))
     if rs.extends and not valid_range(rs.extends.split("@", 1)[1]):
         found.append(Diagnostic("bad-extends", f"extends: {rs.extends!r} is not "
-                                "platform@version-range (e.g. tiktok_shop@^1)", rs.location))
+                                "platform@version-range (e.g. shop@^1: versions 1.x of shop)",
+                                rs.location))
     return found
 
 
@@ -97,36 +106,71 @@ def _check_dates(doc: SourceDocument) -> list[Diagnostic]:
     return found
 
 
-def load_file(file: Path, display: str) -> tuple[RulesetVersion | None, list[Diagnostic]]:
-    """One file through load -> schema -> build -> per-file semantic checks."""
+def load_file(file: Path, display: str, catalogue: Catalogue | None = None
+              ) -> tuple[RulesetVersion | None, list[Diagnostic]]:
+    """One file through load -> schema -> build -> per-file semantic checks (against the
+    folder's effective `catalogue`, default the bundled one)."""
     try:
         doc = load_yaml_file(file, display)
     except RulesetError as exc:
         return None, exc.diagnostics
+    return _load_document(doc, file, catalogue)
+
+
+def _load_document(doc: SourceDocument, file: Path | None, catalogue: Catalogue | None
+                   ) -> tuple[RulesetVersion | None, list[Diagnostic]]:
     problems = schema_diagnostics(doc.tree, "ruleset", doc.location) or _check_dates(doc)
     if problems:
         return None, problems
     rs = build_ruleset(doc)
-    problems = check_ruleset(rs) + _check_names(rs, file)
+    problems = check_ruleset(rs, catalogue) + _check_names(rs, file)
     return (None if any(d.severity == "error" for d in problems) else rs), problems
 
 
+def _check_platforms(versions: list[RulesetVersion], catalogue: Catalogue
+                     ) -> list[Diagnostic]:
+    """A platform ruleset (not an overlay) is named after a platform of the catalogue, or no
+    order can ever select it: warn where a newcomer's new marketplace would go unnoticed."""
+    found = []
+    for rs in versions:
+        if not rs.is_overlay and rs.name not in catalogue.platforms:
+            found.append(Diagnostic(
+                "unknown-platform", f'ruleset "{rs.name}" is named after no platform, so no '
+                "order can select it (orders pick the ruleset named by order.platform)",
+                rs.location, severity="warning",
+                hint="A new marketplace is declared under `platforms:` in the policy folder's "
+                     "aturan.yaml (docs/authoring.md, \"Your own marketplace\")."))
+    return found
+
+
 def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, list[Diagnostic]]:
-    """Every valid version under `paths`, plus every diagnostic found on the way."""
+    """Every valid version under `paths`, plus every diagnostic found on the way. The policy
+    folder's project file (`language.project`) is read first: with a bad one, its problems
+    are all there is to report, since no ruleset can be checked without its catalogue."""
+    paths = list(paths)
+    catalogue, problems = catalogue_for(paths)
+    if catalogue is None:
+        return RulesetCollection.of(()), problems
     versions: list[RulesetVersion] = []
-    problems: list[Diagnostic] = []
     files = discover(paths)
     if not files:
         shown = ", ".join(str(p) for p in paths)
         problems.append(Diagnostic("no-rulesets", f"no ruleset files (*.yaml) found in {shown}",
                                    Location(shown)))
     for file, display in files:
-        rs, found = load_file(file, display)
+        rs, found = load_file(file, display, catalogue)
         problems.extend(found)
         if rs is not None:
             versions.append(rs)
+    return _gather(versions, problems, catalogue)
+
+
+def _gather(versions: list[RulesetVersion], problems: list[Diagnostic], catalogue: Catalogue
+            ) -> tuple[RulesetCollection, list[Diagnostic]]:
+    """The collection of `versions` and `problems` plus the checks across versions."""
     problems.extend(check_collection(versions))
-    collection = RulesetCollection.of(versions)
+    problems.extend(_check_platforms(versions, catalogue))
+    collection = RulesetCollection.of(versions, catalogue)
     for overlay in (rs for rs in versions if rs.is_overlay):
         bases = collection.bases_for(overlay)
         if not bases:
@@ -134,8 +178,24 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
                                        f"{overlay.extends}, but no loaded version matches",
                                        overlay.location))
         for base in bases:
-            problems.extend(check_overlay(overlay, base))
+            problems.extend(check_overlay(overlay, base, catalogue))
     return collection, problems
+
+
+def collection_from_text(text: str | bytes, display: str,
+                         alongside: Iterable[RulesetVersion] = (),
+                         catalogue: Catalogue | None = None
+                         ) -> tuple[RulesetCollection, list[Diagnostic]]:
+    """One ruleset's text through the same stages as a file, under the virtual file name
+    `display`, nothing read from disk (the playground), checked against `catalogue` (a loaded
+    folder's; default the bundled one) and gathered with `alongside` (already loaded versions:
+    an overlay's bases). The name and version are not checked against a path."""
+    catalogue = catalogue or bundled_catalogue()
+    try:
+        rs, problems = _load_document(parse_yaml(text, display), None, catalogue)
+    except RulesetError as exc:
+        rs, problems = None, exc.diagnostics
+    return _gather(([rs] if rs is not None else []) + list(alongside), problems, catalogue)
 
 
 def load_rulesets(paths: Iterable[str | Path]) -> RulesetCollection:

@@ -17,7 +17,12 @@ from ..suggest import did_you_mean
 
 @cache
 def validator_for(name: str) -> Draft202012Validator:
-    schema = load_schema(name)
+    """The validator of a bundled schema, by file stem."""
+    return validator_of(load_schema(name))
+
+
+def validator_of(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for a schema built as data (a policy folder's effective facts schema)."""
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
@@ -83,9 +88,11 @@ def _message(error: ValidationError) -> str:
 
 
 def schema_diagnostics(tree: Any, schema_name: str,
-                       locate: Callable[[str], Location]) -> list[Diagnostic]:
-    """All schema violations of `tree`, most specific first, each located via `locate(pointer)`."""
-    validator = validator_for(schema_name)
+                       locate: Callable[[str], Location],
+                       validator: Draft202012Validator | None = None) -> list[Diagnostic]:
+    """All schema violations of `tree`, most specific first, each located via `locate(pointer)`;
+    against the bundled schema `schema_name`, or `validator` when given (an effective one)."""
+    validator = validator or validator_for(schema_name)
     found: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
     errors = sorted(validator.iter_errors(tree), key=jsonschema.exceptions.relevance)
@@ -103,6 +110,10 @@ def schema_diagnostics(tree: Any, schema_name: str,
                 if extra:
                     pointer = pointer_join(pointer, extra[0])
             message = _message(error)
+            if "propertyNames" in error.relative_schema_path and isinstance(error.instance, str):
+                pointer = pointer_join(pointer, error.instance)  # the key itself, located
+                message = (f"{error.instance!r} is not a well-formed name here (pattern "
+                           f"{error.validator_value})")
             if (pointer, message) in seen:
                 continue
             seen.add((pointer, message))

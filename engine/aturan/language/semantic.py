@@ -9,12 +9,12 @@ and seller overlays neither replace nor outrank a `final` platform rule.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import Diagnostic, Location
 from ..suggest import did_you_mean
-from .catalogue import catalogue
+from .catalogue import Catalogue, FactField, bundled_catalogue
 from .model import (
     PLACEHOLDER,
     TIME_OPS,
@@ -41,16 +41,25 @@ def _value_matches(kind: str, value: Any) -> bool:
     return False
 
 
-def check_atom(atom: Atom) -> Iterator[Diagnostic]:
-    fields = catalogue()
+Fields = Mapping[str, FactField]
+
+
+def _fields(fields: Fields | None) -> Fields:
+    return bundled_catalogue().fields if fields is None else fields
+
+
+def check_atom(atom: Atom, fields: Fields | None = None) -> Iterator[Diagnostic]:
+    """An atom against the catalogue's `fields` (default: the bundled ones)."""
+    fields = _fields(fields)
     field = fields.get(atom.fact)
     if field is None:
         hint = did_you_mean(atom.fact, fields)
         yield Diagnostic("unknown-fact", f'unknown fact path "{atom.fact}"', atom.location,
-                         hint=hint or "See docs/reference.md for the fact paths.")
+                         hint=hint or "See docs/reference.md for the fact paths (a policy "
+                         "folder's own: its aturan.yaml).")
         return
     if atom.of is not None:
-        yield from _check_of(atom)
+        yield from _check_of(atom, fields)
     allowed = OPERATORS_BY_KIND[field.kind]
     if atom.op not in allowed:
         yield Diagnostic("bad-operator",
@@ -75,9 +84,8 @@ def check_atom(atom: Atom) -> Iterator[Diagnostic]:
                              hint=hint)
 
 
-def _check_of(atom: Atom) -> Iterator[Diagnostic]:
+def _check_of(atom: Atom, fields: Fields) -> Iterator[Diagnostic]:
     """`of` names a second timestamp, for a duration operator on a timestamp fact."""
-    fields = catalogue()
     assert atom.of is not None
     if not BY_NAME[atom.op].between:
         between = ", ".join(op.name for op in TABLE if op.between)
@@ -137,10 +145,11 @@ def _probes(kind: str, atoms: tuple[Atom, ...], enum: tuple[Any, ...]) -> tuple[
     return tuple(dict.fromkeys(named)) + (_OTHER,)
 
 
-def _atoms_exclude(a: Atom, a_negated: bool, b: Atom, b_negated: bool) -> bool:
+def _atoms_exclude(a: Atom, a_negated: bool, b: Atom, b_negated: bool,
+                   fields: Fields | None = None) -> bool:
     """No order satisfies both atoms (on one fact): exact, by trying one value of every class
     the two atoms tell apart, and absence. False when an atom does not fit its fact."""
-    field = catalogue().get(a.fact)
+    field = _fields(fields).get(a.fact)
     if field is None or any(x.op not in OPERATORS_BY_KIND[field.kind] for x in (a, b)):
         return False
     first, second = BY_NAME[a.op].holds, BY_NAME[b.op].holds
@@ -153,24 +162,25 @@ def _atoms_exclude(a: Atom, a_negated: bool, b: Atom, b_negated: bool) -> bool:
                    for v in probes)
 
 
-def obviously_disjoint(a: Condition, b: Condition) -> bool:
+def obviously_disjoint(a: Condition, b: Condition, fields: Fields | None = None) -> bool:
     """True when no order can satisfy both: two top-level atoms on one fact exclude each other.
 
     A cheap, sound test (it never claims disjointness wrongly): exact for each pair of atoms,
     blind to everything else (several atoms together, `any`); `aturan lint` does the exact one."""
     right = _top_atoms(b)
-    return any(x.fact == y.fact and x.of == y.of and _atoms_exclude(x, xn, y, yn)
+    return any(x.fact == y.fact and x.of == y.of and _atoms_exclude(x, xn, y, yn, fields)
                for x, xn in _top_atoms(a) for y, yn in right)
 
 
-def check_conflicts(rules: Iterable[Rule]) -> Iterator[Diagnostic]:
+def check_conflicts(rules: Iterable[Rule], fields: Fields | None = None
+                    ) -> Iterator[Diagnostic]:
     """Equal-priority deciding rules with different effects that may match the same order: which
     one decides would depend on their order in the file."""
     deciding = [r for r in rules if r.decides]
     for i, first in enumerate(deciding):
         for second in deciding[i + 1:]:
             if (first.priority == second.priority and first.then != second.then
-                    and not obviously_disjoint(first.when, second.when)):
+                    and not obviously_disjoint(first.when, second.when, fields)):
                 if first.then.outcome != second.then.outcome:
                     pair = (f'"{first.id}" ({first.then.outcome}) and "{second.id}" '
                             f"({second.then.outcome})")
@@ -184,7 +194,10 @@ def check_conflicts(rules: Iterable[Rule]) -> Iterator[Diagnostic]:
                     hint=f"Give one of them a different priority (line {first.location.line}).")
 
 
-def check_ruleset(rs: RulesetVersion) -> list[Diagnostic]:
+def check_ruleset(rs: RulesetVersion, catalogue: Catalogue | None = None) -> list[Diagnostic]:
+    """The per-file checks, against a policy folder's effective catalogue (default bundled)."""
+    catalogue = catalogue or bundled_catalogue()
+    fields = catalogue.fields
     found: list[Diagnostic] = []
     seen: dict[str, Rule] = {}
     for rule in rs.rules:
@@ -194,26 +207,41 @@ def check_ruleset(rs: RulesetVersion) -> list[Diagnostic]:
                                     f"{seen[rule.id].location.line}", rule.location))
         seen.setdefault(rule.id, rule)
         for atom in atoms_of(rule.when):
-            found.extend(check_atom(atom))
+            found.extend(check_atom(atom, fields))
         found.extend(_check_effect(rule.then, rule.location, rule.decides))
-        found.extend(_check_effective_at(rule.then, rule.location, rule.when))
-        found.extend(check_placeholders(rule.messages, rule.location))
+        found.extend(_check_effective_at(rule.then, rule.location, rule.when, fields))
+        found.extend(_check_next_steps(rule.then, rule.location, catalogue.next_steps))
+        found.extend(check_placeholders(rule.messages, rule.location, fields))
         if rule.final and rs.is_overlay:
             found.append(Diagnostic("final-in-overlay", "`final` marks platform rules; an "
                                     "overlay rule cannot be final", rule.location))
     found.extend(_check_effect(rs.default, rs.location, True, default=True))
-    found.extend(_check_effective_at(rs.default, rs.default_location, None))
-    found.extend(check_placeholders(rs.default_messages, rs.location))
-    found.extend(check_conflicts(rs.rules))
+    found.extend(_check_effective_at(rs.default, rs.default_location, None, fields))
+    found.extend(_check_next_steps(rs.default, rs.location, catalogue.next_steps))
+    found.extend(check_placeholders(rs.default_messages, rs.location, fields))
+    found.extend(check_conflicts(rs.rules, fields))
     if rs.effective_until is not None and rs.effective_until <= rs.effective_from:
         found.append(Diagnostic("bad-effective-range", "effective_until must be after "
                                 "effective_from", rs.location))
     return found
 
 
-def check_placeholders(templates: dict[str, str], location: Location) -> Iterator[Diagnostic]:
+def _check_next_steps(effect: Effect, location: Location, vocabulary: tuple[str, ...] | None
+                      ) -> Iterator[Diagnostic]:
+    """With a project's closed `next_steps` list, every next step must be on it."""
+    if vocabulary is None:
+        return
+    for step in effect.next_steps:
+        if step not in vocabulary:
+            yield Diagnostic("unknown-next-step", f'next step "{step}" is not in the '
+                             "next_steps of this folder's aturan.yaml", location,
+                             hint=did_you_mean(step, vocabulary) or "Add it there.")
+
+
+def check_placeholders(templates: dict[str, str], location: Location,
+                       fields: Fields | None = None) -> Iterator[Diagnostic]:
     """`{fact.path}` in explain messages must name a fact (or `{now}`)."""
-    fields = catalogue()
+    fields = _fields(fields)
     for lang, template in sorted(templates.items()):
         for path in PLACEHOLDER.findall(template):
             if path != "now" and path not in fields:
@@ -253,8 +281,8 @@ def requires_present(condition: Condition, fact: str, negated: bool = False) -> 
     return fact in condition.facts and not BY_NAME[condition.op].holds(None, condition.value)
 
 
-def _check_effective_at(effect: Effect, location: Location, when: Condition | None
-                        ) -> Iterator[Diagnostic]:
+def _check_effective_at(effect: Effect, location: Location, when: Condition | None,
+                        fields: Mapping[str, FactField]) -> Iterator[Diagnostic]:
     """`effective_at` names a timestamp the deciding rule is sure to have."""
     at = effect.effective_at
     if at is None:
@@ -263,10 +291,10 @@ def _check_effective_at(effect: Effect, location: Location, when: Condition | No
         yield Diagnostic("effective-at-without-outcome", "only a rule that sets `outcome` may "
                          "say when it takes effect (`effective_at`)", location)
         return
-    field = catalogue().get(at.fact)
+    field = fields.get(at.fact)
     if field is None:
         yield Diagnostic("unknown-fact", f'unknown fact path "{at.fact}" (in `effective_at`)',
-                         location, hint=did_you_mean(at.fact, catalogue()))
+                         location, hint=did_you_mean(at.fact, fields))
         return
     if field.kind != "timestamp":
         yield Diagnostic("bad-effective-at", f'`effective_at` must name a timestamp; '
@@ -313,7 +341,8 @@ def check_collection(versions: list[RulesetVersion]) -> list[Diagnostic]:
     return found
 
 
-def check_overlay(overlay: RulesetVersion, base: RulesetVersion) -> list[Diagnostic]:
+def check_overlay(overlay: RulesetVersion, base: RulesetVersion,
+                  catalogue: Catalogue | None = None) -> list[Diagnostic]:
     """An overlay may add and replace rules, but not replace or outrank a `final` base rule."""
     found: list[Diagnostic] = []
     finals = [r for r in base.rules if r.final]
@@ -326,7 +355,8 @@ def check_overlay(overlay: RulesetVersion, base: RulesetVersion) -> list[Diagnos
                     rule.location))
             elif (rule.decides and rule.priority >= final.priority
                   and rule.then.outcome != final.then.outcome
-                  and not obviously_disjoint(rule.when, final.when)):
+                  and not obviously_disjoint(rule.when, final.when,
+                                             catalogue.fields if catalogue else None)):
                 found.append(Diagnostic(
                     "overlay-loosens-final",
                     f'rule "{rule.id}" (priority {rule.priority}, {rule.then.outcome}) could '

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import AturanError, Diagnostic, Location, RulesetError
 from ..language.display import rupiah, show
-from ..language.loader import load_yaml_file
+from ..language.loader import SourceDocument, load_yaml_file, parse_yaml
 from ..language.model import parse_timestamp
 from ..language.repository import CASES_DIR
 from ..language.schema import schema_diagnostics
@@ -150,18 +150,37 @@ class _Bases:
         return tree
 
 
+class _NoBases(_Bases):
+    """Case text with no folder (the playground): a `base_file` cannot be read."""
+
+    def __init__(self) -> None:
+        self.loaded = {}
+
+    def _read(self, ref: str, where: Location) -> dict[str, Any]:
+        raise RulesetError(Diagnostic("case-base-file", f'base_file "{ref}" cannot be read: '
+                                      "these cases have no folder; write the facts into the "
+                                      "file (base: or facts:)", where))
+
+
 def load_cases(file: Path, display: str | None = None) -> list[Case]:
     """Parse one case file; raise `RulesetError` with locations on any problem.
 
     A case's facts are its `facts` if given; else its own `base_file` with its `patch` merged
     in; else the file's `base_file`, with the file's `base` and then the case's `patch` merged in."""
     shown = display or file.as_posix()
-    doc = load_yaml_file(file, shown)
+    return _cases_of(load_yaml_file(file, shown), _Bases(file, shown))
+
+
+def cases_from_text(text: str | bytes, display: str) -> list[Case]:
+    """`load_cases` for case text with no file (the playground); `base_file` is refused."""
+    return _cases_of(parse_yaml(text, display), _NoBases())
+
+
+def _cases_of(doc: SourceDocument, bases: _Bases) -> list[Case]:
     problems = schema_diagnostics(doc.tree, "cases", doc.location)
     if problems:
         raise RulesetError(problems)
     tree = doc.tree
-    bases = _Bases(file, shown)
     file_base: dict[str, Any] = {}
     if "base_file" in tree:
         file_base = bases.get(tree["base_file"], doc.location("/base_file"))

@@ -15,21 +15,19 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import Diagnostic, Location, SelectionError
-from ..language.catalogue import catalogue
+from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.model import TIME_OPS, AllOf, Atom, Condition, atoms_of
 from ..language.repository import RulesetCollection
-from ..resources import load_schema
 from ..suggest import did_you_mean
 
 _FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DELTAS = (-60, -1, 0, 1, 60)  # seconds around each duration threshold
-PREFIX = {"tiktok_shop": "TS", "shopee": "SP", "lazada": "LZ", "tokopedia": "TP"}
 STATUS_WEIGHTS = {"unpaid": 12, "paid": 16, "to_ship": 22, "shipped": 14, "delivered": 12,
                   "completed": 10, "cancelled": 7, "returned": 7}
 METHOD_WEIGHTS = {"cod": 18, "ewallet": 28, "bank_transfer": 8, "virtual_account": 16,
@@ -80,6 +78,7 @@ class SamplePlan:
     edges: tuple[Edge, ...]  # every duration/amount edge, each delta applied
     overlays: tuple[tuple[str, datetime, datetime], ...]  # a name and when it can decide
     sweep: tuple[dict[str, Any], ...]  # forced choices for the first orders
+    catalogue: Catalogue = field(default_factory=bundled_catalogue)  # the folder's
 
 
 def _siblings(condition: Condition) -> list[tuple[Atom, tuple[Atom, ...]]]:
@@ -111,43 +110,58 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
     boundaries = sorted({d for rs in versions for d in (rs.effective_from, rs.effective_until)
                          if d is not None})
     edges: dict[tuple[str, str | None, int], Edge] = {}
+    catalogue = collection.catalogue
+    fields = catalogue.fields
     for rs in versions + overlays:
         for rule in rs.rules:
             for atom, context in _siblings(rule.when):
-                for target in _targets(atom):
+                for target in _targets(atom, fields):
                     edges.setdefault((atom.fact, atom.of, target),
                                      Edge(atom.fact, target, context, atom.of))
     sweep: list[dict[str, Any]] = []
-    fields = catalogue()
     for path in ("order.status", "order.payment.method", "request.type", "request.by",
                  "request.reason", "request.seller_response.decision",
                  "request.seller_response.reason"):
         sweep += [{path: value} for value in fields[path].enum]
-    sweep += [{"product_type": t} for t in product_types()]
+    sweep += [{"product_type": t} for t in product_types(catalogue)]
+    sweep += [{f.path: value} for f in fields.values() if f.extension
+              for value in _extension_values(f)]
     sweep += [{"edge": edge, "context": True} for edge in edges.values()]
     sweep += [{"boundary": b, "delta": d} for b in boundaries for d in (-60, 60)]
     live = tuple((rs.name, max(rs.effective_from, base.effective_from), min(
         rs.effective_until or _FAR, base.effective_until or _FAR)) for rs in overlays
         for base in collection.bases_for(rs))
     return SamplePlan(platform, windows, tuple(boundaries), tuple(edges.values()),
-                      tuple(span for span in live if span[1] < span[2]), tuple(sweep))
+                      tuple(span for span in live if span[1] < span[2]), tuple(sweep),
+                      catalogue)
 
 
-def _targets(atom: Atom) -> list[int]:
+def _targets(atom: Atom, fields: Mapping[str, FactField] | None = None) -> list[int]:
     if atom.of is not None and isinstance(atom.value, int):  # a duration between two facts
         ordered = atom.fact in CHAIN and atom.of in CHAIN and (
             CHAIN.index(atom.of) < CHAIN.index(atom.fact))
         return [atom.value + d for d in DELTAS if atom.value + d >= 0 or not ordered]
     if atom.op in TIME_OPS and isinstance(atom.value, int):
         return [atom.value + d for d in DELTAS if atom.value + d >= 0 or atom.fact not in CHAIN]
-    if atom.fact in INT_PATHS and isinstance(atom.value, int) and not isinstance(atom.value, bool):
+    extra = fields is not None and atom.fact in fields and fields[atom.fact].extension and (
+        fields[atom.fact].kind == "integer")
+    if (atom.fact in INT_PATHS or extra) and isinstance(atom.value, int) and not isinstance(
+            atom.value, bool):
         return [v for v in (atom.value - 1, atom.value, atom.value + 1) if v >= 0]
     return []
 
 
-def product_types() -> tuple[str, ...]:
-    item = load_schema("facts")["properties"]["order"]["properties"]["items"]["items"]
+def product_types(catalogue: Catalogue | None = None) -> tuple[str, ...]:
+    schema = (catalogue or bundled_catalogue()).facts_schema
+    item = schema["properties"]["order"]["properties"]["items"]["items"]
     return tuple(item["properties"]["product_type"]["enum"])
+
+
+def _extension_values(f: FactField) -> tuple[Any, ...]:
+    """The values the sweep tries for a project's own fact (each enum value, both booleans)."""
+    if f.kind == "enum":
+        return f.enum
+    return (False, True) if f.kind == "boolean" else ()
 
 
 class _Draw:
@@ -171,9 +185,9 @@ class _Draw:
         return int(math.exp(self.rng.uniform(math.log(low), math.log(high))))
 
 
-def _context_force(rng: random.Random, atoms: tuple[Atom, ...]) -> dict[str, Any]:
+def _context_force(rng: random.Random, atoms: tuple[Atom, ...],
+                   fields: Mapping[str, FactField]) -> dict[str, Any]:
     """Values that make a rule's plain sibling atoms true, for the facts the sampler draws."""
-    fields = catalogue()
     force: dict[str, Any] = {}
     for atom in atoms:
         field = fields.get(atom.fact)
@@ -208,7 +222,7 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
         force = {"boundary": rng.choice(plan.boundaries), "delta": rng.choice((-60, 60))}
     edge: Edge | None = force.get("edge")
     if edge is not None and force.get("context"):
-        force.update(_context_force(rng, edge.context))
+        force.update(_context_force(rng, edge.context, plan.catalogue.fields))
     between = None  # a duration between two timestamps: both present, the gap on the edge
     if edge is not None and edge.of is not None:
         between, edge = edge, None
@@ -232,7 +246,10 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
         force["present:request.seller_response.decision"] = True
     if force.get("present:request.seller_response.decision"):
         force["request.by"] = "buyer"
-    return _build(plan, index, _Draw(rng, force), edge, between)
+    facts = _build(plan, index, _Draw(rng, force), edge, between)
+    if plan.catalogue.extensions:
+        _add_extensions(plan, seed, index, force, edge, facts)
+    return facts
 
 
 def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
@@ -253,7 +270,7 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
         ("return_refund",) if status in DELIVERED and coherent else ("cancel", "return_refund")))
     by = draw.pick("request.by", {"buyer": 75, "seller": 15, "system": 10})
     reasons = (RETURN_REASONS if rtype == "return_refund" else REASONS_BY[by]) if coherent else (
-        catalogue()["request.reason"].enum)
+        plan.catalogue.fields["request.reason"].enum)
     reason = draw.pick("request.reason", reasons)
     answered = by == "buyer" and draw.chance("present:request.seller_response.decision",
                                              0.55 if status in ("paid", "to_ship") else 0.1)
@@ -332,7 +349,7 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
         decision = draw.pick("request.seller_response.decision", ("approve", "reject"))
         response = {"decision": decision, "at": moment(ages["request.seller_response.at"])}
         if decision == "reject" and draw.chance("present:request.seller_response.reason", 0.8):
-            response["reason"] = draw.pick("request.seller_response.reason", catalogue()[
+            response["reason"] = draw.pick("request.seller_response.reason", plan.catalogue.fields[
                 "request.seller_response.reason"].enum)
     fulfillment: dict[str, Any] = {
         "ship_by": None if ship_by_age is None else moment(ship_by_age),
@@ -350,7 +367,7 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
                                                          0.5)
     facts: dict[str, Any] = {
         "order": {
-            "id": f"{PREFIX.get(plan.platform, 'OR')}-{index + 1:08d}",
+            "id": f"{plan.catalogue.platform(plan.platform).id_prefix or 'OR'}-{index + 1:08d}",
             "platform": plan.platform,
             "placed_at": moment(ages["order.placed_at"]),
             "status": status,
@@ -468,6 +485,44 @@ def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None)
 def _overlay(plan: SamplePlan, rng: random.Random, at: datetime) -> str | None:
     live = [name for name, start, end in plan.overlays if start <= at < end]
     return rng.choice(live) if live and rng.random() < 0.1 else None
+
+
+def _add_extensions(plan: SamplePlan, seed: int, index: int, force: dict[str, Any],
+                    edge: Edge | None, facts: dict[str, Any]) -> None:
+    """A project's own facts, from a random stream of their own (so the bundled facts of a
+    corpus are the same bytes with or without a project file): each present most of the time
+    (always when required), forced by the sweep or an edge's context, straddled at an edge."""
+    rng = random.Random(f"aturan-sample-ext:{seed}:{index}")
+    draw = _Draw(rng, force)
+    now = datetime.fromisoformat(facts.get("now") or facts["request"]["at"])
+    for f in plan.catalogue.fields.values():
+        if not f.extension:
+            continue
+        present = f.path in force or (edge is not None and edge.fact == f.path) or (
+            not f.nullable) or draw.chance(f"present:{f.path}", 0.8)
+        if force.get(f"present:{f.path}") is False:
+            present = f.path in force
+        if not present:
+            continue
+        value: Any
+        if edge is not None and edge.fact == f.path and f.kind == "timestamp":
+            value = (now - timedelta(seconds=edge.target)).isoformat(timespec="seconds")
+        elif edge is not None and edge.fact == f.path:
+            value = edge.target
+        elif f.kind == "enum":
+            value = draw.pick(f.path, f.enum)
+        elif f.kind == "boolean":
+            value = draw.chance(f.path, 0.5)
+        elif f.kind == "integer":
+            high = 10 ** 7 if f.unit == "rupiah" else 20
+            value = force.get(f.path, rng.randint(f.minimum or 0, min(high, f.maximum or high)))
+        elif f.kind == "timestamp":
+            value = (now - timedelta(seconds=draw.span(60, 7 * 86400))).isoformat(
+                timespec="seconds")
+        else:
+            value = force.get(f.path, f"{f.path.rsplit('.', 1)[1]}-{rng.randint(1, 99)}")
+        root, key, name = f.path.split(".")
+        facts[root].setdefault(key, {})[name] = value
 
 
 def generate(plan: SamplePlan, n: int, seed: int) -> Iterator[dict[str, Any]]:

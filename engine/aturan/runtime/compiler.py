@@ -9,12 +9,13 @@ age in seconds of a timestamp at `now`, and `gap:<fact>:<of>`, the seconds from 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..language.catalogue import catalogue
+from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.model import (
-    DEFAULT_CALENDAR,
+    DEFAULT_HOLIDAYS,
     AllOf,
     AnyOf,
     Atom,
@@ -46,8 +47,9 @@ class CompiledRuleset:
     engine_name: str
     fact_paths: tuple[str, ...]  # plain facts the engine reads
     age_paths: tuple[str, ...]  # timestamps whose age the engine reads
+    catalogue: Catalogue = field(default_factory=bundled_catalogue)  # the folder's
     gap_pairs: tuple[tuple[str, str], ...] = ()  # (fact, of): durations between two timestamps
-    calendar: str = DEFAULT_CALENDAR  # the holidays refund due dates skip
+    holidays: str = DEFAULT_HOLIDAYS  # which holidays refund due dates skip
 
     def rule_for(self, engine_rule: str) -> Rule:
         return self.rules[int(engine_rule[1:])]
@@ -83,31 +85,32 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
     return AnyOf(absent + (opposite,), condition.location)
 
 
-def is_timestamp(fact: str) -> bool:
-    field = catalogue().get(fact)
-    return field is not None and field.kind == "timestamp"
+def is_timestamp(fact: str, fields: Mapping[str, FactField] | None = None) -> bool:
+    found = (bundled_catalogue().fields if fields is None else fields).get(fact)
+    return found is not None and found.kind == "timestamp"
 
 
-def engine_key(atom: Atom) -> str:
+def engine_key(atom: Atom, fields: Mapping[str, FactField] | None = None) -> str:
     """Timestamps reach the engine only as their age in seconds, under `age:<path>`, and two
     timestamps as the seconds between them, under `gap:<fact>:<of>` (`operators.subject`)."""
-    if atom.of is None and not is_timestamp(atom.fact):
+    if atom.of is None and not is_timestamp(atom.fact, fields):
         return atom.fact
     return subject(atom.fact, atom.of, "timestamp")
 
 
-def translate(condition: Condition) -> dict[str, Any]:
+def translate(condition: Condition, fields: Mapping[str, FactField] | None = None
+              ) -> dict[str, Any]:
     """Stage 3: one NNF condition -> durable_rules JSON, each atom as its operator's engine
-    comparison (`language.operators`)."""
+    comparison (`language.operators`); `fields`: the catalogue's (default bundled)."""
     if isinstance(condition, AllOf):
-        return {"$and": [translate(c) for c in condition.children]}
+        return {"$and": [translate(c, fields) for c in condition.children]}
     if isinstance(condition, AnyOf):
-        return {"$or": [translate(c) for c in condition.children]}
+        return {"$or": [translate(c, fields) for c in condition.children]}
     assert isinstance(condition, Atom), "translate expects negation normal form"
     spec = BY_NAME.get(condition.op)
     if spec is None:
         raise ValueError(f"unknown operator {condition.op}")
-    key = engine_key(condition)
+    key = engine_key(condition, fields)
     if spec.operand == "list":
         return {spec.engine_join: [_compare(spec.engine, key, v) for v in condition.value]}
     return _compare(spec.engine, key, 1 if spec.tests_presence else condition.value)
@@ -118,24 +121,32 @@ def _compare(engine: str, key: str, value: Any) -> dict[str, Any]:
     return {engine: {key: value}} if engine else {key: value}
 
 
-def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None
-                    ) -> CompiledRuleset:
+def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None,
+                    catalogue: Catalogue | None = None) -> CompiledRuleset:
+    """Compile under a policy folder's `catalogue` (default bundled). A project catalogue's
+    digest is part of the engine name: one ruleset text under two catalogues (an edit of
+    aturan.yaml under `--watch`) may compile differently, and the engine is process-global."""
+    catalogue = catalogue or bundled_catalogue()
+    fields = catalogue.fields
     rules = merge(ruleset, base)
     definition = {
         f"r{index}": {"all": [{"m": {"$and": [{FACT_MARKER: 1},
-                                              translate(negation_normal_form(rule.when))]}}]}
+                                              translate(negation_normal_form(rule.when),
+                                                        fields)]}}]}
         for index, rule in enumerate(rules)}
     atoms = [atom for rule in rules for atom in atoms_of(negation_normal_form(rule.when))]
     facts = {atom.fact for atom in atoms if atom.of is None}
     gaps = sorted({(atom.fact, atom.of) for atom in atoms if atom.of is not None})
-    ages = sorted(f for f in facts if is_timestamp(f))
-    plain = sorted(f for f in facts if not is_timestamp(f))
+    ages = sorted(f for f in facts if is_timestamp(f, fields))
+    plain = sorted(f for f in facts if not is_timestamp(f, fields))
     name = f"{ruleset.key}#{ruleset.digest[7:19]}"
     if base is not None:
         name += f"+{base.key}#{base.digest[7:19]}"
+    if not catalogue.bundled:
+        name += f"@{catalogue.digest[7:19]}"
     return CompiledRuleset(ruleset=ruleset, base=base, rules=rules, default=ruleset.default,
                            default_messages=ruleset.default_messages, definition=definition,
                            engine_name=name, fact_paths=tuple(plain), age_paths=tuple(ages),
-                           gap_pairs=tuple(gaps),
-                           calendar=ruleset.calendar or (base.holidays if base else
-                                                         DEFAULT_CALENDAR))
+                           catalogue=catalogue, gap_pairs=tuple(gaps),
+                           holidays=ruleset.holidays or (base.holiday_set if base else
+                                                         DEFAULT_HOLIDAYS))

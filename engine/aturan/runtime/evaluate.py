@@ -18,7 +18,7 @@ from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
-from .facts import FlatFacts, add_ages, add_gaps, flatten_without_ages, gap_between
+from .facts import FlatFacts, add_ages, add_gaps, flatten_without_ages, gap_between, reader_for
 from .memo import RulesetMemo, RuntimeCache
 from .plan import Plan, plan, render
 from .selection import select
@@ -81,13 +81,15 @@ class Policies:
 
     def __init__(self, collection: RulesetCollection):
         self.collection = collection
+        self.catalogue = collection.catalogue  # the policy folder's effective catalogue
+        self.facts_reader = reader_for(self.catalogue)
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
         by_identity: dict[tuple[int, int], CompiledRuleset] = {}  # no f-string per call
         for rs in collection.versions:
             bases: Iterable[RulesetVersion | None] = (
                 collection.bases_for(rs) if rs.is_overlay else (None,))
             for base in bases:
-                compiled = compile_ruleset(rs, base)
+                compiled = compile_ruleset(rs, base, self.catalogue)
                 self._compiled[(rs.key, base.key if base else None)] = compiled
                 by_identity[(id(rs), id(base))] = compiled
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
@@ -151,7 +153,7 @@ class Policies:
         Raises `FactsError` (bad facts, naming JSON pointers) or `SelectionError` (no ruleset
         applies); never returns a decision for facts it could not validate."""
         # only the ages the chosen ruleset reads: nothing else looks at this FlatFacts
-        flat, texts = flatten_without_ages(facts)
+        flat, texts = flatten_without_ages(facts, self.facts_reader)
         memo = self._select(flat, ruleset)
         add_ages(flat, texts, memo.compiled.age_paths)
         return render(self._plan(memo, flat), flat, lang)
@@ -181,7 +183,8 @@ class Policies:
 
 
 def load(paths: str | Path | Iterable[str | Path] | None = None) -> Policies:
-    """Load, validate and compile rulesets (default: the bundled ones). Raises `RulesetError`."""
+    """Load, validate and compile rulesets (default: the bundled ones) under their policy
+    folder's catalogue (its `aturan.yaml`, if any). Raises `RulesetError`."""
     if paths is None:
         paths = [bundled_dir("rulesets")]
     elif isinstance(paths, (str, Path)):

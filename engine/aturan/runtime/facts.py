@@ -8,16 +8,18 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, FactsError, Location, pointer_join
 from ..language import consistency
-from ..language.catalogue import catalogue
+from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.model import parse_timestamp
-from ..language.schema import pointer_of, schema_diagnostics
-from ..resources import load_schema
+from ..language.schema import pointer_of, schema_diagnostics, validator_of
 from ._fastinit import builder
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 MAX_FACTS_BYTES = 1024 * 1024
 # Guards for facts given as a Python dict (the JSON text path is bounded by MAX_FACTS_BYTES): an
@@ -112,11 +114,35 @@ def _check_shape(facts: Any) -> list[Diagnostic]:
     return out
 
 
-def _check_timestamps(facts: dict[str, Any]) -> list[Diagnostic]:
+@dataclass(frozen=True, eq=False)
+class FactsReader:
+    """How facts are read under one catalogue: its schema's validator, the compiled fast check
+    of the same schema (None if it uses a keyword `fastcheck` does not compile), and its
+    timestamp paths. One per catalogue (`reader_for`); a `Policies` holds its folder's."""
+
+    catalogue: Catalogue
+    validator: Draft202012Validator
+    check: Callable[[Any], dict[str, Any] | None] | None
+    timestamp_paths: tuple[str, ...]
+
+
+@lru_cache(maxsize=32)  # a catalogue per policy folder (and per edit of its project file)
+def reader_for(catalogue: Catalogue) -> FactsReader:
+    validator = validator_of(catalogue.facts_schema)
+    return FactsReader(catalogue, validator, _fast_check(catalogue, validator),
+                       catalogue.timestamp_paths)
+
+
+def bundled_reader() -> FactsReader:
+    return reader_for(bundled_catalogue())
+
+
+def _check_timestamps(facts: dict[str, Any], reader: FactsReader) -> list[Diagnostic]:
     """The schema checks a timestamp's shape; this checks it is a real instant in range
     (no 30 February, no leap second 60, no year 9999 that overflows a refund due date)."""
     found = []
-    paths = [f.path for f in catalogue().values() if f.kind == "timestamp" and not f.derived]
+    paths = [f.path for f in reader.catalogue.fields.values()
+             if f.kind == "timestamp" and not f.derived]
     for path in paths + ["now"]:
         node: Any = facts
         for part in path.split("."):
@@ -220,8 +246,10 @@ def _derived(order: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def validate_facts(facts: Any) -> list[Diagnostic]:
-    """Every problem with `facts`, each naming its JSON pointer; empty when the facts are valid."""
+def validate_facts(facts: Any, reader: FactsReader | None = None) -> list[Diagnostic]:
+    """Every problem with `facts`, each naming its JSON pointer; empty when the facts are valid
+    (under the reader's catalogue: default the bundled one)."""
+    reader = reader or bundled_reader()
     if not isinstance(facts, dict):
         return [Diagnostic("facts-type", "facts must be a JSON object with `order` and `request`",
                            Location(pointer="/"))]
@@ -237,26 +265,30 @@ def validate_facts(facts: Any) -> list[Diagnostic]:
                                    Location(pointer="/derived")))
         facts = {k: v for k, v in facts.items() if k != "derived"}
     problems += [Diagnostic("facts-schema", d.message, Location(pointer=d.location.pointer or "/"))
-                 for d in schema_diagnostics(facts, "facts", lambda p: Location(pointer=p))]
+                 for d in schema_diagnostics(facts, "facts", lambda p: Location(pointer=p),
+                                             reader.validator)]
     if not problems:
-        problems += _check_timestamps(facts)
+        problems += _check_timestamps(facts, reader)
     if not problems:  # the sums between facts (language/consistency.py) need their shapes
         problems += consistency.problems(facts)
     return problems
 
 
-@cache
-def _fast_check() -> Callable[[Any], dict[str, Any] | None] | None:
-    """The compiled accept-only check of the facts schema and the guards above (see
-    `aturan.runtime.fastcheck`), or None if the schema uses a keyword it does not compile."""
-    from ..language.schema import validator_for
+def _fast_check(catalogue: Catalogue | None = None,
+                validator: Draft202012Validator | None = None
+                ) -> Callable[[Any], dict[str, Any] | None] | None:
+    """The compiled accept-only check of the catalogue's facts schema (default: the bundled
+    one) and the guards above (see `aturan.runtime.fastcheck`), or None if the schema uses a
+    keyword it does not compile."""
     from .fastcheck import Limits, Shortcut, compile_checker
-    formats = validator_for("facts").format_checker
+    catalogue = catalogue or bundled_catalogue()
+    validator = validator or validator_of(catalogue.facts_schema)
+    formats = validator.format_checker
     checked = frozenset(formats.checkers) if formats is not None else frozenset()
-    schema = load_schema("facts")
+    schema = catalogue.facts_schema
     shortcuts = {}
     if schema.get("$defs", {}).get("timestamp", {}).get("pattern") == TIMESTAMP_PATTERN:
-        paths = frozenset(f.path for f in catalogue().values() if f.kind == "timestamp")
+        paths = frozenset(catalogue.timestamp_paths)
         shortcuts[TIMESTAMP_PATTERN] = Shortcut(
             "len({v}) == 25 and {v}[4::3] in TIMESTAMP_SHAPES",
             {"TIMESTAMP_SHAPES": _TIMESTAMP_SHAPES}, paths | {"now"})
@@ -276,11 +308,6 @@ TIMESTAMP_PATTERN = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 _TIMESTAMP_SHAPES = frozenset(f"--{t}::{sign}:" for t in "Tt " for sign in "+-")
 
 
-@cache
-def _timestamp_paths() -> tuple[str, ...]:
-    return tuple(path for path, field in catalogue().items() if field.kind == "timestamp")
-
-
 def _nanos_beyond(text: str) -> int:
     return _beyond_microseconds(text) if "." in text else 0
 
@@ -296,43 +323,45 @@ def _moment(text: str) -> datetime:
 
 _fromisoformat = datetime.fromisoformat
 _consistent = consistency.consistent
-_CHECK: list[Callable[[Any], dict[str, Any] | None] | None] = []  # `_fast_check()`, once
 
 
-def flatten_facts(facts: dict[str, Any]) -> FlatFacts:
+def flatten_facts(facts: dict[str, Any], reader: FactsReader | None = None) -> FlatFacts:
     """Validate and flatten; raise `FactsError` naming every bad pointer.
 
     Facts the compiled check accepts skip the jsonschema interpreter; anything else (and any
     timestamp that is not a real instant in range) goes through `validate_facts`, which names
     every problem, so errors and their pointers do not depend on which path ran."""
-    flat, texts = flatten_without_ages(facts)
-    add_ages(flat, texts)
+    reader = reader or bundled_reader()
+    flat, texts = flatten_without_ages(facts, reader)
+    add_ages(flat, texts, reader.timestamp_paths)
     return flat
 
 
-def flatten_without_ages(facts: dict[str, Any]) -> tuple[FlatFacts, dict[str, str]]:
+def flatten_without_ages(facts: dict[str, Any], reader: FactsReader | None = None
+                         ) -> tuple[FlatFacts, dict[str, str]]:
     """`flatten_facts` with `ages` still empty, and the timestamps' texts (`now` under "")
-    for `add_ages`: `Policies.decide` computes only the ages its ruleset reads."""
-    if not _CHECK:
-        _CHECK.append(_fast_check())
-    check = _CHECK[0]
+    for `add_ages`: `Policies.decide` computes only the ages its ruleset reads. `reader`: the
+    catalogue's (`reader_for`), default the bundled one."""
+    if reader is None:
+        reader = bundled_reader()
+    check = reader.check
     values = check(facts) if check is not None else None
     if values is not None:
-        parsed = _parse(facts, values, strict=True)
+        parsed = _parse(facts, values, True, reader.timestamp_paths)
         if parsed is not None and _consistent(facts):
             return parsed
-    problems = validate_facts(facts)
+    problems = validate_facts(facts, reader)
     if problems:
         raise FactsError(problems)
     values = {}
     _flatten({k: v for k, v in facts.items() if k != "now"}, "", values)
-    parsed = _parse(facts, values, strict=False)
+    parsed = _parse(facts, values, False, reader.timestamp_paths)
     assert parsed is not None
     return parsed
 
 
-def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
-           ) -> tuple[FlatFacts, dict[str, str]] | None:
+def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool,
+           timestamp_paths: tuple[str, ...]) -> tuple[FlatFacts, dict[str, str]] | None:
     """Derived facts and parsed timestamps. With `strict`, None for a timestamp
     `_check_timestamps` would refuse (the caller then reports it)."""
     order = facts["order"]
@@ -345,7 +374,7 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
         now = _moment(now_text)
         if strict and not low <= now.year <= high:
             return None
-        for path in _timestamp_paths():
+        for path in timestamp_paths:
             text = values.get(path)
             if text is None:
                 continue
@@ -375,8 +404,8 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool
 
 def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None = None
              ) -> None:
-    """Fill `flat.ages` for `paths` (default: every timestamp), exactly as `_age` computes
-    them; only for a FlatFacts from `flatten_without_ages` that nobody else holds yet."""
+    """Fill `flat.ages` for `paths` (default: every timestamp the texts hold), exactly as `_age`
+    computes them; only for a FlatFacts from `flatten_without_ages` that nobody else holds."""
     now, now_text, values, ages = flat.now, texts[""], flat.values, flat.ages
     now_nanos = _nanos_beyond(now_text)
     # Whole seconds and the same written offset as `now`: the age is the difference of the
@@ -385,7 +414,7 @@ def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None
     if offset is not None:
         now_day = now.toordinal()
         now_second = now.hour * 3600 + now.minute * 60 + now.second
-    for path in _timestamp_paths() if paths is None else paths:
+    for path in [p for p in texts if p] if paths is None else paths:
         text = texts.get(path)
         if text is None:
             continue

@@ -10,8 +10,11 @@ to. So it can be conservative (exact types, no subclasses), never lax.
 
 Only a whitelist of keywords is compiled; a schema using any other keyword gets no fast check at
 all (`compile_checker` returns None), so a schema change can slow validation down but never let
-bad facts through. The generated source is built from the bundled schema alone: literals are
-JSON scalars rendered with `repr`, names are generated here, and facts are only ever data to it.
+bad facts through. The generated source is built from a facts schema alone (the bundled one, or
+a policy folder's effective one, whose added names its project file's schema has validated):
+property names must be identifiers (anything else: no fast check) and appear as `repr` literals,
+values are constants passed in, other names are generated here, and facts are only ever data to
+it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ _TYPE_TEST = {"string": "type({v}) is str", "integer": "type({v}) is int",
               "object": "type({v}) is dict", "array": "type({v}) is list"}
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")  # property names in generated code
 _BODY = 2  # indentation of a generated function's body, inside its `try:`
 
 
@@ -237,6 +241,8 @@ class _Compiler:
         for key in ("minLength", "maxLength", "pattern", "minimum", "maximum", "items"):
             if key in node:
                 raise Unsupported(f"{key} on an object")
+        if not all(isinstance(name, str) and _IDENTIFIER.match(name) for name in props):
+            raise Unsupported("a property name that is not an identifier")
         allowed = [name for name, child in props.items()
                    if not (isinstance(child, dict) and child.get("readOnly"))]
         if not set(required) <= set(allowed):

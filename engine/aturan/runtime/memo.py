@@ -25,7 +25,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..language.catalogue import catalogue
 from ..language.model import Atom, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, subject
 from .compiler import CompiledRuleset
@@ -73,7 +72,7 @@ class RulesetMemo:
         self.misses = 0
         by_fact: dict[str, list[Atom]] = {}
         gap_atoms: dict[str, list[Atom]] = {}
-        fields = catalogue()
+        fields = compiled.catalogue.fields
         for rule in compiled.rules:
             for atom in atoms_of(rule.when):
                 if atom.of is not None:  # the engine reads the gap between two timestamps

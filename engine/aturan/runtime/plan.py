@@ -10,16 +10,16 @@ the step-by-step original as the oracle both are compared with.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from ..language.catalogue import catalogue
+from ..language.catalogue import BUNDLED_CALENDAR, FactField, bundled_catalogue
 from ..language.display import JAKARTA, show
 from ..language.model import (
-    DEFAULT_CALENDAR,
+    DEFAULT_HOLIDAYS,
     PLACEHOLDER,
     PRESENCE_OPS,
     TIME_OPS,
@@ -61,14 +61,15 @@ class _Report:
     between: str | None = None  # `of`: the duration is measured from this timestamp
 
     @classmethod
-    def of(cls, atom: Atom, negated: bool) -> _Report:
+    def of(cls, atom: Atom, negated: bool, fields: Mapping[str, FactField] | None = None
+           ) -> _Report:
         if atom.op in TIME_OPS:
             expected: Any = format_duration(atom.value)
         elif atom.op in PRESENCE_OPS:
             expected = True
         else:
             expected = atom.value
-        field = catalogue().get(atom.fact)
+        field = (bundled_catalogue().fields if fields is None else fields).get(atom.fact)
         return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
                    field is None or field.kind == "timestamp", atom.of)
 
@@ -135,14 +136,15 @@ class Entry:
     @classmethod
     def of(cls, rule: Rule | None, id: str, priority: int, effect: Effect,
            atoms: list[tuple[Atom, bool]], messages: dict[str, str], file: str, line: int,
-           ruleset: str, citation: Citation | None) -> Entry:
+           ruleset: str, citation: Citation | None,
+           fields: Mapping[str, FactField] | None = None) -> Entry:
         templates = {code: _Template.of(text) for code, text in messages.items()}
         languages = tuple(sorted(messages))
         static = None
         if not any(templates[code].paths for code in languages):
             static = {code: templates[code].text for code in languages}
         return cls(rule, id, priority, _copier(effect.to_dict()),
-                   tuple(_Report.of(a, n) for a, n in atoms),
+                   tuple(_Report.of(a, n, fields) for a, n in atoms),
                    templates, languages, static, file, line, ruleset,
                    citation.to_dict() if citation else None)
 
@@ -158,7 +160,12 @@ class Plan:
     next_steps: tuple[str, ...]
     overridden: tuple[Overridden, ...]
     ref: RulesetRef
-    calendar: str = DEFAULT_CALENDAR  # the holidays refund due dates skip
+    # from the folder's catalogue: which facts are money, the time zone and holiday calendar
+    # of the ruleset's platform (refund due dates, times in messages)
+    money: frozenset[str] = frozenset()
+    zone: tzinfo = JAKARTA
+    calendar: str = BUNDLED_CALENDAR
+    holidays: str = DEFAULT_HOLIDAYS  # the ruleset's: public, or also joint leave
 
 
 def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
@@ -177,7 +184,8 @@ def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
     return [item for child in children for item in because_atoms(child, facts, negated)]
 
 
-def _rule_entry(rule: Rule, facts: FlatFacts, cache: dict[Any, Entry]) -> Entry:
+def _rule_entry(rule: Rule, facts: FlatFacts, cache: dict[Any, Entry],
+                fields: Mapping[str, FactField]) -> Entry:
     """The entry of a matched rule; the same (rule, reported atoms) gives the same entry, so
     `cache` (a memo's, bounded) keeps plan building cheap when keys are many."""
     atoms = because_atoms(rule.when, facts)
@@ -185,7 +193,8 @@ def _rule_entry(rule: Rule, facts: FlatFacts, cache: dict[Any, Entry]) -> Entry:
     entry = cache.get(key)
     if entry is None or entry.rule is not rule:
         entry = Entry.of(rule, rule.id, rule.priority, rule.then, atoms, rule.messages,
-                          rule.location.file, rule.location.line, rule.origin, rule.citation)
+                          rule.location.file, rule.location.line, rule.origin, rule.citation,
+                          fields)
         if len(cache) >= _ENTRY_CACHE:
             cache.clear()
         cache[key] = entry
@@ -213,15 +222,17 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
     deciding = [r for r in matched if r.decides]
     additive = [r for r in matched if not r.decides]
     rs = compiled.ruleset
+    fields = compiled.catalogue.fields
     winner = deciding[0] if deciding else None
     if winner is not None:
         effect = winner.then
-        explained = [_rule_entry(winner, facts, cache)]
+        explained = [_rule_entry(winner, facts, cache, fields)]
     else:
         effect = compiled.default
         explained = [Entry.of(None, "default", -1, effect, [], compiled.default_messages,
-                              rs.default_location.file, rs.default_location.line, rs.key, None)]
-    explained += [_rule_entry(rule, facts, cache) for rule in additive]
+                              rs.default_location.file, rs.default_location.line, rs.key, None,
+                              fields)]
+    explained += [_rule_entry(rule, facts, cache, fields) for rule in additive]
     penalties = [PenaltyDecision(p.party, p.code, p.points, winner.id if winner else "default")
                  for p in effect.penalties]
     steps = list(effect.next_steps)
@@ -235,28 +246,32 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
     assert effect.outcome is not None
     overridden = tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
                        for r in deciding[1:] if winner is not None)
+    platform = compiled.catalogue.platform(
+        compiled.base.name if compiled.base is not None else rs.name)
     return Plan(order, tuple(explained), effect, tuple(penalties), tuple(dict.fromkeys(steps)),
-                overridden, ref, compiled.calendar)
+                overridden, ref, compiled.catalogue.money_paths, platform.zone,
+                platform.calendar, compiled.holidays)
 
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
 
-def _placeholder(path: str, facts: FlatFacts) -> str:
-    """How `{path}` reads in a message: `now` as the evaluation time in WIB, any other fact as
-    `display.show` reads it (timestamps in WIB, amounts as rupiah, absent as a dash)."""
+def _placeholder(path: str, facts: FlatFacts, plan: Plan) -> str:
+    """How `{path}` reads in a message: `now` as the evaluation time in the platform's time
+    zone (WIB for the bundled ones), any other fact as `display.show` reads it (timestamps in
+    that zone, amounts as rupiah, absent as a dash)."""
     if path == "now":
-        return facts.now.astimezone(JAKARTA).isoformat()
-    return show(facts.values.get(path), "—", path.startswith("order.amounts"))
+        return facts.now.astimezone(plan.zone).isoformat()
+    return show(facts.values.get(path), "—", path in plan.money, zone=plan.zone)
 
 
-def _fill(template: _Template, facts: FlatFacts) -> str:
+def _fill(template: _Template, facts: FlatFacts, plan: Plan) -> str:
     """The template with its placeholders' texts; no expression is ever evaluated."""
     paths = template.paths
     if not paths:
         return template.text
     if len(paths) == 1:
-        return template.text.format(_placeholder(paths[0], facts))
-    return template.text.format(*[_placeholder(path, facts) for path in paths])
+        return template.text.format(_placeholder(paths[0], facts, plan))
+    return template.text.format(*[_placeholder(path, facts, plan) for path in paths])
 
 
 def _text(value: Any) -> Any:
@@ -306,8 +321,8 @@ def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, A
 
 
 @lru_cache(maxsize=4096)
-def _due_by(start: date, days: int, calendar: str = DEFAULT_CALENDAR) -> str:
-    return add_business_days(start, days, calendar).isoformat()
+def _due_by(start: date, days: int, calendar: str, holidays: str = DEFAULT_HOLIDAYS) -> str:
+    return add_business_days(start, days, calendar, holidays).isoformat()
 
 
 def effective_instant(effect: Effect, facts: FlatFacts) -> datetime | None:
@@ -323,7 +338,7 @@ def effective_instant(effect: Effect, facts: FlatFacts) -> datetime | None:
     return moment + timedelta(seconds=at.plus) if at.plus else moment
 
 
-def _refund(effect: Effect, facts: FlatFacts, calendar: str = DEFAULT_CALENDAR,
+def _refund(effect: Effect, facts: FlatFacts, plan: Plan,
             effective: datetime | None = None) -> RefundDecision | None:
     refund = effect.refund
     if refund is None:
@@ -337,7 +352,8 @@ def _refund(effect: Effect, facts: FlatFacts, calendar: str = DEFAULT_CALENDAR,
     due = None
     if refund.max_business_days is not None:  # counted from the effective instant, else now
         start = effective if effective is not None else facts.now
-        due = _due_by(start.astimezone(JAKARTA).date(), refund.max_business_days, calendar)
+        due = _due_by(start.astimezone(plan.zone).date(), refund.max_business_days,
+                      plan.calendar, plan.holidays)
     return _refund_decision({"amount": amount, "destination": refund.destination,
                              "min_business_days": refund.min_business_days,
                              "max_business_days": refund.max_business_days, "due_by": due})
@@ -349,12 +365,12 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     for entry in plan.entries:
         if lang:
             template = entry.templates.get(lang)
-            message = {lang: _fill(template, facts)} if template is not None else {}
+            message = {lang: _fill(template, facts, plan)} if template is not None else {}
         elif entry.static_message is not None:
             message = entry.static_message.copy()
         else:
             templates = entry.templates
-            message = {code: _fill(templates[code], facts) for code in entry.languages}
+            message = {code: _fill(templates[code], facts, plan) for code in entry.languages}
         reports, citation = entry.reports, entry.citation
         items.append(_explanation_item({
             "rule": entry.id, "priority": entry.priority, "effect": entry.effect_dict(),
@@ -367,7 +383,7 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     effective = effective_instant(effect, facts) if effect.effective_at else None
     return _decision({
         "order_id": facts.order_id, "ruleset": plan.ref, "outcome": outcome,
-        "refund": _refund(effect, facts, plan.calendar, effective) if effect.refund else None,
+        "refund": _refund(effect, facts, plan, effective) if effect.refund else None,
         "penalties": plan.penalties, "next_steps": plan.next_steps,
         "explanation": tuple(items),
         "evaluated_at": facts.now_isoformat or facts.now.isoformat(),

@@ -212,13 +212,25 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
     app.add_middleware(AccessLog, metrics=metrics)
     _add_error_handlers(app, metrics)
     _add_routes(app, service)
+    if config.playground:  # off unless asked for: docs/playground.md
+        from .playground import add_playground
+        add_playground(app, holder)
+
+    built: dict[str, dict[str, Any]] = {}  # catalogue digest -> document
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        """The document of the catalogue serving now: a reload that changes the policy
+        folder's aturan.yaml changes the Facts schema it shows."""
+        catalogue = holder.policies.catalogue
+        spec = built.get(catalogue.digest)
+        if spec is None:
             spec = get_openapi(title=app.title, version=app.version, routes=app.routes,
                                description=app.description)
-            app.openapi_schema = add_components(spec, config.batch_limit)
-        return app.openapi_schema
+            spec = add_components(spec, config.batch_limit, catalogue)
+            built.clear()  # only the current one is ever asked for
+            built[catalogue.digest] = spec
+        app.openapi_schema = spec
+        return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app

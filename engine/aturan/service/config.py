@@ -17,6 +17,7 @@ ENV_BATCH_LIMIT = "ATURAN_BATCH_LIMIT"
 ENV_WATCH = "ATURAN_WATCH"
 ENV_WATCH_INTERVAL = "ATURAN_WATCH_INTERVAL"
 ENV_SIGHUP = "ATURAN_SIGHUP"
+ENV_PLAYGROUND = "ATURAN_PLAYGROUND"
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,7 @@ class ServiceConfig:
     watch: bool = False
     watch_interval: float = 1.0
     handle_sighup: bool = False
+    playground: bool = False  # serve /playground and /v1/playground/* (docs/playground.md)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -49,7 +51,8 @@ class ServiceConfig:
         return {ENV_RULESETS: str(self.rulesets), ENV_MAX_BODY: str(self.max_body_bytes),
                 ENV_BATCH_LIMIT: str(self.batch_limit), ENV_WATCH: "1" if self.watch else "0",
                 ENV_WATCH_INTERVAL: repr(self.watch_interval),
-                ENV_SIGHUP: "1" if self.handle_sighup else "0"}
+                ENV_SIGHUP: "1" if self.handle_sighup else "0",
+                ENV_PLAYGROUND: "1" if self.playground else "0"}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -64,7 +67,8 @@ class ServiceConfig:
                    batch_limit=_number(env, ENV_BATCH_LIMIT, 1000, int),
                    watch=_flag(env, ENV_WATCH),
                    watch_interval=_number(env, ENV_WATCH_INTERVAL, 1.0, float),
-                   handle_sighup=_flag(env, ENV_SIGHUP))
+                   handle_sighup=_flag(env, ENV_SIGHUP),
+                   playground=_flag(env, ENV_PLAYGROUND))
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):

@@ -22,6 +22,7 @@ from pathlib import Path
 from time import perf_counter
 
 from ..errors import AturanError
+from ..language.project import PROJECT_FILE, project_root
 from ..language.repository import discover
 from ..runtime.evaluate import Policies, load
 
@@ -59,11 +60,15 @@ class _Generation:
 
 
 def snapshot(root: Path) -> Snapshot:
-    """(file, mtime in ns, size) of every ruleset file: what `--watch` compares between polls."""
+    """(file, mtime in ns, size) of every ruleset file and of the policy folder's project file
+    (`aturan.yaml`): what `--watch` compares between polls."""
     try:
-        files = discover([root])
+        files = [p for p, _ in discover([root])]
+        project = project_root(root)
+        if project is not None:
+            files.append(project / PROJECT_FILE)
         return tuple(sorted((str(path), stat.st_mtime_ns, stat.st_size)
-                            for path, stat in ((p, p.stat()) for p, _ in files)))
+                            for path, stat in ((p, p.stat()) for p in files)))
     except (OSError, ValueError):  # folder gone, or a file removed between listing and stat
         return None
 

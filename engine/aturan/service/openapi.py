@@ -1,5 +1,7 @@
 """The OpenAPI document of the decision service, whose facts and decision schemas are the
-project's own `schemas/*.schema.json`, loaded at run time rather than copied into pydantic models.
+project's own `schemas/*.schema.json`, loaded at run time rather than copied into pydantic models;
+the facts schema is the served policy folder's effective one (its catalogue's), with the
+platforms and facts its aturan.yaml adds.
 
 A JSON Schema file keeps its shared pieces under `$defs` and points at them with `#/$defs/…`;
 inside an OpenAPI document `#` is the document root, so each file's `$defs` become components
@@ -10,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..language.catalogue import Catalogue, bundled_catalogue
 from ..resources import load_schema
 
 SCHEMAS = {"Facts": "facts", "Decision": "decision"}
@@ -28,11 +31,13 @@ def _reroot(node: Any, prefix: str) -> Any:
     return node
 
 
-def project_components() -> dict[str, Any]:
-    """`Facts`, `Decision` and their `$defs`, as OpenAPI 3.1 component schemas."""
+def project_components(catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """`Facts` (the catalogue's effective schema), `Decision` and their `$defs`, as OpenAPI 3.1
+    component schemas."""
+    catalogue = catalogue or bundled_catalogue()
     components: dict[str, Any] = {}
     for component, stem in SCHEMAS.items():
-        schema = copy.deepcopy(load_schema(stem))
+        schema = copy.deepcopy(catalogue.facts_schema if stem == "facts" else load_schema(stem))
         schema.pop("$schema", None)
         schema.pop("$id", None)  # an $id would make `#/components/...` resolve against the file
         defs = schema.pop("$defs", {})
@@ -46,7 +51,7 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def service_components(batch_limit: int) -> dict[str, Any]:
+def service_components(batch_limit: int, catalogue: Catalogue | None = None) -> dict[str, Any]:
     """The project's schemas plus the three shapes only the HTTP API has."""
     error = {
         "type": "object", "required": ["errors", "kind"],
@@ -66,7 +71,7 @@ def service_components(batch_limit: int) -> dict[str, Any]:
             "status": {"type": "integer", "description": "In a batch slot: the status this item "
                                                          "would have had on its own."}}}
     return {
-        **project_components(),
+        **project_components(catalogue),
         "Error": error,
         "BatchRequest": {"type": "object", "required": ["items"], "additionalProperties": False,
                          "properties": {"items": {"type": "array", "maxItems": batch_limit,
@@ -90,7 +95,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: json_body("Error", meaning[status]) for status in statuses}
 
 
-def add_components(spec: dict[str, Any], batch_limit: int) -> dict[str, Any]:
+def add_components(spec: dict[str, Any], batch_limit: int,
+                   catalogue: Catalogue | None = None) -> dict[str, Any]:
     spec.setdefault("components", {}).setdefault("schemas", {}).update(
-        service_components(batch_limit))
+        service_components(batch_limit, catalogue))
     return spec

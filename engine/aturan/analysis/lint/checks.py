@@ -70,7 +70,8 @@ def _matched(decision: Any) -> set[str]:
 def _without(t: Target, facts: dict[str, Any], index: int) -> Any:
     """The decision with rule `index` removed: the engine's fired rules less that one, combined."""
     flat, fired = t.evaluator.fired(facts, t.ruleset, t.base)
-    return combine(compile_ruleset(t.ruleset, t.base), flat, [k for k in fired if k != index])
+    return combine(compile_ruleset(t.ruleset, t.base, t.space.catalogue), flat,
+                   [k for k in fired if k != index])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,12 +139,14 @@ def _core(t: Target, rule: Rule) -> tuple[list[Atom], list[Any]]:
     relations = [r for r in t.space.coupled.relations]
     for r in list(relations):
         trial_r = [x for x in relations if x is not r]
-        space = Space(build_axes(atoms + constraint_atoms(constraints)), constraints, trial_r)
+        space = Space(build_axes(atoms + constraint_atoms(constraints), t.space.catalogue),
+                      constraints, t.space.catalogue, trial_r)
         if empty(space, relaxed):
             relations = trial_r
     for c in list(constraints):
         trial = [x for x in constraints if x is not c]
-        space = Space(build_axes(atoms + constraint_atoms(trial)), trial, relations)
+        space = Space(build_axes(atoms + constraint_atoms(trial), t.space.catalogue), trial,
+                      t.space.catalogue, relations)
         if empty(space, relaxed):
             constraints = trial
     return core, [c for c in dict.fromkeys(constraints)

@@ -97,11 +97,15 @@ class Target:
         self.ruleset = ruleset
         self.base = base
         self.rules: tuple[Rule, ...] = merge(ruleset, base)
-        self.platform = platform_of(ruleset)
-        self.space = Space.for_rules([self.rules], self.platform)
+        catalogue = evaluator.catalogue
+        self.platform = platform_of(ruleset, catalogue)
+        self.space = Space.for_rules([self.rules], self.platform, catalogue=catalogue)
         self.regions = [self.space.region(r.when) for r in self.rules]
         self.evaluator = evaluator
-        self.anchor = anchor_for([ruleset] + ([base] if base else []))
+        # the platform a witness is an order of: the ruleset's, else any one the folder has
+        self.witness_platform = self.platform or catalogue.default_platform
+        self.anchor = anchor_for([ruleset] + ([base] if base else []),
+                                 catalogue.platform(self.witness_platform).zone)
         self.max_gaps = max_gaps
         self.order = sorted((i for i, r in enumerate(self.rules) if r.decides),
                             key=lambda i: (-self.rules[i].priority, i))
@@ -135,7 +139,7 @@ class Target:
     def witness(self, point: dict[str, Any], matters: Sequence[str]
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
         """A complete facts document for a point, and its fields that matter."""
-        facts = realise(self.space, point, self.anchor, self.platform or "tiktok_shop")
+        facts = realise(self.space, point, self.anchor, self.witness_platform)
         return facts, fields_of(point, matters, facts)
 
     def decide(self, facts: dict[str, Any]) -> Any:

@@ -17,7 +17,7 @@ from ...errors import AturanError
 from ...language.model import RulesetVersion, Silence
 from ...language.repository import RulesetCollection
 from ...runtime.evaluate import Policies
-from ...runtime.facts import flatten_facts
+from ...runtime.facts import FactsReader, flatten_facts
 from ...runtime.selection import select
 from ..witness import Evaluator
 from . import checks  # noqa: F401 - importing it registers the checks
@@ -37,14 +37,14 @@ def targets_of(collection: RulesetCollection
 
 
 def load_orders(targets: Sequence[Target], collection: RulesetCollection,
-                documents: Iterable[Any]) -> int:
+                documents: Iterable[Any], reader: FactsReader | None = None) -> int:
     """Place each real order in the target the evaluator would select for it; return how many
     could not be used (invalid facts or no ruleset in force)."""
     by_key = {(t.ruleset.key, t.base.key if t.base else None): t for t in targets}
     skipped = 0
     for doc in documents:
         try:
-            flat = flatten_facts(doc)
+            flat = flatten_facts(doc, reader)
             chosen, base = select(collection, flat)
         except AturanError:  # invalid facts, no version in force: counted, not fatal
             skipped += 1
@@ -125,6 +125,7 @@ def lint_collection(policies: Policies, collection: RulesetCollection | None = N
     collection = collection or policies.collection
     evaluator = Evaluator(policies)
     targets = [Target(rs, base, evaluator, max_gaps) for rs, base in targets_of(collection)]
-    skipped = load_orders(targets, collection, orders) if orders is not None else 0
+    skipped = (load_orders(targets, collection, orders, policies.facts_reader)
+               if orders is not None else 0)
     findings = [f for t in targets for f in lint_target(t, codes)]
     return sorted(findings, key=Finding.sort_key), skipped
