@@ -220,7 +220,7 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
             item["delivered"] = draw.chance(50)
         items.append(item)
     item_sum = sum(i["quantity"] * i["unit_price"] for i in items)
-    shipping = draw.choice((0, 9_000, 12_000))
+    shipping = draw.choice((0, 9_000, 12_000, 12_345, 9_005))  # 10% of the last: rounded
     discount = draw.choice((0, 0, 5_000, item_sum + shipping))
     discount = min(discount, item_sum + shipping)
 
@@ -255,7 +255,7 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
                 "deadline_at": _maybe(draw, present(status == "unpaid" or draw.chance(20)), stamp),
             },
             "amounts": {"items": item_sum, "shipping": shipping, "discount": discount,
-                        "total": item_sum + shipping - discount},
+                        "total": item_sum + shipping - discount, **_split(draw, discount)},
             "items": items,
             "seller": {"id": "S-1", "policy": target.policy},
             "fulfillment": fulfillment,
@@ -280,12 +280,29 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
 _AMOUNT_PATHS = ("items", "shipping", "discount", "total")
 
 
+def _split(draw: Draw, discount: int) -> dict[str, int]:
+    """Sometimes who funds the discount: seller and platform parts, or one of them."""
+    if not draw.chance(35):
+        return {}
+    part = draw.integer(0, discount)
+    way = draw.choice(("both", "seller", "platform"))
+    if way == "both":
+        return {"seller_discount": part, "platform_discount": discount - part}
+    return {f"{way}_discount": part}
+
+
 def settle_amounts(facts: dict[str, Any], aimed: set[str]) -> None:
     """Make the amounts add up again after goals set some of them (facts validation refuses
     orders whose sums do not hold, language/consistency.py): the values a goal set stay, the
     others follow, and the order lines are re-priced to sum to `items`."""
     order = facts["order"]
     amounts = order["amounts"]
+    seller, platform = amounts.get("seller_discount"), amounts.get("platform_discount")
+    if seller is not None and platform is not None:  # the parts make the discount
+        amounts["discount"] = seller + platform
+        aimed = aimed | {"order.amounts.discount"}
+    elif seller is not None or platform is not None:
+        amounts["discount"] = max(amounts["discount"], seller or platform or 0)
     fixed = {k for k in _AMOUNT_PATHS if f"order.amounts.{k}" in aimed}
     lines = order["items"]
     if "items" not in fixed:
@@ -302,7 +319,8 @@ def settle_amounts(facts: dict[str, Any], aimed: set[str]) -> None:
         if gap:  # every other amount was set too: the total gives way
             amounts["total"] -= gap
     else:
-        amounts["discount"] = min(amounts["discount"], amounts["items"] + amounts["shipping"])
+        if amounts["discount"] > amounts["items"] + amounts["shipping"]:  # shipping makes up
+            amounts["shipping"] = amounts["discount"] - amounts["items"]
         amounts["total"] = amounts["items"] + amounts["shipping"] - amounts["discount"]
     if amounts["items"] != sum(i["quantity"] * i["unit_price"] for i in lines):
         # one unit carries the whole amount; the units and product types stay as they were
@@ -314,6 +332,13 @@ def settle_amounts(facts: dict[str, Any], aimed: set[str]) -> None:
         for line in lines:
             line["unit_price"] = 0
         single["unit_price"] = amounts["items"]
+    seller, platform = amounts.get("seller_discount"), amounts.get("platform_discount")
+    if seller is not None and platform is not None and seller + platform != amounts["discount"]:
+        amounts["seller_discount"] = min(seller, amounts["discount"])
+        amounts["platform_discount"] = amounts["discount"] - amounts["seller_discount"]
+    for key in ("seller_discount", "platform_discount"):
+        if key in amounts and (seller is None or platform is None):
+            amounts[key] = min(amounts[key], amounts["discount"])
 
 
 _NEGATED = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",
@@ -344,7 +369,8 @@ _ABSENT_BY = {"order.payment.paid_at": "null", "order.payment.deadline_at": "nul
               "order.fulfillment.delivered_at": "null",
               "order.fulfillment.awaiting_collection_at": "null",
               "request.seller_response.decision": "parent", "request.seller_response.at": "parent",
-              "request.seller_response.reason": "drop"}
+              "request.seller_response.reason": "drop",
+              "order.amounts.seller_discount": "drop", "order.amounts.platform_discount": "drop"}
 
 
 def _other(draw: Draw, path: str, excluded: Sequence[Any]) -> Any:

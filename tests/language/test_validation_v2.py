@@ -104,3 +104,79 @@ def test_requires_present_reads_all_any_and_not():
     assert requires_present(Not(absent), fact)
     assert not requires_present(Not(tested), fact)  # not(within) admits an absent answer
     assert requires_present(Not(AnyOf((absent, other))), fact)
+
+
+# ---- refund amounts --------------------------------------------------------------------------
+
+PAID = "        - { fact: order.status, eq: paid }"
+
+
+def refund(amount: str, extra: str = "") -> str:
+    return (f"      outcome: approved\n      refund:\n        amount: {amount}\n"
+            f"        destination: original_method{extra}")
+
+
+@pytest.mark.parametrize("when, amount, codes", [
+    pytest.param(PAID, "{ min: [order.amounts.items, order.amounts.total] }", [], id="min-total"),
+    pytest.param(PAID, "{ max: [0, { sub: [order.amounts.total, order.amounts.shipping] }] }", [],
+                 id="items-only-spelt-out"),
+    pytest.param(PAID, "{ percent: 50, of: order.amounts.total, round: up }", [], id="half"),
+    pytest.param(PAID, "{ add: [order.amounts.items, order.amounts.shipping] }",
+                 ["amount-above-paid"], id="items-and-shipping-above-a-discounted-total"),
+    pytest.param(PAID, "order.amounts.items", ["amount-above-paid"], id="items-above-total"),
+    pytest.param(PAID, "{ sub: [order.amounts.total, 5000] }", ["amount-may-be-negative"],
+                 id="negative"),
+    pytest.param(PAID, "{ add: [order.amounts.total, { percent: 1, of: order.amounts.total }] }",
+                 ["amount-above-paid"], id="a-percent-on-top"),
+    pytest.param(PAID, "{ max: [0, { sub: [order.amounts.total, order.amounts.seller_discount] }] }",
+                 ["amount-may-be-absent"], id="seller-discount-may-be-absent"),
+    pytest.param(PAID + "\n        - { fact: order.amounts.seller_discount, exists: true }",
+                 "{ max: [0, { sub: [order.amounts.total, order.amounts.seller_discount] }] }", [],
+                 id="seller-discount-tested"),
+    pytest.param(PAID, "derived.item_count", ["bad-amount"], id="not-money"),
+    pytest.param(PAID, "order.amounts.tip", ["unknown-fact"], id="unknown"),
+    pytest.param(PAID, "{ percent: 150, of: order.amounts.total }", ["schema"], id="percent-150"),
+    pytest.param(PAID, "{ add: [order.amounts.total] }", ["schema"], id="add-of-one"),
+    pytest.param(PAID, "-5", ["schema"], id="negative-literal"),
+])
+def test_a_refund_amount_is_typed_and_never_above_what_was_paid(tmp_path, when, amount, codes):
+    assert codes_of(tmp_path, when, refund(amount)) == codes
+
+
+def test_the_refusal_shows_an_order_where_the_amount_goes_wrong(tmp_path):
+    text = HEADER % (PAID, refund("{ add: [order.amounts.items, order.amounts.shipping] }"))
+    with pytest.raises(RulesetError) as raised:
+        aturan.load(write_ruleset(tmp_path, text, name="tiktok_shop"))
+    [problem] = raised.value.diagnostics
+    assert problem.message.startswith("the refund amount (order.amounts.items + "
+                                      "order.amounts.shipping) can be more than what was paid")
+    assert "discount Rp" in problem.message  # the example order has a discount
+    assert "min: [..., order.amounts.total]" in problem.hint
+    assert problem.location.line == 20  # the `amount:` line
+
+
+def test_evaluation_is_integer_arithmetic_with_declared_rounding():
+    from aturan.language.amounts import evaluate, parse, round_percent
+    assert [round_percent(10, 10005, r) for r in ("down", "up", "half_up")] == [1000, 1001, 1001]
+    assert [round_percent(10, 10004, r) for r in ("down", "up", "half_up")] == [1000, 1001, 1000]
+    assert round_percent(33, 1, "up") == 1 and round_percent(33, 1, "down") == 0
+    tree = {"max": [0, {"sub": ["order.amounts.total", {"percent": 10,
+                                                          "of": "order.amounts.shipping",
+                                                          "round": "half_up"}]}]}
+    values = {"order.amounts.total": 230005, "order.amounts.shipping": 10005}
+    assert evaluate(parse(tree), values.__getitem__) == 229004
+    assert evaluate(parse(tree), {"order.amounts.total": 0, "order.amounts.shipping": 10}
+                    .__getitem__) == 0
+
+
+def test_canonical_forms_compare_formulas_not_their_spelling():
+    from aturan.language.amount_check import label
+    assert label("full") == label("paid") == label("order.amounts.total") == "total"
+    assert label({"add": ["order.amounts.items", "order.amounts.shipping",
+                          {"sub": [0, "order.amounts.discount"]}]}) == "total"
+    assert label("items_only") == label({"max": [0, {"sub": ["order.amounts.total",
+                                                             "order.amounts.shipping"]}]})
+    assert label({"min": ["order.amounts.items", "order.amounts.total"]}) == label(
+        {"min": ["order.amounts.total", "order.amounts.items"]})
+    assert label({"percent": 50, "of": "order.amounts.total"}) != label(
+        {"percent": 50, "of": "order.amounts.total", "round": "up"})

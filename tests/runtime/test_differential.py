@@ -191,7 +191,36 @@ def _public_holidays_only(monkeypatch) -> None:
         original(start, days, calendar, "public")))
 
 
+def _half_up_as_down(monkeypatch) -> None:
+    """A percentage rounded down whatever the rule declares."""
+    from aturan.language import amounts
+    original = amounts.round_percent
+    monkeypatch.setattr(amounts, "round_percent", lambda percent, value, rounding: original(
+        percent, value, "down"))
+
+
+def _min_as_max(monkeypatch) -> None:
+    """`max` read as `min` by the amount interpreter."""
+    from aturan.language import amounts
+    original = amounts.evaluate
+
+    def broken(expr: Any, value: Any) -> Any:
+        if isinstance(expr, amounts.Combine) and expr.op == "max":
+            return min(original(a, value) for a in expr.args)
+        return original(expr, value)
+    monkeypatch.setattr(amounts, "evaluate", broken)
+
+
+def _paid_only_ignored(monkeypatch) -> None:
+    """An expression refunded on unpaid orders too."""
+    from aturan.language.model import Refund
+    monkeypatch.setattr(Refund, "paid_only", property(lambda self: self.amount == "paid"))
+
+
 @pytest.mark.parametrize("breakage", [
+    pytest.param(_half_up_as_down, id="percent-rounding-ignored"),
+    pytest.param(_min_as_max, id="max-as-min"),
+    pytest.param(_paid_only_ignored, id="paid_only-ignored"),
     pytest.param(_plus_ignored, id="effective_at-plus-ignored"),
     pytest.param(_due_from_now, id="due-date-from-now"),
     pytest.param(_public_holidays_only, id="joint-leave-ignored"),

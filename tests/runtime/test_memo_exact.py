@@ -215,10 +215,13 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
     if effect.effective_at is not None:
         effective = (facts.values[effect.effective_at.fact]
                      + timedelta(seconds=effect.effective_at.plus))
-    if effect.refund and not (effect.refund.amount == "paid" and unpaid):
+    if effect.refund and not (effect.refund.paid_only and unpaid):
         total = facts.values["order.amounts.total"]
-        amount = total if effect.refund.amount in ("full", "paid") else max(
-            0, total - facts.values["order.amounts.shipping"])
+        if effect.refund.expression is not None:  # language v2: an amount expression
+            amount = oracle_amount(effect.refund.amount_tree(), facts.values)
+        else:
+            amount = total if effect.refund.amount in ("full", "paid") else max(
+                0, total - facts.values["order.amounts.shipping"])
         due = None
         if effect.refund.max_business_days is not None:
             due = add_business_days((effective or facts.now).astimezone(JAKARTA).date(),
@@ -237,6 +240,24 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         overridden=tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
                          for r in deciding[1:] if winner is not None),
         effective_at=None if effective is None else effective.isoformat())
+
+
+def oracle_amount(tree: Any, values: dict[str, Any]) -> int:
+    """A refund amount expression's value, read from its tree (language v2)."""
+    from fractions import Fraction
+    from math import ceil, floor
+    if isinstance(tree, int):
+        return tree
+    if isinstance(tree, str):
+        return values[tree]
+    if "percent" in tree:
+        exact = Fraction(tree["percent"]) * oracle_amount(tree["of"], values) / 100
+        return {"down": floor(exact), "up": ceil(exact),
+                "half_up": floor(exact + Fraction(1, 2))}[tree.get("round", "down")]
+    [(op, args)] = tree.items()
+    got = [oracle_amount(a, values) for a in args]
+    return {"add": sum(got), "sub": got[0] - sum(got[1:]), "min": min(got),
+            "max": max(got)}[op]
 
 
 def oracle_decide(policies: aturan.Policies, facts: dict[str, Any],

@@ -69,7 +69,7 @@ def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
                 split += [(b, adds) for b in subtract_all([box], region)]
             items = split
         for box, adds in items:
-            if effect.refund is not None and effect.refund.amount == "paid":
+            if effect.refund is not None and effect.refund.paid_only:
                 for paid, mask in ((True, box[paid_axis] & ~absent),
                                    (False, box[paid_axis] & absent)):
                     if mask:

@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
+from fractions import Fraction
 from functools import cache
+from math import ceil, floor
 from typing import Any
 
 import holidays
@@ -33,7 +35,7 @@ from ..language.model import (
     format_duration,
 )
 from ..runtime.compiler import CompiledRuleset
-from ..runtime.decision import Decision
+from ..runtime.decision import Decision, RefundDecision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
 from ..suggest import did_you_mean
@@ -283,10 +285,36 @@ def business_days_after(start: date, days: int, country: str, kinds: str) -> dat
     return day
 
 
+def amount_of(tree: Any, facts: dict[str, Any]) -> int:
+    """A refund amount expression read from its tree as written (docs/authoring.md): its own
+    reading, not `language.amounts.evaluate`."""
+    if isinstance(tree, int):
+        return tree
+    if isinstance(tree, str):
+        value = lookup(facts, tree)
+        assert isinstance(value, int), f"{tree} is not an amount of this order"
+        return value
+    if "percent" in tree:
+        exact = Fraction(tree["percent"] * amount_of(tree["of"], facts), 100)
+        rounding = tree.get("round", "down")
+        if rounding == "down":
+            return floor(exact)
+        if rounding == "up":
+            return ceil(exact)
+        return floor(exact + Fraction(1, 2))  # half_up
+    (op, args), = tree.items()
+    values = [amount_of(arg, facts) for arg in args]
+    if op == "add":
+        return sum(values)
+    if op == "sub":
+        return values[0] - sum(values[1:])
+    return min(values) if op == "min" else max(values)
+
+
 def _with_own_effects(decision: Decision, compiled: CompiledRuleset,
                       facts: dict[str, Any]) -> Decision:
     """The decision with the parts of the winning effect that depend on fact values worked out
-    by this module: when it takes effect and the refund's due date."""
+    by this module: when it takes effect, whether there is a refund, its amount and due date."""
     winner = decision.explanation[0].rule if decision.explanation else "default"
     rule = next((r for r in compiled.rules if r.id == winner), None)
     effect = rule.then if rule is not None and winner != "default" else compiled.default
@@ -294,17 +322,32 @@ def _with_own_effects(decision: Decision, compiled: CompiledRuleset,
     if effect.effective_at is not None:
         text = lookup(facts, effect.effective_at.fact)
         effective = _moment(text) + timedelta(seconds=effect.effective_at.plus)
-    refund = decision.refund
-    if refund is not None and effect.refund is not None and (
-            effect.refund.max_business_days is not None):
-        start = effective if effective is not None else _moment(
-            facts.get("now") or facts["request"]["at"])
-        platform = compiled.catalogue.platform(
-            compiled.base.name if compiled.base is not None else compiled.ruleset.name)
-        due = business_days_after(start.astimezone(platform.zone).date(),
-                                  effect.refund.max_business_days, platform.calendar,
-                                  compiled.holidays)
-        refund = replace(refund, due_by=due.isoformat())
+    refund = None
+    spec = effect.refund
+    paid = lookup(facts, "order.payment.paid_at") is not ABSENT
+    # only when paid: `paid`, and an expression unless it says `paid_only: false`
+    paid_only = spec is not None and (
+        spec.amount == "paid" if spec.expression is None else spec.paid_only_flag)
+    if spec is not None and (paid or not paid_only):
+        amounts = facts["order"]["amounts"]
+        tree = spec.amount_tree()
+        if tree in ("full", "paid"):
+            amount = amounts["total"]
+        elif tree == "items_only":
+            amount = max(0, amounts["total"] - amounts["shipping"])
+        else:
+            amount = amount_of(tree, facts)
+        due = None
+        if spec.max_business_days is not None:
+            start = effective if effective is not None else _moment(
+                facts.get("now") or facts["request"]["at"])
+            platform = compiled.catalogue.platform(
+                compiled.base.name if compiled.base is not None else compiled.ruleset.name)
+            due = business_days_after(start.astimezone(platform.zone).date(),
+                                      spec.max_business_days, platform.calendar,
+                                      compiled.holidays).isoformat()
+        refund = RefundDecision(amount, spec.destination, spec.min_business_days,
+                                spec.max_business_days, due)
     return replace(decision, refund=refund,
                    effective_at=None if effective is None else effective.isoformat())
 

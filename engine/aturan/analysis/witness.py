@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..language import linear
+from ..language.amount_check import label as amount_label
 from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.consistency import RELATIONS
 from ..language.display import JAKARTA
@@ -329,10 +330,9 @@ def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
     additive = list(additive)
     refund = None
     r = winner.refund
-    if r is not None and not (r.amount == "paid" and not paid):
-        kind = "items_only" if r.amount == "items_only" else "total"
-        refund = _timing((kind, r.destination, r.min_business_days, r.max_business_days),
-                         holidays)
+    if r is not None and not (r.paid_only and not paid):
+        refund = _timing((amount_label(r.amount_tree()), r.destination, r.min_business_days,
+                          r.max_business_days), holidays)
     penalties = [(p.party, p.code, p.points) for e in [winner] + additive for p in e.penalties]
     steps = {s for e in [winner] + additive for s in e.next_steps}
     assert winner.outcome is not None
@@ -343,10 +343,10 @@ def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
 def verdict_of_decision(decision: Decision, facts: dict[str, Any],
                         holidays: str = DEFAULT_HOLIDAYS) -> Verdict:
     refund = None
-    if decision.refund is not None:
-        amounts = facts["order"]["amounts"]
-        kind = "total" if decision.refund.amount == amounts["total"] else "items_only"
-        refund = _timing((kind, decision.refund.destination, decision.refund.min_business_days,
+    if decision.refund is not None:  # the amount as the deciding rule wrote it
+        declared = decision.explanation[0].effect["refund"]["amount"]
+        refund = _timing((amount_label(declared), decision.refund.destination,
+                          decision.refund.min_business_days,
                           decision.refund.max_business_days), holidays)
     declared = decision.explanation[0].effect.get("effective_at") if decision.explanation \
         else None

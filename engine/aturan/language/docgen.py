@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..resources import bundled_dir, load_schema
+from . import amounts
 from .catalogue import Catalogue, bundled_catalogue
 from .consistency import RELATIONS
 from .model import AllOf, AnyOf, Atom, Condition, Effect, Not, RulesetVersion
@@ -98,6 +99,9 @@ def effects_section() -> list[str]:
         for key, node in defs[name]["properties"].items():
             node = _described(node, defs)
             lines.append(f"| `{name}.{key}` | {_cell(node.get('description', ''))} |")
+    lines.append(f"| *amount expression* | {_cell(defs['amount_expression']['description'])} "
+                 "Validation proves each one never negative and never above "
+                 "`order.amounts.total` for every order whose amounts add up. |")
     kinds = schema["properties"]["holidays"]
     lines += ["", f"**`holidays`** (top level): {_cell(kinds['description'])}", ""]
     return lines
@@ -153,7 +157,11 @@ def _effect_text(effect: Effect) -> str:
     if effect.refund:
         eta = (f", {effect.refund.min_business_days}-{effect.refund.max_business_days} business days"
                if effect.refund.max_business_days is not None else ", no published time")
-        parts.append(f"refund {effect.refund.amount} → {effect.refund.destination}{eta}")
+        amount = (amounts.text(effect.refund.expression) if effect.refund.expression is not None
+                  else effect.refund.amount)
+        paid = (" if paid" if effect.refund.expression is not None and effect.refund.paid_only
+                else "")
+        parts.append(f"refund {amount}{paid} → {effect.refund.destination}{eta}")
     for p in effect.penalties:
         points = f" {p.points} pt" if p.points is not None else ""
         parts.append(f"penalty {p.party}: {p.code}{points}")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import Location, pointer_join
+from . import amounts
 from .loader import SourceDocument
 from .operators import PRESENCE_OPS, TIME_OPS
 
@@ -105,10 +106,27 @@ def atoms_of(condition: Condition) -> list[Atom]:
 
 @dataclass(frozen=True)
 class Refund:
-    amount: str  # full | paid | items_only
+    """`amount` is full | paid | items_only, or "expression" with `expression` set (an
+    integer-rupiah expression, `language/amounts.py`)."""
+
+    amount: str
     destination: str
     min_business_days: int | None = None  # None: the source publishes no refund time
     max_business_days: int | None = None
+    expression: amounts.Expr | None = None
+    paid_only_flag: bool = True  # an expression's `paid_only`
+    location: Location = field(default_factory=Location, compare=False)  # of `amount`
+
+    @property
+    def paid_only(self) -> bool:
+        """No refund when the order was not paid (`order.payment.paid_at` absent)."""
+        if self.expression is not None:
+            return self.paid_only_flag
+        return self.amount == "paid"
+
+    def amount_tree(self) -> Any:
+        """The amount as written: a name or the expression's tree."""
+        return amounts.to_tree(self.expression) if self.expression is not None else self.amount
 
 
 @dataclass(frozen=True)
@@ -153,7 +171,10 @@ class Effect:
         if self.effective_at:
             data["effective_at"] = self.effective_at.to_dict()
         if self.refund:
-            data["refund"] = {"amount": self.refund.amount, "destination": self.refund.destination}
+            data["refund"] = {"amount": self.refund.amount_tree(),
+                              "destination": self.refund.destination}
+            if self.refund.expression is not None and not self.refund.paid_only:
+                data["refund"]["paid_only"] = False
             if self.refund.max_business_days is not None:
                 data["refund"]["eta"] = {"min_business_days": self.refund.min_business_days,
                                          "max_business_days": self.refund.max_business_days}
@@ -275,13 +296,18 @@ def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condi
     return Atom(node["fact"], op, value, loc, node.get("of"))
 
 
-def _effect(node: dict[str, Any]) -> Effect:
+def _effect(node: dict[str, Any], doc: SourceDocument | None = None, pointer: str = ""
+            ) -> Effect:
     refund = None
     if "refund" in node:
         r = node["refund"]
         eta = r.get("eta", {})
-        refund = Refund(r["amount"], r["destination"], eta.get("min_business_days"),
-                        eta.get("max_business_days"))
+        amount, expression = r["amount"], None
+        if amount not in amounts.LEGACY:
+            amount, expression = "expression", amounts.parse(amount)
+        refund = Refund(amount, r["destination"], eta.get("min_business_days"),
+                        eta.get("max_business_days"), expression, r.get("paid_only", True),
+                        doc.location(f"{pointer}/refund/amount") if doc else Location())
     effective = None
     if "effective_at" in node:
         e = node["effective_at"]
@@ -311,7 +337,8 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
     key = f"{tree['ruleset']}@{tree['version']}"
     rules = tuple(
         Rule(id=r["id"], description=r["description"], priority=r["priority"],
-             when=_condition(doc, r["when"], f"/rules/{i}/when"), then=_effect(r["then"]),
+             when=_condition(doc, r["when"], f"/rules/{i}/when"),
+             then=_effect(r["then"], doc, f"/rules/{i}/then"),
              messages=dict(r["explain"]), citation=_citation(r["source"]),
              location=doc.location(f"/rules/{i}"), final=bool(r.get("final", False)), origin=key,
              lint_silence=_silences(doc, r, f"/rules/{i}"))
@@ -323,7 +350,8 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
         effective_until=parse_timestamp(until) if until else None,
         description=tree["description"],
         sources=tuple(c for c in (_citation(s) for s in tree["sources"]) if c),
-        default=_effect(tree["default"]["then"]), default_messages=dict(tree["default"]["explain"]),
+        default=_effect(tree["default"]["then"], doc, "/default/then"),
+        default_messages=dict(tree["default"]["explain"]),
         rules=rules, digest=doc.digest, path=doc.path, location=doc.location(""),
         extends=tree.get("extends"), lint_silence=_silences(doc, tree, ""),
         default_location=doc.location("/default"), holidays=tree.get("holidays"))

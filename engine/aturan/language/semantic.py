@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import Diagnostic, Location
 from ..suggest import did_you_mean
+from . import amount_check
 from .catalogue import Catalogue, FactField, bundled_catalogue
 from .model import (
     PLACEHOLDER,
@@ -210,6 +211,7 @@ def check_ruleset(rs: RulesetVersion, catalogue: Catalogue | None = None) -> lis
             found.extend(check_atom(atom, fields))
         found.extend(_check_effect(rule.then, rule.location, rule.decides))
         found.extend(_check_effective_at(rule.then, rule.location, rule.when, fields))
+        found.extend(_check_amount(rule.then, rule.location, rule.when, fields))
         found.extend(_check_next_steps(rule.then, rule.location, catalogue.next_steps))
         found.extend(check_placeholders(rule.messages, rule.location, fields))
         if rule.final and rs.is_overlay:
@@ -217,6 +219,7 @@ def check_ruleset(rs: RulesetVersion, catalogue: Catalogue | None = None) -> lis
                                     "overlay rule cannot be final", rule.location))
     found.extend(_check_effect(rs.default, rs.location, True, default=True))
     found.extend(_check_effective_at(rs.default, rs.default_location, None, fields))
+    found.extend(_check_amount(rs.default, rs.default_location, None, fields))
     found.extend(_check_next_steps(rs.default, rs.location, catalogue.next_steps))
     found.extend(check_placeholders(rs.default_messages, rs.location, fields))
     found.extend(check_conflicts(rs.rules, fields))
@@ -312,6 +315,21 @@ def _check_effective_at(effect: Effect, location: Location, when: Condition | No
             hint=(f"Add {{ fact: {at.fact}, exists: true }} to the condition."
                   if when is not None else "The default can only use a fact every order has, "
                   "such as request.at."))
+
+
+def _check_amount(effect: Effect, location: Location, when: Condition | None,
+                  fields: Mapping[str, FactField]) -> Iterator[Diagnostic]:
+    """A refund amount expression is typed, present and within what was paid
+    (`language/amount_check.py`)."""
+    refund = effect.refund
+    if refund is None or refund.expression is None:
+        return
+    for problem in amount_check.check(
+            refund.expression, fields,
+            lambda path: when is not None and requires_present(when, path)):
+        yield Diagnostic(problem.code, problem.message,
+                         refund.location if refund.location.line else location,
+                         hint=problem.hint)
 
 
 def check_collection(versions: list[RulesetVersion]) -> list[Diagnostic]:

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import Diagnostic, Location, SelectionError
+from ..language.amounts import facts_of as amount_facts
 from ..language.catalogue import Catalogue, FactField, bundled_catalogue
-from ..language.model import TIME_OPS, AllOf, Atom, Condition, atoms_of
+from ..language.model import TIME_OPS, AllOf, Atom, Condition, Rule, atoms_of
 from ..language.repository import RulesetCollection
 from ..suggest import did_you_mean
 
@@ -43,7 +44,9 @@ DELIVERED = ("delivered", "completed", "returned")
 OFFSETS = ((timezone(timedelta(hours=7)), 85), (timezone(timedelta(hours=8)), 10),
            (timezone(timedelta(hours=9)), 5))
 INT_PATHS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
-             "order.amounts.total", "derived.item_count")
+             "order.amounts.total", "derived.item_count", "order.amounts.seller_discount",
+             "order.amounts.platform_discount")
+SPLIT = ("order.amounts.seller_discount", "order.amounts.platform_discount")
 # which timestamps a status has, so an edge on a fact picks an order that has it
 EVENT_STATUSES = {
     "order.payment.paid_at": tuple(s for s in STATUS_WEIGHTS if s != "unpaid"),
@@ -79,6 +82,8 @@ class SamplePlan:
     overlays: tuple[tuple[str, datetime, datetime], ...]  # a name and when it can decide
     sweep: tuple[dict[str, Any], ...]  # forced choices for the first orders
     catalogue: Catalogue = field(default_factory=bundled_catalogue)  # the folder's
+    # the rules read the split of the discount (language v2): draw seller/platform parts
+    split: bool = False
 
 
 def _siblings(condition: Condition) -> list[tuple[Atom, tuple[Atom, ...]]]:
@@ -131,9 +136,20 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
     live = tuple((rs.name, max(rs.effective_from, base.effective_from), min(
         rs.effective_until or _FAR, base.effective_until or _FAR)) for rs in overlays
         for base in collection.bases_for(rs))
+    split = any(f in SPLIT for rs in versions + overlays for rule in rs.rules
+                for f in _facts_read(rule))
     return SamplePlan(platform, windows, tuple(boundaries), tuple(edges.values()),
                       tuple(span for span in live if span[1] < span[2]), tuple(sweep),
-                      catalogue)
+                      catalogue, split)
+
+
+def _facts_read(rule: Rule) -> set[str]:
+    """The facts a rule's condition and refund amount read."""
+    found = {f for atom in atoms_of(rule.when) for f in atom.facts}
+    refund = rule.then.refund
+    if refund is not None and refund.expression is not None:
+        found.update(amount_facts(refund.expression))
+    return found
 
 
 def _targets(atom: Atom, fields: Mapping[str, FactField] | None = None) -> list[int]:
@@ -343,7 +359,7 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
             _push_back(ages, events, "order.placed_at", ship_by_age)
 
     items = _items(draw)
-    amounts = _amounts(rng, items, edge)
+    amounts = _amounts(rng, items, edge, plan.split)
     response = None
     if answered:
         decision = draw.pick("request.seller_response.decision", ("approve", "reject"))
@@ -461,7 +477,8 @@ def _items(draw: _Draw) -> list[dict[str, Any]]:
     return items
 
 
-def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None) -> dict[str, int]:
+def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None,
+             split: bool = False) -> dict[str, int]:
     if edge is not None and edge.fact == "derived.item_count":
         items[:] = items[:1]
         items[0]["quantity"] = max(1, edge.target)
@@ -478,8 +495,21 @@ def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None)
             shipping = edge.target
         elif edge.fact == "order.amounts.discount":
             discount = min(edge.target, subtotal + shipping)
-    return {"items": subtotal, "shipping": shipping, "discount": discount,
-            "total": subtotal + shipping - discount}
+        elif edge.fact in SPLIT:
+            discount = min(max(discount, edge.target), subtotal + shipping)
+    found = {"items": subtotal, "shipping": shipping, "discount": discount,
+             "total": subtotal + shipping - discount}
+    if split and (discount or rng.random() < 0.3):  # who funds the discount, in one of 3 ways
+        part = min(edge.target, discount) if edge is not None and edge.fact in SPLIT else (
+            rng.randint(0, discount))
+        way = rng.choice(("both", "seller", "platform"))
+        if edge is not None and edge.fact in SPLIT:
+            way = "seller" if edge.fact == SPLIT[0] else "platform"
+        if way in ("both", "seller"):
+            found["seller_discount"] = part
+        if way in ("both", "platform"):
+            found["platform_discount"] = discount - part if way == "both" else part
+    return found
 
 
 def _overlay(plan: SamplePlan, rng: random.Random, at: datetime) -> str | None:

@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
+from ..errors import Diagnostic, EngineError
+from ..language import amounts
 from ..language.catalogue import BUNDLED_CALENDAR, FactField, bundled_catalogue
 from ..language.display import JAKARTA, show
 from ..language.model import (
@@ -338,17 +340,31 @@ def effective_instant(effect: Effect, facts: FlatFacts) -> datetime | None:
     return moment + timedelta(seconds=at.plus) if at.plus else moment
 
 
+def refund_amount(expression: amounts.Expr, values: dict[str, Any], total: int) -> int:
+    """An amount expression for one order (`language/amounts.evaluate`). Validation proves it
+    is never negative nor above what was paid; a value outside means a bug, never a refund."""
+    amount = amounts.evaluate(expression, values.__getitem__)
+    if not 0 <= amount <= total:
+        raise EngineError(Diagnostic(
+            "refund-out-of-range", f"the refund amount {amounts.text(expression)} came to "
+            f"{amount} on an order of {total}; validation should have refused it"))
+    return amount
+
+
 def _refund(effect: Effect, facts: FlatFacts, plan: Plan,
             effective: datetime | None = None) -> RefundDecision | None:
     refund = effect.refund
     if refund is None:
         return None
     values = facts.values
-    if refund.amount == "paid" and "order.payment.paid_at" not in values:
+    if refund.paid_only and "order.payment.paid_at" not in values:
         return None  # nothing was paid (unpaid, or cash on delivery)
     total = values["order.amounts.total"]
-    amount = total if refund.amount in ("full", "paid") else max(
-        0, total - values["order.amounts.shipping"])
+    if refund.expression is not None:
+        amount = refund_amount(refund.expression, values, total)
+    else:
+        amount = total if refund.amount in ("full", "paid") else max(
+            0, total - values["order.amounts.shipping"])
     due = None
     if refund.max_business_days is not None:  # counted from the effective instant, else now
         start = effective if effective is not None else facts.now
