@@ -269,6 +269,10 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
     }
     if draw.chance(80):
         facts["request"]["seller_response"] = response
+    if draw.chance(25):  # a request for some units of some lines
+        chosen = [i for i in items if draw.chance(60)] or [items[0]]
+        facts["request"]["items"] = [{"sku": i["sku"], "quantity": draw.integer(1, i["quantity"])}
+                                     for i in chosen]
     if now_given:
         facts["now"] = rfc3339(now, draw)
     for goal in goals:
@@ -327,7 +331,7 @@ def settle_amounts(facts: dict[str, Any], aimed: set[str]) -> None:
         single = next((line for line in lines if line["quantity"] == 1), None)
         if single is None:
             lines[0]["quantity"] -= 1
-            single = {**lines[0], "sku": "SPLIT", "quantity": 1}
+            single = {**lines[0], "sku": f"SPLIT-{len(lines)}", "quantity": 1}
             lines.append(single)
         for line in lines:
             line["unit_price"] = 0
@@ -483,7 +487,8 @@ def _aim_derived(draw: Draw, facts: dict[str, Any], goal: Atom) -> None:
     if goal.fact in _DERIVED_TYPES:
         kind = _DERIVED_TYPES[goal.fact]
         if wanted:
-            items.append({"sku": "AIM", "product_type": kind, "quantity": 1, "unit_price": 0})
+            items.append({"sku": f"AIM-{len(items)}", "product_type": kind, "quantity": 1,
+                          "unit_price": 0})
         else:
             for item in items:
                 if item["product_type"] == kind:
@@ -491,12 +496,57 @@ def _aim_derived(draw: Draw, facts: dict[str, Any], goal: Atom) -> None:
                     item.pop("delivered", None)
     elif goal.fact == "derived.digital_delivered":
         if wanted:
-            items.append({"sku": "AIM", "product_type": "digital", "quantity": 1,
+            items.append({"sku": f"AIM-{len(items)}", "product_type": "digital", "quantity": 1,
                           "unit_price": 0, "delivered": True})
         else:
             for item in items:
                 if item["product_type"] == "digital":
                     item["delivered"] = False
+    elif goal.fact.startswith("derived.request."):
+        _aim_request(draw, facts, goal.fact[len("derived.request."):], wanted)
+
+
+def _aim_request(draw: Draw, facts: dict[str, Any], name: str, wanted: bool) -> None:
+    """request.items made to give derived.request.<name> the wanted truth value."""
+    items = facts["order"]["items"]
+    request = facts["request"]
+    if name == "whole_order":
+        if wanted:
+            request.pop("items", None)
+            return
+        if sum(i["quantity"] for i in items) < 2:
+            items.append({"sku": f"AIM-{len(items)}", "product_type": "regular", "quantity": 1,
+                          "unit_price": 0})
+        keep = items[:-1] if len(items) > 1 else []
+        request["items"] = [{"sku": i["sku"], "quantity": i["quantity"]} for i in keep] or [
+            {"sku": items[0]["sku"], "quantity": items[0]["quantity"] - 1}]
+        return
+    family, _, kind = name.partition(".")
+    asked = request.get("items") or [{"sku": i["sku"], "quantity": i["quantity"]} for i in items]
+    by_sku = {i["sku"]: i for i in items}
+    if wanted:
+        line = next((i for i in items if i["product_type"] == kind), None)
+        if line is None:
+            line = {"sku": f"AIM-{len(items)}", "product_type": kind, "quantity": 1,
+                    "unit_price": 0}
+            if kind == "digital":
+                line["delivered"] = draw.chance(50)
+            items.append(line)
+        mine = {"sku": line["sku"], "quantity": 1}
+        asked = [mine] if family == "all" else [a for a in asked if a["sku"] != line["sku"]] + [
+            mine]
+    else:
+        others = [a for a in asked if by_sku.get(a["sku"], {}).get("product_type") != kind]
+        if family == "any" or not others:
+            if not others:
+                extra = {"sku": f"AIM-{len(items)}", "product_type": "regular" if kind != "regular"
+                         else "custom_made", "quantity": 1, "unit_price": 0}
+                items.append(extra)
+                others = [{"sku": extra["sku"], "quantity": 1}]
+            asked = others if family == "any" else asked + others
+        else:
+            asked = asked + others[:1] if others[0] not in asked else asked
+    request["items"] = asked
 
 
 @cache

@@ -131,6 +131,28 @@ IMPOSSIBLE = [
                           "order.fulfillment.shipped_at"),
                         a("order.fulfillment.shipped_at", "within", 1800))),
                  id="delivered-an-hour-after-a-recent-shipment"),
+    # what a request for part of an order can be
+    pytest.param(AllOf((a("derived.request.any.pre_order", "eq", True),
+                        a("derived.has_pre_order", "eq", False))), id="requested-type-not-ordered"),
+    pytest.param(AllOf((a("derived.request.all.regular", "eq", True),
+                        a("derived.request.any.digital", "eq", True))), id="all-regular-and-digital"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.item_count", "eq", 1))), id="part-of-a-single-unit"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", True),
+                        a("derived.request.amount", "lt", 100000),
+                        a("order.amounts.items", "ge", 100000))), id="whole-order-for-less"),
+    pytest.param(AllOf((a("derived.request.amount", "gt", 5000),
+                        a("order.amounts.items", "le", 5000))), id="more-than-the-items"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.has_pre_order", "eq", True), a("derived.has_digital", "eq", True),
+                        a("derived.request.any.pre_order", "eq", False),
+                        a("derived.request.any.digital", "eq", False),
+                        a("derived.item_count", "le", 2))),
+                 id="two-unrequested-types-need-two-more-units"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", True),
+                        a("derived.has_digital", "eq", True),
+                        a("derived.request.all.regular", "eq", True))),
+                 id="whole-order-all-regular-with-a-digital-line"),
 ]
 
 
@@ -169,6 +191,17 @@ POSSIBLE = [
                         a("order.fulfillment.ship_by", "older_than", 0),
                         a("order.fulfillment.shipped_at", "within", 0,
                           "order.fulfillment.ship_by"))), id="half-a-second-before-the-deadline"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.request.any.pre_order", "eq", True),
+                        a("derived.request.all.pre_order", "eq", True),
+                        a("derived.has_digital", "eq", True),
+                        a("derived.request.amount", "ge", 100000),
+                        a("order.amounts.items", "lt", 120000))), id="part-of-a-mixed-order"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.request.item_count", "eq", 3),
+                        a("derived.request.any.regular", "eq", True),
+                        a("derived.request.any.custom_made", "eq", True))),
+                 id="two-requested-types-three-units"),
 ]
 
 
@@ -330,6 +363,11 @@ FACT_ATOMS = [
                 r.choice(["lt", "gt", "le", "eq"]), r.choice([0, 5000, 100000])),
     lambda r: a("order.seller.policy", r.choice(["eq", "ne", "absent"]), "vip"),
     lambda r: _gap_atom(r),
+    lambda r: a(r.choice(["derived.request.whole_order", "derived.request.any.pre_order",
+                          "derived.request.all.regular", "derived.request.any.regular"]),
+                "eq", r.random() < .5),
+    lambda r: a(r.choice(["derived.request.item_count", "derived.request.amount"]),
+                r.choice(["lt", "ge"]), r.choice([1, 2, 100000])),
 ]
 
 

@@ -137,3 +137,35 @@ def test_the_auto_approval_takes_effect_at_its_deadline(capsys, tmp_path):
     decision = decide_json(capsys, tmp_path, facts({"now": "2025-07-08T10:00:00+07:00"}))
     assert decision["outcome"] == "auto_approved"
     assert decision["effective_at"] == "2025-07-03T10:00:00+07:00"  # request.at + 2d
+
+
+TWO_LINES = {"order": {"amounts": {"items": 300000, "shipping": 10000, "discount": 20000,
+                                   "total": 290000},
+                       "items": [{"sku": "SEPATU-42", "product_type": "regular", "quantity": 1,
+                                  "unit_price": 240000},
+                                 {"sku": "KAOS-M", "product_type": "regular", "quantity": 2,
+                                  "unit_price": 30000}]}}
+
+
+def test_a_partial_cancellation_of_one_item_gets_its_own_refund(capsys, tmp_path):
+    """One of two T-shirts is cancelled: the refund is that unit's price, not the order's
+    total, and the decision says which items it covers."""
+    decision = decide_json(capsys, tmp_path, facts({**TWO_LINES, "request": {
+        "items": [{"sku": "KAOS-M", "quantity": 1}]}}))
+    assert decision["explanation"][0]["rule"] == "partial-cancel"
+    assert decision["refund"]["amount"] == 30000
+    assert decision["covers"] == [{"sku": "KAOS-M", "quantity": 1, "amount": 30000}]
+    code, text = decide(capsys, tmp_path, facts({**TWO_LINES, "request": {
+        "items": [{"sku": "KAOS-M", "quantity": 1}]}}))
+    assert code == 0
+    assert "refund   Rp30.000" in text and "covers   1 x KAOS-M (Rp30.000)" in text
+    whole = decide_json(capsys, tmp_path, facts(TWO_LINES))
+    assert whole["explanation"][0]["rule"] == "pending-seller" and "covers" not in whole
+
+
+def test_more_units_than_ordered_are_refused_naming_both_pointers(capsys, tmp_path):
+    code, out = decide(capsys, tmp_path, facts({**TWO_LINES, "request": {
+        "items": [{"sku": "KAOS-M", "quantity": 3}]}}), "--format", "json")
+    assert code == 1
+    [error] = json.loads(out)["errors"]
+    assert error["pointers"] == ["/request/items/0/quantity", "/order/items/1/quantity"]

@@ -131,3 +131,31 @@ def test_a_case_with_facts_that_do_not_add_up_fails_naming_them(tmp_path, capsys
     out, _ = capsys.readouterr()
     assert code == 1
     assert "facts-inconsistent" in out and "/order/amounts/total" in out
+
+
+TWO_LINES = {"order": {"amounts": {"items": 210000, "total": 222000},
+                       "items": [{"sku": "KAOS-M", "product_type": "regular", "quantity": 1,
+                                  "unit_price": 150000},
+                                 {"sku": "TOPI", "product_type": "regular", "quantity": 2,
+                                  "unit_price": 30000}]}}
+
+
+def test_requested_items_name_lines_of_the_order_and_no_more_units(policies):
+    ok = make_facts({**TWO_LINES, "request": {"items": [{"sku": "TOPI", "quantity": 2}]}})
+    assert policies.decide(ok).outcome
+    [unknown] = refused(policies, make_facts({**TWO_LINES, "request": {
+        "items": [{"sku": "SEPATU", "quantity": 1}]}}))
+    assert unknown.pointers == ("/request/items/0/sku", "/order/items")
+    [too_many] = refused(policies, make_facts({**TWO_LINES, "request": {
+        "items": [{"sku": "TOPI", "quantity": 2}, {"sku": "TOPI", "quantity": 1}]}}))
+    assert too_many.pointers == ("/request/items/0/quantity", "/order/items/1/quantity")
+    assert "asks for 3 of TOPI, more than /order/items/1/quantity (2)" in too_many.message
+
+
+def test_requested_items_need_unique_skus(policies):
+    twice = make_facts({**TWO_LINES, "request": {"items": [{"sku": "KAOS-M", "quantity": 1}]}})
+    twice["order"]["items"][1]["sku"] = "KAOS-M"
+    [duplicate] = refused(policies, twice)
+    assert duplicate.pointers == ("/order/items/1/sku", "/order/items/0/sku", "/request/items")
+    twice["request"].pop("items")
+    assert policies.decide(twice).outcome  # without request.items, skus may repeat

@@ -217,7 +217,21 @@ def _paid_only_ignored(monkeypatch) -> None:
     monkeypatch.setattr(Refund, "paid_only", property(lambda self: self.amount == "paid"))
 
 
+def _asked_units_ignored(monkeypatch) -> None:
+    """A request for part of a line read as a request for the whole line."""
+    from aturan.runtime import facts as facts_module
+    original = facts_module.covered
+
+    def broken(flat: Any) -> Any:
+        by_sku = {line["sku"]: line for line in flat.lines or ()}
+        return [(sku, by_sku[sku]["quantity"], by_sku[sku]["quantity"] * by_sku[sku]["unit_price"],
+                 kind) for sku, _, _, kind in original(flat)]
+    monkeypatch.setattr(facts_module, "covered", broken)
+    monkeypatch.setattr(plan_module, "covered", broken)
+
+
 @pytest.mark.parametrize("breakage", [
+    pytest.param(_asked_units_ignored, id="requested-units-ignored"),
     pytest.param(_half_up_as_down, id="percent-rounding-ignored"),
     pytest.param(_min_as_max, id="max-as-min"),
     pytest.param(_paid_only_ignored, id="paid_only-ignored"),

@@ -131,7 +131,8 @@ def placeholder_text(path: str, facts: FlatFacts) -> str:
         return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
     if isinstance(raw, bool):
         return "true" if raw else "false"
-    if isinstance(raw, int) and path.startswith("order.amounts"):
+    if isinstance(raw, int) and (path.startswith("order.amounts")
+                                 or path == "derived.request.amount"):  # v2: rupiah too
         return f"Rp{raw:,}".replace(",", ".")
     return str(raw)
 
@@ -141,6 +142,32 @@ def messages(templates: dict[str, str], facts: FlatFacts, lang: str | None) -> d
     return {code: PLACEHOLDER.sub(lambda match: placeholder_text(match.group(1), facts),
                                   templates[code])
             for code in langs if code in templates}
+
+
+def oracle_covered(facts: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    """(line, units) the request covers, in the order it asks (language v2)."""
+    lines, asked = facts["order"]["items"], facts["request"].get("items")
+    if asked is None:
+        return [(line, line["quantity"]) for line in lines]
+    units: dict[str, int] = {}
+    for item in asked:
+        units[item["sku"]] = units.get(item["sku"], 0) + item["quantity"]
+    return [(next(line for line in lines if line["sku"] == sku), n) for sku, n in units.items()]
+
+
+def oracle_requested(facts: dict[str, Any]) -> dict[str, Any]:
+    covered = oracle_covered(facts)
+    kinds = {line["product_type"] for line, _ in covered}
+    count = sum(n for _, n in covered)
+    found: dict[str, Any] = {
+        "derived.request.whole_order": count == sum(i["quantity"]
+                                                    for i in facts["order"]["items"]),
+        "derived.request.item_count": count,
+        "derived.request.amount": sum(n * line["unit_price"] for line, n in covered)}
+    for kind in ("regular", "custom_made", "pre_order", "digital", "perishable"):
+        found[f"derived.request.any.{kind}"] = kind in kinds
+        found[f"derived.request.all.{kind}"] = kinds == {kind}
+    return found
 
 
 def oracle_flat(facts: dict[str, Any]) -> FlatFacts:
@@ -163,6 +190,7 @@ def oracle_flat(facts: dict[str, Any]) -> FlatFacts:
             values[path] = moment
             texts[path] = value
             ages[path] = _age(now, now_text, moment, value)
+    values.update(oracle_requested(facts))  # language v2: what the request covers
     # every duration between two timestamps, exact to the nanosecond (language v2)
     gaps = {f"gap:{b}:{a}": (instant_ns(texts[b]) - instant_ns(texts[a])) // 10 ** 9
             for a in texts for b in texts if a != b}
@@ -184,8 +212,9 @@ def _item(rule: Rule, facts: FlatFacts, lang: str | None) -> ExplanationItem:
 
 
 def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
-                   lang: str | None = None) -> Decision:
-    """`evaluate.combine` as it was."""
+                   lang: str | None = None, raw: dict[str, Any] | None = None) -> Decision:
+    """`evaluate.combine` as it was (`raw`: the facts as sent, for what a request for part of
+    the order covers, language v2)."""
     indices = sorted(set(fired), key=lambda i: (-compiled.rules[i].priority, i))
     matched = [compiled.rules[i] for i in indices]
     deciding = [r for r in matched if r.decides]
@@ -239,7 +268,10 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         explanation=tuple(items), evaluated_at=facts.now.isoformat(),
         overridden=tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
                          for r in deciding[1:] if winner is not None),
-        effective_at=None if effective is None else effective.isoformat())
+        effective_at=None if effective is None else effective.isoformat(),
+        covers=() if raw is None or raw["request"].get("items") is None
+        else tuple({"sku": line["sku"], "quantity": n, "amount": n * line["unit_price"]}
+                   for line, n in oracle_covered(raw)))
 
 
 def oracle_amount(tree: Any, values: dict[str, Any]) -> int:
@@ -265,7 +297,7 @@ def oracle_decide(policies: aturan.Policies, facts: dict[str, Any],
     flat = oracle_flat(facts)
     compiled = policies.compiled_for(flat)
     return oracle_combine(compiled, flat, policies.engine_rules(compiled, flat, cached=False),
-                          lang)
+                          lang, facts)
 
 
 # ---- corpora -------------------------------------------------------------------------------
@@ -392,7 +424,7 @@ def test_combine_with_other_fired_rules_is_not_served_from_the_memo(policies, co
         policies.engine_rules(compiled, flat)  # the engine's answer is now cached
         for fired in ([], [0], list(range(len(compiled.rules)))):
             assert (combine(compiled, flat, fired).to_json()
-                    == oracle_combine(compiled, oracle_flat(facts), fired).to_json())
+                    == oracle_combine(compiled, oracle_flat(facts), fired, raw=facts).to_json())
 
 
 # ---- validation ---------------------------------------------------------------------------

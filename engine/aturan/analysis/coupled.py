@@ -27,6 +27,7 @@ from ..language.linear import Inequality, at_least, at_most, feasible, solve
 from .cells import ABSENT, Interval
 
 Range = tuple[int | None, int | None]  # inclusive bounds; None: unbounded
+_REQUEST = "derived.request."
 Option = Range | None  # None: the fact is absent
 
 
@@ -53,13 +54,28 @@ class Coupled:
     def __init__(self, axes: Sequence[AxisLike], domain: Callable[[str], Range],
                  nullable: Callable[[str], bool], relations: Sequence[Relation] = RELATIONS):
         index = {axis.path: i for i, axis in enumerate(axes)}
-        chosen = [r for r in relations
-                  if sum(f in index for f in r.facts) >= 2
+        requests = any(path.startswith(_REQUEST) for path in index)
+
+        def binds(r: Relation) -> bool:
+            """Can the relation rule out a box here? With two of its facts axes; with one, when
+            a constant or a condition makes it restrict that one alone. The relations of a
+            request only where the space reads the request."""
+            named = list(r.facts) + [flag for flag, _ in r.when]
+            if not requests and any(f.startswith(_REQUEST) for f in named):
+                return False
+            on_axes = sum(f in index for f in r.facts)
+            return on_axes >= 2 or (on_axes >= 1 and bool(r.constant or r.when))
+        chosen = [r for r in relations if binds(r)
                   and not any(f not in index and nullable(f) for f in r.facts)]
         self.relations: tuple[Relation, ...] = tuple(chosen)
         self.axes = axes
         self.involved = tuple(sorted({index[f] for r in chosen for f in r.facts if f in index}))
         self.free = tuple(sorted({f for r in chosen for f in r.facts if f not in index}))
+        # the boolean facts conditional relations depend on: axes (their cells in a box), or
+        # free (either value)
+        conditions = {flag for r in chosen for flag, _ in r.when}
+        self.flag_axes = tuple(sorted(index[f] for f in conditions if f in index))
+        self.free_flags = tuple(sorted(f for f in conditions if f not in index))
         self.domain = domain
         self._known: dict[tuple[int, ...], bool] = {}
 
@@ -70,33 +86,43 @@ class Coupled:
     def _options(self, axis: int, mask: int) -> Iterator[Option]:
         return _runs(self.axes[axis].cells, mask)
 
-    def _system(self, choice: Mapping[str, Option]) -> list[Inequality]:
+    def _system(self, choice: Mapping[str, Any]) -> list[Inequality]:
         system: list[Inequality] = []
         for name in self.free:
             system += _bounds(name, *self.domain(name))
         for name, option in choice.items():
-            if option is not None:
+            if option is not None and not isinstance(option, bool):
                 system += _bounds(name, *option)
         for relation in self.relations:
-            if all(choice.get(f, ()) is not None for f in relation.facts):
+            if all(choice.get(f, ()) is not None for f in relation.facts) and all(
+                    choice[flag] == value for flag, value in relation.when):
                 system += relation.inequalities()
         return system
 
-    def _choices(self, box: Sequence[int]) -> Iterator[dict[str, Option]]:
+    def _choices(self, box: Sequence[int]) -> Iterator[dict[str, Any]]:
         paths = [self.axes[i].path for i in self.involved]
+        flags = [self.axes[i].path for i in self.flag_axes] + list(self.free_flags)
+        flag_options = [[c for k, c in enumerate(self.axes[i].cells)
+                         if box[i] >> k & 1 and isinstance(c, bool)] for i in self.flag_axes]
+        flag_options += [[False, True] for _ in self.free_flags]
+        for k, flag in enumerate(flags):  # a value that only ever switches relations off wins
+            enabling = {value for r in self.relations for f, value in r.when if f == flag}
+            if len(enabling) == 1 and (not next(iter(enabling))) in flag_options[k]:
+                flag_options[k] = [not next(iter(enabling))]
         for combo in product(*(list(self._options(i, box[i])) for i in self.involved)):
-            yield dict(zip(paths, combo))
+            for values in product(*flag_options):
+                yield {**dict(zip(paths, combo)), **dict(zip(flags, values))}
 
     def ok(self, box: Sequence[int]) -> bool:
         """Does the box hold a point satisfying every relation (ignoring all else)?"""
-        key = tuple(box[i] for i in self.involved)
+        key = tuple(box[i] for i in self.involved + self.flag_axes)
         known = self._known.get(key)
         if known is None:
             known = any(feasible(self._system(choice)) for choice in self._choices(box))
             self._known[key] = known
         return known
 
-    def solve(self, cells: Sequence[int], prefer: Mapping[str, Any]) -> dict[str, int | None]:
+    def solve(self, cells: Sequence[int], prefer: Mapping[str, Any]) -> dict[str, Any]:
         """Values for the involved axes (one cell per axis of the space, `cells`) and the free
         facts that satisfy every relation, as near `prefer` as allowed; None stands for
         absent."""
@@ -105,9 +131,10 @@ class Coupled:
             wanted = {k: v for k, v in prefer.items() if isinstance(v, int)}
             point = solve(self._system(choice), wanted)
             if point is not None:
-                values: dict[str, int | None] = {
-                    name: (None if option is None else int(point.get(name, wanted.get(name, 0))))
-                    for name, option in choice.items()}
+                values: dict[str, Any] = {
+                    name: (option if option is None or isinstance(option, bool)
+                           else int(point.get(name, wanted.get(name, 0))))
+                    for name, option in choice.items() if name not in self.free_flags}
                 for name in self.free:
                     values[name] = int(point.get(name, wanted.get(name, 0)))
                 return values

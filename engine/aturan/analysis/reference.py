@@ -59,10 +59,43 @@ _HAS_PRODUCT_TYPE = {"derived.has_custom_made": "custom_made", "derived.has_pre_
 _DEFAULTS = {"order.fulfillment.production_started": False}
 
 
+def requested_units(facts: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    """(order line, units asked) for each line the request is about: the lines request.items
+    names, with the units asked, or every line in full."""
+    lines = facts.get("order", {}).get("items", [])
+    asked = facts.get("request", {}).get("items")
+    if asked is None:
+        return [(line, line["quantity"]) for line in lines]
+    found = []
+    for sku in dict.fromkeys(item["sku"] for item in asked):  # in the order asked
+        line = next(line for line in lines if line["sku"] == sku)
+        found.append((line, sum(item["quantity"] for item in asked if item["sku"] == sku)))
+    return found
+
+
+def _requested(facts: dict[str, Any], path: str) -> Any:
+    """derived.request.*: read straight off the raw lines; the product type of any.<type> and
+    all.<type> from the path itself."""
+    covered = requested_units(facts)
+    kinds = {line["product_type"] for line, _ in covered}
+    name = path[len("derived.request."):]
+    if name == "whole_order":
+        lines = facts["order"]["items"]
+        return sum(u for _, u in covered) == sum(line["quantity"] for line in lines)
+    if name == "item_count":
+        return sum(units for _, units in covered)
+    if name == "amount":
+        return sum(units * line["unit_price"] for line, units in covered)
+    family, _, kind = name.partition(".")
+    return kind in kinds if family == "any" else kinds == {kind}
+
+
 def lookup(facts: dict[str, Any], path: str) -> Any:
     """The value of a dotted fact path in raw facts, or ABSENT (missing or null)."""
     order = facts.get("order", {})
     items = order.get("items", [])
+    if path.startswith("derived.request."):
+        return _requested(facts, path)
     if path in _HAS_PRODUCT_TYPE:
         return any(item.get("product_type") == _HAS_PRODUCT_TYPE[path] for item in items)
     if path == "derived.digital_delivered":
@@ -214,8 +247,11 @@ def flat_view(facts: dict[str, Any], catalogue: Catalogue | None = None) -> Flat
     values.update({path: lookup(facts, path) for path in
                    list(_HAS_PRODUCT_TYPE) + ["derived.digital_delivered", "derived.item_count"]})
     values.update({path: value for path, value in _DEFAULTS.items() if path not in values})
+    fields = (catalogue or bundled_catalogue()).fields
+    values.update({path: lookup(facts, path) for path in fields
+                   if path.startswith("derived.request.")})
     ages: dict[str, int] = {}
-    for path, field_ in (catalogue or bundled_catalogue()).fields.items():
+    for path, field_ in fields.items():
         if field_.kind == "timestamp" and isinstance(values.get(path), str):
             text = values[path]
             values[path] = _moment(text)
@@ -225,7 +261,8 @@ def flat_view(facts: dict[str, Any], catalogue: Catalogue | None = None) -> Flat
                      now=_moment(facts.get("now") or facts["request"]["at"]),
                      order_id=order["id"], platform=order["platform"],
                      seller_policy=order["seller"]["policy"],
-                     request_at=_moment(facts["request"]["at"]))
+                     request_at=_moment(facts["request"]["at"]),
+                     lines=order["items"], asked=facts["request"].get("items"))
 
 
 def gap_seconds(facts: dict[str, Any], fact: str, of: str) -> int | None:
@@ -348,7 +385,12 @@ def _with_own_effects(decision: Decision, compiled: CompiledRuleset,
                                       compiled.holidays).isoformat()
         refund = RefundDecision(amount, spec.destination, spec.min_business_days,
                                 spec.max_business_days, due)
-    return replace(decision, refund=refund,
+    covers: tuple[dict[str, Any], ...] = ()
+    if facts["request"].get("items") is not None:
+        covers = tuple({"sku": line["sku"], "quantity": units,
+                        "amount": units * line["unit_price"]}
+                       for line, units in requested_units(facts))
+    return replace(decision, refund=refund, covers=covers,
                    effective_at=None if effective is None else effective.isoformat())
 
 

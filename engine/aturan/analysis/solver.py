@@ -189,17 +189,23 @@ class Encoding:
             for fact in facts:
                 if fact not in self.var:
                     free = self.free.setdefault(fact, z.Int(f"free{len(self.free)}"))
-                    lo, hi = integer_domain(fact)
+                    lo, hi = integer_domain(fact, self.space.catalogue)
                     parts += ([free >= lo] if lo is not None else []) + (
                         [free < hi] if hi is not None else [])
                     terms[fact] = free
                 else:
                     terms[fact] = self.var[fact]
-            right = z.Sum([sign * terms[f] for f, sign in relation.right])
+            right = z.Sum([sign * terms[f] for f, sign in relation.right]) + relation.constant
             holds = terms[relation.left] == right if relation.op == "eq" else (
                 terms[relation.left] <= right)
-            parts.append(z.Implies(z.And([self.present[f] for f in facts if f in self.var]),
-                                   holds))
+            guard = [self.present[f] for f in facts if f in self.var]
+            for flag, value in relation.when:  # a relation for some orders only
+                if flag in self.var:
+                    guard += [self.present[flag], self.var[flag] == self._index(flag, value)]
+                else:
+                    free = self.free.setdefault(flag, z.Bool(f"free{len(self.free)}"))
+                    guard.append(free == z.BoolVal(value))
+            parts.append(z.Implies(z.And(guard), holds))
         return parts
 
     def valid(self) -> Any:

@@ -50,6 +50,8 @@ PLAIN: dict[str, Any] = {
     "derived.has_custom_made": False, "derived.has_pre_order": False,
     "derived.has_perishable": False, "derived.has_digital": False,
     "derived.digital_delivered": False, "derived.item_count": 1,
+    "derived.request.whole_order": True, "derived.request.item_count": 1,
+    "derived.request.amount": 150000,
 }
 # the age a timestamp takes when it must be present although the plain order lacks it
 PRESENT_AGE = {"order.payment.deadline_at": -86400, "order.fulfillment.ship_by": -2 * 86400,
@@ -203,7 +205,13 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
     types = [t for t, on in flags.items() if on] or ["regular"]
     count = max(get("derived.item_count"), len(types))
     amounts = _amounts(point, count)
-    items = _lines(types, count, amounts["items"], bool(get("derived.digital_delivered")))
+    delivered = bool(get("derived.digital_delivered"))
+    asked = None
+    if any(path.startswith("derived.request.") for path in point):
+        items, asked = _requested_lines(point, [t for t, on in flags.items() if on], count,
+                                        amounts["items"], delivered)
+    else:
+        items = _lines(types, count, amounts["items"], delivered)
     fulfillment: dict[str, Any] = {
         "ship_by": ts("order.fulfillment.ship_by"),
         "shipped_at": ts("order.fulfillment.shipped_at"),
@@ -234,6 +242,8 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
                     "seller_response": response},
         "now": now_text,
     }
+    if asked is not None:
+        facts["request"]["items"] = asked
     for field in fields.values():  # a project's own facts, generically
         if field.extension:
             value = ts(field.path) if field.kind == "timestamp" else get(field.path)
@@ -278,7 +288,7 @@ def _amounts(point: dict[str, Any], count: int) -> dict[str, int]:
     for path, value in fixed.items():
         system += linear.equal({path: 1}, value)
     for relation in RELATIONS:
-        if all(f in present for f in relation.facts):
+        if not relation.when and all(f in present for f in relation.facts):
             system += relation.inequalities()
     prefer = {path: PLAIN[path] for path in _AMOUNTS}
     prefer["order.amounts.items"] = min(150000 * count, MONEY_LIMIT // count * count)
@@ -288,14 +298,40 @@ def _amounts(point: dict[str, Any], count: int) -> dict[str, int]:
     return {path.rsplit(".", 1)[1]: int(solved[path]) for path in present}
 
 
-def _lines(types: list[str], count: int, total: int, delivered: bool) -> list[dict[str, Any]]:
+def _requested_lines(point: dict[str, Any], flagged: list[str], count: int, total: int,
+                     delivered: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """Order lines and request.items for a point that says what the request covers: the
+    requested product types (any.<type>), their units and amount, or the whole order. The
+    analysis' constraints and relations make the numbers fit (constraints.request_constraints,
+    consistency.RELATIONS)."""
+    kinds = [k[len("derived.request.any."):] for k, on in point.items()
+             if k.startswith("derived.request.any.") and on]
+    if point.get("derived.request.whole_order", True):
+        types = list(dict.fromkeys(flagged + [k for k in kinds if k not in flagged])) or [
+            "regular"]
+        return _lines(types, count, total, delivered), None
+    kinds = kinds or [flagged[0] if flagged else "regular"]
+    units = point.get("derived.request.item_count")
+    units = units if isinstance(units, int) else max(len(kinds), 1)
+    amount = point.get("derived.request.amount")
+    amount = amount if isinstance(amount, int) else 0
+    rest = [t for t in flagged if t not in kinds] or [kinds[0]]
+    asked_lines = _lines(kinds, units, amount, delivered, "REQ-")
+    other = _lines(rest, max(count - units, len(rest)), max(total - amount, 0), delivered,
+                   "KEEP-")
+    return asked_lines + other, [{"sku": line["sku"], "quantity": line["quantity"]}
+                                 for line in asked_lines]
+
+
+def _lines(types: list[str], count: int, total: int, delivered: bool,
+           prefix: str = "SKU-") -> list[dict[str, Any]]:
     """Order lines of the given product types, `count` units in all, whose quantity x
     unit_price add up to exactly `total`."""
     price, rest = divmod(total, count)
     lines: list[dict[str, Any]] = []
     for k, kind in enumerate(types):
         quantity = count - len(types) + 1 if k == 0 else 1
-        lines.append({"sku": f"SKU-{k + 1}", "product_type": kind, "quantity": quantity,
+        lines.append({"sku": f"{prefix}{k + 1}", "product_type": kind, "quantity": quantity,
                       "unit_price": price})
     if rest:
         last = lines[-1]

@@ -35,6 +35,9 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                       "(no refund time published)")
     else:
         console.print("  refund   none")
+    if d.covers:
+        console.print("  covers   " + ", ".join(f"{c['quantity']} x {escape(c['sku'])} "
+                                                 f"({rupiah(c['amount'])})" for c in d.covers))
     for p in d.penalties:
         points = f"{p.points} points" if p.points is not None else "points not published"
         console.print(f"  penalty  {p.party}: {p.code} ({points}) [dim]\\[{p.rule}][/]")

@@ -147,8 +147,8 @@ def _world(names: Sequence[str], fields: Mapping[str, FactField]) -> list[Inequa
     system: list[Inequality] = []
     for name in present:
         system += [at_least({name: 1}, 0), at_most({name: 1}, LIMIT)]
-    for relation in RELATIONS:
-        if all(f in present for f in relation.facts):
+    for relation in RELATIONS:  # a conditional one binds only some orders: left out (sound)
+        if not relation.when and all(f in present for f in relation.facts):
             system += relation.inequalities()
     return system
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 from ..errors import Diagnostic, Location
@@ -29,13 +30,18 @@ DISCOUNT = "order.amounts.discount"
 TOTAL = "order.amounts.total"
 SELLER_DISCOUNT = "order.amounts.seller_discount"
 PLATFORM_DISCOUNT = "order.amounts.platform_discount"
+REQUEST_AMOUNT = "derived.request.amount"
+REQUEST_UNITS = "derived.request.item_count"
+UNITS = "derived.item_count"
+WHOLE_ORDER = "derived.request.whole_order"
 
 
 @dataclass(frozen=True)
 class Relation:
-    """`left` op sum(sign * fact for fact, sign in right), whenever every fact named is present;
-    op is "eq" or "le". `checked`: facts validation refuses an order that breaks it (otherwise
-    it follows from what is checked, e.g. a derived fact, and is stated for the static checks)."""
+    """`left` op sum(sign * fact for fact, sign in right) + constant, whenever every fact named
+    is present (and every (boolean fact, value) of `when` holds); op is "eq" or "le".
+    `checked`: facts validation refuses an order that breaks it (otherwise it follows from
+    what is checked, e.g. a derived fact, and is stated for the analyses)."""
 
     name: str
     left: str
@@ -43,6 +49,8 @@ class Relation:
     right: tuple[tuple[str, int], ...]
     why: str
     checked: bool = True
+    constant: int = 0
+    when: tuple[tuple[str, bool], ...] = ()
 
     @property
     def facts(self) -> tuple[str, ...]:
@@ -53,7 +61,9 @@ class Relation:
         terms: dict[str, int] = {self.left: 1}
         for fact, sign in self.right:
             terms[fact] = terms.get(fact, 0) - sign
-        return equal(terms, 0) if self.op == "eq" else [at_most(terms, 0)]
+        if self.op == "eq":
+            return equal(terms, self.constant)
+        return [at_most(terms, self.constant)]
 
 
 RELATIONS: tuple[Relation, ...] = (
@@ -65,7 +75,29 @@ RELATIONS: tuple[Relation, ...] = (
              "the seller-funded discount is part of the discount"),
     Relation("platform-discount-within", PLATFORM_DISCOUNT, "le", ((DISCOUNT, 1),),
              "the platform-funded discount is part of the discount"),
-)
+    # what a request covers (derived from request.items, checked below)
+    Relation("requested-amount-within", REQUEST_AMOUNT, "le", ((ITEMS, 1),),
+             "the requested units cost at most all the items", checked=False),
+    Relation("requested-units-within", REQUEST_UNITS, "le", ((UNITS, 1),),
+             "at most every unit is requested", checked=False),
+    Relation("whole-order-amount", REQUEST_AMOUNT, "eq", ((ITEMS, 1),),
+             "a request for the whole order covers all the items", checked=False,
+             when=((WHOLE_ORDER, True),)),
+    Relation("whole-order-units", REQUEST_UNITS, "eq", ((UNITS, 1),),
+             "a request for the whole order covers every unit", checked=False,
+             when=((WHOLE_ORDER, True),)),
+    Relation("part-of-the-order", REQUEST_UNITS, "le", ((UNITS, 1),),
+             "a request for part of the order leaves at least one unit", checked=False,
+             constant=-1, when=((WHOLE_ORDER, False),)),
+) + tuple(
+    # the order has these product types and none is requested: a unit of each is left
+    Relation("unrequested-types-keep-units", REQUEST_UNITS, "le", ((UNITS, 1),),
+             f"{len(kinds)} product type(s) of the order not requested leave as many units",
+             checked=False, constant=-len(kinds),
+             when=tuple(pair for kind in kinds for pair in (
+                 (f"derived.has_{kind}", True), (f"derived.request.any.{kind}", False))))
+    for size in range(1, 5)
+    for kinds in combinations(("custom_made", "pre_order", "perishable", "digital"), size))
 
 
 def pointer(path: str) -> str:
@@ -89,7 +121,8 @@ def consistent(facts: dict[str, Any]) -> bool:
         return False
     if len(amounts) > 4 and not _split_ok(amounts):
         return False
-    return True
+    requested = facts["request"].get("items")
+    return requested is None or not _request_problems(lines, requested)
 
 
 def _split_ok(amounts: dict[str, Any]) -> bool:
@@ -139,10 +172,53 @@ def _linear_problems(facts: dict[str, Any]) -> Iterable[Diagnostic]:
             related=tuple(pointer(fact) for fact, _ in relation.right))
 
 
+def _request_problems(lines: list[dict[str, Any]], requested: list[dict[str, Any]]
+                      ) -> list[Diagnostic]:
+    """request.items against the order's lines: each sku one of them (then unique), each
+    quantity at most what was ordered."""
+    found: list[Diagnostic] = []
+    where: dict[str, int] = {}
+    for j, line in enumerate(lines):
+        if line["sku"] in where:
+            found.append(Diagnostic(
+                "facts-inconsistent", f"/order/items/{j}/sku ({line['sku']}) is also "
+                f"/order/items/{where[line['sku']]}/sku: request.items names lines by sku, so "
+                "they must be unique", Location(pointer=f"/order/items/{j}/sku"),
+                related=(f"/order/items/{where[line['sku']]}/sku", "/request/items")))
+        where.setdefault(line["sku"], j)
+    asked: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for i, item in enumerate(requested):
+        sku = item["sku"]
+        if sku not in where:
+            found.append(Diagnostic(
+                "facts-inconsistent", f"/request/items/{i}/sku ({sku}) is no sku of "
+                "/order/items", Location(pointer=f"/request/items/{i}/sku"),
+                related=("/order/items",)))
+            continue
+        asked[sku] = asked.get(sku, 0) + item["quantity"]
+        first.setdefault(sku, i)
+    for sku, quantity in asked.items():
+        j = where[sku]
+        ordered = lines[j]["quantity"]
+        if quantity > ordered:
+            i = first[sku]
+            found.append(Diagnostic(
+                "facts-inconsistent", f"/request/items/{i}/quantity asks for {quantity} of "
+                f"{sku}, more than /order/items/{j}/quantity ({ordered}) ordered",
+                Location(pointer=f"/request/items/{i}/quantity"),
+                related=(f"/order/items/{j}/quantity",)))
+    return found
+
+
 def problems(facts: dict[str, Any]) -> list[Diagnostic]:
     """Every relation the (schema-valid) facts break, each naming all the JSON pointers it
-    involves: the amounts against each other, and the items against `order.amounts.items`."""
+    involves: the amounts against each other, the items against `order.amounts.items`, the
+    requested items against the order's lines."""
     found = list(_linear_problems(facts))
+    requested = facts["request"].get("items")
+    if requested is not None:
+        found += _request_problems(facts["order"]["items"], requested)
     order = facts["order"]
     lines = order["items"]
     subtotal = sum(line["quantity"] * line["unit_price"] for line in lines)

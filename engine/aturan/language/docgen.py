@@ -120,10 +120,16 @@ def relations_section() -> list[str]:
     for relation in RELATIONS:
         right = " ".join(("- " if sign < 0 else "+ ") + f"`{fact}`"
                          for fact, sign in relation.right).removeprefix("+ ")
-        lines.append(f"| {relation.name} | `{relation.left}` {ops[relation.op]} {right} "
+        if relation.constant:
+            right += f" {'-' if relation.constant < 0 else '+'} {abs(relation.constant)}"
+        when = "" if not relation.when else " when " + " and ".join(
+            f"`{flag}` is {'true' if value else 'false'}" for flag, value in relation.when)
+        lines.append(f"| {relation.name} | `{relation.left}` {ops[relation.op]} {right}{when} "
                      f"({relation.why}) | {'yes' if relation.checked else 'follows from the rest'} |")
     lines += ["| items-are-the-lines | `order.amounts.items` = Σ `quantity` × `unit_price` over "
-              "`order.items` | yes |", ""]
+              "`order.items` | yes |",
+              "| requested-lines | each `request.items[].sku` is one of `order.items` (then "
+              "unique), each quantity at most the line's | yes |", ""]
     return lines
 
 

@@ -284,6 +284,13 @@ def compare(expect: dict[str, Any], decision: Decision) -> list[Mismatch]:
     if "effective_at" in expect and not _same_instant(expect["effective_at"],
                                                       decision.effective_at):
         out.append(Mismatch("effective_at", expect["effective_at"], decision.effective_at))
+    if "covers" in expect:
+        keys = [("sku", "quantity") + (("amount",) if "amount" in want else ())
+                for want in expect["covers"]]
+        have = [{k: line.get(k) for k in keys[n]} if n < len(keys) else line
+                for n, line in enumerate(decision.covers)]
+        if have != list(expect["covers"]):
+            out.append(Mismatch("covers", list(expect["covers"]), list(decision.covers)))
     if "decided_by" in expect and expect["decided_by"] != decision.explanation[0].rule:
         out.append(Mismatch("decided_by", expect["decided_by"], decision.explanation[0].rule))
     if "refund" in expect:

@@ -84,6 +84,8 @@ class SamplePlan:
     catalogue: Catalogue = field(default_factory=bundled_catalogue)  # the folder's
     # the rules read the split of the discount (language v2): draw seller/platform parts
     split: bool = False
+    # the rules read derived.request.*: draw requests for part of the order (request.items)
+    requests: bool = False
 
 
 def _siblings(condition: Condition) -> list[tuple[Atom, tuple[Atom, ...]]]:
@@ -136,11 +138,11 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
     live = tuple((rs.name, max(rs.effective_from, base.effective_from), min(
         rs.effective_until or _FAR, base.effective_until or _FAR)) for rs in overlays
         for base in collection.bases_for(rs))
-    split = any(f in SPLIT for rs in versions + overlays for rule in rs.rules
-                for f in _facts_read(rule))
+    read = {f for rs in versions + overlays for rule in rs.rules for f in _facts_read(rule)}
     return SamplePlan(platform, windows, tuple(boundaries), tuple(edges.values()),
                       tuple(span for span in live if span[1] < span[2]), tuple(sweep),
-                      catalogue, split)
+                      catalogue, bool(read & set(SPLIT)),
+                      any(f.startswith("derived.request.") for f in read))
 
 
 def _facts_read(rule: Rule) -> set[str]:
@@ -359,6 +361,13 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
             _push_back(ages, events, "order.placed_at", ship_by_age)
 
     items = _items(draw)
+    if plan.requests and rng.random() < 0.4:  # a mixed order, for a request for part of it
+        kind = rng.choices(list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values()))[0]
+        items.append({"sku": f"{kind[:3].upper()}-X{len(items)}", "product_type": kind,
+                      "quantity": rng.choice((1, 2, 3)),
+                      "unit_price": draw.span(50, 20000) * 100})
+        if kind == "digital":
+            items[-1]["delivered"] = rng.random() < 0.5
     amounts = _amounts(rng, items, edge, plan.split)
     response = None
     if answered:
@@ -398,6 +407,10 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
         "request": {"type": rtype, "by": by, "reason": reason,
                     "at": moment(ages["request.at"]), "seller_response": response},
     }
+    if plan.requests:
+        asked = _asked(rng, items)
+        if asked is not None:
+            facts["request"]["items"] = asked
     if explicit_now:
         facts["now"] = moment(0)
     return facts
@@ -475,6 +488,24 @@ def _items(draw: _Draw) -> list[dict[str, Any]]:
             item["delivered"] = draw.chance("digital_delivered", 0.5)
         items.append(item)
     return items
+
+
+def _asked(rng: random.Random, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """request.items: none (the whole order), every unit listed, or part of the order."""
+    roll = rng.random()
+    units = sum(item["quantity"] for item in items)
+    if roll < 0.4 or (units < 2 and roll < 0.9):
+        return None
+    if roll < 0.5 or units < 2:
+        return [{"sku": i["sku"], "quantity": i["quantity"]} for i in items]
+    chosen = [i for i in items if rng.random() < 0.6] or [rng.choice(items)]
+    asked = [{"sku": i["sku"], "quantity": rng.randint(1, i["quantity"])} for i in chosen]
+    if sum(a["quantity"] for a in asked) == units:  # every unit: leave one out
+        if asked[0]["quantity"] > 1:
+            asked[0]["quantity"] -= 1
+        else:
+            asked.pop(0)
+    return asked
 
 
 def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None,

@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..language import amounts
 from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.model import (
     DEFAULT_HOLIDAYS,
+    PLACEHOLDER,
     AllOf,
     AnyOf,
     Atom,
@@ -50,6 +52,7 @@ class CompiledRuleset:
     catalogue: Catalogue = field(default_factory=bundled_catalogue)  # the folder's
     gap_pairs: tuple[tuple[str, str], ...] = ()  # (fact, of): durations between two timestamps
     holidays: str = DEFAULT_HOLIDAYS  # which holidays refund due dates skip
+    reads_request: bool = False  # a rule reads derived.request.* (computed only then)
 
     def rule_for(self, engine_rule: str) -> Rule:
         return self.rules[int(engine_rule[1:])]
@@ -121,6 +124,20 @@ def _compare(engine: str, key: str, value: Any) -> dict[str, Any]:
     return {engine: {key: value}} if engine else {key: value}
 
 
+def _reads_request(ruleset: RulesetVersion, rules: tuple[Rule, ...]) -> bool:
+    """Does any condition, refund amount or message read a derived.request.* fact?"""
+    paths: set[str] = set()
+    for rule in rules:
+        paths.update(f for atom in atoms_of(rule.when) for f in atom.facts)
+        paths.update(p for text in rule.messages.values() for p in PLACEHOLDER.findall(text))
+    paths.update(p for text in ruleset.default_messages.values()
+                 for p in PLACEHOLDER.findall(text))
+    for effect in [rule.then for rule in rules] + [ruleset.default]:
+        if effect.refund is not None and effect.refund.expression is not None:
+            paths.update(amounts.facts_of(effect.refund.expression))
+    return any(path.startswith("derived.request.") for path in paths)
+
+
 def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None,
                     catalogue: Catalogue | None = None) -> CompiledRuleset:
     """Compile under a policy folder's `catalogue` (default bundled). A project catalogue's
@@ -148,5 +165,6 @@ def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None,
                            default_messages=ruleset.default_messages, definition=definition,
                            engine_name=name, fact_paths=tuple(plain), age_paths=tuple(ages),
                            catalogue=catalogue, gap_pairs=tuple(gaps),
+                           reads_request=_reads_request(ruleset, rules),
                            holidays=ruleset.holidays or (base.holiday_set if base else
                                                          DEFAULT_HOLIDAYS))

@@ -98,6 +98,9 @@ class Decision:
     # when the outcome takes effect, if the deciding rule says (`effective_at`); else None:
     # at `evaluated_at` (the key is left out of the JSON, as before language v2)
     effective_at: str | None = None
+    # the lines a request for part of the order covers (request.items), each {sku, quantity,
+    # amount}; empty for the whole order (the key is then left out of the JSON)
+    covers: tuple[dict[str, Any], ...] = ()
 
     @property
     def fired_rules(self) -> tuple[str, ...]:
@@ -119,6 +122,8 @@ class Decision:
         }
         if self.effective_at is not None:
             data["effective_at"] = self.effective_at
+        if self.covers:
+            data["covers"] = [dict(line) for line in self.covers]
         return data
 
     def to_json(self) -> str:

@@ -18,7 +18,15 @@ from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
-from .facts import FlatFacts, add_ages, add_gaps, flatten_without_ages, gap_between, reader_for
+from .facts import (
+    FlatFacts,
+    add_ages,
+    add_gaps,
+    add_requested,
+    flatten_without_ages,
+    gap_between,
+    reader_for,
+)
 from .memo import RulesetMemo, RuntimeCache
 from .plan import Plan, plan, render
 from .selection import select
@@ -155,7 +163,10 @@ class Policies:
         # only the ages the chosen ruleset reads: nothing else looks at this FlatFacts
         flat, texts = flatten_without_ages(facts, self.facts_reader)
         memo = self._select(flat, ruleset)
-        add_ages(flat, texts, memo.compiled.age_paths)
+        compiled = memo.compiled
+        add_ages(flat, texts, compiled.age_paths)
+        if compiled.reads_request:
+            add_requested(flat, compiled.catalogue.product_types)
         return render(self._plan(memo, flat), flat, lang)
 
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,

@@ -51,6 +51,10 @@ class FlatFacts:
     gaps: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     # each timestamp's text as sent (`now` under ""), so durations are exact to the nanosecond
     texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # the order's lines and the request's items as sent (None: the whole order), from which
+    # `add_requested` derives derived.request.* and the decision lists what it covers
+    lines: Any = field(default=None, compare=False, repr=False)
+    asked: Any = field(default=None, compare=False, repr=False)
 
     def get(self, path: str) -> Any:
         return self.values.get(path)
@@ -199,6 +203,45 @@ def gap_between(flat: FlatFacts, fact: str, of: str) -> int | None:
     return gap
 
 
+REQUEST_PREFIX = "derived.request."
+
+
+def covered(flat: FlatFacts) -> list[tuple[str, int, int, str]]:
+    """(sku, units, their amount, product type) of every line the request covers: the lines
+    of request.items with the units asked for, or every line in full."""
+    lines = flat.lines or ()
+    if flat.asked is None:
+        return [(line["sku"], line["quantity"], line["quantity"] * line["unit_price"],
+                 line["product_type"]) for line in lines]
+    by_sku = {line["sku"]: line for line in lines}
+    units: dict[str, int] = {}
+    for item in flat.asked:
+        units[item["sku"]] = units.get(item["sku"], 0) + item["quantity"]
+    return [(sku, n, n * by_sku[sku]["unit_price"], by_sku[sku]["product_type"])
+            for sku, n in units.items()]
+
+
+def add_requested(flat: FlatFacts, product_types: Iterable[str]) -> None:
+    """Fill the derived.request.* facts: whole_order, item_count, amount, and any.<type> /
+    all.<type> for every product type (the catalogue's; generated, never listed)."""
+    values = flat.values
+    if flat.asked is None:  # the whole order: the order-level values
+        kinds = {line["product_type"] for line in flat.lines or ()}
+        values["derived.request.whole_order"] = True
+        values["derived.request.item_count"] = values.get("derived.item_count", 0)
+        values["derived.request.amount"] = values.get("order.amounts.items", 0)
+    else:
+        lines = covered(flat)
+        kinds = {kind for _, _, _, kind in lines}
+        count = sum(units for _, units, _, _ in lines)
+        values["derived.request.whole_order"] = count == values.get("derived.item_count")
+        values["derived.request.item_count"] = count
+        values["derived.request.amount"] = sum(amount for _, _, amount, _ in lines)
+    for kind in product_types:
+        values[f"derived.request.any.{kind}"] = kind in kinds
+        values[f"derived.request.all.{kind}"] = kinds == {kind}
+
+
 def add_gaps(flat: FlatFacts, pairs: Iterable[tuple[str, str]]) -> None:
     """Fill `flat.gaps` for these (fact, of) pairs (absent pairs stay out)."""
     for fact, of in pairs:
@@ -334,6 +377,7 @@ def flatten_facts(facts: dict[str, Any], reader: FactsReader | None = None) -> F
     reader = reader or bundled_reader()
     flat, texts = flatten_without_ages(facts, reader)
     add_ages(flat, texts, reader.timestamp_paths)
+    add_requested(flat, reader.catalogue.product_types)
     return flat
 
 
@@ -388,6 +432,7 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool,
             return None
         raise
     flat = _flat_facts({"values": values, "ages": {}, "gaps": {}, "texts": texts,
+                        "lines": order["items"], "asked": facts["request"].get("items"),
                         "now": now, "order_id": order["id"],
                         "platform": order["platform"],
                         "seller_policy": order["seller"]["policy"],
@@ -433,4 +478,4 @@ def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None
 _MICROSECOND = timedelta(microseconds=1)
 _flat_facts = builder(FlatFacts, ("values", "ages", "now", "order_id", "platform",
                                   "seller_policy", "request_at", "now_isoformat", "gaps",
-                                  "texts"))
+                                  "texts", "lines", "asked"))

@@ -47,7 +47,7 @@ from .decision import (
     RulesetRef,
 )
 from .explain import satisfied
-from .facts import FlatFacts, gap_between
+from .facts import FlatFacts, covered, gap_between
 
 
 @dataclass(frozen=True, slots=True)  # slots: `render` reads the fields of every one
@@ -404,12 +404,15 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
         "explanation": tuple(items),
         "evaluated_at": facts.now_isoformat or facts.now.isoformat(),
         "overridden": plan.overridden,
-        "effective_at": None if effective is None else effective.isoformat()})
+        "effective_at": None if effective is None else effective.isoformat(),
+        "covers": () if facts.asked is None else tuple(
+            {"sku": sku, "quantity": units, "amount": amount}
+            for sku, units, amount, _ in covered(facts))})
 
 
 _decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
                                "next_steps", "explanation", "evaluated_at", "overridden",
-                               "effective_at"))
+                               "effective_at", "covers"))
 _refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
                                            "max_business_days", "due_by"))
 _explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",

@@ -16,7 +16,6 @@ from ...runtime.compiler import compile_ruleset, negation_normal_form
 from ...runtime.evaluate import combine
 from ..equivalence import PAID_AT, plainest
 from ..symbolic import (
-    CONSTRAINTS,
     Box,
     Forbid,
     Space,
@@ -24,7 +23,6 @@ from ..symbolic import (
     constraint_atoms,
     intersect_regions,
     merge_boxes,
-    platform_constraint,
 )
 from ..witness import mattering, verdict_of, verdict_of_decision
 from .regions import condition_lines
@@ -134,7 +132,7 @@ def _core(t: Target, rule: Rule) -> tuple[list[Atom], list[Any]]:
         if empty(t.space, relaxed | {k}):
             relaxed.add(k)
     core = [leaves[k] for k in range(len(leaves)) if k not in relaxed]
-    constraints = list(CONSTRAINTS) + ([platform_constraint(t.platform)] if t.platform else [])
+    constraints = list(t.space.constraints)
     atoms = atoms_of(rule.when)
     relations = [r for r in t.space.coupled.relations]
     for r in list(relations):
