@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,serve,lint,browser]'
+	$(BIN)/python -m pip install --quiet -e '.[test,serve,lint,browser,cluster]'
 	touch $(STAMP)
 
 setup: $(STAMP)

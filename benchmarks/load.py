@@ -132,6 +132,23 @@ async def drive(url: str, duration: float, concurrency: int) -> tuple[list[float
     return latencies, errors, next(numbers)
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and all its descendants, from
+    /proc: what the server spent, whatever the client on the same machine took."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):  # exited meanwhile
+            continue
+    return total
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -156,9 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         process, url = start_server(args.workers, args.rulesets)
     try:
+        cpu_before = server_cpu(process.pid) if process is not None else None
+        client_before = time.process_time()
         began = time.perf_counter()
         latencies, errors, sent = asyncio.run(drive(url, duration, args.concurrency))
         elapsed = time.perf_counter() - began
+        client_cpu = time.process_time() - client_before
+        cpu = server_cpu(process.pid) - cpu_before if process is not None else None
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)
@@ -175,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"latency ms p50 {percentile(ms, 50):.2f}  p90 {percentile(ms, 90):.2f}  "
           f"p99 {percentile(ms, 99):.2f}  max {ms[-1] if ms else float('nan'):.2f}  "
           f"mean {statistics.fmean(ms) if ms else float('nan'):.2f}")
+    if cpu is not None and latencies:
+        print(f"server CPU {cpu:>9.1f} s   ({1000 * cpu / len(latencies):.3f} ms per decision, "
+              f"user + system of the server and its workers; the client used {client_cpu:.1f} s)")
     print(f"errors     {sum(errors.values()):>9,}" + (f"   {dict(errors)}" if errors else ""))
     return 1 if errors else 0
 

@@ -1,6 +1,8 @@
 """aturan's benchmark: `python benchmarks/run.py [--quick] [--skip-diff]`.
 
-Prints, on one fixed-seed corpus of the bundled rulesets:
+Prints first the targets (benchmarks/targets.py): decide + to_json against the hand-written
+function, the CLI's cost per JSON line against the library's, memo misses on a million sampled
+orders. Then, on one fixed-seed corpus of the bundled rulesets:
   (a) Policies.decide: validated facts, full explanation (the product)
   (b) the same orders on bare durable_rules: assert_fact + delete_state, no explanation
   (c) tiktok_shop 1.0.0 written by hand in plain Python (benchmarks/handwritten.py)
@@ -36,6 +38,7 @@ sys.path.insert(0, str(HERE))
 import corpus as corpus_module  # noqa: E402
 import handwritten  # noqa: E402
 import synthetic  # noqa: E402
+import targets  # noqa: E402
 
 import aturan  # noqa: E402
 from aturan.runtime.evaluate import engine_fact  # noqa: E402
@@ -302,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (a minute)")
     parser.add_argument("--skip-diff", action="store_true", help="no 1M-order aturan diff run")
+    parser.add_argument("--targets-only", action="store_true",
+                        help="print the three target figures and stop")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -315,6 +320,18 @@ def main(argv: list[str] | None = None) -> int:
     orders, source = corpus_module.corpus(policies, count, SEED)
     versions = ", ".join(rs.key for rs in policies.collection.versions)
     print(f"corpus: {len(orders):,} orders from {source}; rulesets: {versions}\n")
+    tiktok = [o for o in orders if policies.compiled_for(flatten_facts(o)).ruleset.key
+              == "tiktok_shop@1.0.0" and o["order"]["seller"]["policy"] is None]
+    rounds = 3 if args.quick else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = [json.dumps(o, separators=(",", ":")) + "\n" for o in orders]
+        versus = targets.versus_handwritten(policies, tiktok, handwritten.decide, rounds)
+        cli_ratio = targets.cli_versus_library(policies, orders, lines, rounds, Path(tmp),
+                                               RULESETS, ROOT)
+    memo = targets.memo_misses(RULESETS, "tiktok_shop", "tiktok_shop@2.0.0", million, SEED)
+    print("\n".join(targets.report(versus, cli_ratio, memo, len(tiktok), len(orders))) + "\n")
+    if args.targets_only:
+        return 0
 
     single = single_core(policies, orders, repeats)
     a, b = single["a"], single["b"]
@@ -329,8 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  (a)/(b): (a) decides at {b / a:.2f}x the rate of the bare engine"
           + (f"; (a)/(c): {single['c'] / single['a_tiktok']:.2f} (the hand-written function is "
              f"{single['a_tiktok'] / single['c']:.1f}x faster)" if "c" in single else ""))
-    print(f"  memo: {single['keys']:,} keys after {len(orders) * (repeats + 3):,} decisions "
-          "(each key asked of durable_rules once)\n")
+    stats = policies.cache.stats()
+    print(f"  memo: {single['keys']:,} keys after {stats.hits + stats.misses:,} decisions "
+          f"(each key asked of durable_rules once): {stats.hits:,} hits, {stats.misses:,} "
+          f"misses, {stats.evictions:,} evictions\n")
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

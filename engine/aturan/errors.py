@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 
 
+def display_path(path: str | os.PathLike[str], relative: bool) -> str:
+    """How a file is named in every message (`Location.file`, explanations' source): relative
+    to the current directory when the user named it, or a folder above it, relatively; absolute
+    when absolutely. So `file:line:col` opens from where the command ran, and `validate`,
+    `test`, `lint`, `decide`, the pytest plugin and `aturan.load` all name a file alike.
+
+    Lexical (`abspath`, not `resolve`): a file reached through a symbolic link keeps the name it
+    was reached by, as the user typed it."""
+    full = os.path.abspath(path)
+    if relative:
+        try:
+            full = os.path.relpath(full)
+        except ValueError:  # on another drive (Windows): no relative name exists
+            pass
+    return Path(full).as_posix()
+
+
 @dataclass(frozen=True, order=True)
 class Location:
-    """Where something stands in a source file: 1-based line and column, plus its JSON pointer."""
+    """Where something stands in a source file: 1-based line and column, plus its JSON pointer.
+    `file` is made by `display_path`."""
 
     file: str = ""
     line: int = 0
@@ -92,6 +112,11 @@ class AturanError(Exception):
     @property
     def first(self) -> Diagnostic:
         return self.diagnostics[0]
+
+    def __reduce__(self) -> tuple[type, tuple[list[Diagnostic]]]:
+        """Pickled with its diagnostics (not its message), so an error raised in a worker
+        process or on a cluster reaches the caller whole."""
+        return type(self), (self.diagnostics,)
 
 
 class RulesetError(AturanError):

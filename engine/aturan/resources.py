@@ -23,3 +23,10 @@ def load_schema(name: str) -> dict[str, Any]:
     """One of the project's JSON Schemas by file stem: `facts`, `ruleset`, `decision`, `cases`."""
     with open(bundled_dir("schemas") / f"{name}.schema.json", encoding="utf-8") as handle:
         return json.load(handle)
+
+
+@cache
+def load_data(filename: str) -> Any:
+    """A JSON data file kept beside the schemas (`labels.json`), read once."""
+    with open(bundled_dir("schemas") / filename, encoding="utf-8") as handle:
+        return json.load(handle)

@@ -60,11 +60,13 @@ CATALOGUE_CASES = [
 
 
 @pytest.mark.parametrize("code, severity, rule_ids", CATALOGUE_CASES)
-def test_catalogue_is_caught_with_code_rules_line_and_witness(code, severity, rule_ids, policies):
+def test_catalogue_is_caught_with_code_rules_line_and_witness(code, severity, rule_ids, policies,
+                                                            monkeypatch):
     folder = CATALOGUE / code
     name = "fast_refund" if code == "conflict" else "tiktok_shop"
     path = folder / name / "1.0.0.yaml"
-    findings = active(lint_path(folder))
+    monkeypatch.chdir(CATALOGUE)  # files are named as given: relative to here
+    findings = active(lint_path(Path(code)))
     assert {f.code for f in findings} == {code}, [str(f.diagnostic()) for f in findings]
     finding = findings[0]
     assert finding.severity == severity
@@ -186,18 +188,20 @@ def test_a_rule_level_silence_names_the_code_and_keeps_the_reason(tmp_path, caps
     assert "silenced: kept for the buyer-facing text" in out
 
 
-def test_a_silence_with_an_unknown_code_is_a_schema_error(tmp_path, capsys):
+def test_a_silence_with_an_unknown_code_is_a_schema_error(tmp_path, capsys, monkeypatch):
     bad = REDUNDANT_DECIDER % ('lint:\n  silence:\n    - { code: gaps, reason: typo }\n', "")
     root = write_ruleset(tmp_path, bad, name="tiktok_shop")
-    code, _, err = run(capsys, "lint", root)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "lint", "rulesets")
     assert code == 1
     line = line_of(root / "tiktok_shop" / "1.0.0.yaml", "code: gaps")
     assert err.startswith(f"rulesets/tiktok_shop/1.0.0.yaml:{line}:")
     assert 'Did you mean "gap"?' in err
 
 
-def test_text_output_shows_location_rules_region_witness_and_fix(capsys):
-    code, out, _ = run(capsys, "lint", CATALOGUE / "conflict")
+def test_text_output_shows_location_rules_region_witness_and_fix(capsys, monkeypatch):
+    monkeypatch.chdir(CATALOGUE)
+    code, out, _ = run(capsys, "lint", "conflict")
     assert code == 1
     first = out.splitlines()[0]
     assert first.startswith("conflict/fast_refund/1.0.0.yaml:15:5: error: conflict: rules "
@@ -227,8 +231,9 @@ def test_json_output_carries_the_complete_witness(capsys):
     assert data["summary"]["warnings"] == 1 and data["summary"]["errors"] == 0
 
 
-def test_sarif_output_is_a_sarif_2_1_0_log_with_suppressions(capsys):
-    code, out, _ = run(capsys, "lint", CATALOGUE / "conflict", "--format", "sarif")
+def test_sarif_output_is_a_sarif_2_1_0_log_with_suppressions(capsys, monkeypatch):
+    monkeypatch.chdir(CATALOGUE)
+    code, out, _ = run(capsys, "lint", "conflict", "--format", "sarif")
     log = json.loads(out)
     assert code == 1
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
@@ -248,6 +253,13 @@ def test_sarif_output_is_a_sarif_2_1_0_log_with_suppressions(capsys):
                        "region": {"startLine": 16}}
     suppressed = [r for r in results if "suppressions" in r]
     assert suppressed and all(r["suppressions"][0]["kind"] == "inSource" for r in suppressed)
+
+
+def test_sarif_names_an_absolute_path_by_a_file_uri(capsys):
+    code, out, _ = run(capsys, "lint", CATALOGUE / "conflict", "--format", "sarif")
+    [error] = [r for r in json.loads(out)["runs"][0]["results"] if r["level"] == "error"]
+    uri = error["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == (CATALOGUE / "conflict" / "fast_refund" / "1.0.0.yaml").as_uri()
 
 
 def test_invalid_rulesets_are_reported_and_fail(tmp_path, capsys):
@@ -329,12 +341,13 @@ rules:
 
 @pytest.mark.parametrize("method, conflicts", [("ne: cod", False), ("eq: cod", True)])
 def test_refund_paid_and_full_conflict_only_where_the_order_is_unpaid(tmp_path, method,
-                                                                        conflicts):
+                                                                        conflicts, monkeypatch):
     """`paid` refunds the total of a paid order, like `full`; they differ on COD orders only.
     (Validation refuses such a tie within one file; an overlay against its base is lint's.)"""
-    root = write_ruleset(tmp_path, PAID_BASE % GAP_SILENCE, name="tiktok_shop")
+    write_ruleset(tmp_path, PAID_BASE % GAP_SILENCE, name="tiktok_shop")
     write_ruleset(tmp_path, FULL_OVERLAY % method, name="full_refund")
-    everything = active(lint_path(root))
+    monkeypatch.chdir(tmp_path)
+    everything = active(lint_path(Path("rulesets")))
     findings = active(everything, "conflict")
     assert bool(findings) == conflicts
     if not conflicts:  # the overlay's rule then only repeats the platform's
@@ -373,11 +386,12 @@ rules:
 """
 
 
-def test_overlay_findings_point_at_the_overlay_file(tmp_path):
+def test_overlay_findings_point_at_the_overlay_file(tmp_path, monkeypatch):
     base = (CATALOGUE / "shadowed-rule" / "tiktok_shop" / "1.0.0.yaml").read_text()
-    root = write_ruleset(tmp_path, base, name="tiktok_shop")
+    write_ruleset(tmp_path, base, name="tiktok_shop")
     write_ruleset(tmp_path, OVERLAY, name="strict_shop")
-    findings = active(lint_path(root))
+    monkeypatch.chdir(tmp_path)
+    findings = active(lint_path(Path("rulesets")))
     mine = [f for f in findings if f.ruleset == "strict_shop@1.0.0"]
     assert [(f.code, f.location.file, f.location.line) for f in mine] == [
         ("shadowed-rule", "rulesets/strict_shop/1.0.0.yaml", 12)]

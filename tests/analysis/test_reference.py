@@ -127,8 +127,11 @@ WHY_RULES = MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop") + "
 
 @pytest.fixture(scope="module")
 def why_policies(tmp_path_factory):
-    loaded = aturan.load(write_ruleset(tmp_path_factory.mktemp("why"), WHY_RULES,
-                                       name="tiktok_shop"))
+    folder = tmp_path_factory.mktemp("why")
+    write_ruleset(folder, WHY_RULES, name="tiktok_shop")
+    with pytest.MonkeyPatch.context() as patch:  # loaded as `rulesets`, named so
+        patch.chdir(folder)
+        loaded = aturan.load("rulesets")
     yield loaded
     loaded.close()
 
@@ -146,7 +149,7 @@ def test_why_not_shows_every_condition_as_a_tree(why_policies):
         "      ✔ not:",
         "        ✘ request.by eq seller — actual buyer",
         "      ✔ order.placed_at older_than 1h — actual 2024-03-01T10:00:00+07:00 (2h ago)",
-        "  decision: escalated by default",
+        "  decision: escalated (escalated to customer service) by default",
     ]
     data = report.to_dict()
     assert data["condition"]["conditions"][0] == {
@@ -183,11 +186,17 @@ def test_decide_why_not_on_the_command_line(tmp_path, capsys, why_policies):
     order.write_text(json.dumps(make_facts()))
     assert main(["decide", str(order), "--rulesets", str(root), "--why-not", "nested"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ESCALATED  order TS-1001")
+    assert out.startswith("ESCALATED (escalated to customer service)  order TS-1001")
     assert "        ✘ order.payment.method eq cod — actual ewallet\n" in out
     assert main(["decide", str(order), "--rulesets", str(root), "--why-not", "nested",
                  "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["rule"], report["fired"], report["role"]) == ("nested", False, "not_matched")
-    assert main(["decide", str(order), "--rulesets", str(root), "--why-not", "nope"]) == 1
-    assert 'unknown-rule: tiktok_shop@1.0.0 has no rule "nope"' in capsys.readouterr().err
+    # a rule no loaded version has is a usage error, with a suggestion
+    assert main(["decide", str(order), "--rulesets", str(root), "--why-not", "nestd"]) == 2
+    err = capsys.readouterr().err
+    assert 'Invalid value for --why-not: no rule "nestd" in any loaded ruleset' in err
+    assert 'Did you mean "nested"?' in err
+    assert main(["decide", str(order), "--rulesets", str(root), "--why-not", "nested",
+                 "--ruleset", "tiktok_shop@9.9.9"]) == 2
+    assert 'no rule "nested" in tiktok_shop@9.9.9' in capsys.readouterr().err

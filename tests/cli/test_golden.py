@@ -74,3 +74,51 @@ def test_validation_errors_text(tmp_path, capsys, golden, monkeypatch):
     code, out, err = run(capsys, "validate", "rulesets")
     assert code == 1
     golden.check("validate-errors", out + err)
+
+
+def test_why_not_text_in_indonesian(at_root, tmp_path, capsys, golden):
+    """--lang id: the frame around the rules' messages is Indonesian too, enum codes labelled."""
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(make_facts()))
+    code, out, err = run(capsys, "decide", str(path), "--why-not", "seller-cancel-out-of-stock",
+                         "--rulesets", "rulesets", "--lang", "id")
+    assert (code, err) == (0, "")
+    golden.check("why-not-id", out)
+
+
+BROKEN_CASES = """\
+  - name: paid order needs the seller, in Indonesian
+    lang: id
+    expect:
+      outcome: approved
+      next_steps: [contact_seller, refund_buyer]
+      decided_by: paid-buyer-cancel-needs-seler
+      rules: [paid-buyer-cancel-needs-seller, seller-approves-buyer-cancl]
+
+  - name: a case whose facts are invalid
+    patch: { order: { status: paidd, amounts: { total: -1 } } }
+    expect: { outcome: pending_seller }
+
+  - name: a case that expects a decision but gets an error
+    patch: { request: { at: "2022-01-01T00:00:00+07:00" }, order: { placed_at: "2022-01-01T00:00:00+07:00" } }
+    ruleset: tiktok_shop
+    expect: { outcome: pending_seller }
+
+"""
+
+
+def test_case_failures_say_what_is_wrong_with_the_case(at_root, tmp_path, capsys, golden,
+                                                      monkeypatch):
+    """A misspelt rule says it does not exist (Did you mean …?); invalid facts say the case's
+    facts are invalid, with every pointer; an error where a decision is expected says so; the
+    frame of a `lang: id` case is Indonesian."""
+    shutil.copytree(ROOT / "rulesets" / "tiktok_shop", tmp_path / "rulesets" / "tiktok_shop")
+    cases = tmp_path / "rulesets" / "tiktok_shop" / "cases" / "1.0.0.yaml"
+    text = cases.read_text()
+    anchor = "  - name: paid order needs the seller\n"
+    assert anchor in text
+    cases.write_text(text.replace(anchor, BROKEN_CASES + anchor, 1))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "test", "rulesets")
+    assert code == 1
+    golden.check("test-case-problems", out + err)

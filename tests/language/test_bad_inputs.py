@@ -31,7 +31,9 @@ MEGABYTES = 100
 
 RULESET_CASES = {
     "yaml_syntax.yaml":
-        "rulesets/demo/1.0.0.yaml:17:9: yaml-syntax: expected ',' or '}', but got ':'",
+        "rulesets/demo/1.0.0.yaml:17:9: yaml-syntax: expected ',' or '}', but got ':' Inside "
+        '[ … ] or { … } a value containing ": ", "," or a bracket must be quoted '
+        '({ en: "Note: it is…" }), and every bracket closed.',
     "tabs.yaml":
         "rulesets/demo/1.0.0.yaml:17:1: yaml-tab: tab characters cannot indent YAML; use spaces",
     "billion_laughs.yaml":
@@ -118,7 +120,7 @@ FACTS_CASES = {
         "facts_huge_number.json:1:1: json-syntax: a number has far more digits than any fact "
         "allows (at /)",
     "facts_duplicate_key.json":
-        'facts_duplicate_key.json:1:1: json-syntax: duplicate key "status" in a JSON object '
+        'facts_duplicate_key.json:7:5: json-syntax: duplicate key "status" in a JSON object '
         "(at /)",
 }
 
@@ -156,8 +158,10 @@ def assert_contained(error: AturanError, kind: type, expected: str, seconds: flo
     assert policies.decide(make_facts()).to_json() == baseline  # what was loaded still decides
 
 
-def ruleset_tree(tmp_path: Path, name: str) -> Path:
-    """The catalogue entry laid out as a repository's rulesets/ folder."""
+def ruleset_tree(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The catalogue entry laid out as a repository's rulesets/ folder, returned as the
+    relative path `rulesets` (the current directory is `tmp_path`), so files are named
+    `rulesets/…` as a user in the repository would see them."""
     root = tmp_path / "rulesets"
     source = CATALOGUE / name
     if source.is_dir():
@@ -165,19 +169,20 @@ def ruleset_tree(tmp_path: Path, name: str) -> Path:
     else:
         (root / "demo").mkdir(parents=True)
         shutil.copy(source, root / "demo" / "1.0.0.yaml")
-    return root
+    monkeypatch.chdir(tmp_path)
+    return Path("rulesets")
 
 
 @pytest.mark.parametrize("name", sorted(RULESET_CASES))
-def test_bad_ruleset_is_refused_exactly(tmp_path, policies, baseline, name):
-    root = ruleset_tree(tmp_path, name)
+def test_bad_ruleset_is_refused_exactly(tmp_path, policies, baseline, name, monkeypatch):
+    root = ruleset_tree(tmp_path, name, monkeypatch)
     error, seconds, peak = refused(lambda: aturan.load(root))
     assert_contained(error, RulesetError, RULESET_CASES[name], seconds, peak, policies, baseline)
 
 
 @pytest.mark.parametrize("name", sorted(RULESET_CASES))
-def test_validate_prints_the_same_diagnostic_and_fails(tmp_path, capsys, name):
-    root = ruleset_tree(tmp_path, name)
+def test_validate_prints_the_same_diagnostic_and_fails(tmp_path, capsys, name, monkeypatch):
+    root = ruleset_tree(tmp_path, name, monkeypatch)
     assert main(["validate", str(root)]) == 1
     err = capsys.readouterr().err
     assert RULESET_CASES[name] in err.splitlines()
@@ -212,8 +217,10 @@ def test_decide_answers_bad_facts_with_exit_1_and_json_errors(capsys, one_rulese
 
 # -- classes too large to commit: generated here ---------------------------------------------
 
-def test_a_50_mb_ruleset_file_is_refused_before_it_is_read(tmp_path, policies, baseline):
-    root = tmp_path / "rulesets"
+def test_a_50_mb_ruleset_file_is_refused_before_it_is_read(tmp_path, policies, baseline,
+                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = Path("rulesets")
     (root / "demo").mkdir(parents=True)
     with open(root / "demo" / "1.0.0.yaml", "wb") as handle:
         handle.write(b"description: ")

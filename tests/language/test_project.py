@@ -71,8 +71,10 @@ def folder(tmp_path: Path, project: str | None, ruleset: str = MINIMAL_RULESET,
     ("facts: [1, 2\n", "yaml-syntax", "aturan.yaml:"),
 ])
 def test_a_bad_project_file_is_a_located_error_and_exit_1(tmp_path, capsys, project, code,
-                                                          where):
-    root = folder(tmp_path, project)
+                                                          where, monkeypatch):
+    folder(tmp_path, project)
+    monkeypatch.chdir(tmp_path)  # files are named as given: relative to here
+    root = Path("rulesets")
     _, problems = load_collection([root])
     assert problems and problems[0].code == code, problems
     assert str(problems[0]).startswith(where), str(problems[0])
@@ -179,10 +181,12 @@ def test_a_closed_next_step_list_is_checked(tmp_path):
     assert 'Did you mean "order_cancelled"?' in problems[0].full_message
 
 
-def test_a_ruleset_for_an_undeclared_platform_is_warned_about(tmp_path, capsys):
+def test_a_ruleset_for_an_undeclared_platform_is_warned_about(tmp_path, capsys, monkeypatch):
     """The issue's first stumble: validate said ok, then every decision failed."""
     ruleset = MINIMAL_RULESET.replace("ruleset: demo", "ruleset: blibli")
-    root = folder(tmp_path, None, ruleset, name="blibli")
+    folder(tmp_path, None, ruleset, name="blibli")
+    monkeypatch.chdir(tmp_path)
+    root = Path("rulesets")
     assert main(["validate", str(root)]) == 0  # a warning, not an error
     err = capsys.readouterr().err
     assert err.startswith('rulesets/blibli/1.0.0.yaml:1:1: unknown-platform: ruleset "blibli" '

@@ -9,8 +9,10 @@ from conftest import MINIMAL_RULESET, write_ruleset
 
 
 def diagnostics(tmp_path, text, name="demo", version="1.0.0"):
-    root = write_ruleset(tmp_path, text, name, version)
-    _, problems = load_collection([root])
+    write_ruleset(tmp_path, text, name, version)
+    with pytest.MonkeyPatch.context() as patch:  # files named as a user in tmp_path sees them
+        patch.chdir(tmp_path)
+        _, problems = load_collection(["rulesets"])
     return [d for d in problems if d.severity == "error"]
 
 
@@ -89,8 +91,10 @@ def test_equal_priority_conflict_is_an_error_unless_obviously_disjoint(tmp_path)
                                                                "paid")) == []
 
 
-def test_overlapping_effective_dates(tmp_path):
-    root = write_ruleset(tmp_path, MINIMAL_RULESET)
+def test_overlapping_effective_dates(tmp_path, monkeypatch):
+    write_ruleset(tmp_path, MINIMAL_RULESET)
+    monkeypatch.chdir(tmp_path)
+    root = "rulesets"
     second = MINIMAL_RULESET.replace("version: 1.0.0", "version: 2.0.0").replace(
         "effective_from: 2024-01-01", "effective_from: 2024-06-01")
     write_ruleset(tmp_path, second, version="2.0.0")
@@ -119,8 +123,8 @@ def test_loading_a_broken_set_raises_and_leaves_loaded_policies_alone(tmp_path, 
     before = policies.decide(facts()).to_json()
     root = write_ruleset(tmp_path, MINIMAL_RULESET.replace("priority: 10", "priority: high"))
     with pytest.raises(aturan.RulesetError) as info:
-        aturan.load(root)
-    assert str(info.value) == ("rulesets/demo/1.0.0.yaml:13:5: schema: 'high' is not of type "
+        aturan.load(root)  # an absolute path: the file is named absolutely
+    assert str(info.value) == (f"{root.as_posix()}/demo/1.0.0.yaml:13:5: schema: 'high' is not of type "
                                "'integer' (at /rules/0/priority)")
     assert policies.decide(facts()).to_json() == before
 

@@ -73,7 +73,7 @@ def test_an_overlay_cannot_loosen_a_final_rule(tmp_path, rule_id, priority, code
                   name="loose")
     _, problems = load_collection([root])
     assert [d.code for d in problems] == [code]
-    assert str(problems[0]).startswith(f"rulesets/loose/1.0.0.yaml:9:5: {code}: {words}")
+    assert str(problems[0]).startswith(f"{root.as_posix()}/loose/1.0.0.yaml:9:5: {code}: {words}")
     with pytest.raises(aturan.RulesetError):
         aturan.load(root)
 

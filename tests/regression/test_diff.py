@@ -20,7 +20,7 @@ from aturan.regression.diff import DiffSummary, VersionPair, diff_items
 from aturan.regression.diffrun import RunOptions, run_diff
 from aturan.regression.sample import generate, plan_for, to_line
 from aturan.runtime.jsonio import read_lines
-from conftest import RULESETS
+from conftest import RULESETS, make_facts
 
 OLD, NEW = "tiktok_shop@1.0.0", "tiktok_shop@1.1.0"
 N = 3000
@@ -213,6 +213,20 @@ def test_bad_pins_and_missing_orders_are_usage_errors(setup, capsys):
     assert "--orders ORDERS.jsonl is required" in capsys.readouterr().err
 
 
+def test_versions_of_different_platforms_are_refused(capsys, tmp_path):
+    """No order can be decided by both: the diff would only count every order invalid."""
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text("".join(to_line(f) for f in generate(plan_for(
+        load_rulesets([RULESETS]), "tiktok_shop"), 5, 1)))
+    args = ["--orders", str(orders), "--rulesets", str(RULESETS), "--workers", "1"]
+    assert main(["diff", "tiktok_shop@1.0.0", "shopee@1.0.0", *args]) == 2
+    err = capsys.readouterr().err
+    assert ("tiktok_shop@1.0.0 (tiktok_shop) and shopee@1.0.0 (shopee) decide orders of "
+            "different platforms") in err
+    # an overlay is compared with its platform's versions
+    assert main(["diff", "tiktok_shop@2.0.0", "preorder_firm@1.0.0", *args]) == 0
+
+
 def test_stdin_is_read_as_a_stream(setup, monkeypatch, capsys):
     root, orders = setup
     head = b"".join(orders.read_bytes().splitlines(True)[:40])
@@ -224,3 +238,39 @@ def test_stdin_is_read_as_a_stream(setup, monkeypatch, capsys):
     assert main(["diff", OLD, NEW, "--orders", "-", "--rulesets", str(root), "--workers", "1",
                  "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["orders"] == 40
+
+
+def test_compare_gives_the_verdicts_of_decide_for_every_order(setup):
+    """The diff validates each order once and reads verdicts off the memo's plans without
+    rendering explanations; each must equal `Verdict.of(Policies.decide(facts, pin))`, and an
+    order a version cannot decide must name that version's error, on every order of the
+    corpus (valid, and a wrong platform), and bad facts the error `decide` gives."""
+    from aturan.runtime.verdict import Verdict
+
+    root, orders = setup
+    policies = aturan.load(root)
+    pair = VersionPair(policies, OLD, NEW)
+    checked = mismatched_side = 0
+    for number, facts in read_lines(enumerate(orders.read_bytes().splitlines(True), 1), "x"):
+        if isinstance(facts, aturan.AturanError):
+            continue
+        got = pair.compare(facts)
+        expected = []
+        for pin in (OLD, NEW):
+            try:
+                expected.append(Verdict.of(policies.decide(facts, pin)))
+            except aturan.AturanError as exc:
+                expected.append(exc.first.code)
+        if all(isinstance(e, Verdict) for e in expected):
+            assert got == tuple(expected), number
+            assert [v.rule for v in got] == [e.rule for e in expected], number
+            checked += 1
+        else:
+            assert got[0] == "both" and got[1] == expected[0] == expected[1], number
+            mismatched_side += 1
+    assert checked == N and mismatched_side == 1
+    bad = make_facts({"order": {"amounts": {"total": -5}}})
+    with pytest.raises(aturan.AturanError) as raised:
+        policies.decide(bad, OLD)
+    assert pair.compare(bad) == ("input", raised.value.first.code)
+    policies.close()

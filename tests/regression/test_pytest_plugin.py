@@ -55,7 +55,7 @@ def test_a_failing_case_shows_the_same_diff_as_aturan_test(pytester):
     result.assert_outcomes(passed=1, failed=1)
     root = pytester.path / "rulesets"
     file = root / "tiktok_shop" / "cases" / "1.0.0.yaml"
-    policies = load(root)
+    policies = load("rulesets")  # as `aturan test rulesets` run here names the files
     case = load_cases(file, "rulesets/tiktok_shop/cases/1.0.0.yaml")[1]
     expected = describe_failure(run_case(policies, case))
     assert "outcome: expected rejected, got escalated" in expected[0]

@@ -18,6 +18,7 @@ What is compared, on fixed-seed `aturan.regression.sample` corpora of every bund
 from __future__ import annotations
 
 import copy
+import json
 import random
 import subprocess
 import sys
@@ -64,7 +65,7 @@ from aturan.runtime.facts import (
     flatten_facts,
     validate_facts,
 )
-from conftest import RULESETS, V2_RULESETS
+from conftest import ROOT, RULESETS, V2_RULESETS
 
 SEED = 20240301
 PER_PLATFORM = 2500
@@ -120,13 +121,19 @@ def because(condition: Condition, facts: FlatFacts, negated: bool = False
     return [item for child in children for item in because(child, facts, negated)]
 
 
-def placeholder_text(path: str, facts: FlatFacts) -> str:
-    """How `{path}` reads in a message: timestamps in WIB, money as Rp, absent as a dash."""
+LABELS = json.loads((ROOT / "schemas" / "labels.json").read_text(encoding="utf-8"))
+
+
+def placeholder_text(path: str, facts: FlatFacts, lang: str) -> str:
+    """How `{path}` reads in a message: timestamps in WIB, money as Rp, absent as a dash, an
+    enum code as its label in the message's language (read straight from labels.json)."""
     if path == "now":
         return facts.now.astimezone(JAKARTA).isoformat()
     raw = facts.values.get(path)
     if raw is None:
         return "—"
+    if catalogue()[path].kind == "enum" and raw in LABELS.get(path, {}):
+        return LABELS[path][raw][lang]
     if isinstance(raw, datetime):
         return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
     if isinstance(raw, bool):
@@ -139,7 +146,8 @@ def placeholder_text(path: str, facts: FlatFacts) -> str:
 
 def messages(templates: dict[str, str], facts: FlatFacts, lang: str | None) -> dict[str, str]:
     langs = [lang] if lang else sorted(templates)
-    return {code: PLACEHOLDER.sub(lambda match: placeholder_text(match.group(1), facts),
+    return {code: PLACEHOLDER.sub(lambda match, code=code: placeholder_text(match.group(1),
+                                                                           facts, code),
                                   templates[code])
             for code in langs if code in templates}
 
@@ -412,6 +420,53 @@ def test_a_tiny_memo_evicts_and_changes_nothing(monkeypatch, corpus):
         assert max(sizes) == 8 and sum(memo.misses for memo in fresh.cache) > sum(sizes)
     finally:
         fresh.close()
+
+
+def test_more_keys_than_capacity_still_decide_exactly(corpus):
+    """A memo of 64 keys per compiled ruleset meets thousands: it keeps evicting (least recently
+    used first), never holds more than its capacity, counts every lookup, and every decision
+    is the oracle's."""
+    fresh = aturan.load(RULESETS, memo_capacity=64)
+    try:
+        for facts in corpus[:4000]:
+            assert fresh.decide(facts).to_json() == oracle_decide(fresh, facts).to_json()
+        stats = fresh.cache.stats()
+        assert stats.hits + stats.misses == 4000 and stats.evictions > 0
+        assert stats.evictions == stats.misses - stats.keys
+        assert all(len(memo) <= 64 == memo.capacity for memo in fresh.cache)
+        assert stats.capacity == 64 * len(fresh._compiled)
+    finally:
+        fresh.close()
+
+
+def test_the_memo_drops_the_least_recently_used_key(policies):
+    memo = memo_module.RulesetMemo(next(iter(policies.cache)).compiled, capacity=3)
+    plans = {key: object() for key in ((1,), (2,), (3,), (4,))}
+    for key in ((1,), (2,), (3,)):
+        memo.put(key, plans[key])  # type: ignore[arg-type]
+    assert memo.get((1,)) is plans[(1,)]  # (1,) is now the most recently used
+    memo.put((4,), plans[(4,)])  # type: ignore[arg-type]
+    assert list(memo.plans) == [(3,), (1,), (4,)]
+    assert memo.get((2,)) is None
+    assert memo.stats() == memo_module.MemoStats(3, 3, 1, 4, 1)
+    with pytest.raises(ValueError):
+        memo_module.RulesetMemo(memo.compiled, capacity=-1)
+
+
+def test_values_every_atom_answers_alike_share_a_class():
+    """Key classes are truth signatures: below and above `eq 5` (and absent) answer alike, and
+    so do paid and to_ship when they are only ever named together."""
+    total = [Atom("order.amounts.total", "eq", 5)]
+    assert memo_module._intervals(total, memo_module._boundaries(total)) == (0, 1, 0, 0)
+    apart = [Atom("order.amounts.total", "gt", 5), Atom("order.amounts.total", "lt", 3)]
+    assert memo_module._intervals(apart, memo_module._boundaries(apart)) == (0, 1, 2, 1)
+    both = [Atom("order.amounts.total", "ge", 3), Atom("order.amounts.total", "lt", 6)]
+    assert memo_module._intervals(both, memo_module._boundaries(both)) is None  # all distinct
+    status = [Atom("order.status", "in", ("paid", "to_ship")),
+              Atom("order.status", "eq", "delivered")]
+    table, other = memo_module._table(status)
+    assert table == {None: 0, "paid": 1, "to_ship": 1, "delivered": 2} and other == 0
+    assert memo_module._table([Atom("order.status", "absent", True)]) == ({None: 0}, 1)
 
 
 def test_combine_with_other_fired_rules_is_not_served_from_the_memo(policies, corpus):

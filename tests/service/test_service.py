@@ -328,6 +328,23 @@ def test_metrics_count_decisions_errors_and_latency(small_client):
                   (("endpoint", "/v1/decisions:batch"),))] == 1
 
 
+def test_metrics_show_the_memo_of_the_set_being_served(tmp_path):
+    config = ServiceConfig(tiktok_only(tmp_path), memo_capacity=2)
+    app = create_app(config)
+    try:
+        with TestClient(app) as client:
+            for status in ("unpaid", "paid", "to_ship", "unpaid", "delivered"):
+                client.post("/v1/decisions", json=make_facts({"order": {"status": status}}))
+            found = samples(client)
+    finally:
+        app.state.holder.close()
+    memo = {name: found[(f"aturan_memo_{name}", ())]
+            for name in ("keys", "capacity", "hits", "misses", "evictions")}
+    assert memo["capacity"] == 2 and memo["keys"] == 2
+    assert memo["hits"] + memo["misses"] == 5 and memo["misses"] >= 3
+    assert memo["evictions"] == memo["misses"] - 2
+
+
 def test_access_log_line_has_order_ruleset_outcome_latency(client, caplog):
     caplog.set_level("INFO", logger="aturan.access")
     client.post("/v1/decisions", json=make_facts({"order": {"id": "LOG-1"}}))
@@ -389,7 +406,7 @@ def test_reload_keeps_the_old_set_on_a_broken_file_then_serves_the_new_version(t
         health = client.get("/healthz").json()
         assert health["status"] == "degraded" and health["generation"] == 1
         [problem] = health["last_reload"]["errors"]
-        assert problem.startswith("rulesets/tiktok_shop/1.1.0.yaml:")
+        assert problem.startswith(f"{root.as_posix()}/tiktok_shop/1.1.0.yaml:")
         assert "approvd" in problem
         assert client.post("/v1/decisions", json=make_facts()).text == before
         assert client.post("/v1/decisions", json=later).status_code == 422
@@ -468,8 +485,9 @@ def test_the_reload_event_is_written_before_the_new_generation_is_visible(tmp_pa
 
 def test_config_round_trips_through_the_environment(tmp_path):
     config = ServiceConfig(tmp_path, max_body_bytes=123, batch_limit=7, watch=True,
-                           watch_interval=0.25, handle_sighup=True)
+                           watch_interval=0.25, handle_sighup=True, memo_capacity=99)
     assert ServiceConfig.from_env(config.to_env()) == config
+    assert ServiceConfig.from_env(ServiceConfig(tmp_path).to_env()).memo_capacity is None
 
 
 @pytest.mark.parametrize("env, message", [
@@ -477,6 +495,7 @@ def test_config_round_trips_through_the_environment(tmp_path):
     ({"ATURAN_BATCH_LIMIT": "0"}, "batch limit must be at least 1"),
     ({"ATURAN_WATCH": "maybe"}, "ATURAN_WATCH='maybe' is not a yes/no value"),
     ({"ATURAN_MAX_BODY_BYTES": "-1"}, "max body size must be at least 1 byte"),
+    ({"ATURAN_MEMO_CAPACITY": "0"}, "memo capacity must be at least 1 key"),
 ])
 def test_bad_settings_are_named(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):

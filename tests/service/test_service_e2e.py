@@ -250,8 +250,8 @@ def test_watch_reloads_atomically_and_a_broken_file_leaves_the_old_set(tmp_path)
                 lambda: (h := client.get("/healthz").json())["last_reload"]["ok"] is False and h,
                 "the failed reload in /healthz")
             assert health["status"] == "degraded" and health["generation"] == 1
-            assert health["last_reload"]["errors"][0].startswith(
-                "rulesets/tiktok_shop/1.1.0.yaml:")
+            assert health["last_reload"]["errors"][0].startswith(  # `serve` resolves the folder
+                f"{rulesets.resolve().as_posix()}/tiktok_shop/1.1.0.yaml:")
             [failed] = server.events("reload")
             assert failed["ok"] is False and failed["trigger"] == "watch"
             assert client.post("/v1/decisions", json=now_facts).text == before  # old set serves

@@ -23,7 +23,7 @@ import holidays
 
 from ..errors import Diagnostic, Location, SelectionError
 from ..language.catalogue import Catalogue, bundled_catalogue
-from ..language.display import show
+from ..language.display import atom_text, between_text, code_and_label, text
 from ..language.model import (
     AllOf,
     AnyOf,
@@ -34,10 +34,12 @@ from ..language.model import (
     atoms_of,
     format_duration,
 )
+from ..language.repository import RulesetCollection
 from ..runtime.compiler import CompiledRuleset
 from ..runtime.decision import Decision, RefundDecision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
+from ..runtime.selection import parse_pin
 from ..suggest import did_you_mean
 
 NS = 1_000_000_000
@@ -517,41 +519,45 @@ def why_not(policies: Policies, facts: dict[str, Any], rule_id: str, ruleset: st
     return WhyNot(rule, key, tree, decision, _role(rule, tree.holds, decision))
 
 
-def _lines(node: Trace, depth: int) -> list[str]:
+def known_rule(collection: RulesetCollection, rule_id: str, pin: str | None = None) -> None:
+    """Raise `SelectionError` (with "Did you mean …?") when no loaded version that `pin` could
+    select (any, unpinned) has `rule_id`: a misspelt `--why-not` is the caller's mistake, known
+    before any order is read. (A rule of another version than the one deciding an order is
+    still reported per order, by `why_not`.)"""
+    name, version = parse_pin(pin) if pin else (None, None)
+    versions = [rs for rs in collection.versions
+                if name is None or (rs.name == name and version in (None, rs.version))]
+    for overlay in [rs for rs in versions if rs.is_overlay]:
+        versions += collection.bases_for(overlay)
+    ids = sorted({rule.id for rs in versions for rule in rs.rules})
+    if rule_id not in ids:
+        where = f"{pin}" if pin else "any loaded ruleset"
+        raise SelectionError(Diagnostic("unknown-rule", f'no rule "{rule_id}" in {where}',
+                                        Location(), hint=did_you_mean(rule_id, ids)))
+
+
+def _lines(node: Trace, depth: int, lang: str | None) -> list[str]:
     mark, pad = ("✔" if node.holds else "✘"), "  " * depth
     if node.kind == "atom" and node.of is not None:
-        gap = "" if node.gap is None else (
-            f" ({node.gap.lstrip('-')} before {node.of})" if node.gap.startswith("-")
-            else f" ({node.gap} after {node.of})")
-        return [f"{pad}{mark} {node.fact} {node.op} {node.expected} of {node.of} — actual "
-                f"{show(node.actual, 'absent')}, {node.of} {show(node.of_actual, 'absent')}{gap}"]
+        return [f"{pad}{mark} " + between_text(
+            {"fact": node.fact, "op": node.op, "expected": node.expected, "of": node.of,
+             "actual": node.actual, "of_actual": node.of_actual, "gap": node.gap}, lang)]
     if node.kind == "atom":
-        expected = "" if node.op in ("exists", "absent") else f" {show(node.expected, 'absent')}"
-        age = ""
-        if node.age is not None:
-            age = f" ({node.age})" if node.age.startswith("in ") else f" ({node.age} ago)"
-        actual = show(node.actual, "absent")
-        return [f"{pad}{mark} {node.fact} {node.op}{expected} — actual {actual}{age}"]
-    title = {"all": "all of", "any": "any of", "not": "not"}[node.kind]
+        return [f"{pad}{mark} "
+                + atom_text(node.fact, node.op, node.expected, node.actual, node.age, lang=lang)]
+    title = text({"all": "all_of", "any": "any_of", "not": "not"}[node.kind], lang)
     return [f"{pad}{mark} {title}:"] + [line for child in node.children
-                                         for line in _lines(child, depth + 1)]
+                                         for line in _lines(child, depth + 1, lang)]
 
 
-_VERDICT = {
-    "not_matched": "it did not fire: the conditions marked ✘ failed",
-    "decided": "it fired and decided the outcome",
-    "overridden": "it fired, but a higher-priority rule decided the outcome",
-    "added": "it fired and added its penalties and next steps",
-}
-
-
-def format_why_not(report: WhyNot) -> list[str]:
-    """Plain text lines (no colour markup) for a terminal or a log."""
+def format_why_not(report: WhyNot, lang: str | None = None) -> list[str]:
+    """Plain text lines (no colour markup) for a terminal or a log, the frame in `lang`."""
     rule, d = report.rule, report.decision
     decided_by = d.explanation[0].rule if d.explanation else "default"
-    title = "why" if report.fired else "why not"
-    return ([f"{title} {rule.id} ({report.ruleset}, priority {rule.priority})  "
+    title = text("why_fired" if report.fired else "why_not_fired", lang, rule=rule.id)
+    outcome = code_and_label("outcome", d.outcome, lang)
+    return ([f"{title} ({report.ruleset}, {text('priority', lang, priority=rule.priority)})  "
              f"{rule.location.file}:{rule.location.line}",
-             f"  {_VERDICT[report.role]}"]
-            + _lines(report.condition, 2)
-            + [f"  decision: {d.outcome} by {decided_by}"])
+             f"  {text('verdict_' + report.role, lang)}"]
+            + _lines(report.condition, 2, lang)
+            + [f"  {text('decision_by', lang, outcome=outcome, rule=decided_by)}"])

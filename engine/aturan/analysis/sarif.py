@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import Diagnostic
 from .lint import CHECKS, Finding, region_lines
@@ -16,11 +18,18 @@ HELP = "https://github.com/aturan/aturan/blob/main/docs/analysis.md"
 _LEVEL = {"error": "error", "warning": "warning"}
 
 
+def _uri(file: str) -> str:
+    """A file as SARIF wants it, a URI: `file:///…` for an absolute name, else a relative
+    reference (percent-encoded), resolved by viewers against the folder the tool ran in."""
+    path = PurePosixPath(file)
+    return path.as_uri() if path.is_absolute() else quote(file)
+
+
 def _physical(file: str, line: int, col: int = 0) -> dict[str, Any]:
     region: dict[str, Any] = {"startLine": max(1, line or 1)}
     if col:
         region["startColumn"] = col
-    return {"physicalLocation": {"artifactLocation": {"uri": file}, "region": region}}
+    return {"physicalLocation": {"artifactLocation": {"uri": _uri(file)}, "region": region}}
 
 
 def _text(finding: Finding) -> str:

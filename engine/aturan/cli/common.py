@@ -32,9 +32,9 @@ def rulesets_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Folder of rulesets (default: ./rulesets, else the bundled ones).")(func)
 
 
-def load_or_exit(rulesets_dir: str | None) -> Policies:
+def load_or_exit(rulesets_dir: str | None, memo_capacity: int | None = None) -> Policies:
     try:
-        return load(rulesets_dir or default_rulesets())
+        return load(rulesets_dir or default_rulesets(), memo_capacity=memo_capacity)
     except RulesetError as exc:
         print_diagnostics(console(err=True), exc.diagnostics)
         raise click.exceptions.Exit(1) from exc

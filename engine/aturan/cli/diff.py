@@ -4,30 +4,26 @@ corpus of orders — counts by outcome and by deciding rule, examples, invalid o
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from ..errors import AturanError, RulesetError, SelectionError
+from ..regression.cluster import ClusterError
 from ..regression.diff import Change, DiffSummary
 from ..regression.diffrun import RunOptions, run_diff
+from ..regression.inputs import InputError, is_plain_lines
+from ..regression.partitioned import Rulesets, partitions, run_diff_partitioned
 from ..runtime.decision import canonical_json
 from .common import console, default_rulesets, rulesets_option
 from .render import print_diagnostics
+from .scale import cluster_options, executor, fail, parse_size, progress_bar
 
 
-def _rows(summary: DiffSummary) -> list[tuple[str, list[tuple[str, int, list]]]]:
-    data = summary.to_dict()
+def _rows(data: dict[str, Any]) -> list[tuple[str, list[tuple[str, int, list]]]]:
     return [
         ("By outcome (old → new)", [(f"{r['old']} → {r['new']}", r["count"], r["examples"])
                                    for r in data["by_outcome"]]),
@@ -40,19 +36,22 @@ def _rows(summary: DiffSummary) -> list[tuple[str, list[tuple[str, int, list]]]]
 
 
 def _example(e: dict[str, Any]) -> str:
-    return f"{e['order_id']} (line {e['line']})" if e["order_id"] else f"line {e['line']}"
+    where = f"{e['file']}:{e['line']}" if "file" in e else f"line {e['line']}"
+    return f"{e['order_id']} ({where})" if e["order_id"] else where
 
 
-def render_text(summary: DiffSummary, source: str) -> list[str]:
-    """The report for people: totals first, then each grouping, biggest group first."""
+def render_text(summary: DiffSummary, source: str, sources: Sequence[str] = ()) -> list[str]:
+    """The report for people: totals first, then each grouping, biggest group first;
+    examples name their file when there are several `sources`."""
     share = f" ({100 * summary.changed / summary.orders:.1f}%)" if summary.orders else ""
     lines = [f"{summary.old} → {summary.new} over {source}",
              f"  {summary.orders:,} orders: {summary.changed:,} changed{share}, "
              f"{summary.unchanged:,} unchanged, {summary.invalid:,} invalid for either version"]
-    parts = summary.to_dict()["changed_parts"]
+    data = summary.to_dict(sources)
+    parts = data["changed_parts"]
     if parts:
         lines.append("  changed parts: " + " · ".join(f"{k} {v:,}" for k, v in parts.items()))
-    for title, rows in _rows(summary):
+    for title, rows in _rows(data):
         if not rows:
             continue
         width = max(len(label) for label, _, _ in rows)
@@ -60,12 +59,6 @@ def render_text(summary: DiffSummary, source: str) -> list[str]:
         lines += [f"  {count:>9,}  {label:<{width}}  e.g. {', '.join(_example(e) for e in ex)}"
                   for label, count, ex in rows]
     return lines
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("diff"), BarColumn(), TaskProgressColumn(),
-                    TextColumn("{task.fields[orders]:,} orders"), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console(err=True), transient=True)
 
 
 def _open(orders: str) -> tuple[BinaryIO, int | None]:
@@ -83,8 +76,9 @@ def _open(orders: str) -> tuple[BinaryIO, int | None]:
 @click.command()
 @click.argument("old", metavar="NAME@V1")
 @click.argument("new", metavar="NAME@V2")
-@click.option("--orders", metavar="ORDERS.jsonl",
-              help="Orders to compare on, JSON Lines (- reads stdin); see `aturan sample`.")
+@click.option("--orders", metavar="ORDERS", multiple=True,
+              help="Orders to compare on: JSON Lines (- reads stdin), .jsonl.gz or Parquet; "
+                   "repeat it, or give a glob ('orders/*.jsonl.gz'); see `aturan sample`.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any decision changes (CI).")
@@ -104,58 +98,83 @@ def _open(orders: str) -> tuple[BinaryIO, int | None]:
                                       "analysis, or both cross-checked.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="--exhaustive: seconds per solver call; a time-out reports unknown.")
+@cluster_options
 @rulesets_option
-def diff(old: str, new: str, orders: str | None, fmt: str, fail_on_change: bool,
+def diff(old: str, new: str, orders: tuple[str, ...], fmt: str, fail_on_change: bool,
          changes_file, workers: int, chunk_size: int, show_progress: bool, exhaustive: bool,
-         method: str, timeout: float, rulesets_dir: str | None) -> None:
+         method: str, timeout: float, cluster: str | None, block_size: str,
+         rulesets_dir: str | None) -> None:
     """Decide every order under NAME@V1 and NAME@V2 and summarise what changes."""
     if exhaustive:
-        if orders is not None:
+        if orders:
             raise click.UsageError("--exhaustive compares every possible order; drop --orders "
                                    "(or run the corpus diff separately)")
         from .exhaustive import run_exhaustive
         return run_exhaustive(old, new, fmt, method, timeout, fail_on_change, rulesets_dir)
-    if orders is None:  # the one mode today; an --exhaustive mode would branch here
+    if not orders:
         raise click.UsageError("--orders ORDERS.jsonl is required (make one with "
                                "`aturan sample --platform NAME --n 100000 > orders.jsonl`)")
-    stream, size = _open(orders)
-    source = "<stdin>" if orders == "-" else orders
+    names = list(orders)
+    source = " ".join("<stdin>" if name == "-" else name for name in names)
     paths = [rulesets_dir or default_rulesets()]
-    err = console(err=True)
+    streamed = cluster is None and len(names) == 1 and (names[0] == "-"
+                                                        or is_plain_lines(names[0]))
+    if "-" in names and not streamed:
+        raise click.UsageError("--orders - (stdin) is one stream: it cannot be partitioned "
+                               "with other inputs or on --cluster; name files instead")
+    sources: list[str] = []
 
     def write_changes(changes: list[Change]) -> None:
-        changes_file.write("".join(canonical_json(c.to_dict()) + "\n" for c in changes))
+        changes_file.write("".join(canonical_json(c.to_dict(sources)) + "\n"
+                                   for c in changes))
 
-    bar = _progress() if show_progress and err.is_terminal else None
-    task = bar.add_task("diff", total=size, orders=0) if bar else None
-
-    def advance(nbytes: int, count: int) -> None:
-        if bar is not None and task is not None:
-            bar.update(task, advance=nbytes, orders=count)
-
+    on_changes = write_changes if changes_file is not None else None
+    err = console(err=True)
     try:
-        if bar is not None:
-            bar.start()
-        summary = run_diff(paths, old, new, stream, source,
-                           RunOptions(workers, chunk_size, changes_file is not None),
-                           progress=advance,
-                           on_changes=write_changes if changes_file is not None else None)
+        if streamed:
+            summary = _streamed(paths, old, new, names[0], source, show_progress,
+                                RunOptions(workers, chunk_size, changes_file is not None),
+                                on_changes)
+        else:
+            rulesets = Rulesets.of(paths, old, new)
+            with executor(cluster, RunOptions(workers).worker_count()) as chosen:
+                layout = partitions(chosen, names, parse_size(block_size))
+                sources = layout.sources
+                with progress_bar("diff", layout.nbytes, show_progress) as advance:
+                    summary = run_diff_partitioned(chosen, rulesets, old, new, layout,
+                                                   changes_file is not None, advance, on_changes)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--orders") from exc
     except SelectionError as exc:
         raise click.BadParameter(exc.first.full_message,
                                  param_hint="NAME@V1/NAME@V2") from exc
+    except ClusterError as exc:
+        raise fail(exc) from exc
     except (RulesetError, AturanError) as exc:
         print_diagnostics(err, exc.diagnostics)
         raise click.exceptions.Exit(1) from exc
-    finally:
-        if bar is not None:
-            bar.stop()
-        if stream is not sys.stdin.buffer:
-            stream.close()
+    except OSError as exc:  # an input gone or unreadable since it was listed
+        click.echo(f"aturan: {exc.filename or source}: {exc.strerror or exc}", err=True)
+        raise click.exceptions.Exit(1) from exc
     if fmt == "json":
-        click.echo(canonical_json({**summary.to_dict(), "source": source}))
+        click.echo(canonical_json({**summary.to_dict(sources), "source": source}))
     else:
         out = console()
-        for line in render_text(summary, source):
+        for line in render_text(summary, source, sources):
             out.print(escape(line), soft_wrap=True, highlight=False)
     if fail_on_change and summary.changed:
         raise click.exceptions.Exit(1)
+
+
+def _streamed(paths: list, old: str, new: str, name: str, source: str, show_progress: bool,
+              options: RunOptions, on_changes: Any) -> DiffSummary:
+    """One JSON Lines file or stdin, read here in chunks for `--workers` processes: the diff
+    as it has always run."""
+    stream, size = _open(name)
+    try:
+        with progress_bar("diff", size, show_progress) as advance:
+            return run_diff(paths, old, new, stream, source, options, progress=advance,
+                            on_changes=on_changes)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import Diagnostic
-from ..language.display import rupiah, show
+from ..language.display import atom_text, between_text, code_and_label, label, rupiah, show, text
 from ..language.model import parse_timestamp
 from ..runtime.decision import Decision
 
@@ -17,65 +17,68 @@ OUTCOME_STYLE = {"approved": "bold green", "auto_approved": "bold green", "rejec
 
 
 def print_decision(console: Console, decision: Decision, lang: str = "en") -> None:
+    """Outcome first (its code, as in JSON, and its label), then refund, penalties, next steps
+    and why; every word around the rules' own messages in `lang` (`language/labels.py`)."""
     d = decision
     style = OUTCOME_STYLE.get(d.outcome, "bold")
-    console.print(f"[{style}]{d.outcome.upper()}[/]  order {escape(d.order_id)} · "
+    console.print(f"[{style}]{escape(code_and_label('outcome', d.outcome, lang, upper=True))}[/]"
+                  f"  {text('order', lang)} {escape(d.order_id)} · "
                   f"{d.ruleset.name}@{d.ruleset.version}"
-                  + (f" over {d.ruleset.extends.name}@{d.ruleset.extends.version}"
+                  + (f" {text('over', lang)} {d.ruleset.extends.name}@{d.ruleset.extends.version}"
                      if d.ruleset.extends else "")
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
+    keys = ("refund", "penalty", "next") + (("takes_effect",) if d.effective_at else ()) + (
+        ("covers",) if d.covers else ())
+    heads = {key: text(key, lang) for key in keys}
+    width = max(len(head) for head in heads.values()) + 2
+
+    def row(key: str, body: str) -> None:
+        console.print(f"  {heads[key]:<{width}}{body}")
+
     if d.effective_at:
-        console.print(f"  takes effect {show(parse_timestamp(d.effective_at))}")
-    if d.refund and d.refund.due_by:
-        console.print(f"  refund   {rupiah(d.refund.amount)} → {d.refund.destination}, "
-                      f"{d.refund.min_business_days}–{d.refund.max_business_days} business days, "
-                      f"due by {d.refund.due_by}")
-    elif d.refund:
-        console.print(f"  refund   {rupiah(d.refund.amount)} → {d.refund.destination} "
-                      "(no refund time published)")
+        row("takes_effect", show(parse_timestamp(d.effective_at)))
+    if d.refund:
+        fields = {"amount": rupiah(d.refund.amount),
+                  "destination": escape(label("refund.destination", d.refund.destination, lang))}
+        row("refund", text("refund_due", lang, **fields, min=d.refund.min_business_days,
+                           max=d.refund.max_business_days, due=d.refund.due_by)
+            if d.refund.due_by else text("refund_no_time", lang, **fields))
     else:
-        console.print("  refund   none")
+        row("refund", text("none", lang))
     if d.covers:
-        console.print("  covers   " + ", ".join(f"{c['quantity']} x {escape(c['sku'])} "
-                                                 f"({rupiah(c['amount'])})" for c in d.covers))
+        row("covers", ", ".join(f"{c['quantity']} x {escape(c['sku'])} ({rupiah(c['amount'])})"
+                                for c in d.covers))
     for p in d.penalties:
-        points = f"{p.points} points" if p.points is not None else "points not published"
-        console.print(f"  penalty  {p.party}: {p.code} ({points}) [dim]\\[{p.rule}][/]")
+        points = (text("points", lang, points=p.points) if p.points is not None
+                  else text("points_not_published", lang))
+        row("penalty", f"{escape(label('penalties.party', p.party, lang))}: {p.code} "
+                       f"({points}) [dim]\\[{p.rule}][/]")
     if d.next_steps:
-        console.print(f"  next     {', '.join(d.next_steps)}")
-    console.print("  why")
+        row("next", ", ".join(d.next_steps))
+    console.print(f"  {text('why', lang)}")
     for item in d.explanation:
-        rank = "no rule decided" if item.rule == "default" else f"priority {item.priority}"
+        rank = (text("no_rule_decided", lang) if item.rule == "default"
+                else text("priority", lang, priority=item.priority))
         console.print(f"    [bold]✔ {escape(item.rule)}[/] ({rank})  "
-                      f"[dim]{item.file}:{item.line}[/]")
+                      f"[dim]{escape(item.file)}:{item.line}[/]")
         message = item.message.get(lang) or next(iter(item.message.values()), "")
         console.print(f"      {escape(message)}")
         for c in item.because:
-            neg = "not " if c.get("negated") else ""
-            if "of" in c:
-                console.print(f"      [dim]· {neg}{escape(between_text(c))}[/]")
+            if "of" in c:  # a duration between two timestamps
+                console.print("      [dim]· " + escape(between_text(c, lang)) + "[/]")
                 continue
-            age = f" ({c['age']} ago)" if "age" in c and not str(c["age"]).startswith("in ") else (
-                f" ({c['age']})" if "age" in c else "")
-            console.print(f"      [dim]· {neg}{c['fact']} {c['op']} {escape(show(c['expected'], '—'))}"
-                          f" — actual {escape(show(c['actual'], '—'))}{age}[/]")
+            console.print("      [dim]· " + escape(atom_text(
+                c["fact"], c["op"], c["expected"], c["actual"], c.get("age"),
+                bool(c.get("negated")), lang)) + "[/]")
         if item.citation:
-            console.print(f"      [dim]source: {escape(item.citation['publisher'])}, "
+            console.print(f"      [dim]{text('source', lang)}: "
+                          f"{escape(item.citation['publisher'])}, "
                           f"\"{escape(item.citation['title'])}\"[/]")
     for o in d.overridden:
-        console.print(f"    [dim]✘ {o.rule} (priority {o.priority}, {o.outcome}) matched but "
-                      f"{o.by} outranks it[/]")
+        console.print("    [dim]✘ " + escape(text(
+            "outranked", lang, rule=o.rule, priority=text("priority", lang, priority=o.priority),
+            outcome=o.outcome, by=o.by)) + "[/]")
     console.print()
-
-
-def between_text(c: dict) -> str:
-    """A duration between two timestamps as explained: `request.seller_response.at within 2d
-    of request.at — actual …, request.at … (2d2h after request.at)`."""
-    gap = c.get("gap")
-    after = "" if gap is None else (f" ({gap[1:]} before {c['of']})" if gap.startswith("-")
-                                    else f" ({gap} after {c['of']})")
-    return (f"{c['fact']} {c['op']} {c['expected']} of {c['of']} — actual "
-            f"{show(c['actual'], '—')}, {c['of']} {show(c['of_actual'], '—')}{after}")
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:

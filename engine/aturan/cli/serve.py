@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.markup import escape
 
-from .common import default_rulesets, load_or_exit, rulesets_option
+from ..runtime.probe import probe
+from .common import console, default_rulesets, load_or_exit, rulesets_option
 
 MIB = 1024 * 1024
 
@@ -30,13 +34,31 @@ MIB = 1024 * 1024
               envvar="ATURAN_MAX_BODY_BYTES", help="Larger request bodies get 413.")
 @click.option("--batch-limit", type=click.IntRange(min=1), default=1000, show_default=True,
               envvar="ATURAN_BATCH_LIMIT", help="Most items in one batch request.")
+@click.option("--memo-capacity", type=click.IntRange(min=1), default=None,
+              envvar="ATURAN_MEMO_CAPACITY",
+              help="Keys each compiled ruleset's memo holds (engine answers kept; least "
+                   "recently used dropped first). Default 8192.")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, help="Seconds a connection has to send a request's headers.")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=30.0,
+              show_default=True, envvar="ATURAN_BODY_TIMEOUT",
+              help="Seconds a request has to send its whole body; then 408.")
+@click.option("--keep-alive-timeout", type=click.FloatRange(min=0.1), default=5.0,
+              show_default=True, help="Seconds an idle keep-alive connection stays open.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=1000,
+              show_default=True, help="Open connections per worker; more are answered 503.")
+@click.option("--probe-timeout", type=click.FloatRange(min=0), default=60.0,
+              show_default=True, envvar="ATURAN_PROBE_TIMEOUT",
+              help="Seconds a probe process may take to build the rulesets before this "
+                   "process does, at start and on each reload (0: no probe).")
 @click.option("--playground/--no-playground", default=False, envvar="ATURAN_PLAYGROUND",
               help="Also serve /playground: a page to edit a ruleset and see its decisions.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
-          watch_interval: float, max_body_bytes: int, batch_limit: int, playground: bool,
-          log_level: str) -> None:
+          watch_interval: float, max_body_bytes: int, batch_limit: int, memo_capacity: int | None,
+          header_timeout: float, body_timeout: float, keep_alive_timeout: float,
+          max_connections: int, probe_timeout: float, playground: bool, log_level: str) -> None:
     """Serve decisions over HTTP: POST /v1/decisions, POST /v1/decisions:batch, GET /v1/rulesets,
     /healthz, /metrics, /openapi.json. Rulesets are checked before the server starts."""
     try:
@@ -44,30 +66,53 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
 
         from ..service import ServiceConfig, create_app
         from ..service.logs import uvicorn_log_config
+        from ..service.protocol import guarded
     except ImportError as exc:
         raise click.UsageError(f"aturan serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'aturan[serve]'") from exc
-    policies = load_or_exit(rulesets_dir)  # invalid rulesets: every error printed, exit 1
-    config = ServiceConfig(rulesets=Path(rulesets_dir or default_rulesets()).resolve(),
-                           max_body_bytes=max_body_bytes, batch_limit=batch_limit, watch=watch,
-                           watch_interval=watch_interval, handle_sighup=True,
-                           playground=playground)
-    log_config = uvicorn_log_config(log_level)
+    # not resolved: a deploy that swaps a symlinked rulesets folder must be seen by reloads
+    root = Path(rulesets_dir or default_rulesets()).absolute()
+    if probe_timeout:  # the engine holds the GIL: build in a child first, which can be killed
+        result = probe(root, probe_timeout)
+        if not result.ok:
+            console(err=True).print(f"[red]{escape(str(root))}: engine-probe: "
+                                    f"{escape(result.problem)}[/]", soft_wrap=True)
+            raise click.exceptions.Exit(1)
+    # invalid rulesets: every error printed, exit 1
+    policies = load_or_exit(rulesets_dir, memo_capacity=memo_capacity)
+    config = ServiceConfig(rulesets=root, max_body_bytes=max_body_bytes,
+                           batch_limit=batch_limit, watch=watch, watch_interval=watch_interval,
+                           handle_sighup=True, memo_capacity=memo_capacity,
+                           playground=playground, probe_timeout=probe_timeout,
+                           body_timeout=body_timeout)
+    settings: dict[str, Any] = dict(
+        log_config=uvicorn_log_config(log_level), log_level=log_level, access_log=False,
+        http=guarded(header_timeout, max_connections), timeout_keep_alive=keep_alive_timeout,
+        limit_concurrency=max_connections)
     try:
         if workers == 1:
-            uvicorn.run(create_app(config, policies), host=host, port=port,
-                        log_config=log_config, log_level=log_level, access_log=False)
+            uvicorn.run(create_app(config, policies), host=host, port=port, **settings)
         else:
             policies.close()  # checked; each worker loads its own copy
-            _run_workers(config, host, port, workers, log_config, log_level)
+            _run_workers(config, host, port, workers, settings)
     except SystemExit as exc:  # uvicorn exits 1 or 3 when it cannot start (port in use, ...)
         if exc.code not in (None, 0):
             raise click.exceptions.Exit(1) from None  # uvicorn has printed why
         raise
 
 
-def _run_workers(config, host: str, port: int, workers: int, log_config: dict,
-                 log_level: str) -> None:
+def bind_socket(server_config: Any) -> socket.socket:
+    """uvicorn's pre-bound socket for its workers, with TCP_NODELAY set (uvicorn issue #3149):
+    uvicorn creates it with protocol 0, so asyncio does not recognise it as TCP and never sets
+    TCP_NODELAY on the connections accepted from it; each response then waited ~40 ms for the
+    client's delayed ACK. Accepted sockets inherit the option from the listening one."""
+    sock = server_config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _run_workers(config, host: str, port: int, workers: int, settings: dict[str, Any]) -> None:
     """uvicorn's multi-process supervisor, started from the import string of the app factory
     (workers are fresh processes, configured through the environment). SIGHUP to this process
     is passed on to every worker, which reloads in place: uvicorn's own SIGHUP would restart the
@@ -89,8 +134,7 @@ def _run_workers(config, host: str, port: int, workers: int, log_config: dict,
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # counts summed over workers
     try:
         server_config = uvicorn.Config("aturan.service:app_from_env", factory=True, host=host,
-                                       port=port, workers=workers, log_config=log_config,
-                                       log_level=log_level, access_log=False)
-        ForwardHup(server_config, sockets=[server_config.bind_socket()]).run()
+                                       port=port, workers=workers, **settings)
+        ForwardHup(server_config, sockets=[bind_socket(server_config)]).run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

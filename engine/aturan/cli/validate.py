@@ -6,6 +6,7 @@ import click
 
 from ..errors import sort_diagnostics
 from ..language.repository import discover, load_collection
+from ..runtime.limits import check_collection
 from .common import console, default_rulesets
 from .render import print_diagnostics
 
@@ -16,7 +17,8 @@ def validate(paths: tuple[str, ...]) -> None:
     """Check ruleset files (default: ./rulesets). Exit 1 on any error."""
     targets = list(paths) or [str(default_rulesets())]
     collection, problems = load_collection(targets)
-    problems = sort_diagnostics(problems)
+    # the engine's limits are the compiled network's: checked here, without calling the engine
+    problems = sort_diagnostics(problems + check_collection(collection))
     print_diagnostics(console(err=True), problems)
     errors = [d for d in problems if d.severity == "error"]
     files = len(discover(targets))

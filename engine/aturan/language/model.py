@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from ..errors import Location, pointer_join
 from . import amounts
+from .catalogue import Catalogue, bundled_catalogue
 from .loader import SourceDocument
 from .operators import PRESENCE_OPS, TIME_OPS
 
@@ -52,12 +53,15 @@ def format_duration(seconds: int) -> str:
 @dataclass(frozen=True)
 class Atom:
     """One test of one fact. For time operators `value` is the duration in seconds, measured
-    from the fact to `now`, or with `of` (a second timestamp) from `of` to the fact."""
+    from the fact to `now`, or with `of` (a second timestamp) from `of` to the fact, and `text`
+    the duration as the author wrote it (`24h`, not the `1d` it equals), which explanations show
+    back; `text` takes no part in comparing atoms."""
 
     fact: str
     op: str
     value: Any
     location: Location = field(default_factory=Location, compare=False)
+    text: str = field(default="", compare=False)
     of: str | None = None
 
     @property
@@ -66,9 +70,9 @@ class Atom:
         return (self.fact,) if self.of is None else (self.fact, self.of)
 
     def expected(self) -> Any:
-        """The operand as an author wrote it (durations back in their text form)."""
+        """The operand as an author wrote it (durations in their written form)."""
         if self.op in TIME_OPS:
-            return format_duration(self.value)
+            return self.text or format_duration(self.value)
         if self.op in PRESENCE_OPS:
             return True
         return list(self.value) if isinstance(self.value, tuple) else self.value
@@ -264,6 +268,11 @@ class RulesetVersion:
     def is_overlay(self) -> bool:
         return self.extends is not None
 
+    @property
+    def platform(self) -> str:
+        """The platform whose orders this version decides: its own name, or an overlay's base."""
+        return self.extends.split("@", 1)[0] if self.extends else self.name
+
     def in_force(self, at: datetime) -> bool:
         return self.effective_from <= at and (self.effective_until is None
                                               or at < self.effective_until)
@@ -275,6 +284,20 @@ class RulesetVersion:
 def parse_timestamp(text: str) -> datetime:
     """RFC 3339 with offset -> aware datetime (the schema pattern guarantees the offset)."""
     return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+
+
+def parse_effective(text: str, zone: tzinfo) -> datetime:
+    """`effective_from`/`effective_until`: a timestamp with an offset, or a date (`2025-03-26`),
+    which means midnight at the start of that day in the platform's time zone `zone`."""
+    if len(text) == 10:  # the schema admits exactly YYYY-MM-DD or a full timestamp
+        return datetime.combine(date.fromisoformat(text), time(0), zone)
+    return parse_timestamp(text)
+
+
+def platform_of_tree(tree: dict[str, Any]) -> str:
+    """The platform a ruleset file is for: its name, or the platform an overlay extends."""
+    extends = tree.get("extends")
+    return str(extends).split("@", 1)[0] if extends else str(tree.get("ruleset"))
 
 
 def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condition:
@@ -289,11 +312,12 @@ def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condi
         return Not(_condition(doc, node["not"], pointer_join(pointer, "not")), loc)
     op = next(key for key in node if key not in ("fact", "of"))
     value = node[op]
+    written = ""
     if op in TIME_OPS:
-        value = parse_duration(value)
+        written, value = str(value), parse_duration(value)
     elif isinstance(value, list):
         value = tuple(value)
-    return Atom(node["fact"], op, value, loc, node.get("of"))
+    return Atom(node["fact"], op, value, loc, written, node.get("of"))
 
 
 def _effect(node: dict[str, Any], doc: SourceDocument | None = None, pointer: str = ""
@@ -331,7 +355,7 @@ def _silences(doc: SourceDocument, node: dict[str, Any], pointer: str) -> tuple[
                  for k, e in enumerate(entries))
 
 
-def build_ruleset(doc: SourceDocument) -> RulesetVersion:
+def build_ruleset(doc: SourceDocument, catalogue: Catalogue | None = None) -> RulesetVersion:
     """Schema-valid tree -> `RulesetVersion`. Durations that do not parse stay None for `semantic`."""
     tree = doc.tree
     key = f"{tree['ruleset']}@{tree['version']}"
@@ -344,10 +368,12 @@ def build_ruleset(doc: SourceDocument) -> RulesetVersion:
              lint_silence=_silences(doc, r, f"/rules/{i}"))
         for i, r in enumerate(tree["rules"]))
     until = tree.get("effective_until")
+    # a date is midnight in the time zone of the platform the file is for (an overlay: its base)
+    zone = (catalogue or bundled_catalogue()).platform(platform_of_tree(tree)).zone
     return RulesetVersion(
         name=tree["ruleset"], version=tree["version"],
-        effective_from=parse_timestamp(tree["effective_from"]),
-        effective_until=parse_timestamp(until) if until else None,
+        effective_from=parse_effective(tree["effective_from"], zone),
+        effective_until=parse_effective(until, zone) if until else None,
         description=tree["description"],
         sources=tuple(c for c in (_citation(s) for s in tree["sources"]) if c),
         default=_effect(tree["default"]["then"], doc, "/default/then"),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from ..errors import Diagnostic, RulesetError
+from ..errors import Diagnostic, RulesetError, display_path
 from ..suggest import did_you_mean
 from .catalogue import (
     EXTENSION_KEY,
@@ -210,9 +210,12 @@ def _countries() -> frozenset[str]:
 def catalogue_for(paths: Iterable[str | Path]) -> tuple[Catalogue | None, list[Diagnostic]]:
     """The effective catalogue of the policy folder `paths` belong to: the bundled one when
     there is no project file; None (with the problems) when the project file is bad."""
-    file, problems = find_project(list(paths))
+    paths = list(paths)
+    file, problems = find_project(paths)
     if problems:
         return None, problems
     if file is None:
         return bundled_catalogue(), []
-    return load_project(file)
+    # named like the rulesets beside it: relative to here unless the paths were absolute
+    relative = all(not Path(p).is_absolute() for p in paths)
+    return load_project(file, display_path(file, relative))

@@ -4,21 +4,25 @@ collected, so `aturan validate` can show every problem in one run."""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Diagnostic, Location, RulesetError
+from ..errors import Diagnostic, Location, RulesetError, display_path
 from .catalogue import Catalogue, bundled_catalogue
 from .loader import SourceDocument, load_yaml_file, parse_yaml
-from .model import RulesetVersion, build_ruleset, parse_timestamp
+from .model import RulesetVersion, build_ruleset, parse_effective, platform_of_tree
 from .project import catalogue_for, rulesets_of
 from .schema import schema_diagnostics
 from .semantic import check_collection, check_overlay, check_ruleset
 from .semver import parse_version, valid_range, version_in_range
 
 CASES_DIR = "cases"
+# durable_rules takes 4,096 rules per ruleset, and aturan adds two of its own; a file past it is
+# refused before its schema check, which takes seconds on thousands of rules
+MAX_RULES = 4094
 
 
 @dataclass(frozen=True)
@@ -53,28 +57,53 @@ class RulesetCollection:
 
 
 def discover(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
-    """(file, display path) for every ruleset YAML under `paths`; `cases/` folders are skipped.
+    """(file, display path) for every ruleset YAML under `paths`; `cases/` folders, hidden
+    files and folders (editors' temporary files, a deploy's `.name.tmp`, Kubernetes' `..data`)
+    and links out of the folder (see `discover_checked`) are skipped.
 
-    The display path is relative to the folder above the rulesets root, so explanations name
-    `rulesets/tiktok_shop/1.0.0.yaml` whatever the working directory."""
+    The display path is the file as the user named it (`errors.display_path`): relative to the
+    current directory for a relative `path`, absolute for an absolute one."""
+    return discover_checked(paths)[0]
+
+
+def discover_checked(paths: Iterable[str | Path]
+                     ) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+    """`discover`, plus an error for each file under a folder that is a symbolic link to a file
+    outside that folder: rulesets are the folder's files, not whatever a link points at."""
     found: list[tuple[Path, str]] = []
+    problems: list[Diagnostic] = []
     for raw in paths:
         path = rulesets_of(raw)  # a policy folder's root stands for its rulesets/
+        relative = not path.is_absolute()
         if path.is_dir():
-            base = path.resolve().parent
+            root = path.resolve()
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
-                           and CASES_DIR not in p.relative_to(path).parts and p.is_file())
-            found.extend((f, f.resolve().relative_to(base).as_posix()) for f in files)
+                           and _listed(p.relative_to(path).parts) and p.is_file())
+            for file in files:
+                display = display_path(file, relative)
+                target = file.resolve()
+                if not target.is_relative_to(root):
+                    problems.append(Diagnostic(
+                        "symlink-outside-root", f"is a symbolic link to {target}, outside the "
+                        f"rulesets folder {path}", Location(display),
+                        hint="Copy the file into the folder (or link the whole folder)."))
+                    continue
+                found.append((file, display))
         else:
-            resolved = path.resolve()
-            base = resolved.parent.parent.parent
-            found.append((path, resolved.relative_to(base).as_posix()))
-    return found
+            found.append((path, display_path(path, relative)))
+    return found, problems
+
+
+def _listed(parts: tuple[str, ...]) -> bool:
+    return CASES_DIR not in parts and not any(part.startswith(".") for part in parts)
 
 
 def _check_names(rs: RulesetVersion, file: Path | None) -> list[Diagnostic]:
     """Name and version against the file's path (`file` None: text with no file), and their
-    syntax."""
+    syntax. The path is made absolute first (lexically: `..` and `.` folded, links kept), so
+    `aturan validate 2.0.0.yaml` from inside the folder, or `aturan lint ..` from `cases/`,
+    sees the real folder name."""
+    file = Path(os.path.abspath(file)) if file is not None else None
     found = []
     if file is not None and file.stem != rs.version:
         found.append(Diagnostic("file-name", f'version {rs.version} is in a file named '
@@ -92,16 +121,18 @@ def _check_names(rs: RulesetVersion, file: Path | None) -> list[Diagnostic]:
     return found
 
 
-def _check_dates(doc: SourceDocument) -> list[Diagnostic]:
+def _check_dates(doc: SourceDocument, catalogue: Catalogue) -> list[Diagnostic]:
     """The schema checks a date's shape; this checks it is a real instant (no 30 February)."""
     found = []
+    zone = catalogue.platform(platform_of_tree(doc.tree)).zone
     for key in ("effective_from", "effective_until"):
         text = doc.tree.get(key)
         try:
             if isinstance(text, str):
-                parse_timestamp(text)
+                parse_effective(text, zone)
         except ValueError as exc:
-            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real date and time "
+            what = "date" if isinstance(text, str) and len(text) == 10 else "date and time"
+            found.append(Diagnostic("bad-date", f"{key}: {text!r} is not a real {what} "
                                     f"({exc})", doc.location(f"/{key}")))
     return found
 
@@ -119,10 +150,18 @@ def load_file(file: Path, display: str, catalogue: Catalogue | None = None
 
 def _load_document(doc: SourceDocument, file: Path | None, catalogue: Catalogue | None
                    ) -> tuple[RulesetVersion | None, list[Diagnostic]]:
-    problems = schema_diagnostics(doc.tree, "ruleset", doc.location) or _check_dates(doc)
+    rules = doc.tree.get("rules") if isinstance(doc.tree, dict) else None
+    if isinstance(rules, list) and len(rules) > MAX_RULES:  # before the schema's long walk
+        return None, [Diagnostic("too-many-rules", f"{len(rules):,} rules; a ruleset version "
+                                 f"holds at most {MAX_RULES:,} (the engine's limit)",
+                                 doc.location(f"/rules/{MAX_RULES}"),
+                                 hint="Split it into several rulesets.")]
+    catalogue = catalogue or bundled_catalogue()
+    problems = (schema_diagnostics(doc.tree, "ruleset", doc.location)
+                or _check_dates(doc, catalogue))
     if problems:
         return None, problems
-    rs = build_ruleset(doc)
+    rs = build_ruleset(doc, catalogue)
     problems = check_ruleset(rs, catalogue) + _check_names(rs, file)
     return (None if any(d.severity == "error" for d in problems) else rs), problems
 
@@ -152,7 +191,8 @@ def load_collection(paths: Iterable[str | Path]) -> tuple[RulesetCollection, lis
     if catalogue is None:
         return RulesetCollection.of(()), problems
     versions: list[RulesetVersion] = []
-    files = discover(paths)
+    files, outside = discover_checked(paths)
+    problems.extend(outside)
     if not files:
         shown = ", ".join(str(p) for p in paths)
         problems.append(Diagnostic("no-rulesets", f"no ruleset files (*.yaml) found in {shown}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
@@ -62,6 +63,29 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     return leaves[:1]
 
 
+# Naming conventions of the schemas' code patterns: codes and names are snake_case, rule ids
+# kebab-case. A value that breaks one is told the convention and the value rewritten in it.
+_NAMING = {
+    "^[a-z][a-z0-9_]*$": ("snake_case", "_"),
+    "^[a-z][a-z0-9_]{0,63}$": ("snake_case", "_"),
+    "^[a-z0-9][a-z0-9-]{0,79}$": ("kebab-case", "-"),
+}
+
+
+def _naming(value: str, pattern: str) -> str:
+    """`'Order-Cancelled' is not snake_case (…): write order_cancelled`, or "" when `pattern`
+    is not a naming convention or no rewrite of `value` fits it."""
+    if pattern not in _NAMING:
+        return ""
+    name, sep = _NAMING[pattern]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", value.strip())  # camelCase -> camel Case
+    fixed = re.sub(r"[^a-z0-9]+", sep, words.lower()).strip(sep)
+    allowed = f"lower-case letters, digits and {sep}"
+    if fixed and re.match(pattern, fixed):
+        return f"{value!r} is not {name} ({allowed}): write {fixed}"
+    return f"{value!r} is not {name} ({allowed}, starting with a letter)"
+
+
 def _message(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
@@ -77,6 +101,9 @@ def _message(error: ValidationError) -> str:
     if error.validator == "required":
         return "required field " + error.message.replace(" is a required property", "") + " is missing"
     if error.validator == "pattern" and isinstance(error.instance, str):
+        written = _naming(error.instance, error.validator_value)
+        if written:
+            return written
         desc = error.schema.get("description", "")
         return f"{error.instance!r} is not well-formed" + (f": {desc}" if desc else "")
     if error.validator in ("maxProperties", "minProperties") and "fact" in (error.instance or {}):

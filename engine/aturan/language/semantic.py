@@ -177,22 +177,26 @@ def check_conflicts(rules: Iterable[Rule], fields: Fields | None = None
                     ) -> Iterator[Diagnostic]:
     """Equal-priority deciding rules with different effects that may match the same order: which
     one decides would depend on their order in the file."""
-    deciding = [r for r in rules if r.decides]
-    for i, first in enumerate(deciding):
-        for second in deciding[i + 1:]:
-            if (first.priority == second.priority and first.then != second.then
-                    and not obviously_disjoint(first.when, second.when, fields)):
-                if first.then.outcome != second.then.outcome:
-                    pair = (f'"{first.id}" ({first.then.outcome}) and "{second.id}" '
-                            f"({second.then.outcome})")
-                else:
-                    pair = (f'"{first.id}" and "{second.id}" (both {first.then.outcome}, with '
-                            "different refunds, penalties or next steps)")
-                yield Diagnostic(
-                    "priority-conflict",
-                    f"rules {pair} have the same priority {first.priority}; when both match, "
-                    "neither can win", second.location,
-                    hint=f"Give one of them a different priority (line {first.location.line}).")
+    by_priority: dict[int, list[Rule]] = {}  # only equal priorities can conflict: no n² scan
+    for rule in rules:
+        if rule.decides:
+            by_priority.setdefault(rule.priority, []).append(rule)
+    pairs = ((first, second) for group in by_priority.values()
+             for i, first in enumerate(group) for second in group[i + 1:])
+    for first, second in pairs:
+        if first.then != second.then and not obviously_disjoint(first.when, second.when,
+                                                                   fields):
+            if first.then.outcome != second.then.outcome:
+                pair = (f'"{first.id}" ({first.then.outcome}) and "{second.id}" '
+                        f"({second.then.outcome})")
+            else:
+                pair = (f'"{first.id}" and "{second.id}" (both {first.then.outcome}, with '
+                        "different refunds, penalties or next steps)")
+            yield Diagnostic(
+                "priority-conflict",
+                f"rules {pair} have the same priority {first.priority}; when both match, "
+                "neither can win", second.location,
+                hint=f"Give one of them a different priority (line {first.location.line}).")
 
 
 def check_ruleset(rs: RulesetVersion, catalogue: Catalogue | None = None) -> list[Diagnostic]:

@@ -5,21 +5,29 @@ expected-vs-actual diff plus the explanation, the same text for `aturan test` an
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AturanError, Diagnostic, Location, RulesetError
-from ..language.display import rupiah, show
+from ..errors import (
+    AturanError,
+    Diagnostic,
+    FactsError,
+    Location,
+    RulesetError,
+    display_path,
+)
+from ..language.display import atom_text, between_text, text
 from ..language.loader import SourceDocument, load_yaml_file, parse_yaml
-from ..language.model import parse_timestamp
 from ..language.repository import CASES_DIR
 from ..language.schema import schema_diagnostics
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies
 from ..runtime.jsonio import parse_json
 from .coverage import CoverageCounter, CoverageReport
+from .expect import Mismatch, compare, rule_ids
 
 CASE_SUFFIXES = (".yaml", ".yml")
 BASE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -35,20 +43,6 @@ class Case:
     lang: str | None = None
 
 
-@dataclass(frozen=True)
-class Mismatch:
-    """One expected part of a decision that differs: `field` is a dotted path like refund.amount."""
-
-    field: str
-    expected: Any
-    actual: Any
-    note: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.field}: expected {show(self.expected)}, got {show(self.actual)}"
-        return f"{text} ({self.note})" if self.note else text
-
-
 @dataclass
 class CaseResult:
     case: Case
@@ -62,7 +56,7 @@ class CaseResult:
 
     @property
     def mismatches(self) -> list[str]:
-        return [str(m) for m in self.differences]
+        return [m.render(self.case.lang) for m in self.differences]
 
 
 def deep_merge(base: Any, patch: Any) -> Any:
@@ -82,8 +76,9 @@ def is_case_file(path: Path) -> bool:
 
 
 def rulesets_root(case_file: Path) -> Path:
-    """The rulesets folder a case file belongs to: `<root>/<name>/cases/…/file.yaml` -> root."""
-    folder = case_file.resolve().parent
+    """The rulesets folder a case file belongs to: `<root>/<name>/cases/…/file.yaml` -> root,
+    absolute (lexically, like `errors.display_path`: a linked folder keeps its name)."""
+    folder = Path(os.path.abspath(case_file)).parent
     while folder.name != CASES_DIR and folder.parent != folder:
         folder = folder.parent
     return folder.parent.parent
@@ -100,14 +95,6 @@ def case_files(paths: Iterable[str | Path]) -> list[Path]:
             found.extend(p for p in path.rglob("*") if p.is_file() and is_case_file(p)
                          and (CASES_DIR in p.relative_to(path).parts or path.name == CASES_DIR))
     return sorted(set(found))
-
-
-def display_path(file: Path, root: Path) -> str:
-    """`rulesets/<name>/cases/x.yaml` whatever the working directory, like ruleset paths."""
-    try:
-        return file.resolve().relative_to(root.resolve().parent).as_posix()
-    except ValueError:
-        return file.as_posix()
 
 
 class _Bases:
@@ -167,7 +154,7 @@ def load_cases(file: Path, display: str | None = None) -> list[Case]:
 
     A case's facts are its `facts` if given; else its own `base_file` with its `patch` merged
     in; else the file's `base_file`, with the file's `base` and then the case's `patch` merged in."""
-    shown = display or file.as_posix()
+    shown = display or display_path(file, not file.is_absolute())
     return _cases_of(load_yaml_file(file, shown), _Bases(file, shown))
 
 
@@ -208,158 +195,60 @@ def _pin(ruleset: str) -> str | None:
     return ruleset if "@" in ruleset else None
 
 
-def _list_note(expected: list[Any], actual: list[Any]) -> str:
-    missing = [show(v) for v in expected if v not in actual]
-    extra = [show(v) for v in actual if v not in expected]
-    parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
-        [f"unexpected {', '.join(extra)}"] if extra else [])
-    return "; ".join(parts) or "same items, different order"
-
-
-def _refund_text(refund: dict[str, Any] | None) -> Any:
-    if refund is None:
-        return None
-    eta = refund.get("eta")
-    when = (f"{eta['min_business_days']}-{eta['max_business_days']} business days, due by "
-            f"{eta['due_by']}" if eta else "no published refund time")
-    return f"{rupiah(refund['amount'])} to {refund['destination']}, {when}"
-
-
-def _compare_refund(want: dict[str, Any] | None, have: dict[str, Any] | None) -> list[Mismatch]:
-    if want is None or have is None:
-        if want is None and have is None:
-            return []
-        return [Mismatch("refund", want and show(want), _refund_text(have))]
-    eta = have.get("eta") or {"min_business_days": None, "max_business_days": None,
-                              "due_by": None}
-    flat = {"amount": have["amount"], "destination": have["destination"], **eta}
-    return [Mismatch(f"refund.{key}", value, flat.get(key))
-            for key, value in want.items() if flat.get(key) != value]
-
-
-def _penalty(p: dict[str, Any], with_points: bool = True) -> str:
-    text = f"{p['party']}:{p['code']}"
-    if with_points and "points" in p:
-        text += f" ({'unpublished' if p['points'] is None else p['points']} points)"
-    return text
-
-
-def _compare_penalties(want: list[dict[str, Any]], have: list[dict[str, Any]]) -> list[Mismatch]:
-    remaining = list(have)
-    unmatched: list[dict[str, Any]] = []
-    for w in want:
-        hit = next((h for h in remaining if h["party"] == w["party"] and h["code"] == w["code"]
-                    and ("points" not in w or h["points"] == w["points"])), None)
-        if hit is None:
-            unmatched.append(w)
-        else:
-            remaining.remove(hit)
-    if not unmatched and not remaining:
-        return []
-    want_text = sorted(_penalty(p) for p in want)
-    have_text = sorted(_penalty(p) for p in have)
-    parts = ([f"missing {', '.join(_penalty(p) for p in unmatched)}"] if unmatched else []) + (
-        [f"unexpected {', '.join(_penalty(p) for p in remaining)}"] if remaining else [])
-    return [Mismatch("penalties", want_text, have_text, "; ".join(parts))]
-
-
-def _same_instant(want: str | None, have: str | None) -> bool:
-    if want is None or have is None:
-        return want is have
-    try:
-        return parse_timestamp(want) == parse_timestamp(have)
-    except ValueError:
-        return False
-
-
-def compare(expect: dict[str, Any], decision: Decision) -> list[Mismatch]:
-    """The expected parts of `decision` that differ; parts a case does not name are ignored."""
-    got = decision.to_dict()
-    out: list[Mismatch] = []
-    if "outcome" in expect and expect["outcome"] != decision.outcome:
-        out.append(Mismatch("outcome", expect["outcome"], decision.outcome))
-    if "ruleset_version" in expect and expect["ruleset_version"] != decision.ruleset.version:
-        out.append(Mismatch("ruleset_version", expect["ruleset_version"],
-                            decision.ruleset.version))
-    if "effective_at" in expect and not _same_instant(expect["effective_at"],
-                                                      decision.effective_at):
-        out.append(Mismatch("effective_at", expect["effective_at"], decision.effective_at))
-    if "covers" in expect:
-        keys = [("sku", "quantity") + (("amount",) if "amount" in want else ())
-                for want in expect["covers"]]
-        have = [{k: line.get(k) for k in keys[n]} if n < len(keys) else line
-                for n, line in enumerate(decision.covers)]
-        if have != list(expect["covers"]):
-            out.append(Mismatch("covers", list(expect["covers"]), list(decision.covers)))
-    if "decided_by" in expect and expect["decided_by"] != decision.explanation[0].rule:
-        out.append(Mismatch("decided_by", expect["decided_by"], decision.explanation[0].rule))
-    if "refund" in expect:
-        out += _compare_refund(expect["refund"], got["refund"])
-    if "penalties" in expect:
-        out += _compare_penalties(expect["penalties"], got["penalties"])
-    if "next_steps" in expect and list(expect["next_steps"]) != got["next_steps"]:
-        out.append(Mismatch("next_steps", list(expect["next_steps"]), got["next_steps"],
-                            _list_note(list(expect["next_steps"]), got["next_steps"])))
-    fired = list(decision.fired_rules)
-    if "rules" in expect:
-        missing = [r for r in expect["rules"] if r not in fired]
-        if missing:
-            out.append(Mismatch("rules", list(expect["rules"]), fired,
-                                f"did not fire: {', '.join(missing)}"))
-    if "not_rules" in expect:
-        unwanted = [r for r in expect["not_rules"] if r in fired]
-        if unwanted:
-            out.append(Mismatch("not_rules", list(expect["not_rules"]), fired,
-                                f"fired: {', '.join(unwanted)}"))
-    return out
-
-
 def run_case(policies: Policies, case: Case) -> CaseResult:
+    lang = case.lang
     try:
         decision = policies.decide(case.facts, case.ruleset, case.lang)
     except AturanError as exc:
         code = exc.first.code
         if case.expect.get("error") == code:
             return CaseResult(case, None, exc)
-        return CaseResult(case, None, exc, [Mismatch("error", case.expect.get("error"),
-                                                     f"{code}: {exc.first.message}")])
+        if "error" in case.expect:
+            return CaseResult(case, None, exc, [Mismatch("error", case.expect["error"],
+                                                         f"{code}: {exc.first.message}")])
+        if isinstance(exc, FactsError):  # the case is broken, not the ruleset: each pointer
+            return CaseResult(case, None, exc, [Mismatch(  # is listed below the FAIL line
+                "facts", None, None, message=text("invalid_facts", lang,
+                                                  count=len(exc.diagnostics)))])
+        return CaseResult(case, None, exc, [Mismatch("error", None, code, message=text(
+            "no_decision", lang, code=code))])
     if "error" in case.expect:
-        return CaseResult(case, decision, None, [Mismatch("error", case.expect["error"],
-                                                          f"outcome {decision.outcome}")])
-    return CaseResult(case, decision, None, compare(case.expect, decision))
+        return CaseResult(case, decision, None, [Mismatch(
+            "error", case.expect["error"], decision.outcome, message=text(
+                "decided_instead", lang, code=case.expect["error"], outcome=decision.outcome))])
+    return CaseResult(case, decision, None,
+                      compare(case.expect, decision, lang, rule_ids(policies, decision)))
 
 
 def describe_failure(result: CaseResult) -> list[str]:
     """A failed case as text: one header line with every difference, then why it was decided
-    (the explanation), so an author sees which rule to look at without re-running anything."""
+    (the explanation), so an author sees which rule to look at without re-running anything.
+    The frame is in the case's `lang` (English by default), like its messages."""
     case, decision = result.case, result.decision
+    lang = case.lang
     version = (f"{decision.ruleset.name}@{decision.ruleset.version}" if decision
-               else case.ruleset or "by date")
+               else case.ruleset or text("by_date", lang))
     lines = [f"{case.location}: FAIL {case.name} [{version}]: "
-             + "; ".join(str(m) for m in result.differences)]
+             + "; ".join(m.render(lang) for m in result.differences)]
     if decision is None:
         if result.error is not None:
             lines += [f"    {d}" for d in result.error.diagnostics]
         return lines
-    lang = case.lang or "en"
     for item in decision.explanation:
-        message = item.message.get(lang) or next(iter(item.message.values()), "")
-        role = "decided by" if item is decision.explanation[0] else "also matched"
-        lines.append(f"    {role} {item.rule} ({item.file}:{item.line}, priority "
-                     f"{item.priority}): {message}")
+        message = item.message.get(lang or "en") or next(iter(item.message.values()), "")
+        role = text("decided_by" if item is decision.explanation[0] else "also_matched", lang)
+        lines.append(f"    {role} {item.rule} ({item.file}:{item.line}, "
+                     f"{text('priority', lang, priority=item.priority)}): {message}")
         for atom in item.because:
-            neg = "not " if atom.get("negated") else ""
             if "of" in atom:
-                gap = f" (gap {atom['gap']})" if "gap" in atom else ""
-                lines.append(f"        {neg}{atom['fact']} {atom['op']} {atom['expected']} of "
-                             f"{atom['of']}: actual {show(atom['actual'])}, {atom['of']} "
-                             f"{show(atom['of_actual'])}{gap}")
+                lines.append("        " + between_text(atom, lang))
                 continue
-            age = f" (age {atom['age']})" if "age" in atom else ""
-            lines.append(f"        {neg}{atom['fact']} {atom['op']} {show(atom['expected'])}: "
-                         f"actual {show(atom['actual'])}{age}")
+            lines.append("        " + atom_text(atom["fact"], atom["op"], atom["expected"],
+                                                atom["actual"], atom.get("age"),
+                                                bool(atom.get("negated")), lang))
     for o in decision.overridden:
-        lines.append(f"    overridden {o.rule} (priority {o.priority}, {o.outcome}) by {o.by}")
+        lines.append("    " + text("overridden_by", lang, rule=o.rule, priority=text(
+            "priority", lang, priority=o.priority), outcome=o.outcome, by=o.by))
     return lines
 
 
@@ -378,37 +267,47 @@ class SuiteRun:
         return [r for r in self.results if not r.passed]
 
 
-def _targets(paths: Iterable[str | Path]) -> dict[Path, tuple[set[Path], set[str] | None]]:
-    """Rulesets root -> (case files, the ruleset names to report coverage for, None for all).
+@dataclass
+class _Target:
+    """One rulesets folder `aturan test` runs cases against: `root` as the user named it (the
+    form `load` is given, so its files are named alike), its case files, and the ruleset names
+    to report coverage for (None: all)."""
+
+    root: Path
+    files: set[Path] = field(default_factory=set)
+    names: set[str] | None = field(default_factory=set)
+
+
+def _targets(paths: Iterable[str | Path]) -> dict[Path, _Target]:
+    """Rulesets root (resolved: one entry per real folder) -> what to run against it.
 
     A rulesets folder brings all its cases; one ruleset's folder (`rulesets/tiktok_shop`) or a
     `cases/` folder or case file brings its own cases, run against the whole rulesets folder
     above it (overlays need their platform) but reported for that ruleset only."""
-    groups: dict[Path, tuple[set[Path], set[str] | None]] = {}
+    groups: dict[Path, _Target] = {}
 
-    def add(root: Path, files: Iterable[Path], name: str | None) -> None:
-        found, names = groups.setdefault(root.resolve(), (set(), set()))
-        found.update(files)
-        if names is not None:
+    def add(root: Path, relative: bool, files: Iterable[Path], name: str | None) -> None:
+        target = groups.setdefault(root.resolve(),
+                                   _Target(Path(display_path(root, relative))))
+        target.files.update(files)
+        if target.names is not None:
             if name is None:
-                groups[root.resolve()] = (found, None)
+                target.names = None
             else:
-                names.add(name)
+                target.names.add(name)
 
     for raw in paths:
         path = Path(raw)
-        if path.is_file() or CASES_DIR in path.resolve().parts:
-            root = rulesets_root(path if path.is_file() else path / "_")
-            add(root, case_files([path]), _ruleset_name(path, root))
+        relative = not path.is_absolute()
+        full = Path(os.path.abspath(path))
+        if path.is_file() or CASES_DIR in full.parts:
+            root = rulesets_root(full if path.is_file() else full / "_")
+            add(root, relative, case_files([path]), full.relative_to(root).parts[0])
         elif any(p.suffix in CASE_SUFFIXES for p in path.iterdir() if p.is_file()):
-            add(path.parent, case_files([path]), path.resolve().name)
+            add(full.parent, relative, case_files([path]), full.name)
         else:
-            add(path, case_files([path]), None)
+            add(full, relative, case_files([path]), None)
     return groups
-
-
-def _ruleset_name(path: Path, root: Path) -> str:
-    return path.resolve().relative_to(root.resolve()).parts[0]
 
 
 def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> SuiteRun:
@@ -418,17 +317,17 @@ def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> 
     problems: list[Diagnostic] = []
     reports: list[CoverageReport] = []
     count = 0
-    for root, (files, names) in _targets(paths).items():
-        count += len(files)
+    for target in _targets(paths).values():
+        count += len(target.files)
         try:
-            policies = load(root)
+            policies = load(target.root)
         except RulesetError as exc:
             problems += exc.diagnostics
             continue
-        counter = CoverageCounter(policies.collection, names)
-        for file in sorted(files):
+        counter = CoverageCounter(policies.collection, target.names)
+        for file in sorted(target.files):
             try:
-                cases = load_cases(file, display_path(file, root))
+                cases = load_cases(file, display_path(file, not file.is_absolute()))
             except RulesetError as exc:
                 problems += exc.diagnostics
                 continue

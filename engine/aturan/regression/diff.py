@@ -11,7 +11,7 @@ cluster later) gives the same summary. Running it in parallel is `diffrun`'s job
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,16 @@ from ..runtime.verdict import PARTS, Verdict
 from ..suggest import did_you_mean
 
 EXAMPLES = 3
+# A position is unique over every input and sorts in input order: the line number in the one
+# input, or `file index * FILE_STRIDE + line` over several (`inputs`, `partitioned`).
+FILE_STRIDE = 1 << 40
+
+
+def locate(position: int, sources: Sequence[str] = ()) -> dict[str, Any]:
+    """`{"line": n}`, with `"file"` first when there are several inputs."""
+    if len(sources) > 1:
+        return {"file": sources[position // FILE_STRIDE], "line": position % FILE_STRIDE}
+    return {"line": position}
 
 
 def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
@@ -46,8 +56,8 @@ class Change:
     old: Verdict
     new: Verdict
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.position, "order_id": self.order_id,
+    def to_dict(self, sources: Sequence[str] = ()) -> dict[str, Any]:
+        return {**locate(self.position, sources), "order_id": self.order_id,
                 "changed": self.old.changed_parts(self.new),
                 "old": _verdict_dict(self.old), "new": _verdict_dict(self.new)}
 
@@ -121,11 +131,13 @@ class DiffSummary:
                            _merge_groups(self.by_rule, other.by_rule, limit),
                            _merge_groups(self.by_error, other.by_error, limit), limit)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, sources: Sequence[str] = ()) -> dict[str, Any]:
+        """The summary as JSON; `sources`: the inputs, when examples must name their file."""
         def rows(groups: dict[tuple[str, str], Group], names: tuple[str, str]) -> list[dict]:
             ordered = sorted(groups.items(), key=lambda kv: (-kv[1].count, kv[0]))
             return [{names[0]: key[0], names[1]: key[1], "count": g.count,
-                     "examples": [{"line": p, "order_id": o} for p, o in g.examples]}
+                     "examples": [{**locate(p, sources), "order_id": o}
+                                  for p, o in g.examples]}
                     for key, g in ordered]
 
         return {"old": self.old, "new": self.new, "orders": self.orders,
@@ -137,15 +149,24 @@ class DiffSummary:
 
 
 def check_pins(collection: RulesetCollection, *pins: str) -> None:
-    """Each pin must be `name@version` of a loaded version; raise `SelectionError` if not."""
+    """Each pin must be `name@version` of a loaded version, and all of one platform (no order
+    can be decided by a TikTok Shop and a Shopee version); raise `SelectionError` if not."""
+    platforms: dict[str, str] = {}
     for pin in pins:
         name, version = parse_pin(pin)
-        if version is None or collection.get(name, version) is None:
+        rs = collection.get(name, version) if version is not None else None
+        if rs is None:
             known = [rs.key for rs in collection.versions]
             what = "needs a version (NAME@VERSION)" if version is None else "is not loaded"
             raise SelectionError(Diagnostic("unknown-ruleset", f"{pin} {what} (loaded: "
                                             f"{', '.join(known)})", Location(),
                                             hint=did_you_mean(pin, known)))
+        platforms[pin] = rs.platform
+    if len(set(platforms.values())) > 1:
+        shown = " and ".join(f"{pin} ({platform})" for pin, platform in platforms.items())
+        raise SelectionError(Diagnostic(
+            "platform-mismatch", f"{shown} decide orders of different platforms; compare two "
+            "versions of one ruleset (or an overlay and its platform)", Location()))
 
 
 class VersionPair:
@@ -157,17 +178,16 @@ class VersionPair:
 
     def compare(self, facts: Any) -> tuple[Verdict, Verdict] | tuple[str, str]:
         """(old verdict, new verdict), or (side, error code) when an order cannot be decided:
-        side is `input` for bad facts, else `old`, `new` or `both`. Each version decides
-        through `Policies.decide`, exactly as `aturan decide --ruleset` would."""
-        results: list[Verdict | str] = []
-        for pin in (self.old, self.new):
-            try:
-                results.append(Verdict.of(self.policies.decide(facts, pin, "en")))
-            except FactsError as exc:  # facts are checked before a version is chosen
-                return "input", exc.first.code
-            except SelectionError as exc:
-                results.append(exc.first.code)
-        old, new = results
+        side is `input` for bad facts, else `old`, `new` or `both`. The facts are validated
+        once and each verdict comes from the memo's plan (`Policies.plans_for`), without
+        rendering explanations; the verdicts are those of `Policies.decide` for each pin, as
+        `aturan decide --ruleset` gives them (tests/regression/test_diff.py compares)."""
+        try:
+            flat, plans = self.policies.plans_for(facts, (self.old, self.new))
+        except FactsError as exc:  # facts are checked before a version is chosen
+            return "input", exc.first.code
+        old, new = (p.first.code if isinstance(p, SelectionError) else Verdict.of_plan(p, flat)
+                    for p in plans)
         if isinstance(old, Verdict) and isinstance(new, Verdict):
             return old, new
         if isinstance(old, str) and isinstance(new, str):

@@ -56,13 +56,15 @@ class CaseFile(pytest.File):
     """A case file; a broken file or ruleset is a collection error naming file:line:col."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from ..errors import RulesetError
-        from .cases import display_path, load_cases, rulesets_root
+        from ..errors import RulesetError, display_path
+        from .cases import load_cases, rulesets_root
 
-        root = rulesets_root(self.path)
+        # pytest hands over absolute paths; files are named relative to where pytest runs,
+        # as `aturan test` names them, so `file:line:col` and explanations read alike
+        root = Path(display_path(rulesets_root(self.path), relative=True))
         try:
             policies = _policies(self.config, root)
-            cases = load_cases(self.path, display_path(self.path, root))
+            cases = load_cases(self.path, display_path(self.path, relative=True))
         except RulesetError as exc:
             raise self.CollectError("\n".join(str(d) for d in exc.diagnostics)) from None
         for case in cases:

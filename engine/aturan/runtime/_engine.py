@@ -18,6 +18,7 @@ import durable_rules_engine as _engine
 
 from ..errors import Diagnostic, EngineError
 from .compiler import FACT_MARKER
+from .engine_network import violations
 
 _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)
@@ -32,6 +33,12 @@ _SEEN = "aturan:seen"
 _SEEN_RULE = {"all": [{"m": {FACT_MARKER: 1}}]}
 
 
+def full_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    """What `create_ruleset` is given: aturan's two sentinel rules plus the compiled rules (the
+    sentinels first, so the rule a limit check names past 4,096 is the author's)."""
+    return {_PRIME: _PRIME_RULE, _SEEN: _SEEN_RULE, **definition}
+
+
 class EngineRuleset:
     """One compiled ruleset registered in the engine; `fire` asserts one fact in a fresh session
     and returns the names of all rules that fired, then deletes the session's state."""
@@ -39,15 +46,27 @@ class EngineRuleset:
     def __init__(self, name: str, definition: dict[str, Any]):
         # the engine is process-global: a reload of unchanged text must not reuse a live name
         self.name = f"{name}/{next(_REGISTRATIONS)}"
-        payload = json.dumps({**definition, _PRIME: _PRIME_RULE, _SEEN: _SEEN_RULE},
-                             ensure_ascii=False, sort_keys=True)
+        self._handle = None
+        full = full_definition(definition)
+        # Past some limits the engine loops for ever holding the GIL (nothing in the process
+        # runs again) or crashes: never hand it a network it cannot build. `aturan.load` has
+        # already refused such a ruleset with located errors; this is the last line.
+        refused = violations(full)
+        if refused:
+            raise EngineError([Diagnostic(v.code, f"{name} ({', '.join(v.rules[:3]) or 'all'}"
+                                          f"): {v.message}", hint=v.hint) for v in refused])
+        payload = json.dumps(full, ensure_ascii=False, sort_keys=True)
         try:
             with _LOCK:
                 self._handle = _engine.create_ruleset(self.name, payload)
                 self._prime()
         except Exception as exc:  # the engine raises bare exceptions
-            hint = ("durable_rules allows at most 128 alternatives of one kind under one node; "
-                    "split long `in` lists or merge rules" if "107" in str(exc) else "")
+            # error 107: a node's list of `absent` tests and any-of links is full (more than
+            # 127), e.g. many rules sharing one `in` value or one negated fact; long `in` lists
+            # alone never cause it (each value is its own test)
+            hint = ("many rules share one test inside any-of groups, `in` lists or negated "
+                    "comparisons; lead them with a condition that splits them into groups"
+                    if "107" in str(exc) else "")
             raise EngineError(Diagnostic("engine-compile", f"engine refused {name}: {exc}",
                                          hint=hint)) from exc
 

@@ -81,7 +81,7 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
         return condition
     spec = BY_NAME[condition.op]
     opposite = Atom(condition.fact, spec.negation, condition.value, condition.location,
-                    condition.of)
+                    condition.text, condition.of)
     if spec.tests_presence:
         return opposite
     absent = tuple(Atom(fact, "absent", True, condition.location) for fact in condition.facts)

@@ -4,13 +4,13 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import AturanError
+from ..errors import AturanError, RulesetError, SelectionError
 from ..language.model import RulesetVersion
 from ..language.repository import RulesetCollection, load_rulesets
 from ..resources import bundled_dir
@@ -19,6 +19,7 @@ from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
 from .facts import (
+    MAX_FACTS_BYTES,
     FlatFacts,
     add_ages,
     add_gaps,
@@ -27,9 +28,11 @@ from .facts import (
     gap_between,
     reader_for,
 )
+from .jsonio import UNPROVEN, fast_loads, parse_json
+from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
 from .plan import Plan, plan, render
-from .selection import select
+from .selection import parse_pin, select
 
 
 def engine_fact(compiled: CompiledRuleset, facts: FlatFacts) -> dict[str, Any]:
@@ -87,7 +90,8 @@ class Policies:
     """Loaded, validated and compiled rulesets, ready to decide. Its rulesets never change once
     it is built; `cache` (a `RuntimeCache`) holds what deciding has learnt about them."""
 
-    def __init__(self, collection: RulesetCollection):
+    def __init__(self, collection: RulesetCollection, memo_capacity: int | None = None):
+        """`memo_capacity`: keys each compiled ruleset's memo holds (default `memo.CAPACITY`)."""
         self.collection = collection
         self.catalogue = collection.catalogue  # the policy folder's effective catalogue
         self.facts_reader = reader_for(self.catalogue)
@@ -100,14 +104,23 @@ class Policies:
                 compiled = compile_ruleset(rs, base, self.catalogue)
                 self._compiled[(rs.key, base.key if base else None)] = compiled
                 by_identity[(id(rs), id(base))] = compiled
+        # the engine hangs (holding the GIL) or crashes past its limits: refuse first, located
+        refused = [d for c in self._compiled.values() for d in engine_diagnostics(c)]
+        if refused:
+            raise RulesetError(dict.fromkeys(refused))
         self._engines = {c.engine_name: EngineRuleset(c.engine_name, c.definition)
                          for c in self._compiled.values()}
-        self._memos = {pair: RulesetMemo(compiled) for pair, compiled in by_identity.items()}
+        self._memos = {pair: RulesetMemo(compiled, memo_capacity)
+                       for pair, compiled in by_identity.items()}
         self.cache = RuntimeCache(self._memos.values())
         self._spans = {name: tuple(_Span.of(rs, None if rs.is_overlay else
                                             self._memos[(id(rs), id(None))])
                                    for rs in group)
                        for name, group in collection.by_name.items()}
+        # pin -> (platform, memo) for pins naming one platform version: `select` would pick
+        # it whatever the order, so only the platform is checked per call (a bad pin is never
+        # stored, so this holds at most one entry per loaded version)
+        self._pins: dict[str, tuple[str, RulesetMemo]] = {}
 
     def compiled_for(self, facts: FlatFacts, ruleset: str | None = None) -> CompiledRuleset:
         """The compiled ruleset `select` picks."""
@@ -129,8 +142,15 @@ class Policies:
                     if span.memo is not None:
                         return span.memo
                     break
+        elif ruleset is not None:
+            pinned = self._pins.get(ruleset)
+            if pinned is not None and pinned[0] == facts.platform:
+                return pinned[1]
         chosen, base = select(self.collection, facts, ruleset)
-        return self._memos[(id(chosen), id(base))]
+        memo = self._memos[(id(chosen), id(base))]
+        if ruleset is not None and base is None and parse_pin(ruleset)[1] is not None:
+            self._pins[ruleset] = (facts.platform, memo)  # `select` checked the platform
+        return memo
 
     def engine_rules(self, compiled: CompiledRuleset, facts: FlatFacts, *,
                      cached: bool = True) -> list[int]:
@@ -148,7 +168,7 @@ class Policies:
         if pairs:
             add_gaps(facts, pairs)
         key = memo.key_of(facts.values, facts.ages, facts.gaps)
-        found = memo.plans.get(key)
+        found = memo.get(key)
         if found is None:
             fired = self.engine_rules(memo.compiled, facts, cached=False)
             found = memo.put(key, plan(memo.compiled, facts, fired, memo.entries))
@@ -169,6 +189,51 @@ class Policies:
             add_requested(flat, compiled.catalogue.product_types)
         return render(self._plan(memo, flat), flat, lang)
 
+    def decide_text(self, text: str | bytes, ruleset: str | None = None,
+                    lang: str | None = None, *, source: str = "<input>", line: int = 1,
+                    limit: int = MAX_FACTS_BYTES,
+                    seen: Callable[[Any], None] | None = None) -> Decision:
+        """`decide(parse_json(text, source, line, limit), ruleset, lang)`, the same decision or
+        the same error, with the text read by orjson when that is provably the same reading:
+        `jsonio.fast_loads` rules out duplicate keys, and facts that decide hold no float, so
+        orjson read every number as the strict reader does. Any error (bad JSON, bad facts,
+        no ruleset) reads the text again strictly and decides that. `seen` gets the facts
+        read (for a log line) before they are decided."""
+        facts = fast_loads(text) if len(text) <= limit else UNPROVEN
+        if facts is not UNPROVEN:
+            try:
+                decision = self.decide(facts, ruleset, lang)
+            except AturanError:
+                pass
+            else:
+                if seen is not None:
+                    seen(facts)
+                return decision
+        facts = parse_json(text, source, line, limit)
+        if seen is not None:
+            seen(facts)
+        return self.decide(facts, ruleset, lang)
+
+    def plans_for(self, facts: dict[str, Any], pins: Sequence[str]
+                  ) -> tuple[FlatFacts, list[Plan | SelectionError]]:
+        """Validate `facts` once and find each pinned version's plan (the memo's, cached),
+        without rendering an explanation: what the corpus diff compares (`Verdict.of_plan`),
+        so a diff of two versions pays for one validation instead of two.
+
+        Raises `FactsError` for bad facts, as `decide` does; a pin that cannot decide this
+        order gives the `SelectionError` `decide` would raise in its place."""
+        flat, texts = flatten_without_ages(facts, self.facts_reader)
+        memos: list[RulesetMemo | SelectionError] = []
+        for pin in pins:
+            try:
+                memos.append(self._select(flat, pin))
+            except SelectionError as exc:
+                memos.append(exc)
+        add_ages(flat, texts, {path for memo in memos if isinstance(memo, RulesetMemo)
+                               for path in memo.compiled.age_paths})
+        return flat, [memo if isinstance(memo, SelectionError) else self._plan(memo, flat)
+                      for memo in memos]
+
     def decide_many(self, items: Iterable[dict[str, Any]], ruleset: str | None = None,
                     lang: str | None = None) -> Iterator[Decision | AturanError]:
         """One result per item, in order; a bad item yields its error and the rest go on."""
@@ -187,17 +252,23 @@ class Policies:
                  "file": rs.path}
                 for rs in self.collection.versions]
 
+    def engine_rulesets(self) -> list[EngineRuleset]:
+        """The engine rulesets this set registered (for `probe`, which exercises each once)."""
+        return list(self._engines.values())
+
     def close(self) -> None:
         """Drop this set's rulesets from the engine; call only once no request uses it."""
         for engine in self._engines.values():
             engine.close()
 
 
-def load(paths: str | Path | Iterable[str | Path] | None = None) -> Policies:
+def load(paths: str | Path | Iterable[str | Path] | None = None, *,
+         memo_capacity: int | None = None) -> Policies:
     """Load, validate and compile rulesets (default: the bundled ones) under their policy
-    folder's catalogue (its `aturan.yaml`, if any). Raises `RulesetError`."""
+    folder's catalogue (its `aturan.yaml`, if any). Raises `RulesetError`. `memo_capacity`:
+    keys each compiled ruleset's memo holds (default `memo.CAPACITY`)."""
     if paths is None:
         paths = [bundled_dir("rulesets")]
     elif isinstance(paths, (str, Path)):
         paths = [paths]
-    return Policies(load_rulesets(paths))
+    return Policies(load_rulesets(paths), memo_capacity)

@@ -79,6 +79,17 @@ def _reject_non_json_numbers(value: Any, pointer: str, out: list[Diagnostic]) ->
             _reject_non_json_numbers(child, pointer_join(pointer, index), out)
 
 
+# A lone UTF-16 surrogate (JSON "\ud800", or a Python str holding one) is no character: it can
+# be neither compared meaningfully nor written back out as UTF-8 (a decision echoing it failed
+# with a UnicodeEncodeError, an HTTP 500).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate(pointer: str) -> Diagnostic:
+    return Diagnostic("facts-text", "text holds a lone UTF-16 surrogate (such as \\ud800), "
+                      "which is not a character; send valid Unicode", Location(pointer=pointer))
+
+
 def _check_shape(facts: Any) -> list[Diagnostic]:
     """Depth, size, text length and integer magnitude limits, checked iteratively (no recursion,
     so no RecursionError) and cheaply: a JSON pointer is only built for a problem."""
@@ -96,6 +107,8 @@ def _check_shape(facts: Any) -> list[Diagnostic]:
                 out.append(Diagnostic("facts-too-large", f"a text of {len(value):,} characters "
                                       f"is too long; facts hold at most {MAX_FACTS_STRING:,} "
                                       "characters per text", Location(pointer=pointer_of(path))))
+            elif not value.isascii() and _SURROGATE.search(value):
+                out.append(_surrogate(pointer_of(path)))
         elif isinstance(value, int) and not isinstance(value, bool):
             if abs(value) >= 2 ** 63:
                 out.append(Diagnostic("facts-number", "this number is far too large for any "
@@ -108,6 +121,9 @@ def _check_shape(facts: Any) -> list[Diagnostic]:
                 continue
             pairs = value.items() if isinstance(value, dict) else enumerate(value)
             for key, child in pairs:
+                if isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
+                    out.append(_surrogate(pointer_of(path) or "/"))
+                    break
                 if isinstance(key, str) and len(key) > MAX_FACTS_STRING:
                     out.append(Diagnostic("facts-too-large", f"a key of {len(key):,} characters "
                                           f"is too long; facts keys are at most "

@@ -202,6 +202,10 @@ class _Compiler:
                 self.emit(depth, f"if {search}({var}) is None: return None")
         if enum is None and pattern is None:
             self.emit(depth, f"if type({var}) is not str: return None")
+        if enum is None:  # a lone surrogate is no text (facts._check_shape says so)
+            lone = self.constant(re.compile("[\ud800-\udfff]").search, "P")
+            self.emit(depth, f"if not {var}.isascii() and {lone}({var}) is not None: "
+                      "return None")
         tests = []
         if low is not None:
             tests.append(f"n < {low}")

@@ -3,26 +3,32 @@
 A rule's firing depends only on the truth values of its atoms, and an atom reads one value (a
 fact, a timestamp's age, or the gap between two timestamps: `operators.measure`). So each value
 a ruleset reads is mapped to a small class id such that two values in one class make every atom
-on it agree: for enum/string/boolean facts, each constant an atom names is its own class and
-every other value shares one; for integers, ages and gaps, the points where an atom's truth
-changes cut the number line into intervals (`bisect`); absent (for a gap: either timestamp
-absent) is a class of its own. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
+on it agree: for enum/string/boolean facts, the constants an atom names, any other value and
+absence; for integers, ages and gaps, the intervals between the points where an atom's truth
+changes (`bisect`), and absence (for a gap: either timestamp absent). Values whose atoms all
+answer alike share one id (their truth signature): `x eq 5` makes below, above and absent one
+class. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
 durable_rules gives one answer per key: it decides each key once, and the answer, with
 everything derived from it that does not depend on fact values (`plan.Plan`), is reused for
 every later order with that key.
 
 The cache is a pure cache: dropping any entry changes no result, only speed. A `Policies`
 builds a `RuntimeCache` with one `RulesetMemo` per compiled ruleset it holds, so a memo lives
-exactly as long as its rulesets (a reload builds new ones, with empty memos); each is capped at
-`CAPACITY` keys (oldest dropped first), so a process's memory does not grow with the number of
-orders. Reads take no lock (a dict lookup is atomic); writes take the memo's lock.
+exactly as long as its rulesets (a reload builds new ones, with empty memos); each holds at
+most `capacity` keys (`CAPACITY` unless the `Policies` is given another) and drops the least
+recently used one to make room, so a process's memory does not grow with the number of orders
+and keys that keep coming back stay. Reads take no lock (an `OrderedDict` lookup and
+`move_to_end` are each atomic); writes take the memo's lock. `stats()` counts hits, misses and
+evictions for the benchmark and `/metrics`.
 """
 
 from __future__ import annotations
 
 import threading
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..language.model import Atom, atoms_of
@@ -32,7 +38,13 @@ from .compiler import CompiledRuleset
 if TYPE_CHECKING:
     from .plan import Entry, Plan
 
-CAPACITY = 4096  # keys per compiled ruleset; the bundled rulesets meet a few hundred at most
+# Keys per compiled ruleset, chosen from measurement (docs/performance.md, "The memo"): a
+# million sampled tiktok_shop orders decided under tiktok_shop@2.0.0 meet 4,470 distinct keys
+# (0.45% misses, all of them first meetings, from 8,192 keys up; 4,096 evicts and misses 0.46%),
+# and a key holds about 1.6 kB (plan and explanation entries), so a full memo is about 13 MB,
+# reached only by orders that do not repeat. `aturan.load(memo_capacity=...)`,
+# `aturan serve --memo-capacity`.
+CAPACITY = 8_192
 _OTHER = 1  # class of a value equal to no constant
 
 
@@ -49,14 +61,61 @@ def _boundaries(atoms: list[Atom]) -> tuple[float, ...] | None:
     return None if points is None else points + (_INF,)
 
 
-def _table(atoms: list[Atom]) -> dict[Hashable, int]:
-    """value -> class for a fact tested only by (in)equality and presence: absent (None) is 0,
-    a value equal to no constant gets `_OTHER` (from `dict.get`), each constant its own."""
-    table: dict[Hashable, int] = {None: 0}
-    for atom in atoms:
-        for value in BY_NAME[atom.op].values(atom.value):
-            table.setdefault(value, len(table) + 1)
-    return table
+class _NoConstant:
+    """A value equal to no constant an atom names: the representative of `_table`'s default."""
+
+    def __repr__(self) -> str:
+        return "other"
+
+
+_NO_CONSTANT = _NoConstant()
+
+
+class _Signatures:
+    """Class ids by truth signature: two values on which every atom on the fact agrees get
+    one id, however many of the finer classes (constants, intervals) lie between them, so
+    `x eq 5` makes below 5 and above 5 one class and `status in [paid, to_ship]` makes paid
+    and to_ship one. Coarser keys, the same answer per key: fewer engine calls and plans."""
+
+    def __init__(self, atoms: list[Atom]):
+        self.atoms = atoms
+        self.ids: dict[tuple[bool, ...], int] = {}
+
+    def of(self, actual: Any) -> int:
+        truth = tuple(bool(BY_NAME[a.op].holds(actual, a.value)) for a in self.atoms)
+        return self.ids.setdefault(truth, len(self.ids))
+
+
+def _table(atoms: list[Atom]) -> tuple[dict[Hashable, int], int]:
+    """value -> class for a fact tested only by (in)equality and presence, and the class of a
+    value equal to no constant (the `dict.get` default); absent is the value None. Constants
+    are classed by their truth signature when every atom can judge a stand-in for "any other
+    value", else each constant is a class of its own (absent 0, other 1, as before)."""
+    try:
+        signatures = _Signatures(atoms)
+        table: dict[Hashable, int] = {None: signatures.of(None)}
+        other = signatures.of(_NO_CONSTANT)
+        for atom in atoms:
+            for value in BY_NAME[atom.op].values(atom.value):
+                if value not in table:
+                    table[value] = signatures.of(value)
+        return table, other
+    except (TypeError, ValueError, AttributeError):  # an operator that cannot judge `other`
+        table = {None: 0}
+        for atom in atoms:
+            for value in BY_NAME[atom.op].values(atom.value):
+                table.setdefault(value, len(table) + 1)
+        return table, _OTHER
+
+
+def _intervals(atoms: list[Atom], cuts: tuple[float, ...]) -> tuple[int, ...] | None:
+    """interval index (`bisect_right(cuts, value)`, the last one for an absent fact) -> class
+    by truth signature; None when no two intervals share one (the index is the class)."""
+    points = [int(c) for c in cuts[:-1]]
+    representatives: list[int | None] = [points[0] - 1 if points else 0, *points, None]
+    signatures = _Signatures(atoms)
+    classes = tuple(signatures.of(value) for value in representatives)
+    return None if len(set(classes)) == len(classes) else classes
 
 
 class RulesetMemo:
@@ -66,10 +125,15 @@ class RulesetMemo:
     def __init__(self, compiled: CompiledRuleset, capacity: int | None = None):
         self.compiled = compiled
         self.capacity = capacity or CAPACITY
+        if self.capacity < 1:
+            raise ValueError(f"a memo holds at least one key, not {self.capacity}")
         self._lock = threading.Lock()
-        self.plans: dict[tuple[int, ...], Plan] = {}
+        self.plans: OrderedDict[tuple[int, ...], Plan] = OrderedDict()
+        self._touch = self.plans.move_to_end
         self.entries: dict[Any, Entry] = {}
+        self.hits = 0  # counted without the lock: threads racing may lose an increment
         self.misses = 0
+        self.evictions = 0
         by_fact: dict[str, list[Atom]] = {}
         gap_atoms: dict[str, list[Atom]] = {}
         fields = compiled.catalogue.fields
@@ -80,15 +144,16 @@ class RulesetMemo:
                         atom)
                 else:
                     by_fact.setdefault(atom.fact, []).append(atom)
-        tables: list[tuple[str, dict[Hashable, int]]] = []
-        ordered: list[tuple[str, tuple[float, ...]]] = []
-        ages: list[tuple[str, tuple[float, ...]]] = []
-        gaps: list[tuple[str, tuple[float, ...]]] = []
+        fields = compiled.catalogue.fields
+        tables: list[tuple[str, tuple[dict[Hashable, int], int]]] = []
+        ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
+        ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
+        gaps: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
         for key in sorted(gap_atoms):
             cuts = _boundaries(gap_atoms[key])
             if cuts is None:
                 raise ValueError(f"{key}: a duration between timestamps with a non-duration")
-            gaps.append((key, cuts))
+            gaps.append((key, cuts, _intervals(gap_atoms[key], cuts)))
         for fact in sorted(by_fact):
             atoms = by_fact[fact]
             field = fields.get(fact)
@@ -96,16 +161,27 @@ class RulesetMemo:
             if field is not None and field.kind == "timestamp":  # the engine reads its age
                 if cuts is None:
                     raise ValueError(f"{fact}: a timestamp compared with a non-duration")
-                ages.append((fact, cuts))
+                ages.append((fact, cuts, _intervals(atoms, cuts)))
             elif cuts is not None and (field is None or field.kind == "integer" or any(
                     a.op in ORDERED_OPS for a in atoms)):
-                ordered.append((fact, cuts))
+                ordered.append((fact, cuts, _intervals(atoms, cuts)))
             elif any(a.op in ORDERED_OPS for a in atoms):
                 raise ValueError(f"{fact}: ordered comparison of non-integers")
             else:
                 tables.append((fact, _table(atoms)))
         self.facts = len(tables) + len(ordered) + len(ages) + len(gaps)
         self.key_of = _key_function(tables, ordered, ages, gaps)
+
+    def get(self, key: tuple[int, ...]) -> Plan | None:
+        """The plan stored under `key`, now the most recently used, or None."""
+        found = self.plans.get(key)
+        if found is not None:
+            self.hits += 1
+            try:
+                self._touch(key)
+            except KeyError:  # evicted by another thread since: it is still a valid plan
+                pass
+        return found
 
     def put(self, key: tuple[int, ...], plan: Plan) -> Plan:
         """Store `plan` unless another thread stored one first; returns the one kept."""
@@ -114,41 +190,60 @@ class RulesetMemo:
             if kept is not None:
                 return kept
             self.misses += 1
-            if len(self.plans) >= self.capacity:
-                del self.plans[next(iter(self.plans))]
+            while len(self.plans) >= self.capacity:
+                self.plans.popitem(last=False)  # the least recently used
+                self.evictions += 1
             self.plans[key] = plan
             return plan
+
+    def stats(self) -> MemoStats:
+        return MemoStats(len(self.plans), self.capacity, self.hits, self.misses, self.evictions)
 
     def __len__(self) -> int:
         return len(self.plans)
 
 
+@dataclass(frozen=True)
+class MemoStats:
+    """What a memo (or all of a `Policies`' memos, summed) holds and has met."""
+
+    keys: int
+    capacity: int
+    hits: int
+    misses: int
+    evictions: int
+
+    def __add__(self, other: MemoStats) -> MemoStats:
+        return MemoStats(self.keys + other.keys, self.capacity + other.capacity,
+                         self.hits + other.hits, self.misses + other.misses,
+                         self.evictions + other.evictions)
+
+
 _INF = float("inf")
 
 
-def _key_function(tables: list[tuple[str, dict[Hashable, int]]],
-                  ordered: list[tuple[str, tuple[float, ...]]],
-                  ages: list[tuple[str, tuple[float, ...]]],
-                  gaps: list[tuple[str, tuple[float, ...]]],
+def _key_function(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
+                  ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
+                  ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
+                  gaps: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
                   ) -> Callable[[dict[str, Any], dict[str, int], dict[str, int]],
                                 tuple[int, ...]]:
     """The key as one tuple display, one term per fact: a third cheaper than looping. The
-    source holds generated names only; fact paths, tables and cuts are passed as constants
-    (nothing from a ruleset file becomes code)."""
+    source holds generated names only; fact paths, tables, cuts and interval classes are
+    passed as constants (nothing from a ruleset file becomes code)."""
     names: dict[str, Any] = {"bisect_right": bisect_right, "NAN": float("nan")}
     terms = []
-    for i, (path, table) in enumerate(tables):
+    for i, (path, (table, other)) in enumerate(tables):
         names[f"P{i}"], names[f"T{i}"] = path, table
-        terms.append(f"T{i}.get(get(P{i}), {_OTHER})")
-    for i, (path, cuts) in enumerate(ordered):
-        names[f"Q{i}"], names[f"C{i}"] = path, cuts
-        terms.append(f"bisect_right(C{i}, get(Q{i}, NAN))")
-    for i, (path, cuts) in enumerate(ages):
-        names[f"A{i}"], names[f"D{i}"] = path, cuts
-        terms.append(f"bisect_right(D{i}, age(A{i}, NAN))")
-    for i, (key, cuts) in enumerate(gaps):
-        names[f"G{i}"], names[f"E{i}"] = key, cuts
-        terms.append(f"bisect_right(E{i}, gap(G{i}, NAN))")
+        terms.append(f"T{i}.get(get(P{i}), {int(other)})")
+    for prefix, lookup, found in (("Q", "get", ordered), ("A", "age", ages), ("G", "gap", gaps)):
+        for i, (path, cuts, classes) in enumerate(found):
+            names[f"{prefix}{i}"], names[f"{prefix}C{i}"] = path, cuts
+            term = f"bisect_right({prefix}C{i}, {lookup}({prefix}{i}, NAN))"
+            if classes is not None:
+                names[f"{prefix}S{i}"] = classes
+                term = f"{prefix}S{i}[{term}]"
+            terms.append(term)
     source = ("def key(values, ages, gaps):\n    get, age, gap = values.get, ages.get, gaps.get\n"
               f"    return ({''.join(term + ', ' for term in terms)})\n")
     namespace = {**names, "__builtins__": {}}
@@ -174,3 +269,10 @@ class RuntimeCache:
     def total_keys(self) -> int:
         """How many keys all the memos hold."""
         return sum(len(memo) for memo in self._memos.values())
+
+    def stats(self) -> MemoStats:
+        """Keys, capacity, hits, misses and evictions of all the memos together."""
+        total = MemoStats(0, 0, 0, 0, 0)
+        for memo in self._memos.values():
+            total = total + memo.stats()
+        return total

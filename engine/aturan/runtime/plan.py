@@ -19,12 +19,11 @@ from typing import Any
 from ..errors import Diagnostic, EngineError
 from ..language import amounts
 from ..language.catalogue import BUNDLED_CALENDAR, FactField, bundled_catalogue
-from ..language.display import JAKARTA, show
+from ..language.display import JAKARTA, label, show
+from ..language.labels import labels
 from ..language.model import (
     DEFAULT_HOLIDAYS,
     PLACEHOLDER,
-    PRESENCE_OPS,
-    TIME_OPS,
     AnyOf,
     Atom,
     Citation,
@@ -65,12 +64,9 @@ class _Report:
     @classmethod
     def of(cls, atom: Atom, negated: bool, fields: Mapping[str, FactField] | None = None
            ) -> _Report:
-        if atom.op in TIME_OPS:
-            expected: Any = format_duration(atom.value)
-        elif atom.op in PRESENCE_OPS:
-            expected = True
-        else:
-            expected = atom.value
+        # durations as written (`24h`), presence tests True; a list stays a tuple here, so
+        # each decision gets its own list
+        expected = atom.value if isinstance(atom.value, tuple) else atom.expected()
         field = (bundled_catalogue().fields if fields is None else fields).get(atom.fact)
         return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
                    field is None or field.kind == "timestamp", atom.of)
@@ -257,23 +253,34 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
 
-def _placeholder(path: str, facts: FlatFacts, plan: Plan) -> str:
-    """How `{path}` reads in a message: `now` as the evaluation time in the platform's time
-    zone (WIB for the bundled ones), any other fact as `display.show` reads it (timestamps in
-    that zone, amounts as rupiah, absent as a dash)."""
+def _placeholder(path: str, facts: FlatFacts, plan: Plan, lang: str) -> str:
+    """How `{path}` reads in a message in `lang`: `now` as the evaluation time in the platform's
+    time zone (WIB for the bundled ones), an enum code as its label in that language
+    (`out_of_stock` -> "out of stock" / "stok habis"), any other fact as `display.show` reads it
+    (timestamps in that zone, amounts as rupiah, absent as a dash)."""
     if path == "now":
         return facts.now.astimezone(plan.zone).isoformat()
-    return show(facts.values.get(path), "—", path in plan.money, zone=plan.zone)
+    value = facts.values.get(path)
+    if isinstance(value, str) and path in _labelled():
+        return label(path, value, lang)
+    return show(value, "—", path in plan.money, zone=plan.zone)
 
 
-def _fill(template: _Template, facts: FlatFacts, plan: Plan) -> str:
+@lru_cache(maxsize=1)
+def _labelled() -> frozenset[str]:
+    """The fact paths whose codes have labels (every bundled enum; a project's own enum facts
+    read as their codes)."""
+    return frozenset(labels())
+
+
+def _fill(template: _Template, facts: FlatFacts, plan: Plan, lang: str) -> str:
     """The template with its placeholders' texts; no expression is ever evaluated."""
     paths = template.paths
     if not paths:
         return template.text
     if len(paths) == 1:
-        return template.text.format(_placeholder(paths[0], facts, plan))
-    return template.text.format(*[_placeholder(path, facts, plan) for path in paths])
+        return template.text.format(_placeholder(paths[0], facts, plan, lang))
+    return template.text.format(*[_placeholder(path, facts, plan, lang) for path in paths])
 
 
 def _text(value: Any) -> Any:
@@ -375,18 +382,25 @@ def _refund(effect: Effect, facts: FlatFacts, plan: Plan,
                              "max_business_days": refund.max_business_days, "due_by": due})
 
 
+def plan_refund(plan: Plan, facts: FlatFacts) -> RefundDecision | None:
+    """The refund `render` puts in the decision, alone: the corpus diff compares verdicts
+    without rendering explanations (`Verdict.of_plan`)."""
+    return _refund(plan.effect, facts, plan) if plan.effect.refund else None
+
+
 def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     """The decision for `facts` under `plan`: fact values, ages and messages filled in."""
     items = []
     for entry in plan.entries:
         if lang:
             template = entry.templates.get(lang)
-            message = {lang: _fill(template, facts, plan)} if template is not None else {}
+            message = {lang: _fill(template, facts, plan, lang)} if template is not None else {}
         elif entry.static_message is not None:
             message = entry.static_message.copy()
         else:
             templates = entry.templates
-            message = {code: _fill(templates[code], facts, plan) for code in entry.languages}
+            message = {code: _fill(templates[code], facts, plan, code)
+                       for code in entry.languages}
         reports, citation = entry.reports, entry.citation
         items.append(_explanation_item({
             "rule": entry.id, "priority": entry.priority, "effect": entry.effect_dict(),

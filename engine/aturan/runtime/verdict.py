@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .decision import Decision
+from .facts import FlatFacts
+from .plan import Plan, plan_refund
 
 PenaltyKey = tuple[str, str, int | None]  # (party, code, points)
 PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at")
@@ -48,6 +50,20 @@ class Verdict:
         return cls(decision.outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
                    decision.next_steps, decision.explanation[0].rule, decision.effective_at)
+
+    @classmethod
+    def of_plan(cls, plan: Plan, facts: FlatFacts) -> Verdict:
+        """`of(render(plan, facts))` without rendering the explanation (messages, atoms,
+        ages): outcome, refund, penalties, next steps and deciding rule come from the plan the
+        memo caches, the refund amount and due date from `facts`."""
+        r = plan_refund(plan, facts)
+        refund = None if r is None else (r.amount, r.destination, r.min_business_days,
+                                         r.max_business_days, r.due_by)
+        outcome = plan.effect.outcome
+        assert outcome is not None
+        return cls(outcome, refund,
+                   penalty_multiset((p.party, p.code, p.points) for p in plan.penalties),
+                   plan.next_steps, plan.entries[0].id)
 
     def changed_parts(self, other: Verdict) -> list[str]:
         """Which of `PARTS` differ, in that order; empty when the verdicts are equal."""

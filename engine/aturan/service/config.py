@@ -17,6 +17,9 @@ ENV_BATCH_LIMIT = "ATURAN_BATCH_LIMIT"
 ENV_WATCH = "ATURAN_WATCH"
 ENV_WATCH_INTERVAL = "ATURAN_WATCH_INTERVAL"
 ENV_SIGHUP = "ATURAN_SIGHUP"
+ENV_MEMO_CAPACITY = "ATURAN_MEMO_CAPACITY"
+ENV_PROBE_TIMEOUT = "ATURAN_PROBE_TIMEOUT"
+ENV_BODY_TIMEOUT = "ATURAN_BODY_TIMEOUT"
 ENV_PLAYGROUND = "ATURAN_PLAYGROUND"
 
 
@@ -37,6 +40,10 @@ class ServiceConfig:
     watch: bool = False
     watch_interval: float = 1.0
     handle_sighup: bool = False
+    memo_capacity: int | None = None  # keys per compiled ruleset's memo; None: the default
+    # seconds a probe process may take to build a new rule set (start, reload); 0: no probe
+    probe_timeout: float = 60.0
+    body_timeout: float = 30.0  # seconds to receive a whole request body, then 408
     playground: bool = False  # serve /playground and /v1/playground/* (docs/playground.md)
 
     def __post_init__(self) -> None:
@@ -46,12 +53,22 @@ class ServiceConfig:
             raise ConfigError(f"batch limit must be at least 1 item, not {self.batch_limit}")
         if not self.watch_interval > 0:
             raise ConfigError(f"watch interval must be positive, not {self.watch_interval}")
+        if self.memo_capacity is not None and self.memo_capacity < 1:
+            raise ConfigError(f"memo capacity must be at least 1 key, not {self.memo_capacity}")
+        if not self.probe_timeout >= 0:
+            raise ConfigError(f"probe timeout must be 0 (off) or positive, not "
+                              f"{self.probe_timeout}")
+        if not self.body_timeout > 0:
+            raise ConfigError(f"body timeout must be positive, not {self.body_timeout}")
 
     def to_env(self) -> dict[str, str]:
         return {ENV_RULESETS: str(self.rulesets), ENV_MAX_BODY: str(self.max_body_bytes),
                 ENV_BATCH_LIMIT: str(self.batch_limit), ENV_WATCH: "1" if self.watch else "0",
                 ENV_WATCH_INTERVAL: repr(self.watch_interval),
                 ENV_SIGHUP: "1" if self.handle_sighup else "0",
+                ENV_MEMO_CAPACITY: "" if self.memo_capacity is None else str(self.memo_capacity),
+                ENV_PROBE_TIMEOUT: repr(self.probe_timeout),
+                ENV_BODY_TIMEOUT: repr(self.body_timeout),
                 ENV_PLAYGROUND: "1" if self.playground else "0"}
 
     @classmethod
@@ -68,6 +85,9 @@ class ServiceConfig:
                    watch=_flag(env, ENV_WATCH),
                    watch_interval=_number(env, ENV_WATCH_INTERVAL, 1.0, float),
                    handle_sighup=_flag(env, ENV_SIGHUP),
+                   memo_capacity=_number(env, ENV_MEMO_CAPACITY, None, int),
+                   probe_timeout=_number(env, ENV_PROBE_TIMEOUT, 60.0, float),
+                   body_timeout=_number(env, ENV_BODY_TIMEOUT, 30.0, float),
                    playground=_flag(env, ENV_PLAYGROUND))
 
 

@@ -8,6 +8,7 @@ faults, with no stack trace in the body."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -86,8 +87,11 @@ def error_json(exc: AturanError) -> dict[str, Any]:
 
 
 def error_response(exc: AturanError) -> Response:
-    return Response(canonical_json(error_json(exc)), status_code=status_for(exc),
-                    media_type="application/json")
+    status = status_for(exc)
+    # after a 408 the rest of the body may still come: the connection cannot be reused
+    headers = {"connection": "close"} if status == 408 else None
+    return Response(canonical_json(error_json(exc)), status_code=status,
+                    media_type="application/json", headers=headers)
 
 
 def internal_error() -> Response:
@@ -105,16 +109,39 @@ def http_error(status: int, code: str, message: str) -> Response:
     return Response(canonical_json(body), status_code=status, media_type="application/json")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+class ClientDisconnected(Exception):
+    """The client hung up before its request body arrived: no one to answer, and not a fault of
+    the service (no traceback, not counted as `internal`)."""
+
+
+def body_timeout(seconds: float) -> RequestError:
+    return RequestError(408, "body-timeout", f"the request body did not arrive within "
+                        f"{seconds:g} s; send it at once", kind="timeout")
+
+
+async def read_body(request: Request, limit: int, timeout: float = 30.0) -> bytes:
     """The request body, refused with 413 as soon as it passes `limit` bytes: a declared
     Content-Length over the limit is refused before reading, and a chunked body is counted as
-    it arrives, so an oversized upload never sits in memory whole."""
+    it arrives, so an oversized upload never sits in memory whole. A body that has not arrived
+    within `timeout` seconds is refused with 408 (a client dripping bytes cannot hold a
+    connection for ever); a client that hangs up raises `ClientDisconnected`."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(int(declared), limit)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:
+        try:
+            message = await asyncio.wait_for(request.receive(), max(deadline - loop.time(), 0))
+        except asyncio.TimeoutError:
+            raise body_timeout(timeout) from None
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:
             raise too_large(size, limit, exact=False)

@@ -26,7 +26,8 @@ from ..language.project import PROJECT_FILE, project_root
 from ..language.repository import discover
 from ..runtime.evaluate import Policies, load
 
-Snapshot = tuple[tuple[str, int, int], ...] | None
+Snapshot = tuple[tuple[str, int, int, int, int], ...] | None
+LOAD_ATTEMPTS = 3  # loads retried while the files keep changing under the loader
 
 
 def utc_now() -> str:
@@ -60,14 +61,17 @@ class _Generation:
 
 
 def snapshot(root: Path) -> Snapshot:
-    """(file, mtime in ns, size) of every ruleset file and of the policy folder's project file
-    (`aturan.yaml`): what `--watch` compares between polls."""
+    """(file, device, inode, mtime in ns, size) of every ruleset file and of the policy
+    folder's project file (`aturan.yaml`): what `--watch` compares between polls. The inode
+    tells a file renamed into place (an atomic deploy) from the one it replaced even when both
+    have the same size and time."""
     try:
         files = [p for p, _ in discover([root])]
         project = project_root(root)
         if project is not None:
             files.append(project / PROJECT_FILE)
-        return tuple(sorted((str(path), stat.st_mtime_ns, stat.st_size)
+        return tuple(sorted((str(path), stat.st_dev, stat.st_ino, stat.st_mtime_ns,
+                             stat.st_size)
                             for path, stat in ((p, p.stat()) for p in files)))
     except (OSError, ValueError):  # folder gone, or a file removed between listing and stat
         return None
@@ -85,6 +89,7 @@ class PolicyHolder:
 
     def __post_init__(self) -> None:
         self._snapshot = snapshot(self.root)
+        self._polled = self._snapshot  # what the previous `poll` saw
         self._current: _Generation | None = None
         self.last_reload: ReloadResult | None = None
 
@@ -134,25 +139,33 @@ class PolicyHolder:
         """Whether any ruleset file appeared, vanished or changed since the last (re)load."""
         return snapshot(self.root) != self._snapshot
 
+    def poll(self) -> bool:
+        """Whether a change is ready to load: the files differ from the loaded set and are
+        exactly as the previous poll saw them. A file still being written (its size or time
+        moving) waits for the next poll, so a half-written file is not loaded as long as its
+        writer keeps writing; deploys should still rename files into place (docs/http.md)."""
+        now = snapshot(self.root)
+        ready = now != self._snapshot and now == self._polled
+        self._polled = now
+        return ready
+
     def reload(self, trigger: str = "manual") -> ReloadResult:
         """Load the whole set anew; swap it in only if it loaded, validated and compiled.
 
         `on_reload` (the log event, the metrics) runs before the result is published: whoever
         sees the new generation in `/healthz` can already read the event that announced it."""
         with self._reload_lock:
-            seen = snapshot(self.root)  # before loading: an edit during the load triggers again
             began = perf_counter()
-            fresh: Policies | None = None
-            try:
-                fresh = self.loader(self.root)
-            except AturanError as exc:
-                result = self._failed(trigger, began, tuple(str(d) for d in exc.diagnostics))
-            except Exception as exc:  # unreadable folder, engine refusal: keep the old set
-                result = self._failed(trigger, began, (f"{self.root}: {type(exc).__name__}: "
-                                                       f"{exc}",))
-            else:
-                result = ReloadResult(True, trigger, utc_now(), self.generation + 1,
-                                      (perf_counter() - began) * 1000)
+            for _ in range(LOAD_ATTEMPTS):
+                seen = snapshot(self.root)
+                fresh, result = self._load(trigger, began)
+                if snapshot(self.root) == seen:
+                    break  # the files did not change while they were read: one consistent set
+                if fresh is not None:
+                    fresh.close()
+                fresh, result = None, self._failed(trigger, began, (
+                    f"{self.root}: ruleset files kept changing while they were loaded; the old "
+                    "set keeps serving (deploy by renaming files into place)",))
             if self.on_reload is not None:
                 self.on_reload(result)
             if fresh is not None:
@@ -160,6 +173,17 @@ class PolicyHolder:
             self._snapshot = seen
             self.last_reload = result
         return result
+
+    def _load(self, trigger: str, began: float) -> tuple[Policies | None, ReloadResult]:
+        try:
+            fresh = self.loader(self.root)
+        except AturanError as exc:
+            return None, self._failed(trigger, began, tuple(str(d) for d in exc.diagnostics))
+        except Exception as exc:  # unreadable folder, engine refusal: keep the old set
+            return None, self._failed(trigger, began, (f"{self.root}: {type(exc).__name__}: "
+                                                       f"{exc}",))
+        return fresh, ReloadResult(True, trigger, utc_now(), self.generation + 1,
+                                   (perf_counter() - began) * 1000)
 
     def _publish(self, fresh: Policies, result: ReloadResult) -> None:
         """Make `fresh` the current generation; close the old one once no request holds it."""
@@ -223,5 +247,5 @@ class Reloader:
             if self._requested:
                 self._requested = False
                 self.holder.reload("sighup")
-            elif self.watch and self.holder.changed():
+            elif self.watch and self.holder.poll():
                 self.holder.reload("watch")

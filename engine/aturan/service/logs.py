@@ -19,7 +19,28 @@ def json_line(event: str, **fields: Any) -> str:
     record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
               "event": event}
     record.update((k, v) for k, v in fields.items() if v is not None)
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a request: escape, never lose the line
+            line = json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=str)
+    return line
+
+
+class JsonFormatter(logging.Formatter):
+    """uvicorn's own lines (start-up, shutdown, warnings) as JSON lines like aturan's, so the
+    whole log parses line by line: `{"ts", "event": "server", "level", "logger", "message"}`."""
+
+    def __init__(self, **settings: Any):  # uvicorn may pass `use_colors`, `fmt`: not used
+        super().__init__()
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {"level": record.levelname.lower(), "logger": record.name,
+                                  "message": record.getMessage()}
+        if record.exc_info:
+            fields["traceback"] = self.formatException(record.exc_info)
+        return json_line("server", **fields)
 
 
 def access(**fields: Any) -> None:
@@ -33,10 +54,14 @@ def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
 
 
 def uvicorn_log_config(level: str = "info") -> dict[str, Any]:
-    """uvicorn's own logging setup plus aturan's two JSON loggers; given to uvicorn so that
-    worker processes, which configure logging when they start, get it too."""
+    """uvicorn's own logging setup, its lines turned into JSON (`JsonFormatter`), plus aturan's
+    two JSON loggers; given to uvicorn so that worker processes, which configure logging when
+    they start, get it too."""
     from uvicorn.config import LOGGING_CONFIG
     config = copy.deepcopy(LOGGING_CONFIG)
+    json_formatter = {"()": "aturan.service.logs.JsonFormatter"}
+    for name in list(config["formatters"]):  # uvicorn's "default" and "access" formatters
+        config["formatters"][name] = dict(json_formatter)
     config["formatters"]["aturan"] = {"format": "%(message)s"}
     config["handlers"]["aturan_access"] = {"class": "logging.StreamHandler",
                                            "formatter": "aturan", "stream": "ext://sys.stdout"}

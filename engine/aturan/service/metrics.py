@@ -15,17 +15,27 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
 
 from ..runtime.decision import Decision
+from ..runtime.memo import MemoStats
 from .holder import ReloadResult
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0)
+MEMO_GAUGES = {
+    "keys": "Memo keys held (each an engine answer decided once), over all compiled rulesets.",
+    "capacity": "Most memo keys the compiled rulesets together may hold.",
+    "hits": "Decisions answered from the memo since the set was loaded.",
+    "misses": "Decisions that asked the engine (a key not in the memo) since the set was loaded.",
+    "evictions": "Memo keys dropped (least recently used first) to make room since the set was "
+                 "loaded.",
+}
 ENDPOINTS = ("/v1/decisions", "/v1/decisions:batch", "/v1/rulesets", "/healthz", "/metrics",
              "/openapi.json")
 
@@ -49,10 +59,19 @@ class Metrics:
                               "error, by kind.", ["kind"], registry=registry)
         self.reloads = Counter("aturan_reloads", "Ruleset reload attempts, by trigger and "
                                "result.", ["trigger", "result"], registry=registry)
+        # the memos of the set being served (a reload starts them afresh), summed over workers
+        self.memo = {name: Gauge(f"aturan_memo_{name}", text, registry=registry,
+                                 multiprocess_mode="livesum")
+                     for name, text in MEMO_GAUGES.items()}
 
     def decided(self, decision: Decision) -> None:
         self.decisions.labels(decision.ruleset.name, decision.ruleset.version,
                               decision.outcome).inc()
+
+    def memo_seen(self, stats: MemoStats) -> None:
+        """Publish the memo counts of the set being served."""
+        for name, gauge in self.memo.items():
+            gauge.set(getattr(stats, name))
 
     def failed(self, kind: str) -> None:
         self.errors.labels(kind).inc()

@@ -73,9 +73,17 @@ def service_components(batch_limit: int, catalogue: Catalogue | None = None) -> 
     return {
         **project_components(catalogue),
         "Error": error,
+        # Items are declared as any JSON value on purpose: each item is validated on its own
+        # and a bad one gets its errors in its slot of a 200 answer (the others are decided),
+        # so the batch as a whole does not reject what breaks the facts schema.
         "BatchRequest": {"type": "object", "required": ["items"], "additionalProperties": False,
-                         "properties": {"items": {"type": "array", "maxItems": batch_limit,
-                                                  "items": _ref("Facts")}}},
+                         "properties": {"items": {
+                             "type": "array", "maxItems": batch_limit, "items": {},
+                             "description": "Order facts (see the Facts schema), each item "
+                                            "validated on its own: an item that is not valid "
+                                            "facts gets its errors, with the status it would "
+                                            "have had alone, in its slot of the results; the "
+                                            "other items are still decided."}}},
         "BatchResponse": {"type": "object", "required": ["results"], "properties": {
             "results": {"type": "array", "description": "One per item, in order.",
                         "items": {"oneOf": [_ref("Decision"), _ref("Error")]}}}},
@@ -86,13 +94,34 @@ def json_body(name: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    meaning = {400: "Malformed JSON, or a bad query parameter.",
+# What validation checks beyond the Facts schema (JSON Schema cannot say these), all 422.
+SEMANTIC_422 = (
+    "Facts that break the facts schema (`facts-schema`, `facts-type`), each error at its JSON "
+    "pointer, or that pass the schema but not these checks, which JSON Schema cannot express: "
+    "`facts-timestamp` (a timestamp that is not a real instant, e.g. 30 February, or outside "
+    "the years 1900-2999), `facts-number` (a fractional amount or count, or an integer of 2^63 "
+    "or more), `facts-text` (a text holding a lone UTF-16 surrogate), `facts-too-large` / "
+    "`facts-too-deep` (texts over 1,024 characters, more than 10,000 values, nesting deeper "
+    "than 16), `facts-derived` (a `derived` object sent in). Or no ruleset applies: "
+    "`no-version-in-force` (none in force at request.at), `platform-mismatch`, "
+    "`overlay-base-mismatch`.")
+
+
+def error_responses(*statuses: int | str) -> dict[int | str, dict[str, Any]]:
+    """The error responses of a route; "422-batch" is the batch route's own 422."""
+    meaning: dict[int | str, str] = {
+               400: "Malformed JSON (`json-syntax`, `json-empty`), a bad or repeated query "
+                    "parameter (`bad-parameter`), or a request that is not HTTP/1.1 "
+                    "(`bad-http`).",
                404: "No ruleset of that name (or name@version) is loaded.",
+               408: "The request's headers or body did not arrive within the server's time "
+                    "limits (`header-timeout`, `body-timeout`).",
                413: "Body (or batch) over the configured limit.",
-               422: "Facts that break the facts schema, each error at its JSON pointer; or no "
-                    "ruleset version is in force at request.at."}
-    return {status: json_body("Error", meaning[status]) for status in statuses}
+               422: SEMANTIC_422,
+               "422-batch": "The body is not {\"items\": [...]} (`batch-shape`). Items that "
+                            "are not valid facts are not a 422: each gets its errors in its "
+                            "slot of a 200 answer."}
+    return {int(str(status)[:3]): json_body("Error", meaning[status]) for status in statuses}
 
 
 def add_components(spec: dict[str, Any], batch_limit: int,

@@ -1,0 +1,182 @@
+"""The cluster benchmark: `python benchmarks/cluster.py [--n 1000000] [--corpus FILE]`.
+
+On one corpus from `aturan sample` (tiktok_shop, seed 7; 1M orders unless --n), runs
+`aturan diff tiktok_shop@1.0.0 tiktok_shop@2.0.0 --format json` three ways, as a user would:
+
+  1 process        --workers 1
+  2 processes      --workers 2         (the spawn pool: the client reads, workers decide)
+  Dask local:2     --cluster local:2   (2 single-threaded Dask workers read their own blocks)
+
+after timing, in this process on the corpus's first 20,000 orders, the diff's per-order comparison
+(`VersionPair.compare`: facts validated once, verdicts off the memo's plans) against deciding
+each order twice with `Policies.decide` (what the diff did before), and prints wall clock, orders/s (incl. start-up: loading, compiling, a cluster's start) and the
+peak RSS of the aturan process and of each worker process (sampled every 0.1 s with psutil),
+then checks that the three JSON summaries are the same bytes. A script, not a test: nothing
+here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+OLD, NEW = "tiktok_shop@1.0.0", "tiktok_shop@2.0.0"
+MODES = [("1 process", ["--workers", "1"]), ("2 processes", ["--workers", "2"]),
+         ("Dask local:2", ["--cluster", "local:2"])]
+
+
+def aturan(*args: str) -> list[str]:
+    return [sys.executable, "-m", "aturan", *args]
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "engine"), env.get("PYTHONPATH", "")])
+    return env
+
+
+class PeakRSS:
+    """Peak resident memory of a process and of each of its descendants, sampled."""
+
+    def __init__(self, pid: int):
+        self.root = psutil.Process(pid)
+        self.peaks: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                processes = [self.root, *self.root.children(recursive=True)]
+            except psutil.Error:
+                return
+            for proc in processes:
+                try:
+                    rss = proc.memory_info().rss
+                    if proc.pid not in self.names:
+                        self.names[proc.pid] = " ".join(proc.cmdline())
+                except psutil.Error:
+                    continue
+                self.peaks[proc.pid] = max(rss, self.peaks.get(proc.pid, 0))
+            self._stop.wait(0.1)
+
+    def stop(self) -> tuple[int, list[int]]:
+        """(the aturan process's peak, the workers' peaks, largest first)."""
+        self._stop.set()
+        self._thread.join()
+        own = self.peaks.get(self.root.pid, 0)
+        workers = [rss for pid, rss in self.peaks.items() if pid != self.root.pid
+                   and "resource_tracker" not in self.names.get(pid, "")]
+        return own, sorted(workers, reverse=True)
+
+
+def run(label: str, extra: list[str], corpus: Path) -> tuple[float, dict, int, list[int]]:
+    command = aturan("diff", OLD, NEW, "--orders", str(corpus), "--format", "json",
+                     "--no-progress", "--rulesets", str(ROOT / "rulesets"), *extra)
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=environment())
+        peaks = PeakRSS(proc.pid)
+        _, err = proc.communicate()
+        seconds = time.perf_counter() - start
+        own, workers = peaks.stop()
+        if proc.returncode != 0:
+            sys.exit(f"{label}: exit {proc.returncode}: {err.decode()[-2000:]}")
+        out.seek(0)
+        return seconds, json.loads(out.read()), own, workers
+
+
+def per_order(corpus: Path, count: int = 20_000) -> None:
+    """Median of 3 passes each, after a warm-up, on parsed facts (no JSON parsing)."""
+    sys.path.insert(0, str(ROOT / "engine"))
+    import statistics
+
+    import aturan
+    from aturan.regression.diff import VersionPair
+    from aturan.runtime.jsonio import read_lines
+    from aturan.runtime.verdict import Verdict
+
+    policies = aturan.load(ROOT / "rulesets")
+    pair = VersionPair(policies, OLD, NEW)
+    with open(corpus, "rb") as handle:
+        raw = [line for _, line in zip(range(count), handle)]
+    items = [f for _, f in read_lines(enumerate(raw, 1), "corpus")]
+
+    def twice(facts: dict) -> tuple:
+        return Verdict.of(policies.decide(facts, OLD)), Verdict.of(policies.decide(facts, NEW))
+
+    assert all(twice(f) == pair.compare(f) for f in items), "the comparisons disagree"
+    rates = {}
+    for name, fn in (("decide twice", twice), ("compare", pair.compare)):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for facts in items:
+                fn(facts)
+            times.append(time.perf_counter() - start)
+        rates[name] = len(items) / statistics.median(times)
+    print(f"per order, one core, {len(items):,} parsed orders: Policies.decide x2 "
+          f"{rates['decide twice']:,.0f}/s, VersionPair.compare {rates['compare']:,.0f}/s "
+          f"({rates['compare'] / rates['decide twice']:.2f}x), same verdicts\n")
+    policies.close()
+
+
+def make_corpus(n: int, folder: Path) -> Path:
+    path = folder / f"orders-{n}.jsonl"
+    start = time.perf_counter()
+    with open(path, "wb") as out:
+        subprocess.run(aturan("sample", "--platform", "tiktok_shop", "--n", str(n), "--seed",
+                              "7", "--rulesets", str(ROOT / "rulesets")),
+                       stdout=out, check=True, env=environment())
+    print(f"corpus: {n:,} orders, {path.stat().st_size / 1e6:,.0f} MB, sampled in "
+          f"{time.perf_counter() - start:.0f} s")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="orders in the corpus")
+    parser.add_argument("--corpus", type=Path, help="use this JSON Lines corpus instead")
+    args = parser.parse_args()
+    print(f"aturan cluster benchmark — {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, load average at start "
+          f"{os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = args.corpus or make_corpus(args.n, Path(folder))
+        per_order(corpus)
+        print(f"aturan diff {OLD} {NEW} --orders {corpus.name} --format json\n")
+        print(f"  {'':<14}{'wall s':>8}{'orders/s':>10}{'per worker/s':>14}"
+              f"{'aturan RSS':>12}  worker peak RSS")
+        summaries = []
+        for label, extra in MODES:
+            seconds, summary, own, workers = run(label, extra, corpus)
+            summaries.append(summary)
+            count = max(1, len(workers)) if extra != ["--workers", "1"] else 1
+            rate = summary["orders"] / seconds
+            shown = ", ".join(f"{w / 2**20:.0f} MB" for w in workers) or "(none: in-process)"
+            print(f"  {label:<14}{seconds:>8.1f}{rate:>10,.0f}{rate / count:>14,.0f}"
+                  f"{own / 2**20:>9.0f} MB  {shown}", flush=True)
+        same = all(s == summaries[0] for s in summaries)
+        first = summaries[0]
+        print(f"\n  {first['orders']:,} orders, {first['changed']:,} changed, "
+              f"{first['invalid']:,} invalid; the three summaries are "
+              f"{'identical' if same else 'DIFFERENT'}")
+        if not same:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
