@@ -269,6 +269,11 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
     }
     if draw.chance(80):
         facts["request"]["seller_response"] = response
+    for path in ("request.resolution", "request.item_condition", "request.return_method"):
+        if draw.chance(40):  # a return's facts (language v2), on any request
+            facts["request"][path.split(".", 1)[1]] = draw.choice(_enum(path))
+    if draw.chance(30):
+        facts["request"]["return_shipping_fee"] = draw.choice((0, 9_000, 15_500))
     if draw.chance(25):  # a request for some units of some lines
         chosen = [i for i in items if draw.chance(60)] or [items[0]]
         facts["request"]["items"] = [{"sku": i["sku"], "quantity": draw.integer(1, i["quantity"])}
@@ -374,7 +379,9 @@ _ABSENT_BY = {"order.payment.paid_at": "null", "order.payment.deadline_at": "nul
               "order.fulfillment.awaiting_collection_at": "null",
               "request.seller_response.decision": "parent", "request.seller_response.at": "parent",
               "request.seller_response.reason": "drop",
-              "order.amounts.seller_discount": "drop", "order.amounts.platform_discount": "drop"}
+              "order.amounts.seller_discount": "drop", "order.amounts.platform_discount": "drop",
+              "request.resolution": "drop", "request.item_condition": "drop",
+              "request.return_method": "drop", "request.return_shipping_fee": "drop"}
 
 
 def _other(draw: Draw, path: str, excluded: Sequence[Any]) -> Any:

@@ -170,3 +170,20 @@ def test_more_units_than_ordered_are_refused_naming_both_pointers(capsys, tmp_pa
     assert code == 1
     [error] = json.loads(out)["errors"]
     assert error["pointers"] == ["/request/items/0/quantity", "/order/items/1/quantity"]
+
+
+
+def test_a_return_says_how_it_is_resolved(capsys, tmp_path):
+    """Inside its window, a self-arranged return the seller approved is refunded less the
+    postage the buyer pays; the decision says so, and its text output too."""
+    document = facts({**DELIVERED, "request": {
+        "type": "return_refund", "reason": "not_as_described", "at": "2025-07-05T09:00:00+07:00",
+        "return_method": "self_arranged", "return_shipping_fee": 12000,
+        "seller_response": {"decision": "approve", "at": "2025-07-06T09:00:00+07:00"}}})
+    decision = decide_json(capsys, tmp_path, document)
+    assert decision["return"] == {"resolution": "return_and_refund", "shipping_paid_by": "buyer"}
+    assert decision["refund"]["amount"] == 240000 - 12000 - 10000  # min(items, total) - postage
+    code, text = decide(capsys, tmp_path, document, "--lang", "id")
+    assert code == 0
+    assert re.search(r"retur +kembalikan barang dan dana, ongkos kirim retur ditanggung pembeli",
+                     text)

@@ -230,7 +230,15 @@ def _asked_units_ignored(monkeypatch) -> None:
     monkeypatch.setattr(plan_module, "covered", broken)
 
 
+def _postage_payer_dropped(monkeypatch) -> None:
+    """A return's resolution reported without who pays the postage."""
+    from aturan.language.model import ReturnEffect
+    monkeypatch.setattr(ReturnEffect, "to_dict", lambda self: {
+        k: v for k, v in (("resolution", self.resolution),) if v})
+
+
 @pytest.mark.parametrize("breakage", [
+    pytest.param(_postage_payer_dropped, id="return-postage-payer-dropped"),
     pytest.param(_asked_units_ignored, id="requested-units-ignored"),
     pytest.param(_half_up_as_down, id="percent-rounding-ignored"),
     pytest.param(_min_as_max, id="max-as-min"),

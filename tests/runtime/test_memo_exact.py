@@ -139,7 +139,8 @@ def placeholder_text(path: str, facts: FlatFacts, lang: str) -> str:
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, int) and (path.startswith("order.amounts")
-                                 or path == "derived.request.amount"):  # v2: rupiah too
+                                 or path in ("derived.request.amount",  # v2: rupiah too
+                                             "request.return_shipping_fee")):
         return f"Rp{raw:,}".replace(",", ".")
     return str(raw)
 
@@ -277,6 +278,10 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         overridden=tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
                          for r in deciding[1:] if winner is not None),
         effective_at=None if effective is None else effective.isoformat(),
+        return_=None if effect.return_ is None else {  # language v2: a return's resolution
+            key: value for key, value in (("resolution", effect.return_.resolution),
+                                          ("shipping_paid_by", effect.return_.shipping_paid_by))
+            if value is not None},
         covers=() if raw is None or raw["request"].get("items") is None
         else tuple({"sku": line["sku"], "quantity": n, "amount": n * line["unit_price"]}
                    for line, n in oracle_covered(raw)))

@@ -28,6 +28,8 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
     if verdict.effective_at is not None:
         fact, plus = verdict.effective_at
         data["effective_at"] = {"fact": fact, **({"plus": format_duration(plus)} if plus else {})}
+    if verdict.return_ is not None:
+        data["return"] = dict(verdict.return_)
     return data
 
 
@@ -85,7 +87,12 @@ class ChangeGroup:
                 "penalties_removed": [{"party": p, "code": c, "points": n}
                                       for p, c, n in dict.fromkeys(removed)],
                 "next_steps_added": sorted(set(self.new.next_steps) - set(self.old.next_steps)),
-                "next_steps_removed": sorted(set(self.old.next_steps) - set(self.new.next_steps))}
+                "next_steps_removed": sorted(set(self.old.next_steps) - set(self.new.next_steps)),
+                **({"effective_at": [verdict_dict(v).get("effective_at")
+                                     for v in (self.old, self.new)]}
+                   if self.old.effective_at != self.new.effective_at else {}),
+                **({"return": [verdict_dict(v).get("return") for v in (self.old, self.new)]}
+                   if self.old.return_ != self.new.return_ else {})}
 
     def to_dict(self) -> dict[str, Any]:
         return {"old": verdict_dict(self.old), "new": verdict_dict(self.new),

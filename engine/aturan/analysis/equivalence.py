@@ -266,6 +266,10 @@ def render_text(result: Comparison) -> list[str]:
                      f"({g.old_rule or '?'} -> {g.new_rule or '?'}){share}")
         if c["refund"]:
             lines.append(f"     refund: {_refund(g.old)} -> {_refund(g.new)}")
+        for key in ("effective_at", "return"):
+            if key in c:
+                old, new = (show(v, "none") for v in c[key])
+                lines.append(f"     {key.replace('_', ' ')}: {old} -> {new}")
         for label, key in (("penalties added", "penalties_added"),
                            ("penalties removed", "penalties_removed")):
             if c[key]:

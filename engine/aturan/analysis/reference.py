@@ -392,7 +392,12 @@ def _with_own_effects(decision: Decision, compiled: CompiledRuleset,
         covers = tuple({"sku": line["sku"], "quantity": units,
                         "amount": units * line["unit_price"]}
                        for line, units in requested_units(facts))
-    return replace(decision, refund=refund, covers=covers,
+    settled = None  # how a return is resolved: the parts the rule says
+    if effect.return_ is not None:
+        settled = {key: value for key, value in (
+            ("resolution", effect.return_.resolution),
+            ("shipping_paid_by", effect.return_.shipping_paid_by)) if value is not None}
+    return replace(decision, refund=refund, covers=covers, return_=settled,
                    effective_at=None if effective is None else effective.isoformat())
 
 

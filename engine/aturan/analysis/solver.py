@@ -299,6 +299,8 @@ class DecisionTerms:
         self.refund = pick(refund)
         self.effective = pick(lambda e: z.IntVal(self._code(
             ("effective", verdict_of(e, (), True).effective_at))))
+        self.returns = pick(lambda e: z.IntVal(self._code(
+            ("return", verdict_of(e, (), True).return_))))
         self.penalties = {}
         for key in penalties:
             count = pick(lambda e, key=key: z.IntVal(_count(e, key)))
@@ -315,8 +317,8 @@ class DecisionTerms:
         return self.codes.setdefault(key, len(self.codes) + 1)
 
     def terms(self) -> list[Any]:
-        return [self.outcome, self.refund, self.effective, *self.penalties.values(),
-                *self.steps.values()]
+        return [self.outcome, self.refund, self.effective, self.returns,
+                *self.penalties.values(), *self.steps.values()]
 
     def verdict(self, model: Any) -> Verdict:
         z3 = self.z3
@@ -329,8 +331,9 @@ class DecisionTerms:
         steps = [s for s, term in self.steps.items()
                  if z3.is_true(model.eval(term, model_completion=True))]
         effective = names[model.eval(self.effective, model_completion=True).as_long()][1]
+        settled = names[model.eval(self.returns, model_completion=True).as_long()][1]
         return Verdict(outcome, refund, tuple(sorted(penalties, key=repr)), tuple(sorted(steps)),
-                       effective_at=effective)
+                       effective_at=effective, return_=settled)
 
 
 def _count(effect: Effect, key: tuple) -> int:

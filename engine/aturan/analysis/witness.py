@@ -32,7 +32,7 @@ from ..runtime.compiler import compile_ruleset
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
-from ..runtime.verdict import Verdict, penalty_multiset
+from ..runtime.verdict import Verdict, penalty_multiset, returns
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
 
 # the plain order a witness starts from: value, or None for absent; ages in seconds before now
@@ -373,7 +373,8 @@ def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
     steps = {s for e in [winner] + additive for s in e.next_steps}
     assert winner.outcome is not None
     return Verdict(winner.outcome, refund, penalty_multiset(penalties), tuple(sorted(steps)),
-                   effective_at=_effective(winner.effective_at))
+                   effective_at=_effective(winner.effective_at),
+                   return_=returns(winner.return_.to_dict() if winner.return_ else None))
 
 
 def verdict_of_decision(decision: Decision, facts: dict[str, Any],
@@ -390,7 +391,8 @@ def verdict_of_decision(decision: Decision, facts: dict[str, Any],
         declared["fact"], parse_duration(declared.get("plus", "0s")) or 0)
     return Verdict(decision.outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
-                   tuple(sorted(set(decision.next_steps))), effective_at=effective)
+                   tuple(sorted(set(decision.next_steps))), effective_at=effective,
+                   return_=returns(decision.return_))
 
 
 class Evaluator:

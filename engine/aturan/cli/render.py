@@ -28,7 +28,7 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                      if d.ruleset.extends else "")
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
     keys = ("refund", "penalty", "next") + (("takes_effect",) if d.effective_at else ()) + (
-        ("covers",) if d.covers else ())
+        ("covers",) if d.covers else ()) + (("return",) if d.return_ is not None else ())
     heads = {key: text(key, lang) for key in keys}
     width = max(len(head) for head in heads.values()) + 2
 
@@ -48,6 +48,14 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
     if d.covers:
         row("covers", ", ".join(f"{c['quantity']} x {escape(c['sku'])} ({rupiah(c['amount'])})"
                                 for c in d.covers))
+    if d.return_ is not None:
+        settled = d.return_
+        parts = ([escape(label("return.resolution", settled["resolution"], lang))]
+                 if "resolution" in settled else [])
+        if "shipping_paid_by" in settled:
+            parts.append(text("postage_paid_by", lang, party=escape(label(
+                "return.shipping_paid_by", settled["shipping_paid_by"], lang))))
+        row("return", ", ".join(parts))
     for p in d.penalties:
         points = (text("points", lang, points=p.points) if p.points is not None
                   else text("points_not_published", lang))

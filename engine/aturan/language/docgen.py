@@ -183,6 +183,11 @@ def _effect_text(effect: Effect) -> str:
         paid = (" if paid" if effect.refund.expression is not None and effect.refund.paid_only
                 else "")
         parts.append(f"refund {amount}{paid} → {effect.refund.destination}{eta}")
+    if effect.return_:
+        settled = effect.return_
+        parts.append("return" + (f": {settled.resolution}" if settled.resolution else "")
+                     + (f", postage paid by {settled.shipping_paid_by}"
+                        if settled.shipping_paid_by else ""))
     for p in effect.penalties:
         points = f" {p.points} pt" if p.points is not None else ""
         parts.append(f"penalty {p.party}: {p.code}{points}")

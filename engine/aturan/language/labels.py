@@ -57,6 +57,9 @@ FRAME: Mapping[str, Mapping[str, str]] = MappingProxyType({
     # decide's text output (language v2)
     "takes_effect": {"en": "takes effect", "id": "berlaku"},
     "covers": {"en": "covers", "id": "mencakup"},
+    "return": {"en": "return", "id": "retur"},
+    "postage_paid_by": {"en": "return postage paid by the {party}",
+                        "id": "ongkos kirim retur ditanggung {party}"},
     # why-not
     "why_fired": {"en": "why {rule}", "id": "mengapa {rule} berlaku"},
     "why_not_fired": {"en": "why not {rule}", "id": "mengapa {rule} tidak berlaku"},

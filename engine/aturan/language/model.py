@@ -158,6 +158,19 @@ class EffectiveAt:
 
 
 @dataclass(frozen=True)
+class ReturnEffect:
+    """How a return is resolved: `resolution` (return_and_refund | refund_only | replacement)
+    and who pays the return postage (buyer | seller | platform); each may be left unsaid."""
+
+    resolution: str | None = None
+    shipping_paid_by: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("resolution", self.resolution),
+                                  ("shipping_paid_by", self.shipping_paid_by)) if v}
+
+
+@dataclass(frozen=True)
 class Effect:
     """What a rule decides (`outcome` set: a deciding rule) or adds (penalties, next steps).
     `effective_at`: when the outcome takes effect (None: at `now`)."""
@@ -167,6 +180,7 @@ class Effect:
     penalties: tuple[Penalty, ...] = ()
     next_steps: tuple[str, ...] = ()
     effective_at: EffectiveAt | None = None
+    return_: ReturnEffect | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -182,6 +196,8 @@ class Effect:
             if self.refund.max_business_days is not None:
                 data["refund"]["eta"] = {"min_business_days": self.refund.min_business_days,
                                          "max_business_days": self.refund.max_business_days}
+        if self.return_:
+            data["return"] = self.return_.to_dict()
         if self.penalties:
             data["penalties"] = [{"party": p.party, "code": p.code, "points": p.points}
                                  for p in self.penalties]
@@ -340,7 +356,10 @@ def _effect(node: dict[str, Any], doc: SourceDocument | None = None, pointer: st
     return Effect(outcome=node.get("outcome"), refund=refund,
                   penalties=tuple(Penalty(p["party"], p["code"], p.get("points"))
                                   for p in node.get("penalties", ())),
-                  next_steps=tuple(node.get("next_steps", ())), effective_at=effective)
+                  next_steps=tuple(node.get("next_steps", ())), effective_at=effective,
+                  return_=ReturnEffect(node["return"].get("resolution"),
+                                       node["return"].get("shipping_paid_by"))
+                  if "return" in node else None)
 
 
 def _citation(node: dict[str, Any] | None) -> Citation | None:

@@ -264,6 +264,9 @@ def _check_effect(effect: Effect, location: Location, decides: bool, default: bo
     if effect.refund and not decides:
         yield Diagnostic("refund-without-outcome", "only a rule that sets `outcome` may set a "
                          "refund; additive rules add penalties and next steps", location)
+    if effect.return_ and not decides:
+        yield Diagnostic("return-without-outcome", "only a rule that sets `outcome` may say how "
+                         "a return is resolved (`return`)", location)
     eta = effect.refund
     if (eta is not None and eta.min_business_days is not None
             and eta.max_business_days is not None

@@ -44,6 +44,8 @@ def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
             "next_steps": list(verdict.next_steps)}
     if verdict.effective_at is not None:
         data["effective_at"] = verdict.effective_at
+    if verdict.return_ is not None:
+        data["return"] = dict(verdict.return_)
     return data
 
 

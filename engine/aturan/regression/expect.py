@@ -157,6 +157,14 @@ def compare(expect: dict[str, Any], decision: Decision, lang: str | None = None,
                 for n, line in enumerate(decision.covers)]
         if have != list(expect["covers"]):
             out.append(Mismatch("covers", list(expect["covers"]), list(decision.covers)))
+    if "return" in expect:
+        wanted, settled = expect["return"], decision.return_
+        if wanted is None or settled is None:
+            if wanted is not settled:
+                out.append(Mismatch("return", wanted, settled))
+        else:
+            out += [Mismatch(f"return.{key}", value, settled.get(key))
+                    for key, value in wanted.items() if settled.get(key) != value]
     if "refund" in expect:
         out += _compare_refund(expect["refund"], got["refund"], lang)
     if "penalties" in expect:

@@ -39,6 +39,9 @@ REASONS_BY = {"buyer": ("changed_mind", "found_cheaper", "wrong_item", "shipping
               "seller": ("out_of_stock", "cannot_ship", "address_issue", "other"),
               "system": ("payment_timeout", "shipping_delay", "other")}
 RETURN_REASONS = ("not_as_described", "damaged", "wrong_item", "other")
+# drawn when the rules read a return's facts (language v2)
+RETURN_FACTS = ("request.resolution", "request.item_condition", "request.return_method")
+RETURN_REASONS_V2 = RETURN_REASONS + ("defective", "missing_parts", "not_received", "changed_mind")
 SHIPPED = ("shipped", "delivered", "completed", "returned")
 DELIVERED = ("delivered", "completed", "returned")
 OFFSETS = ((timezone(timedelta(hours=7)), 85), (timezone(timedelta(hours=8)), 10),
@@ -86,6 +89,8 @@ class SamplePlan:
     split: bool = False
     # the rules read derived.request.*: draw requests for part of the order (request.items)
     requests: bool = False
+    # the rules read a return's facts: draw them for return requests
+    returns: bool = False
 
 
 def _siblings(condition: Condition) -> list[tuple[Atom, tuple[Atom, ...]]]:
@@ -131,6 +136,10 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
                  "request.seller_response.reason"):
         sweep += [{path: value} for value in fields[path].enum]
     sweep += [{"product_type": t} for t in product_types(catalogue)]
+    read = {f for rs in versions + overlays for rule in rs.rules for f in _facts_read(rule)}
+    returns = bool(read & (set(RETURN_FACTS) | {"request.return_shipping_fee"}))
+    if returns:
+        sweep += [{path: value} for path in RETURN_FACTS for value in fields[path].enum]
     sweep += [{f.path: value} for f in fields.values() if f.extension
               for value in _extension_values(f)]
     sweep += [{"edge": edge, "context": True} for edge in edges.values()]
@@ -138,11 +147,10 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
     live = tuple((rs.name, max(rs.effective_from, base.effective_from), min(
         rs.effective_until or _FAR, base.effective_until or _FAR)) for rs in overlays
         for base in collection.bases_for(rs))
-    read = {f for rs in versions + overlays for rule in rs.rules for f in _facts_read(rule)}
     return SamplePlan(platform, windows, tuple(boundaries), tuple(edges.values()),
                       tuple(span for span in live if span[1] < span[2]), tuple(sweep),
                       catalogue, bool(read & set(SPLIT)),
-                      any(f.startswith("derived.request.") for f in read))
+                      any(f.startswith("derived.request.") for f in read), returns)
 
 
 def _facts_read(rule: Rule) -> set[str]:
@@ -287,8 +295,8 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
     rtype = draw.pick("request.type", ("cancel",) if pre_ship and coherent else (
         ("return_refund",) if status in DELIVERED and coherent else ("cancel", "return_refund")))
     by = draw.pick("request.by", {"buyer": 75, "seller": 15, "system": 10})
-    reasons = (RETURN_REASONS if rtype == "return_refund" else REASONS_BY[by]) if coherent else (
-        plan.catalogue.fields["request.reason"].enum)
+    reasons = ((RETURN_REASONS_V2 if plan.returns else RETURN_REASONS) if rtype == "return_refund"
+               else REASONS_BY[by]) if coherent else plan.catalogue.fields["request.reason"].enum
     reason = draw.pick("request.reason", reasons)
     answered = by == "buyer" and draw.chance("present:request.seller_response.decision",
                                              0.55 if status in ("paid", "to_ship") else 0.1)
@@ -411,6 +419,13 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
         asked = _asked(rng, items)
         if asked is not None:
             facts["request"]["items"] = asked
+    if plan.returns and (rtype == "return_refund" or any(p in draw.force for p in RETURN_FACTS)):
+        for path in RETURN_FACTS:  # each told about a return request, or not
+            if path in draw.force or rng.random() < 0.8:
+                facts["request"][path.split(".", 1)[1]] = draw.pick(
+                    path, plan.catalogue.fields[path].enum)
+        if rng.random() < 0.6:
+            facts["request"]["return_shipping_fee"] = rng.choice((0, 9000, 12000, 15500))
     if explicit_now:
         facts["now"] = moment(0)
     return facts

@@ -103,6 +103,8 @@ class Decision:
     # the lines a request for part of the order covers (request.items), each {sku, quantity,
     # amount}; empty for the whole order (the key is then left out of the JSON)
     covers: tuple[dict[str, Any], ...] = ()
+    # how a return is resolved, as the deciding rule says (`return`); None: it says nothing
+    return_: dict[str, str] | None = None
 
     @property
     def fired_rules(self) -> tuple[str, ...]:
@@ -126,6 +128,8 @@ class Decision:
             data["effective_at"] = self.effective_at
         if self.covers:
             data["covers"] = [dict(line) for line in self.covers]
+        if self.return_ is not None:
+            data["return"] = dict(self.return_)
         return data
 
     def to_json(self) -> str:

@@ -421,12 +421,13 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
         "effective_at": None if effective is None else effective.isoformat(),
         "covers": () if facts.asked is None else tuple(
             {"sku": sku, "quantity": units, "amount": amount}
-            for sku, units, amount, _ in covered(facts))})
+            for sku, units, amount, _ in covered(facts)),
+        "return_": None if effect.return_ is None else effect.return_.to_dict()})
 
 
 _decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
                                "next_steps", "explanation", "evaluated_at", "overridden",
-                               "effective_at", "covers"))
+                               "effective_at", "covers", "return_"))
 _refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
                                            "max_business_days", "due_by"))
 _explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",

@@ -12,7 +12,12 @@ from .facts import FlatFacts
 from .plan import Plan, plan_refund
 
 PenaltyKey = tuple[str, str, int | None]  # (party, code, points)
-PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at")
+PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at", "return_")
+
+
+def returns(settled: dict[str, str] | None) -> tuple[tuple[str, str], ...] | None:
+    """A return's resolution as a verdict compares it (its parts, sorted)."""
+    return None if settled is None else tuple(sorted(settled.items()))
 
 
 def penalty_multiset(penalties: Iterable[PenaltyKey]) -> tuple[PenaltyKey, ...]:
@@ -41,6 +46,7 @@ class Verdict:
     next_steps: tuple[str, ...]
     rule: str = field(default="", compare=False)
     effective_at: Any = None
+    return_: tuple[tuple[str, str], ...] | None = None  # how a return is resolved, sorted
 
     @classmethod
     def of(cls, decision: Decision) -> Verdict:
@@ -49,7 +55,8 @@ class Verdict:
                                          r.max_business_days, r.due_by)
         return cls(decision.outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
-                   decision.next_steps, decision.explanation[0].rule, decision.effective_at)
+                   decision.next_steps, decision.explanation[0].rule, decision.effective_at,
+                   returns(decision.return_))
 
     @classmethod
     def of_plan(cls, plan: Plan, facts: FlatFacts) -> Verdict:
