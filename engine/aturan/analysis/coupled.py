@@ -65,8 +65,19 @@ class Coupled:
                 return False
             on_axes = sum(f in index for f in r.facts)
             return on_axes >= 2 or (on_axes >= 1 and bool(r.constant or r.when))
-        chosen = [r for r in relations if binds(r)
-                  and not any(f not in index and nullable(f) for f in r.facts)]
+        usable = [r for r in relations
+                  if not any(f not in index and nullable(f) for f in r.facts)
+                  and (requests or not any(f.startswith(_REQUEST) for f in
+                                           list(r.facts) + [flag for flag, _ in r.when]))]
+        chosen = [r for r in usable if binds(r)]
+        # a fact that is no axis but a chosen relation names is solved for: every relation
+        # on it binds too (two relations meeting on a free fact restrict the axes together)
+        grew = True
+        while grew:
+            free = {f for r in chosen for f in r.facts if f not in index}
+            more = [r for r in usable if r not in chosen and any(f in free for f in r.facts)]
+            chosen += more
+            grew = bool(more)
         self.relations: tuple[Relation, ...] = tuple(chosen)
         self.axes = axes
         self.involved = tuple(sorted({index[f] for r in chosen for f in r.facts if f in index}))
