@@ -10,16 +10,9 @@ is still assembled by `evaluate.combine`, the one place the combination rules li
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
-from fractions import Fraction
-from functools import cache
-from math import ceil, floor
+from dataclasses import dataclass, field
 from typing import Any
-
-import holidays
 
 from ..errors import Diagnostic, Location, SelectionError
 from ..language.catalogue import Catalogue, bundled_catalogue
@@ -35,116 +28,24 @@ from ..language.model import (
     format_duration,
 )
 from ..language.repository import RulesetCollection
-from ..runtime.compiler import CompiledRuleset
-from ..runtime.decision import Decision, RefundDecision
+from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
 from ..runtime.selection import parse_pin
 from ..suggest import did_you_mean
-
-NS = 1_000_000_000
-
-
-class _Absent:
-    """A fact that is missing or null: every comparison on it is false."""
-
-    def __repr__(self) -> str:
-        return "absent"
-
-
-ABSENT: Any = _Absent()
-
-# Facts that are computed from the order, written out one by one on purpose.
-_HAS_PRODUCT_TYPE = {"derived.has_custom_made": "custom_made", "derived.has_pre_order": "pre_order",
-                     "derived.has_perishable": "perishable", "derived.has_digital": "digital"}
-# Facts the schema says default to a value when the caller leaves them out.
-_DEFAULTS = {"order.fulfillment.production_started": False}
-
-
-def requested_units(facts: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
-    """(order line, units asked) for each line the request is about: the lines request.items
-    names, with the units asked, or every line in full."""
-    lines = facts.get("order", {}).get("items", [])
-    asked = facts.get("request", {}).get("items")
-    if asked is None:
-        return [(line, line["quantity"]) for line in lines]
-    found = []
-    for sku in dict.fromkeys(item["sku"] for item in asked):  # in the order asked
-        line = next(line for line in lines if line["sku"] == sku)
-        found.append((line, sum(item["quantity"] for item in asked if item["sku"] == sku)))
-    return found
-
-
-def _requested(facts: dict[str, Any], path: str) -> Any:
-    """derived.request.*: read straight off the raw lines; the product type of any.<type> and
-    all.<type> from the path itself."""
-    covered = requested_units(facts)
-    kinds = {line["product_type"] for line, _ in covered}
-    name = path[len("derived.request."):]
-    if name == "whole_order":
-        lines = facts["order"]["items"]
-        return sum(u for _, u in covered) == sum(line["quantity"] for line in lines)
-    if name == "item_count":
-        return sum(units for _, units in covered)
-    if name == "amount":
-        return sum(units * line["unit_price"] for line, units in covered)
-    family, _, kind = name.partition(".")
-    return kind in kinds if family == "any" else kinds == {kind}
-
-
-def lookup(facts: dict[str, Any], path: str) -> Any:
-    """The value of a dotted fact path in raw facts, or ABSENT (missing or null)."""
-    order = facts.get("order", {})
-    items = order.get("items", [])
-    if path.startswith("derived.request."):
-        return _requested(facts, path)
-    if path in _HAS_PRODUCT_TYPE:
-        return any(item.get("product_type") == _HAS_PRODUCT_TYPE[path] for item in items)
-    if path == "derived.digital_delivered":
-        return any(item.get("product_type") == "digital" and item.get("delivered") is True
-                   for item in items)
-    if path == "derived.item_count":
-        return sum(item["quantity"] for item in items)
-    node: Any = facts
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _DEFAULTS.get(path, ABSENT)
-        node = node[part]
-    if node is None or isinstance(node, (dict, list)):
-        return _DEFAULTS.get(path, ABSENT)
-    return node
-
-
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-                      r"(?:[Zz]|([+-])(\d{2}):(\d{2}))\Z")
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-
-
-def _fields(text: str) -> tuple[tuple[int, ...], str, int]:
-    """An RFC 3339 timestamp read field by field: (year, month, day, hour, minute, second),
-    the fraction's digits, and the offset in seconds."""
-    match = _RFC3339.match(text)
-    if match is None:
-        raise ValueError(f"not an RFC 3339 timestamp with an offset: {text!r}")
-    offset = 0
-    if match.group(8):
-        offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
-        offset = -offset if match.group(8) == "-" else offset
-    return tuple(int(g) for g in match.groups()[:6]), match.group(7) or "", offset
-
-
-def instant_ns(text: str) -> int:
-    """An RFC 3339 timestamp as integer nanoseconds since 1970-01-01T00:00:00Z (exact)."""
-    (year, month, day, hour, minute, second), digits, offset = _fields(text)
-    fraction = int(digits.ljust(9, "0"))
-    days = date(year, month, day).toordinal() - _EPOCH_DAY
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
-    return seconds * NS + fraction
-
-
-def now_ns(facts: dict[str, Any]) -> int:
-    """`now`, or `request.at` when `now` is not given."""
-    return instant_ns(facts.get("now") or facts["request"]["at"])
+from .raw import (  # noqa: F401 - re-exported: the reference's reading of raw facts
+    _DEFAULTS,
+    _HAS_PRODUCT_TYPE,
+    ABSENT,
+    NS,
+    _fields,
+    _moment,
+    instant_ns,
+    lookup,
+    now_ns,
+    requested_units,
+)
+from .reference_effects import with_own_effects
 
 
 def _same(actual: Any, expected: Any) -> bool:
@@ -219,14 +120,6 @@ def matching_rules(rules: Sequence[Rule], facts: dict[str, Any]) -> set[int]:
     return {index for index, rule in enumerate(rules) if holds(rule.when, facts, now)}
 
 
-def _moment(text: str) -> datetime:
-    """The same instant as a `datetime` (microseconds, as `datetime` holds them), for `combine`."""
-    (year, month, day, hour, minute, second), digits, offset = _fields(text)
-    micros = int(digits[:6].ljust(6, "0"))
-    return datetime(year, month, day, hour, minute, second, micros,
-                    tzinfo=timezone(timedelta(seconds=offset)))
-
-
 def _leaves(node: dict[str, Any], prefix: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in node.items():
@@ -289,116 +182,7 @@ def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None
                 if gap is not None:
                     flat.gaps[f"gap:{atom.fact}:{atom.of}"] = gap
     decision = combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
-    return _with_own_effects(decision, compiled, facts)
-
-
-# The `holidays` package categories each of a ruleset's `holidays` skips: written out here,
-# not taken from `runtime.businessdays`, which this module checks.
-_HOLIDAY_CATEGORIES = {"public": ("public",), "public_and_joint_leave": ("public", "government")}
-
-
-@cache
-def _skipped(year: int, country: str, kinds: str) -> frozenset[date]:
-    if not country:
-        return frozenset()
-    supported = set(holidays.country_holidays(country).supported_categories)
-    return frozenset(holidays.country_holidays(
-        country, years=year, categories=[c for c in _HOLIDAY_CATEGORIES[kinds]
-                                         if c in supported]))
-
-
-def business_days_after(start: date, days: int, country: str, kinds: str) -> date:
-    """The `days`-th Monday-to-Friday day after `start` that is none of the country's holidays
-    of `kinds` (0: start, or the next such day)."""
-    def off(day: date) -> bool:
-        return day.weekday() >= 5 or day in _skipped(day.year, country, kinds)
-    day = start
-    if days == 0:
-        while off(day):
-            day += timedelta(days=1)
-        return day
-    while days:
-        day += timedelta(days=1)
-        if not off(day):
-            days -= 1
-    return day
-
-
-def amount_of(tree: Any, facts: dict[str, Any]) -> int:
-    """A refund amount expression read from its tree as written (docs/authoring.md): its own
-    reading, not `language.amounts.evaluate`."""
-    if isinstance(tree, int):
-        return tree
-    if isinstance(tree, str):
-        value = lookup(facts, tree)
-        assert isinstance(value, int), f"{tree} is not an amount of this order"
-        return value
-    if "percent" in tree:
-        exact = Fraction(tree["percent"] * amount_of(tree["of"], facts), 100)
-        rounding = tree.get("round", "down")
-        if rounding == "down":
-            return floor(exact)
-        if rounding == "up":
-            return ceil(exact)
-        return floor(exact + Fraction(1, 2))  # half_up
-    (op, args), = tree.items()
-    values = [amount_of(arg, facts) for arg in args]
-    if op == "add":
-        return sum(values)
-    if op == "sub":
-        return values[0] - sum(values[1:])
-    return min(values) if op == "min" else max(values)
-
-
-def _with_own_effects(decision: Decision, compiled: CompiledRuleset,
-                      facts: dict[str, Any]) -> Decision:
-    """The decision with the parts of the winning effect that depend on fact values worked out
-    by this module: when it takes effect, whether there is a refund, its amount and due date."""
-    winner = decision.explanation[0].rule if decision.explanation else "default"
-    rule = next((r for r in compiled.rules if r.id == winner), None)
-    effect = rule.then if rule is not None and winner != "default" else compiled.default
-    effective = None
-    if effect.effective_at is not None:
-        text = lookup(facts, effect.effective_at.fact)
-        effective = _moment(text) + timedelta(seconds=effect.effective_at.plus)
-    refund = None
-    spec = effect.refund
-    paid = lookup(facts, "order.payment.paid_at") is not ABSENT
-    # only when paid: `paid`, and an expression unless it says `paid_only: false`
-    paid_only = spec is not None and (
-        spec.amount == "paid" if spec.expression is None else spec.paid_only_flag)
-    if spec is not None and (paid or not paid_only):
-        amounts = facts["order"]["amounts"]
-        tree = spec.amount_tree()
-        if tree in ("full", "paid"):
-            amount = amounts["total"]
-        elif tree == "items_only":
-            amount = max(0, amounts["total"] - amounts["shipping"])
-        else:
-            amount = amount_of(tree, facts)
-        due = None
-        if spec.max_business_days is not None:
-            start = effective if effective is not None else _moment(
-                facts.get("now") or facts["request"]["at"])
-            platform = compiled.catalogue.platform(
-                compiled.base.name if compiled.base is not None else compiled.ruleset.name)
-            due = business_days_after(start.astimezone(platform.zone).date(),
-                                      spec.max_business_days, platform.calendar,
-                                      compiled.holidays).isoformat()
-        refund = RefundDecision(amount, spec.destination, spec.min_business_days,
-                                spec.max_business_days, due)
-    covers: tuple[dict[str, Any], ...] = ()
-    if facts["request"].get("items") is not None:
-        covers = tuple({"sku": line["sku"], "quantity": units,
-                        "amount": units * line["unit_price"]}
-                       for line, units in requested_units(facts))
-    settled = None  # how a return is resolved: the parts the rule says
-    if effect.return_ is not None:
-        settled = {key: value for key, value in (
-            ("resolution", effect.return_.resolution),
-            ("shipping_paid_by", effect.return_.shipping_paid_by)) if value is not None}
-    return replace(decision, refund=refund, covers=covers, return_=settled,
-                   effective_at=None if effective is None else effective.isoformat())
+    return with_own_effects(decision, compiled, facts)
 
 
 # ---------------------------------------------------------------------------------------------

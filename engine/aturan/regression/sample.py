@@ -13,7 +13,6 @@ The first orders sweep every enum value and every edge; the rest are drawn at ra
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,16 @@ from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.model import TIME_OPS, AllOf, Atom, Condition, Rule, atoms_of
 from ..language.repository import RulesetCollection
 from ..suggest import did_you_mean
+from .sample_lines import (
+    SPLIT,
+    TYPE_WEIGHTS,
+    Draw,
+    Edge,
+    draw_amounts,
+    draw_items,
+    draw_request_items,
+)
+from .timeline import fix_age, fix_between, push_back
 
 _FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DELTAS = (-60, -1, 0, 1, 60)  # seconds around each duration threshold
@@ -33,7 +42,6 @@ STATUS_WEIGHTS = {"unpaid": 12, "paid": 16, "to_ship": 22, "shipped": 14, "deliv
                   "completed": 10, "cancelled": 7, "returned": 7}
 METHOD_WEIGHTS = {"cod": 18, "ewallet": 28, "bank_transfer": 8, "virtual_account": 16,
                   "credit_card": 6, "retail_outlet": 6, "paylater": 10, "platform_balance": 8}
-TYPE_WEIGHTS = {"regular": 70, "custom_made": 8, "pre_order": 8, "digital": 7, "perishable": 7}
 REASONS_BY = {"buyer": ("changed_mind", "found_cheaper", "wrong_item", "shipping_delay",
                         "address_issue", "other"),
               "seller": ("out_of_stock", "cannot_ship", "address_issue", "other"),
@@ -49,7 +57,7 @@ OFFSETS = ((timezone(timedelta(hours=7)), 85), (timezone(timedelta(hours=8)), 10
 INT_PATHS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
              "order.amounts.total", "derived.item_count", "order.amounts.seller_discount",
              "order.amounts.platform_discount")
-SPLIT = ("order.amounts.seller_discount", "order.amounts.platform_discount")
+
 # which timestamps a status has, so an edge on a fact picks an order that has it
 EVENT_STATUSES = {
     "order.payment.paid_at": tuple(s for s in STATUS_WEIGHTS if s != "unpaid"),
@@ -62,18 +70,6 @@ EVENT_STATUSES = {
 CHAIN = ("order.placed_at", "order.payment.paid_at", "order.fulfillment.awaiting_collection_at",
          "order.fulfillment.shipped_at", "order.fulfillment.delivered_at", "request.at",
          "request.seller_response.at")
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A value to straddle: `fact` at `target` (a duration in seconds for timestamps, an
-    integer for amounts; with `of`, the seconds from `of` to `fact`), with the sibling atoms of
-    the rule it came from."""
-
-    fact: str
-    target: int
-    context: tuple[Atom, ...] = ()
-    of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,27 +186,6 @@ def _extension_values(f: FactField) -> tuple[Any, ...]:
     return (False, True) if f.kind == "boolean" else ()
 
 
-class _Draw:
-    """One order's random choices, honouring forced values (sweep, edge context)."""
-
-    def __init__(self, rng: random.Random, force: dict[str, Any]):
-        self.rng, self.force = rng, force
-
-    def pick(self, path: str, weights: dict[str, int] | tuple[str, ...]) -> Any:
-        if path in self.force:
-            return self.force[path]
-        if isinstance(weights, dict):
-            return self.rng.choices(list(weights), list(weights.values()))[0]
-        return self.rng.choice(weights)
-
-    def chance(self, path: str, p: float) -> bool:
-        return bool(self.force[path]) if path in self.force else self.rng.random() < p
-
-    def span(self, low: int, high: int) -> int:
-        """Seconds, log-uniform between low and high: most gaps short, some long."""
-        return int(math.exp(self.rng.uniform(math.log(low), math.log(high))))
-
-
 def _context_force(rng: random.Random, atoms: tuple[Atom, ...],
                    fields: Mapping[str, FactField]) -> dict[str, Any]:
     """Values that make a rule's plain sibling atoms true, for the facts the sampler draws."""
@@ -272,13 +247,13 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
         force["present:request.seller_response.decision"] = True
     if force.get("present:request.seller_response.decision"):
         force["request.by"] = "buyer"
-    facts = _build(plan, index, _Draw(rng, force), edge, between)
+    facts = _build(plan, index, Draw(rng, force), edge, between)
     if plan.catalogue.extensions:
         _add_extensions(plan, seed, index, force, edge, facts)
     return facts
 
 
-def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
+def _build(plan: SamplePlan, index: int, draw: Draw, edge: Edge | None,
            between: Edge | None = None) -> dict[str, Any]:
     rng, force = draw.rng, draw.force
     status = draw.pick("order.status", _statuses(force))
@@ -327,10 +302,10 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
         gaps["now"] = rng.choice((0, draw.span(60, 86400)))
     events = list(gaps)
     if edge is not None and edge.fact in gaps and edge.fact in CHAIN:
-        _fix_age(gaps, events, edge.fact, edge.target)
+        fix_age(gaps, events, edge.fact, edge.target)
         explicit_now = explicit_now or gaps["now"] > 0 or edge.fact == "request.at"
     if between is not None and between.fact in gaps and between.of in gaps:
-        _fix_between(gaps, events, between.of, between.fact, between.target)
+        fix_between(gaps, events, between.of, between.fact, between.target)
     ages = {e: sum(gaps[x] for x in events[i + 1:]) for i, e in enumerate(events)}
 
     if "boundary" in force:  # just before and after a version change, never outside them all
@@ -359,16 +334,16 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
         ship_by_age = ages[anchor] - rng.choice((1, 2, 3)) * 86400
         if edge is not None and edge.fact == "order.fulfillment.ship_by":
             ship_by_age = edge.target
-            _push_back(ages, events, anchor, edge.target + 3600)
+            push_back(ages, events, anchor, edge.target + 3600)
     if between is not None:  # a deadline against an event: placed relative to the event
         if between.fact == "order.fulfillment.ship_by" and between.of in ages:
             ship_by_age = ages[between.of] - between.target
         elif between.of == "order.fulfillment.ship_by" and between.fact in ages:
             ship_by_age = ages[between.fact] + between.target
         if ship_by_age is not None and status != "unpaid":
-            _push_back(ages, events, "order.placed_at", ship_by_age)
+            push_back(ages, events, "order.placed_at", ship_by_age)
 
-    items = _items(draw)
+    items = draw_items(draw)
     if plan.requests and rng.random() < 0.4:  # a mixed order, for a request for part of it
         kind = rng.choices(list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values()))[0]
         items.append({"sku": f"{kind[:3].upper()}-X{len(items)}", "product_type": kind,
@@ -376,7 +351,7 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
                       "unit_price": draw.span(50, 20000) * 100})
         if kind == "digital":
             items[-1]["delivered"] = rng.random() < 0.5
-    amounts = _amounts(rng, items, edge, plan.split)
+    amounts = draw_amounts(rng, items, edge, plan.split)
     response = None
     if answered:
         decision = draw.pick("request.seller_response.decision", ("approve", "reject"))
@@ -416,7 +391,7 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None,
                     "at": moment(ages["request.at"]), "seller_response": response},
     }
     if plan.requests:
-        asked = _asked(rng, items)
+        asked = draw_request_items(rng, items)
         if asked is not None:
             facts["request"]["items"] = asked
     if plan.returns and (rtype == "return_refund" or any(p in draw.force for p in RETURN_FACTS)):
@@ -447,117 +422,6 @@ def _statuses(force: dict[str, Any]) -> dict[str, int]:
     return keep
 
 
-def _fix_age(gaps: dict[str, int], events: list[str], fact: str, age: int) -> None:
-    """Make `fact`'s age exactly `age` by rescaling the gaps after it (order is kept)."""
-    later = events[events.index(fact) + 1:]
-    total = sum(gaps[e] for e in later)
-    if total == 0:
-        gaps["now"] = age
-        return
-    scaled = [gaps[e] * age // total for e in later]
-    scaled[-1] += age - sum(scaled)
-    for e, gap in zip(later, scaled):
-        gaps[e] = gap
-
-
-def _fix_between(gaps: dict[str, int], events: list[str], of: str, fact: str,
-                 target: int) -> None:
-    """Make `fact` come exactly `target` seconds after `of` (both events of the timeline, `of`
-    first) by rescaling the gaps between them."""
-    start, end = events.index(of), events.index(fact)
-    if end <= start or target < 0:
-        return
-    between = events[start + 1:end + 1]
-    total = sum(gaps[e] for e in between)
-    scaled = [gaps[e] * target // total for e in between] if total else [0] * len(between)
-    scaled[-1] += target - sum(scaled)
-    for e, gap in zip(between, scaled):
-        gaps[e] = gap
-
-
-def _push_back(ages: dict[str, int], events: list[str], anchor: str, minimum: int) -> None:
-    """Move `anchor` (and everything before it) earlier until its age is at least `minimum`."""
-    shift = minimum - ages[anchor]
-    if shift > 0:
-        for e in events[:events.index(anchor) + 1]:
-            ages[e] += shift
-
-
-def _items(draw: _Draw) -> list[dict[str, Any]]:
-    rng, force = draw.rng, draw.force
-    types = [draw.pick("product_type", TYPE_WEIGHTS)]
-    types += [rng.choices(list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values()))[0]
-              for _ in range(rng.choice((0, 0, 0, 1, 1, 2)))]
-    for key, wanted in force.items():
-        if key.startswith("has:"):
-            kind = key[4:]
-            types = [t for t in types if t != kind] or ["regular"]
-            if wanted:
-                types.append(kind)
-    items = []
-    for n, kind in enumerate(types):
-        item: dict[str, Any] = {"sku": f"{kind[:3].upper()}-{rng.randint(100, 999)}-{n}",
-                                "product_type": kind, "quantity": rng.choice((1, 1, 1, 2, 3)),
-                                "unit_price": draw.span(50, 20000) * 100}
-        if kind == "digital":
-            item["delivered"] = draw.chance("digital_delivered", 0.5)
-        items.append(item)
-    return items
-
-
-def _asked(rng: random.Random, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """request.items: none (the whole order), every unit listed, or part of the order."""
-    roll = rng.random()
-    units = sum(item["quantity"] for item in items)
-    if roll < 0.4 or (units < 2 and roll < 0.9):
-        return None
-    if roll < 0.5 or units < 2:
-        return [{"sku": i["sku"], "quantity": i["quantity"]} for i in items]
-    chosen = [i for i in items if rng.random() < 0.6] or [rng.choice(items)]
-    asked = [{"sku": i["sku"], "quantity": rng.randint(1, i["quantity"])} for i in chosen]
-    if sum(a["quantity"] for a in asked) == units:  # every unit: leave one out
-        if asked[0]["quantity"] > 1:
-            asked[0]["quantity"] -= 1
-        else:
-            asked.pop(0)
-    return asked
-
-
-def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None,
-             split: bool = False) -> dict[str, int]:
-    if edge is not None and edge.fact == "derived.item_count":
-        items[:] = items[:1]
-        items[0]["quantity"] = max(1, edge.target)
-    if edge is not None and edge.fact in ("order.amounts.items", "order.amounts.total"):
-        items[:] = items[:1]
-        items[0]["quantity"], items[0]["unit_price"] = 1, edge.target
-    subtotal = sum(i["quantity"] * i["unit_price"] for i in items)
-    shipping = rng.choice((0, 0, 9000, 12000, 15000, 20000, 25000))
-    discount = 0 if rng.random() < 0.6 else min(subtotal, rng.randrange(0, 50001, 500))
-    if edge is not None:
-        if edge.fact == "order.amounts.total":
-            shipping = discount = 0
-        elif edge.fact == "order.amounts.shipping":
-            shipping = edge.target
-        elif edge.fact == "order.amounts.discount":
-            discount = min(edge.target, subtotal + shipping)
-        elif edge.fact in SPLIT:
-            discount = min(max(discount, edge.target), subtotal + shipping)
-    found = {"items": subtotal, "shipping": shipping, "discount": discount,
-             "total": subtotal + shipping - discount}
-    if split and (discount or rng.random() < 0.3):  # who funds the discount, in one of 3 ways
-        part = min(edge.target, discount) if edge is not None and edge.fact in SPLIT else (
-            rng.randint(0, discount))
-        way = rng.choice(("both", "seller", "platform"))
-        if edge is not None and edge.fact in SPLIT:
-            way = "seller" if edge.fact == SPLIT[0] else "platform"
-        if way in ("both", "seller"):
-            found["seller_discount"] = part
-        if way in ("both", "platform"):
-            found["platform_discount"] = discount - part if way == "both" else part
-    return found
-
-
 def _overlay(plan: SamplePlan, rng: random.Random, at: datetime) -> str | None:
     live = [name for name, start, end in plan.overlays if start <= at < end]
     return rng.choice(live) if live and rng.random() < 0.1 else None
@@ -569,7 +433,7 @@ def _add_extensions(plan: SamplePlan, seed: int, index: int, force: dict[str, An
     corpus are the same bytes with or without a project file): each present most of the time
     (always when required), forced by the sweep or an edge's context, straddled at an edge."""
     rng = random.Random(f"aturan-sample-ext:{seed}:{index}")
-    draw = _Draw(rng, force)
+    draw = Draw(rng, force)
     now = datetime.fromisoformat(facts.get("now") or facts["request"]["at"])
     for f in plan.catalogue.fields.values():
         if not f.extension:
