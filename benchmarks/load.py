@@ -84,10 +84,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(workers: int, rulesets: Path) -> tuple[subprocess.Popen, str]:
+def start_server(workers: int, rulesets: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`aturan serve` on a free port (`extra`: more options, e.g. --decision-log PATH)."""
     port = free_port()
     command = [sys.executable, "-m", "aturan", "serve", "--port", str(port), "--workers",
-               str(workers), "--rulesets", str(rulesets), "--log-level", "warning"]
+               str(workers), "--rulesets", str(rulesets), "--log-level", "warning", *extra]
     # access lines would cost the server time and fill the terminal: drop stdout
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -7,6 +7,7 @@ orders. Then, on one fixed-seed corpus of the bundled rulesets:
   (b) the same orders on bare durable_rules: assert_fact + delete_state, no explanation
   (c) tiktok_shop 1.0.0 written by hand in plain Python (benchmarks/handwritten.py)
   (d) batches: decide_many and `aturan decide` on JSON Lines, in 1 and 2 processes
+  (e) the decision log: (a) + to_json and `aturan decide --format json`, logging off and on
 then cold start, memory over 1M decisions, `aturan diff` over 1M orders x 2 versions, and
 cost against the number of rules (synthetic rulesets of 20, 100 and 500 rules).
 
@@ -18,10 +19,13 @@ asserts a speed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
 import platform
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +45,7 @@ import synthetic  # noqa: E402
 import targets  # noqa: E402
 
 import aturan  # noqa: E402
+from aturan.audit import DecisionLog  # noqa: E402
 from aturan.runtime.evaluate import engine_fact  # noqa: E402
 from aturan.runtime.facts import flatten_facts  # noqa: E402
 
@@ -204,6 +209,86 @@ def cli_processes(lines: list[str], processes: int, folder: Path) -> tuple[float
     return (time.perf_counter() - start) / len(lines), max(peaks)
 
 
+# ---- (e): the decision log --------------------------------------------------------------------
+
+def logged_library(policies: aturan.Policies, orders: list[dict[str, Any]], repeats: int,
+                   folder: Path) -> tuple[float, float]:
+    """(off, on) seconds per decision of `Policies.decide(facts).to_json()`, without and with a
+    `DecisionLog` (default settings: 64 MiB files, gzip), passes alternating so both see the
+    same machine. A pass with the log ends when every record is on disk (`flush`), so the
+    writer thread's work is in the time, as is gzip when a file rotates."""
+    log = DecisionLog(folder / "log" / "decisions.jsonl")
+    observed = log.attach(policies, [RULESETS])
+
+    def off() -> None:
+        for facts in orders:
+            policies.decide(facts).to_json()
+
+    def on() -> None:
+        for facts in orders:
+            observed.decide(facts).to_json()
+        log.flush()
+    off()
+    on()
+    times: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(repeats):
+        for name, run in (("off", off), ("on", on)):
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    log.close()
+    shutil.rmtree(folder / "log")
+    return (statistics.median(times["off"]) / len(orders),
+            statistics.median(times["on"]) / len(orders))
+
+
+def logged_cli(lines: list[str], folder: Path, runs: int = 3) -> tuple[float, float]:
+    """(off, on) seconds per decision of `aturan decide x.jsonl --format json` in one process,
+    wall clock including start-up, without and with `--decision-log` (the best of `runs`,
+    alternating)."""
+    path = folder / "log-orders.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    best = {"off": float("inf"), "on": float("inf")}
+    for n in range(runs):
+        for name in ("off", "on"):
+            extra = ["--decision-log", str(folder / f"cli-log-{n}" / "d.jsonl")] if name == "on" \
+                else []
+            start = time.perf_counter()
+            run = cli("decide", str(path), "--format", "json", "--rulesets", str(RULESETS),
+                      *extra)
+            _, err = run.communicate()
+            if run.returncode not in (0, 1):
+                raise RuntimeError(err.decode())
+            best[name] = min(best[name], time.perf_counter() - start)
+            shutil.rmtree(folder / f"cli-log-{n}", ignore_errors=True)
+    return best["off"] / len(lines), best["on"] / len(lines)
+
+
+def logged_http(folder: Path, duration: float) -> dict[str, float]:
+    """Requests/s of `aturan serve` (1 worker, 8 requests in flight from benchmarks/load.py's
+    client, for `duration` seconds each), without and with `--decision-log`, alternating twice;
+    the best of each."""
+    import load
+    best = {"off": 0.0, "on": 0.0}
+    for n in range(2):
+        for name in ("off", "on"):
+            extra = ["--decision-log", str(folder / f"http-log-{n}" / "d.jsonl")] \
+                if name == "on" else []
+            process, url = load.start_server(1, RULESETS, *extra)
+            try:
+                began = time.perf_counter()
+                latencies, errors, _ = asyncio.run(load.drive(url, duration, 8))
+                rate = len(latencies) / (time.perf_counter() - began)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+            if errors:
+                raise RuntimeError(f"load errors: {dict(errors)}")
+            best[name] = max(best[name], rate)
+            shutil.rmtree(folder / f"http-log-{n}", ignore_errors=True)
+    return best
+
+
 def cold_start(folder: Path, order: dict[str, Any], runs: int = 5) -> float:
     path = folder / "one.json"
     path.write_text(json.dumps(order), encoding="utf-8")
@@ -362,6 +447,19 @@ def main(argv: list[str] | None = None) -> int:
             seconds, peak = cli_processes(lines, processes, folder)
             print(row(f"(d) aturan decide x.jsonl --format json, {processes} proc.", seconds,
                       f"incl. start-up; peak RSS {peak:.0f} MB"))
+        print(f"\n  {'decision log (e)':<52} {'decisions/s':>12} {'µs/decision':>10}")
+        off, on = logged_library(policies, orders, repeats, folder)
+        print(row("(e) Policies.decide + to_json, no log", off))
+        print(row("    … with a DecisionLog (every record written)", on,
+                  f"logging costs {100 * (on / off - 1):+.0f}%"))
+        off, on = logged_cli(lines, folder)
+        print(row("(e) aturan decide x.jsonl --format json, no log", off, "incl. start-up"))
+        print(row("    … with --decision-log", on, f"logging costs {100 * (on / off - 1):+.0f}%"))
+        rates = logged_http(folder, 5.0 if args.quick else 10.0)
+        print(row("(e) aturan serve, 1 worker, 8 in flight (req/s), no log", 1 / rates["off"],
+                  "client on the same machine"))
+        print(row("    … with --decision-log", 1 / rates["on"],
+                  f"logging costs {100 * (rates['off'] / rates['on'] - 1):+.0f}%"))
         print(f"\n  cold start, `aturan decide one.json --format json`: "
               f"{cold_start(folder, orders[0]) * 1000:.0f} ms (median of 5)")
         print(f"  (this benchmark process, holding the corpus: peak RSS {peak_rss_mb():.0f} MB)")

@@ -22,7 +22,7 @@ TIKTOK_1 = RULESETS / "tiktok_shop" / "1.0.0.yaml"
 
 
 def tiktok_only(folder: Path) -> Path:
-    """A rulesets folder holding only a copy of tiktok_shop 1.0.0 (in force 2023 - 2025-03-26)."""
+    """A rulesets folder holding only a copy of tiktok_shop 1.0.0 (in force 2023-12-12 - 2025-03-26)."""
     root = folder / "rulesets"
     (root / "tiktok_shop").mkdir(parents=True)
     shutil.copy(TIKTOK_1, root / "tiktok_shop" / "1.0.0.yaml")
@@ -33,7 +33,7 @@ def next_version(text: str = "") -> str:
     """tiktok_shop 1.1.0: 1.0.0's rules, in force from the day 1.0.0 ends."""
     text = text or TIKTOK_1.read_text(encoding="utf-8")
     return (text.replace("version: 1.0.0", "version: 1.1.0")
-            .replace("effective_from: 2023-01-01T00:00:00+07:00",
+            .replace("effective_from: 2023-12-12T00:00:00+07:00",
                      "effective_from: 2025-03-26T00:00:00+07:00")
             .replace("effective_until: 2025-03-26T00:00:00+07:00\n", ""))
 

@@ -13,7 +13,7 @@ import aturan
 from aturan.analysis.lint.run import lint_collection
 from aturan.cli import main
 from aturan.language.repository import load_rulesets
-from conftest import RULESETS, write_ruleset
+from conftest import MINIMAL_RULESET, RULESETS, write_ruleset
 
 CATALOGUE = Path(__file__).parent / "lint_catalogue"
 GAP_SILENCE = ('lint:\n  silence:\n    - { code: gap, reason: "only one flaw is under test" }\n')
@@ -441,3 +441,19 @@ def test_a_rule_the_sums_between_amounts_rule_out_is_dead_and_says_why(tmp_path)
     assert "total-adds-up (the total is items + shipping - discount)" in dead.message
     assert not active(findings, "shadowed-rule")  # the other rule is possible: its witness
     assert [f.code for f in active(findings)] == ["dead-rule"]
+
+
+def test_a_rule_that_reads_a_masked_fact_is_warned(tmp_path):
+    text = MINIMAL_RULESET.replace("        - { fact: order.status, eq: unpaid }\n",
+                                   "        - { fact: order.status, eq: unpaid }\n"
+                                   "        - { fact: order.buyer.email, exists: true }\n"
+                                   "        - { fact: order.buyer.id, ne: B-0 }\n")
+    findings = active(lint_path(write_ruleset(tmp_path, text)), "reads-masked-fact")
+    assert [(f.rules[0]["id"], f.severity) for f in findings] == [("unpaid-cancel", "warning")] * 2
+    email, buyer_id = findings
+    assert "order.buyer.email, which the decision log erases" in email.message
+    assert "order.buyer.id, which the decision log replaces by an HMAC" in buyer_id.message
+    assert email.location.line == line_of(tmp_path / "rulesets/demo/1.0.0.yaml", "unpaid-cancel")
+    plain = active(lint_path(write_ruleset(tmp_path / "plain", MINIMAL_RULESET)),
+                   "reads-masked-fact")
+    assert plain == []

@@ -24,7 +24,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def broken(tmp_path, monkeypatch):
-    """`tmp_path/rs3/tiktok_shop` with an enum typo on line 41, and the current directory
+    """`tmp_path/rs3/tiktok_shop` with an enum typo (on line TYPO), and the current directory
     `tmp_path`."""
     root = tmp_path / "rs3"
     shutil.copytree(RULESETS / "tiktok_shop", root / "tiktok_shop")
@@ -33,6 +33,14 @@ def broken(tmp_path, monkeypatch):
     path.write_text(text.replace("eq: unpaid", "eq: unpiad", 1), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return root
+
+
+TIKTOK_1_LINES = (RULESETS / "tiktok_shop" / "1.0.0.yaml").read_text(encoding="utf-8").splitlines()
+TYPO = next(n for n, line in enumerate(TIKTOK_1_LINES, 1) if "eq: unpaid" in line)  # and column 11
+
+
+def rule_line(rule_id: str) -> int:
+    return TIKTOK_1_LINES.index(f"  - id: {rule_id}") + 1
 
 
 def first_location(text: str) -> str:
@@ -45,28 +53,28 @@ def test_validate_and_test_name_a_file_alike_as_given(broken, capsys):
                          ("./rs3/tiktok_shop/", "rs3/tiktok_shop/1.0.0.yaml"),
                          (str(broken), f"{broken.as_posix()}/tiktok_shop/1.0.0.yaml")]:
         code, _, err = run(capsys, "validate", given)
-        assert code == 1 and first_location(err) == f"{shown}:41:11", given
+        assert code == 1 and first_location(err) == f"{shown}:{TYPO}:11", given
         code, _, err = run(capsys, "test", given)
-        assert code == 1 and first_location(err) == f"{shown}:41:11", given
+        assert code == 1 and first_location(err) == f"{shown}:{TYPO}:11", given
         code, _, err = run(capsys, "lint", given)
-        assert code == 1 and first_location(err) == f"{shown}:41:11", given
+        assert code == 1 and first_location(err) == f"{shown}:{TYPO}:11", given
 
 
 def test_a_relative_path_from_below_is_named_relative_to_here(broken, capsys, monkeypatch):
     monkeypatch.chdir(broken / "tiktok_shop" / "cases")
     code, _, err = run(capsys, "validate", "..")
-    assert code == 1 and first_location(err) == "../1.0.0.yaml:41:11"
+    assert code == 1 and first_location(err) == f"../1.0.0.yaml:{TYPO}:11"
     code, _, err = run(capsys, "test", "1.0.0.yaml")  # a case file: its rulesets, from here
-    assert code == 1 and first_location(err) == "../1.0.0.yaml:41:11"
+    assert code == 1 and first_location(err) == f"../1.0.0.yaml:{TYPO}:11"
 
 
 def test_load_names_files_absolutely_when_given_an_absolute_path(broken):
     with pytest.raises(aturan.RulesetError) as info:
         aturan.load(str(broken))
-    assert str(info.value).startswith(f"{broken.as_posix()}/tiktok_shop/1.0.0.yaml:41:11: ")
+    assert str(info.value).startswith(f"{broken.as_posix()}/tiktok_shop/1.0.0.yaml:{TYPO}:11: ")
     with pytest.raises(aturan.RulesetError) as info:
         aturan.load("rs3")
-    assert str(info.value).startswith("rs3/tiktok_shop/1.0.0.yaml:41:11: ")
+    assert str(info.value).startswith(f"rs3/tiktok_shop/1.0.0.yaml:{TYPO}:11: ")
 
 
 def test_decide_explanations_name_the_source_as_given(tmp_path, capsys, monkeypatch):
@@ -75,14 +83,14 @@ def test_decide_explanations_name_the_source_as_given(tmp_path, capsys, monkeypa
     (tmp_path / "work" / "order.json").write_text(json.dumps(make_facts()))
     monkeypatch.chdir(tmp_path / "work")
     code, out, _ = run(capsys, "decide", "order.json", "--rulesets", "../rulesets")
-    assert code == 0 and "  ../rulesets/tiktok_shop/1.0.0.yaml:73" in out
+    assert code == 0 and f"  ../rulesets/tiktok_shop/1.0.0.yaml:{rule_line('paid-buyer-cancel-needs-seller')}" in out
     code, out, _ = run(capsys, "decide", "order.json", "--rulesets", "../rulesets",
                        "--format", "json")
     assert json.loads(out)["explanation"][0]["source"]["file"] == (
         "../rulesets/tiktok_shop/1.0.0.yaml")
     code, out, _ = run(capsys, "decide", "order.json", "--why-not", "seller-cancel-out-of-stock",
                        "--rulesets", str(tmp_path / "rulesets"))
-    assert f"  {(tmp_path / 'rulesets').as_posix()}/tiktok_shop/1.0.0.yaml:159" in out
+    assert f"  {(tmp_path / 'rulesets').as_posix()}/tiktok_shop/1.0.0.yaml:{rule_line('seller-cancel-out-of-stock')}" in out
 
 
 def test_a_linked_folder_keeps_the_name_it_was_reached_by(tmp_path, capsys, monkeypatch):

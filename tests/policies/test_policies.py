@@ -25,6 +25,25 @@ def test_same_order_decided_by_1_0_before_and_2_0_after_the_switch(policies):
     assert before.to_dict()["ruleset"]["name"] == after.to_dict()["ruleset"]["name"] == "tiktok_shop"
 
 
+@pytest.mark.parametrize("moment, version", [
+    ("2023-10-04T16:59:59+07:00", "0.9.0"),  # the last second before the shutdown
+    ("2023-12-12T00:00:00+07:00", "1.0.0"),  # the first day orders were taken again
+])
+def test_tiktok_shop_versions_around_the_2023_shutdown(policies, moment, version):
+    assert policies.decide(order_at(moment)).ruleset.version == version
+
+
+@pytest.mark.parametrize("moment", ["2023-10-04T17:00:00+07:00", "2023-12-11T23:59:59+07:00"])
+def test_no_tiktok_shop_version_is_in_force_while_it_took_no_orders(policies, moment):
+    """TikTok Shop Indonesia stopped taking orders on 4 Oct 2023 17:00 WIB and took them again on
+    12 Dec 2023: a request in between is refused, naming the versions and their ranges."""
+    with pytest.raises(aturan.SelectionError) as caught:
+        policies.decide(order_at(moment))
+    message = str(caught.value)
+    assert "no version of tiktok_shop is in force" in message
+    assert "until 2023-10-04T17:00:00+07:00" in message and "1.0.0 from 2023-12-12" in message
+
+
 def test_a_pin_overrides_the_date(policies):
     pinned = policies.decide(order_at("2025-06-01T10:00:00+07:00"), ruleset="tiktok_shop@1.0.0")
     assert pinned.ruleset.version == "1.0.0"

@@ -165,10 +165,16 @@ def test_a_changed_threshold_changes_the_outcome(page, shoot):
     # why not the rule that decided before: the changed condition is the one that fails
     page.get_by_test_id("whynot-rule").select_option("seller-silent-auto-approved")
     expect(page.get_by_test_id("whynot-verdict")).to_have_attribute("data-fired", "false")
+    # the one condition that fails is the window; the others marked false are the unchosen
+    # alternatives of the item-type `any` (the order has one of the three item types)
     failed = page.locator('[data-testid=whynot-atom][data-holds="false"]')
-    expect(failed).to_have_count(1)
-    expect(failed).to_have_attribute("data-fact", "request.at")
-    expect(failed).to_contain_text("older_than 3d")
+    window = page.locator('[data-testid=whynot-atom][data-holds="false"][data-fact="request.at"]')
+    expect(window).to_have_count(1)
+    facts = sorted(failed.nth(i).get_attribute("data-fact") for i in range(failed.count()))
+    flags = {"derived.has_pre_order", "derived.has_perishable", "derived.has_digital"}
+    assert "request.at" in facts and len(facts) == 3, facts
+    assert len(set(facts) & flags) == 2, facts  # the two item types the order does not have
+    expect(window).to_contain_text("older_than 3d")
     shoot(page, "decision")
 
 

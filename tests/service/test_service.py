@@ -212,6 +212,46 @@ def test_batch_answers_each_item_in_order_and_a_bad_item_fails_alone(client, pol
     assert results[4]["errors"][0]["code"] == "no-version-in-force"
 
 
+def strict_batch(policies, body: bytes) -> str:
+    """The batch answer as the strict reader and `decide_many` give it (the service before
+    orjson): the oracle for the body read by orjson."""
+    from aturan.runtime.decision import canonical_json
+    from aturan.runtime.jsonio import parse_json
+    from aturan.service.errors import error_json, status_for
+    items = parse_json(body, "<body>")["items"]
+    return '{"results":[' + ",".join(
+        canonical_json({**error_json(r), "status": status_for(r)}) if isinstance(r, Exception)
+        else r.to_json() for r in policies.decide_many(items)) + "]}"
+
+
+@pytest.mark.parametrize("replace", [
+    pytest.param(None, id="plain"),
+    pytest.param('"total":18446744073709551616', id="64-bit-overflow"),
+    pytest.param('"total":123456789012345678901234567890', id="huge-integer"),
+    pytest.param('"total":1.5', id="float"),
+    pytest.param('"total":1e3', id="exponent"),
+])
+def test_a_batch_read_by_orjson_answers_as_the_strict_reader(client, policies, replace):
+    items = [json.dumps(make_facts({"order": {"id": f"O-{i}", "status": s}}),
+                        separators=(",", ":"))
+             for i, s in enumerate(["unpaid", "paid", "shipped", "to_ship"])]
+    if replace:
+        items[1] = items[1].replace('"total":162000', replace)
+        items[3] = items[3].replace('"total":162000', replace)
+    body = ('{"items":[' + ",".join(items) + "]}").encode()
+    response = client.post("/v1/decisions:batch", content=body)
+    assert response.status_code == 200
+    assert response.text == strict_batch(policies, body)
+    if replace:
+        assert [r.get("status") for r in response.json()["results"]] == [None, 422, None, 422]
+
+
+def test_a_batch_with_a_duplicate_key_is_refused_as_before(client):
+    body = b'{"items":[],"items":[]}'
+    response = client.post("/v1/decisions:batch", content=body)
+    assert response.status_code == 400 and "duplicate key" in errors_of(response)[0]["message"]
+
+
 def test_batch_pin_applies_to_every_item(client):
     items = [make_facts({"order": {"id": "P-1"}}), make_facts({"order": {"id": "P-2"}})]
     response = client.post("/v1/decisions:batch?ruleset=nope@1.0.0", json={"items": items})

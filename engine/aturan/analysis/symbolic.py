@@ -27,7 +27,7 @@ from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, gap_pair, sub
 from ..runtime.compiler import negation_normal_form
 from ..runtime.facts import FlatFacts, gap_between
 from .cells import ABSENT, OTHER, Interval
-from .constraints import (
+from .constraints import (  # noqa: F401 - Before, Forbid: re-exported for the analyses
     CONSTRAINTS,
     Before,
     Constraint,

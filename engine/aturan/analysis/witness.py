@@ -244,12 +244,21 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
     }
     if asked is not None:
         facts["request"]["items"] = asked
-    for field in fields.values():  # a project's own facts, generically
-        if field.extension:
-            value = ts(field.path) if field.kind == "timestamp" else get(field.path)
-            if value is not None:
-                root, key, name = field.path.split(".")
-                facts[root].setdefault(key, {})[name] = value
+    for field in fields.values():  # a project's own facts, and the optional leaves of the
+        # bundled objects (order.seller.tier, order.fulfillment.service_level), generically
+        if field.derived or (not field.extension and field.path not in point):
+            continue
+        value = ts(field.path) if field.kind == "timestamp" else get(field.path)
+        if value is None:
+            continue
+        *parents, name = field.path.split(".")
+        holder: Any = facts
+        for part in parents:
+            holder = holder.setdefault(part, {}) if field.extension else holder.get(part)
+            if not isinstance(holder, dict):
+                break
+        else:
+            holder.setdefault(name, value)
     return facts
 
 

@@ -13,6 +13,7 @@ from .decide import decide
 from .diff import diff
 from .lint import lint
 from .project import init, schema
+from .replay import replay
 from .sample import sample
 from .serve import serve
 from .test import test
@@ -22,7 +23,8 @@ from .validate import validate
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aturan")
 def cli() -> None:
-    """Marketplace order policies as versioned YAML rulesets: validate, decide, test, diff."""
+    """Marketplace order policies as versioned YAML rulesets: validate, decide, test, diff,
+    replay."""
 
 
 cli.add_command(validate)
@@ -34,6 +36,7 @@ cli.add_command(diff)
 cli.add_command(lint)
 cli.add_command(init)
 cli.add_command(schema)
+cli.add_command(replay)
 
 
 def main(argv: list[str] | None = None) -> int:

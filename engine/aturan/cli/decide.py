@@ -18,6 +18,7 @@ from ..regression.partitioned import DecideJob, Rulesets, partitions, run_decide
 from ..runtime.decision import canonical_json
 from ..runtime.jsonio import read_stream
 from .common import console, default_rulesets, load_or_exit, rulesets_option
+from .logopts import attach_log, decision_log_options
 from .plain import plain_console
 from .render import print_decision, print_diagnostics
 from .scale import cluster_options, executor, fail, parse_size, progress_bar
@@ -50,12 +51,17 @@ def _write(lines: list[str]) -> None:
               help="--out: progress bar on stderr (only on a terminal).")
 @cluster_options
 @rulesets_option
+@decision_log_options
 def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
            why_not_rule: str | None, out_dir: str | None, show_progress: bool,
-           cluster: str | None, block_size: str, rulesets_dir: str | None) -> None:
+           cluster: str | None, block_size: str, rulesets_dir: str | None,
+           **log_options) -> None:
     """Decide order FACTS_FILE (JSON, or JSON Lines for many; - reads stdin), or with --out
     every order of ORDERS into DIR."""
     if out_dir is not None:
+        if log_options.get("decision_log"):
+            raise click.UsageError("--decision-log records the decisions of one process; it "
+                                   "does not go with --out (yet)")
         if why_not_rule:
             raise click.UsageError("--why-not explains one order; it does not go with --out")
         return _batch(list(inputs), out_dir, pin, lang, show_progress, cluster, block_size,
@@ -64,7 +70,7 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
         raise click.UsageError("several inputs, or --cluster, need --out DIR (a batch writes "
                                "JSON Lines files there)")
     facts_file = click.File("rb").convert(inputs[0], None, click.get_current_context())
-    policies = load_or_exit(rulesets_dir)
+    policies = attach_log(load_or_exit(rulesets_dir), rulesets_dir, **log_options)
     if why_not_rule:  # a rule no version has is a usage error (exit 2), not a bad order
         try:
             known_rule(policies.collection, why_not_rule, pin)

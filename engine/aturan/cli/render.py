@@ -27,6 +27,8 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                   + (f" {text('over', lang)} {d.ruleset.extends.name}@{d.ruleset.extends.version}"
                      if d.ruleset.extends else "")
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
+    if d.decision_id:  # the field's name: the same in every language
+        console.print(f"  [dim]decision_id {d.decision_id}[/]")
     keys = ("refund", "penalty", "next") + (("takes_effect",) if d.effective_at else ()) + (
         ("covers",) if d.covers else ()) + (("return",) if d.return_ is not None else ())
     heads = {key: text(key, lang) for key in keys}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from ..runtime.probe import probe
 from .common import console, default_rulesets, load_or_exit, rulesets_option
+from .logopts import decision_log_options, log_settings
 
 MIB = 1024 * 1024
 
@@ -55,10 +57,12 @@ MIB = 1024 * 1024
               help="Also serve /playground: a page to edit a ruleset and see its decisions.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@decision_log_options
 def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: bool,
           watch_interval: float, max_body_bytes: int, batch_limit: int, memo_capacity: int | None,
           header_timeout: float, body_timeout: float, keep_alive_timeout: float,
-          max_connections: int, probe_timeout: float, playground: bool, log_level: str) -> None:
+          max_connections: int, probe_timeout: float, playground: bool, log_level: str,
+          **log_options) -> None:
     """Serve decisions over HTTP: POST /v1/decisions, POST /v1/decisions:batch, GET /v1/rulesets,
     /healthz, /metrics, /openapi.json. Rulesets are checked before the server starts."""
     try:
@@ -70,6 +74,9 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
     except ImportError as exc:
         raise click.UsageError(f"aturan serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'aturan[serve]'") from exc
+    decision_log = log_settings(**log_options)
+    if decision_log is not None and workers > 1:  # one file (one chain) per worker process
+        decision_log = dataclasses.replace(decision_log, per_process=True)
     # not resolved: a deploy that swaps a symlinked rulesets folder must be seen by reloads
     root = Path(rulesets_dir or default_rulesets()).absolute()
     if probe_timeout:  # the engine holds the GIL: build in a child first, which can be killed
@@ -84,7 +91,7 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
                            batch_limit=batch_limit, watch=watch, watch_interval=watch_interval,
                            handle_sighup=True, memo_capacity=memo_capacity,
                            playground=playground, probe_timeout=probe_timeout,
-                           body_timeout=body_timeout)
+                           body_timeout=body_timeout, decision_log=decision_log)
     settings: dict[str, Any] = dict(
         log_config=uvicorn_log_config(log_level), log_level=log_level, access_log=False,
         http=guarded(header_timeout, max_connections), timeout_keep_alive=keep_alive_timeout,

@@ -310,3 +310,26 @@ def catalogue() -> Mapping[str, FactField]:
     """Every bundled fact path a rule may name: the bundled catalogue's fields (for callers that
     have no collection, hence no folder's catalogue, at hand)."""
     return bundled_catalogue().fields
+
+
+SENSITIVE = "x-sensitive"  # the facts schema's keyword for personal data: "erase" or "hmac"
+
+
+def sensitive_fields(schema: dict[str, Any] | None = None) -> dict[str, str]:
+    """JSON pointer -> masking method ("erase" or "hmac") of every field the facts schema marks
+    `x-sensitive` (default: the bundled schema). The decision log masks these; lint warns when a
+    rule reads one. A pointer under an array has `*` for the index."""
+    root = schema if schema is not None else load_schema("facts")
+    found: dict[str, str] = {}
+    stack: list[tuple[Any, str]] = [(root, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get(SENSITIVE), str):
+            found[pointer] = node[SENSITIVE]
+        for name, child in node.get("properties", {}).items():
+            stack.append((child, f"{pointer}/{name}"))
+        stack.append((node.get("items"), f"{pointer}/*"))
+        stack += [(branch, pointer) for branch in node.get("anyOf", ())]
+    return dict(sorted(found.items()))

@@ -217,7 +217,10 @@ def _ruleset_section(rs: RulesetVersion, base: Path) -> list[str]:
                  " | |")
     lines += ["", "Sources: " + "; ".join(
         f"{s.publisher}, “{s.title}”" + (f" <{s.url}>" if s.url else "") for s in rs.sources), ""]
-    return lines
+    # what still goes to the default, and why: the reason its `gap` findings are silenced
+    lines += [f"**Not covered** (decided by the default): {_cell(s.reason)}"
+              for s in rs.lint_silence if s.code == "gap"]
+    return lines + ([""] if any(s.code == "gap" for s in rs.lint_silence) else [])
 
 
 def policies_page(collection: RulesetCollection, base: Path | None = None) -> str:

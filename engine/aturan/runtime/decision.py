@@ -97,6 +97,9 @@ class Decision:
     explanation: tuple[ExplanationItem, ...]
     evaluated_at: str
     overridden: tuple[Overridden, ...] = field(default=())
+    # the decision log's id of this decision (a UUIDv7); None, and absent from the JSON, when
+    # no log records decisions, so the canonical bytes are unchanged then
+    decision_id: str | None = None
     # when the outcome takes effect, if the deciding rule says (`effective_at`); else None:
     # at `evaluated_at` (the key is left out of the JSON, as before language v2)
     effective_at: str | None = None
@@ -130,7 +133,7 @@ class Decision:
             data["covers"] = [dict(line) for line in self.covers]
         if self.return_ is not None:
             data["return"] = dict(self.return_)
-        return data
+        return data if self.decision_id is None else {"decision_id": self.decision_id, **data}
 
     def to_json(self) -> str:
         """The canonical serialisation: the same bytes from the library, the CLI and HTTP.
@@ -160,6 +163,13 @@ def canonical_json(data: Any) -> str:
     if _floatless(data):
         return _fast_dumps(data)
     return _json_dumps(data)
+
+
+def canonical_json_of_facts(data: Any) -> str:
+    """`canonical_json` of validated facts (or a masked copy of them), which hold no float:
+    facts refuse fractional numbers and NaN (`runtime.facts`), so the walk looking for one is
+    skipped. The decision log encodes every order's facts with it."""
+    return _fast_dumps(data)
 
 
 def _json_dumps(data: Any) -> str:

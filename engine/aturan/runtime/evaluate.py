@@ -4,6 +4,7 @@ changes after it is built, so a reload builds a new one and swaps it."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ from .facts import (
 from .jsonio import UNPROVEN, fast_loads, parse_json
 from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
+from .observe import DecisionHook, event, with_decision_id
 from .plan import Plan, plan, render
 from .selection import parse_pin, select
 
@@ -88,11 +90,15 @@ class _Span:
 
 class Policies:
     """Loaded, validated and compiled rulesets, ready to decide. Its rulesets never change once
-    it is built; `cache` (a `RuntimeCache`) holds what deciding has learnt about them."""
+    it is built; `cache` (a `RuntimeCache`) holds what deciding has learnt about them.
+    `on_decision` (the decision log's hook, `aturan.runtime.observe`) hears of every decision."""
 
-    def __init__(self, collection: RulesetCollection, memo_capacity: int | None = None):
-        """`memo_capacity`: keys each compiled ruleset's memo holds (default `memo.CAPACITY`)."""
+    def __init__(self, collection: RulesetCollection, memo_capacity: int | None = None, *,
+                 on_decision: DecisionHook | None = None):
+        """`memo_capacity`: keys each compiled ruleset's memo holds (default `memo.CAPACITY`);
+        `on_decision`: told of every decision (`aturan.runtime.observe`)."""
         self.collection = collection
+        self.on_decision = on_decision
         self.catalogue = collection.catalogue  # the policy folder's effective catalogue
         self.facts_reader = reader_for(self.catalogue)
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
@@ -187,7 +193,21 @@ class Policies:
         add_ages(flat, texts, compiled.age_paths)
         if compiled.reads_request:
             add_requested(flat, compiled.catalogue.product_types)
-        return render(self._plan(memo, flat), flat, lang)
+        found = self._plan(memo, flat)
+        decision = render(found, flat, lang)
+        if self.on_decision is not None:
+            decision_id = self.on_decision(event(facts, flat, ruleset, memo.compiled, found,
+                                                 decision))
+            if decision_id is not None:
+                return with_decision_id(decision, decision_id)
+        return decision
+
+    def observed(self, on_decision: DecisionHook | None) -> Policies:
+        """These rulesets, reporting each decision to `on_decision`: a second view sharing the
+        compiled rulesets, engines and cache (no recompiling), so close only one of the two."""
+        twin = copy.copy(self)
+        twin.on_decision = on_decision
+        return twin
 
     def decide_text(self, text: str | bytes, ruleset: str | None = None,
                     lang: str | None = None, *, source: str = "<input>", line: int = 1,
@@ -263,12 +283,14 @@ class Policies:
 
 
 def load(paths: str | Path | Iterable[str | Path] | None = None, *,
-         memo_capacity: int | None = None) -> Policies:
+         memo_capacity: int | None = None, on_decision: DecisionHook | None = None
+         ) -> Policies:
     """Load, validate and compile rulesets (default: the bundled ones) under their policy
     folder's catalogue (its `aturan.yaml`, if any). Raises `RulesetError`. `memo_capacity`:
-    keys each compiled ruleset's memo holds (default `memo.CAPACITY`)."""
+    keys each compiled ruleset's memo holds (default `memo.CAPACITY`); `on_decision`: see
+    `Policies`."""
     if paths is None:
         paths = [bundled_dir("rulesets")]
     elif isinstance(paths, (str, Path)):
         paths = [paths]
-    return Policies(load_rulesets(paths), memo_capacity)
+    return Policies(load_rulesets(paths), memo_capacity, on_decision=on_decision)

@@ -27,7 +27,8 @@ from typing import Any
 Checker = Callable[[Any], "dict[str, Any] | None"]
 
 _ANNOTATIONS = {"description", "title", "readOnly", "writeOnly", "$schema", "$id", "$comment",
-                "examples", "default", "$defs", "deprecated"}
+                "examples", "default", "$defs", "deprecated",
+                "x-sensitive"}  # aturan's own: what the decision log masks (aturan.audit)
 _KEYWORDS = {"type", "enum", "properties", "required", "additionalProperties", "anyOf", "$ref",
              "minLength", "maxLength", "pattern", "format", "minimum", "maximum", "minItems",
              "maxItems", "items"}

@@ -417,7 +417,7 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
         "penalties": plan.penalties, "next_steps": plan.next_steps,
         "explanation": tuple(items),
         "evaluated_at": facts.now_isoformat or facts.now.isoformat(),
-        "overridden": plan.overridden,
+        "overridden": plan.overridden, "decision_id": None,
         "effective_at": None if effective is None else effective.isoformat(),
         "covers": () if facts.asked is None else tuple(
             {"sku": sku, "quantity": units, "amount": amount}
@@ -427,7 +427,7 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
 
 _decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
                                "next_steps", "explanation", "evaluated_at", "overridden",
-                               "effective_at", "covers", "return_"))
+                               "decision_id", "effective_at", "covers", "return_"))
 _refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
                                            "max_business_days", "due_by"))
 _explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",

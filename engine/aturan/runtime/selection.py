@@ -17,6 +17,16 @@ def parse_pin(pin: str) -> tuple[str, str | None]:
     return name, (version or None)
 
 
+def selection_reason(pin: str | None, facts: FlatFacts) -> str:
+    """Why `select` picks the version it picks, in one word: `pinned` (NAME@VERSION), `named`
+    (a pinned NAME: its version in force at request.at), `seller_overlay` (the seller's overlay
+    in force at request.at, over its platform's), `in_force` (the platform's version in force at
+    request.at). Recorded by the decision log."""
+    if pin:
+        return "pinned" if "@" in pin else "named"
+    return "seller_overlay" if facts.seller_policy else "in_force"
+
+
 def _error(code: str, message: str, pointer: str = "", hint: str = "") -> SelectionError:
     return SelectionError(Diagnostic(code, message, Location(pointer=pointer), hint=hint))
 

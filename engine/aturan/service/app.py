@@ -19,8 +19,9 @@ import threading
 import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,10 +32,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
+from ..audit.context import REQUEST_IDS, request_ids
 from ..errors import AturanError
-from ..runtime.decision import canonical_json
+from ..runtime.decision import Decision, canonical_json
 from ..runtime.evaluate import Policies, load
-from ..runtime.jsonio import parse_json
+from ..runtime.jsonio import UNPROVEN, fast_loads, parse_json
 from ..runtime.probe import require
 from ..service import logs
 from .config import ServiceConfig
@@ -54,6 +56,9 @@ from .holder import PolicyHolder, Reloader, ReloadResult
 from .metrics import Metrics
 from .openapi import add_components, error_responses, json_body
 
+if TYPE_CHECKING:
+    from ..audit import DecisionLog
+
 LOG_FIELDS = "aturan.log"  # scope key: the dict a handler fills for the access log line
 LANGS = ("en", "id")
 INLINE_BYTES = 64 * 1024  # one decision of a body up to this size is decided on the event loop
@@ -66,6 +71,7 @@ class DecisionService:
         self.config = config
         self.holder = holder
         self.metrics = metrics
+        self.decision_log: DecisionLog | None = None
         self._memo_published = 0.0  # perf_counter() when memo counts were last published
 
     def publish_memo(self, policies: Policies | None = None, every: float = 0.0) -> None:
@@ -89,18 +95,45 @@ class DecisionService:
                 self.publish_memo(policies, every=1.0)
         self.metrics.decided(decision)
         log.update(ruleset=f"{decision.ruleset.name}@{decision.ruleset.version}",
-                   outcome=decision.outcome)
+                   outcome=decision.outcome, decision_id=decision.decision_id)
         return decision.to_json()
 
     def decide_batch(self, body: bytes, pin: str | None, lang: str | None,
                      log: dict[str, Any]) -> str:
-        """`{"results": [...]}` as text; each decision is spliced in as its canonical bytes."""
-        items = self._items(parse_json(body, "<body>", limit=self.config.max_body_bytes))
+        """`{"results": [...]}` as text; each decision is spliced in as its canonical bytes.
+
+        The body is read by orjson when `jsonio.fast_loads` proves it the strict reading but
+        for numbers (orjson reads integers beyond 64 bits as floats); an item that does not
+        decide is decided again from the strict reading, so every result is the strict
+        path's: an item that decides holds no float, hence no such number."""
+        limit = self.config.max_body_bytes
+        fast = fast_loads(body) if len(body) <= limit else UNPROVEN
+        items: list[Any] | None = None
+        strict: list[Any] | None = None
+        if fast is not UNPROVEN:
+            try:
+                items = self._items(fast)
+            except RequestError:
+                pass  # the strict reading below raises it, or the right one
+        if items is None:
+            items = strict = self._items(parse_json(body, "<body>", limit=limit))
         parts: list[str] = []
         rulesets: set[str] = set()
         failed = 0
         with self.holder.lease() as policies:  # one set for the whole batch
-            for result in policies.decide_many(items, pin, lang):
+            for index, item in enumerate(items):
+                result: Decision | AturanError
+                try:
+                    result = policies.decide(item, pin, lang)
+                except AturanError as exc:
+                    result = exc
+                    if strict is None:
+                        strict = self._items(parse_json(body, "<body>", limit=limit))
+                    if strict is not items:
+                        try:
+                            result = policies.decide(strict[index], pin, lang)
+                        except AturanError as again:
+                            result = again
                 if isinstance(result, AturanError):
                     failed += 1
                     self.metrics.failed(kind_for(result))
@@ -135,7 +168,8 @@ class DecisionService:
 
     def health(self) -> dict[str, Any]:
         last = self.holder.last_reload
-        return {"status": "ok" if last is None or last.ok else "degraded",
+        log = {"decision_log": self.decision_log.stats()} if self.decision_log else {}
+        return {"status": "ok" if last is None or last.ok else "degraded", **log,
                 "pid": os.getpid(), "generation": self.holder.generation,
                 "loaded_at": self.holder.loaded_at, "watch": self.config.watch,
                 "rulesets": [{"name": d["name"], "version": d["version"], "digest": d["digest"]}
@@ -209,10 +243,18 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
         metrics.reloaded(result)
         logs.event("reload", logging.INFO if result.ok else logging.ERROR, **result.to_dict())
 
-    holder = PolicyHolder(config.rulesets.absolute(), loader=_loader(config),
-                          on_reload=reloaded)
+    decision_log = config.decision_log.open(metrics.dropped) if config.decision_log else None
+    plain = _loader(config)
+    loader: Callable[[Path], Policies] = plain
+    if decision_log is not None:  # every set served, from the first to each reload, is logged
+        root = config.rulesets.absolute()
+        loader = lambda folder: decision_log.attach(plain(folder), [folder])  # noqa: E731
+        policies = decision_log.attach(policies if policies is not None else plain(root),
+                                       [root])
+    holder = PolicyHolder(config.rulesets.absolute(), loader=loader, on_reload=reloaded)
     holder.start(policies)
     service = DecisionService(config, holder, metrics)
+    service.decision_log = decision_log
     reloader = Reloader(holder, config.watch, config.watch_interval)
 
     @asynccontextmanager
@@ -233,6 +275,8 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
             if sighup:
                 loop.remove_signal_handler(signal.SIGHUP)
             reloader.stop()
+            if decision_log is not None:  # every answered decision's record written
+                await run_in_threadpool(decision_log.close)
 
     app = FastAPI(title="aturan decision service", version=__version__, lifespan=lifespan,
                   description="Marketplace cancellation, refund and penalty decisions from "
@@ -359,6 +403,9 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
         `inline` bytes, else in the threadpool), answer its JSON text, or the error's
         response."""
         log = _log_fields(request)
+        if service.decision_log is not None:  # the ids a record carries, into the threadpool
+            headers = request.headers
+            REQUEST_IDS.set(request_ids(headers.get("traceparent"), headers.get("x-request-id")))
         try:
             _check_once(request, "ruleset", "lang")
             body = await read_body(request, limit, service.config.body_timeout)
@@ -373,7 +420,10 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) >= LARGE_BODY:
                 _sweep()
-        return _json(text)
+        response = _json(text)
+        if log.get("decision_id"):
+            response.headers["x-decision-id"] = log["decision_id"]
+        return response
 
     @app.post("/v1/decisions", response_class=Response, openapi_extra=FACTS_BODY,
               summary="Decide one order",

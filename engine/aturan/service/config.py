@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audit.settings import LogSettings
+
 MIB = 1024 * 1024
 
 ENV_RULESETS = "ATURAN_RULESETS"
@@ -44,6 +46,7 @@ class ServiceConfig:
     # seconds a probe process may take to build a new rule set (start, reload); 0: no probe
     probe_timeout: float = 60.0
     body_timeout: float = 30.0  # seconds to receive a whole request body, then 408
+    decision_log: LogSettings | None = None  # --decision-log*: one record per decision
     playground: bool = False  # serve /playground and /v1/playground/* (docs/playground.md)
 
     def __post_init__(self) -> None:
@@ -69,7 +72,8 @@ class ServiceConfig:
                 ENV_MEMO_CAPACITY: "" if self.memo_capacity is None else str(self.memo_capacity),
                 ENV_PROBE_TIMEOUT: repr(self.probe_timeout),
                 ENV_BODY_TIMEOUT: repr(self.body_timeout),
-                ENV_PLAYGROUND: "1" if self.playground else "0"}
+                ENV_PLAYGROUND: "1" if self.playground else "0",
+                **(self.decision_log.to_env() if self.decision_log else {})}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -88,7 +92,16 @@ class ServiceConfig:
                    memo_capacity=_number(env, ENV_MEMO_CAPACITY, None, int),
                    probe_timeout=_number(env, ENV_PROBE_TIMEOUT, 60.0, float),
                    body_timeout=_number(env, ENV_BODY_TIMEOUT, 30.0, float),
-                   playground=_flag(env, ENV_PLAYGROUND))
+                   playground=_flag(env, ENV_PLAYGROUND),
+                   decision_log=_decision_log(env))
+
+
+def _decision_log(env: Mapping[str, str]) -> LogSettings | None:
+    from ..audit.settings import LogSettingsError
+    try:
+        return LogSettings.from_env(env)
+    except LogSettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):

@@ -59,6 +59,10 @@ class Metrics:
                               "error, by kind.", ["kind"], registry=registry)
         self.reloads = Counter("aturan_reloads", "Ruleset reload attempts, by trigger and "
                                "result.", ["trigger", "result"], registry=registry)
+        self.log_dropped = Counter("aturan_decision_log_dropped", "Decisions whose decision "
+                                   "log record was dropped (queue full with "
+                                   "--decision-log-when-full drop, or a failed write).",
+                                   registry=registry)
         # the memos of the set being served (a reload starts them afresh), summed over workers
         self.memo = {name: Gauge(f"aturan_memo_{name}", text, registry=registry,
                                  multiprocess_mode="livesum")
@@ -78,6 +82,9 @@ class Metrics:
 
     def reloaded(self, result: ReloadResult) -> None:
         self.reloads.labels(result.trigger, "ok" if result.ok else "failed").inc()
+
+    def dropped(self, count: int) -> None:
+        self.log_dropped.inc(count)
 
     def observe(self, path: str, seconds: float) -> None:
         # unknown paths share one label, so a scanner cannot grow the label set without bound

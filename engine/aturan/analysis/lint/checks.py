@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from ...language.catalogue import sensitive_fields
 from ...language.model import AllOf, AnyOf, Atom, Condition, Effect, Rule, atoms_of
 from ...runtime.compiler import compile_ruleset, negation_normal_form
 from ...runtime.evaluate import combine
@@ -405,3 +406,31 @@ def _grow(space: Space, box: Box, ok: Callable[[Box], bool]) -> Box:
                 if ok(trial):
                     current = trial
     return current
+
+
+@check("reads-masked-fact", "warning",
+       "a rule reads a fact the decision log masks, so logged decisions cannot be re-derived")
+def reads_masked_fact(t: Target) -> Iterator[Finding]:
+    masked = _masked_paths(t.space.catalogue.facts_schema)
+    for rule in t.rules:
+        if not t.own(rule):
+            continue
+        for fact in dict.fromkeys(a.fact for a in atoms_of(rule.when)):
+            how = masked.get(fact)
+            if how is None:
+                continue
+            yield Finding(
+                "reads-masked-fact", "warning",
+                f'rule "{rule.id}" reads {fact}, which the decision log '
+                f'{"replaces by an HMAC" if how == "hmac" else "erases"} (x-sensitive in the '
+                "facts schema): `aturan replay --verify` cannot re-derive its decisions",
+                rule.location, t.ruleset.key, rules=[rule_ref(rule)], confirmed=True,
+                fix="Decide on a fact that is not personal data, or accept that these records "
+                    "are kept but not re-derivable.")
+
+
+def _masked_paths(schema: dict[str, Any]) -> dict[str, str]:
+    """Dotted fact path -> masking method, for the facts schema's sensitive fields (array
+    elements are not fact paths, so pointers through `*` name none)."""
+    return {pointer[1:].replace("/", "."): how
+            for pointer, how in sensitive_fields(schema).items() if "*" not in pointer}

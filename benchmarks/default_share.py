@@ -1,0 +1,70 @@
+"""How much each bundled platform leaves to its catch-all default, by request type.
+
+    python benchmarks/default_share.py [--n 20000] [--seed 7]
+
+For every platform with a bundled ruleset, `aturan sample` draws N orders (both request types,
+every version's effective range), each is decided, and the share decided by the ruleset's
+`default:` block is printed per request type, with the commonest situations that still reach
+the default (status, who asks, the reason) so that docs/policies.md's "not covered" list can name
+them. The policy-library issue's targets: at most 10% of cancellations and 20% of return/refund
+requests by the default. This is a script that prints figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "engine"))
+
+import aturan  # noqa: E402
+from aturan.regression.sample import generate, plan_for  # noqa: E402
+
+TARGETS = {"cancel": 0.10, "return_refund": 0.20}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000, help="orders per platform")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--top", type=int, default=6, help="default situations shown")
+    args = parser.parse_args(argv)
+    policies = aturan.load(ROOT / "rulesets")
+    platforms = sorted({rs.name for rs in policies.collection.versions if rs.extends is None})
+    worst = 0.0
+    print(f"{'platform':<12} {'request':<14} {'orders':>7} {'default':>8} {'share':>7}  target")
+    for platform in platforms:
+        totals: Counter[str] = Counter()
+        defaults: Counter[str] = Counter()
+        situations: Counter[tuple[str, ...]] = Counter()
+        for facts in generate(plan_for(policies.collection, platform), args.n, args.seed):
+            kind = facts["request"]["type"]
+            try:
+                decision = policies.decide(facts)
+            except aturan.AturanError:
+                continue  # e.g. a request while no version was in force
+            totals[kind] += 1
+            if decision.explanation[0].rule == "default":
+                defaults[kind] += 1
+                situations[(kind, facts["order"]["status"], facts["request"]["by"],
+                            facts["request"]["reason"])] += 1
+        for kind in sorted(totals):
+            share = defaults[kind] / totals[kind]
+            target = TARGETS.get(kind, 1.0)
+            worst = max(worst, share / target)
+            mark = "ok" if share <= target else "OVER"
+            print(f"{platform:<12} {kind:<14} {totals[kind]:>7} {defaults[kind]:>8} "
+                  f"{share:>7.1%}  ≤{target:.0%} {mark}")
+        for wanted in sorted(totals):
+            top = [(s, n) for s, n in situations.most_common() if s[0] == wanted][:args.top]
+            for (kind, status, by, reason), count in top:
+                print(f"{'':<12}   default: {kind} {status} by {by} ({reason}): {count}")
+    print(f"worst share / target: {worst:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
