@@ -14,6 +14,8 @@ from aturan.regression.cases import deep_merge
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = ROOT / "rulesets"
+# a ruleset written to exercise every construct of the language v2 (tests/fixtures/v2/README.md)
+V2_RULESETS = ROOT / "tests" / "fixtures" / "v2"
 
 
 TIKTOK_1 = RULESETS / "tiktok_shop" / "1.0.0.yaml"

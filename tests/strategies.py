@@ -220,7 +220,7 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
             item["delivered"] = draw.chance(50)
         items.append(item)
     item_sum = sum(i["quantity"] * i["unit_price"] for i in items)
-    shipping = draw.choice((0, 9_000, 12_000))
+    shipping = draw.choice((0, 9_000, 12_000, 12_345, 9_005))  # 10% of the last: rounded
     discount = draw.choice((0, 0, 5_000, item_sum + shipping))
     discount = min(discount, item_sum + shipping)
 
@@ -255,7 +255,7 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
                 "deadline_at": _maybe(draw, present(status == "unpaid" or draw.chance(20)), stamp),
             },
             "amounts": {"items": item_sum, "shipping": shipping, "discount": discount,
-                        "total": item_sum + shipping - discount},
+                        "total": item_sum + shipping - discount, **_split(draw, discount)},
             "items": items,
             "seller": {"id": "S-1", "policy": target.policy},
             "fulfillment": fulfillment,
@@ -269,11 +269,85 @@ def build_facts(draw: Draw, target: Target, limits: Sequence[int]) -> dict[str, 
     }
     if draw.chance(80):
         facts["request"]["seller_response"] = response
+    for path in ("request.resolution", "request.item_condition", "request.return_method"):
+        if draw.chance(40):  # a return's facts (language v2), on any request
+            facts["request"][path.split(".", 1)[1]] = draw.choice(_enum(path))
+    if draw.chance(30):
+        facts["request"]["return_shipping_fee"] = draw.choice((0, 9_000, 15_500))
+    if draw.chance(25):  # a request for some units of some lines
+        chosen = [i for i in items if draw.chance(60)] or [items[0]]
+        facts["request"]["items"] = [{"sku": i["sku"], "quantity": draw.integer(1, i["quantity"])}
+                                     for i in chosen]
     if now_given:
         facts["now"] = rfc3339(now, draw)
     for goal in goals:
         aim(draw, facts, goal, now)
+    settle_amounts(facts, {g.fact for g in goals})
     return facts
+
+
+_AMOUNT_PATHS = ("items", "shipping", "discount", "total")
+
+
+def _split(draw: Draw, discount: int) -> dict[str, int]:
+    """Sometimes who funds the discount: seller and platform parts, or one of them."""
+    if not draw.chance(35):
+        return {}
+    part = draw.integer(0, discount)
+    way = draw.choice(("both", "seller", "platform"))
+    if way == "both":
+        return {"seller_discount": part, "platform_discount": discount - part}
+    return {f"{way}_discount": part}
+
+
+def settle_amounts(facts: dict[str, Any], aimed: set[str]) -> None:
+    """Make the amounts add up again after goals set some of them (facts validation refuses
+    orders whose sums do not hold, language/consistency.py): the values a goal set stay, the
+    others follow, and the order lines are re-priced to sum to `items`."""
+    order = facts["order"]
+    amounts = order["amounts"]
+    seller, platform = amounts.get("seller_discount"), amounts.get("platform_discount")
+    if seller is not None and platform is not None:  # the parts make the discount
+        amounts["discount"] = seller + platform
+        aimed = aimed | {"order.amounts.discount"}
+    elif seller is not None or platform is not None:
+        amounts["discount"] = max(amounts["discount"], seller or platform or 0)
+    fixed = {k for k in _AMOUNT_PATHS if f"order.amounts.{k}" in aimed}
+    lines = order["items"]
+    if "items" not in fixed:
+        amounts["items"] = sum(i["quantity"] * i["unit_price"] for i in lines)
+    if "total" in fixed:  # shipping and discount absorb the difference, unless goals set them
+        gap = amounts["total"] - (amounts["items"] + amounts["shipping"] - amounts["discount"])
+        if gap > 0 and "shipping" not in fixed:
+            amounts["shipping"] += gap
+        elif gap < 0 and "discount" not in fixed:
+            amounts["discount"] -= gap
+        elif gap and "items" not in fixed:
+            amounts["items"] = max(0, amounts["items"] + gap)
+        gap = amounts["total"] - (amounts["items"] + amounts["shipping"] - amounts["discount"])
+        if gap:  # every other amount was set too: the total gives way
+            amounts["total"] -= gap
+    else:
+        if amounts["discount"] > amounts["items"] + amounts["shipping"]:  # shipping makes up
+            amounts["shipping"] = amounts["discount"] - amounts["items"]
+        amounts["total"] = amounts["items"] + amounts["shipping"] - amounts["discount"]
+    if amounts["items"] != sum(i["quantity"] * i["unit_price"] for i in lines):
+        # one unit carries the whole amount; the units and product types stay as they were
+        single = next((line for line in lines if line["quantity"] == 1), None)
+        if single is None:
+            lines[0]["quantity"] -= 1
+            single = {**lines[0], "sku": f"SPLIT-{len(lines)}", "quantity": 1}
+            lines.append(single)
+        for line in lines:
+            line["unit_price"] = 0
+        single["unit_price"] = amounts["items"]
+    seller, platform = amounts.get("seller_discount"), amounts.get("platform_discount")
+    if seller is not None and platform is not None and seller + platform != amounts["discount"]:
+        amounts["seller_discount"] = min(seller, amounts["discount"])
+        amounts["platform_discount"] = amounts["discount"] - amounts["seller_discount"]
+    for key in ("seller_discount", "platform_discount"):
+        if key in amounts and (seller is None or platform is None):
+            amounts[key] = min(amounts[key], amounts["discount"])
 
 
 _NEGATED = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "lt": "ge", "ge": "lt",
@@ -286,7 +360,7 @@ def plan(draw: Draw, condition: Condition, negate: bool = False) -> list[Atom]:
     if isinstance(condition, Atom):
         if not negate:
             return [condition]
-        return [Atom(condition.fact, _NEGATED[condition.op], condition.value)]
+        return [Atom(condition.fact, _NEGATED[condition.op], condition.value, of=condition.of)]
     if isinstance(condition, Not):
         return plan(draw, condition.child, not negate)
     children = list(condition.children)
@@ -304,7 +378,10 @@ _ABSENT_BY = {"order.payment.paid_at": "null", "order.payment.deadline_at": "nul
               "order.fulfillment.delivered_at": "null",
               "order.fulfillment.awaiting_collection_at": "null",
               "request.seller_response.decision": "parent", "request.seller_response.at": "parent",
-              "request.seller_response.reason": "drop"}
+              "request.seller_response.reason": "drop",
+              "order.amounts.seller_discount": "drop", "order.amounts.platform_discount": "drop",
+              "request.resolution": "drop", "request.item_condition": "drop",
+              "request.return_method": "drop", "request.return_shipping_fee": "drop"}
 
 
 def _other(draw: Draw, path: str, excluded: Sequence[Any]) -> Any:
@@ -325,6 +402,9 @@ def aim(draw: Draw, facts: dict[str, Any], goal: Atom, now: int) -> None:
     """Change `facts` so that `goal` holds (time goals land on their threshold, ± a nudge)."""
     path, op, value = goal.fact, goal.op, goal.value
     field = catalogue().get(path)
+    if goal.of is not None:
+        _aim_between(draw, facts, goal, now)
+        return
     if field is None or path in _FIXED:
         return
     if path.startswith("derived."):
@@ -371,6 +451,29 @@ def aim(draw: Draw, facts: dict[str, Any], goal: Atom, now: int) -> None:
     parent[key] = chosen
 
 
+def _instant(text: str) -> int:
+    from aturan.analysis.reference import instant_ns
+    return instant_ns(text)
+
+
+def _aim_between(draw: Draw, facts: dict[str, Any], goal: Atom, now: int) -> None:
+    """Both timestamps present, the fact `value` (± a nudge) after `of`; the one that selects
+    the target (request.at) stays and the other moves."""
+    assert goal.of is not None
+    step = goal.value * NS + draw.choice(NUDGES_NS)
+    later, earlier = goal.fact, goal.of
+    if later in _FIXED:  # move `of` instead: of = fact - step
+        holder, key = _holder(facts, earlier)
+        holder[key] = rfc3339(_instant(facts["request"]["at"]) - step, draw)
+        return
+    holder, key = _holder(facts, earlier)
+    if holder.get(key) is None:
+        holder[key] = rfc3339(near(draw, now, (0,)), draw)
+    base = _instant(holder[key])
+    holder, key = _holder(facts, later)
+    holder[key] = rfc3339(base + step, draw)
+
+
 def _holder(facts: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
     """The dict that holds `path`'s key (a seller response is created when needed)."""
     *parents, key = path.split(".")
@@ -391,7 +494,8 @@ def _aim_derived(draw: Draw, facts: dict[str, Any], goal: Atom) -> None:
     if goal.fact in _DERIVED_TYPES:
         kind = _DERIVED_TYPES[goal.fact]
         if wanted:
-            items.append({"sku": "AIM", "product_type": kind, "quantity": 1, "unit_price": 0})
+            items.append({"sku": f"AIM-{len(items)}", "product_type": kind, "quantity": 1,
+                          "unit_price": 0})
         else:
             for item in items:
                 if item["product_type"] == kind:
@@ -399,12 +503,57 @@ def _aim_derived(draw: Draw, facts: dict[str, Any], goal: Atom) -> None:
                     item.pop("delivered", None)
     elif goal.fact == "derived.digital_delivered":
         if wanted:
-            items.append({"sku": "AIM", "product_type": "digital", "quantity": 1,
+            items.append({"sku": f"AIM-{len(items)}", "product_type": "digital", "quantity": 1,
                           "unit_price": 0, "delivered": True})
         else:
             for item in items:
                 if item["product_type"] == "digital":
                     item["delivered"] = False
+    elif goal.fact.startswith("derived.request."):
+        _aim_request(draw, facts, goal.fact[len("derived.request."):], wanted)
+
+
+def _aim_request(draw: Draw, facts: dict[str, Any], name: str, wanted: bool) -> None:
+    """request.items made to give derived.request.<name> the wanted truth value."""
+    items = facts["order"]["items"]
+    request = facts["request"]
+    if name == "whole_order":
+        if wanted:
+            request.pop("items", None)
+            return
+        if sum(i["quantity"] for i in items) < 2:
+            items.append({"sku": f"AIM-{len(items)}", "product_type": "regular", "quantity": 1,
+                          "unit_price": 0})
+        keep = items[:-1] if len(items) > 1 else []
+        request["items"] = [{"sku": i["sku"], "quantity": i["quantity"]} for i in keep] or [
+            {"sku": items[0]["sku"], "quantity": items[0]["quantity"] - 1}]
+        return
+    family, _, kind = name.partition(".")
+    asked = request.get("items") or [{"sku": i["sku"], "quantity": i["quantity"]} for i in items]
+    by_sku = {i["sku"]: i for i in items}
+    if wanted:
+        line = next((i for i in items if i["product_type"] == kind), None)
+        if line is None:
+            line = {"sku": f"AIM-{len(items)}", "product_type": kind, "quantity": 1,
+                    "unit_price": 0}
+            if kind == "digital":
+                line["delivered"] = draw.chance(50)
+            items.append(line)
+        mine = {"sku": line["sku"], "quantity": 1}
+        asked = [mine] if family == "all" else [a for a in asked if a["sku"] != line["sku"]] + [
+            mine]
+    else:
+        others = [a for a in asked if by_sku.get(a["sku"], {}).get("product_type") != kind]
+        if family == "any" or not others:
+            if not others:
+                extra = {"sku": f"AIM-{len(items)}", "product_type": "regular" if kind != "regular"
+                         else "custom_made", "quantity": 1, "unit_price": 0}
+                items.append(extra)
+                others = [{"sku": extra["sku"], "quantity": 1}]
+            asked = others if family == "any" else asked + others
+        else:
+            asked = asked + others[:1] if others[0] not in asked else asked
+    request["items"] = asked
 
 
 @cache

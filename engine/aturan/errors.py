@@ -56,6 +56,14 @@ class Diagnostic:
     location: Location = field(default_factory=Location)
     severity: str = "error"  # error | warning
     hint: str = ""
+    # other JSON pointers the finding involves (a total that does not add up names the amounts
+    # it should equal); `location.pointer` is the first of them
+    related: tuple[str, ...] = ()
+
+    @property
+    def pointers(self) -> tuple[str, ...]:
+        """Every JSON pointer involved: the location's first, then `related`."""
+        return tuple(dict.fromkeys((self.location.pointer or "/",) + self.related))
 
     @property
     def full_message(self) -> str:
@@ -79,6 +87,7 @@ class Diagnostic:
             "line": self.location.line or None,
             "col": self.location.col or None,
             "pointer": self.location.pointer,
+            **({"pointers": list(self.pointers)} if self.related else {}),
         }
 
 
@@ -143,5 +152,6 @@ def pointer_join(pointer: str, key: str | int) -> str:
 def error_body(error: AturanError) -> dict:
     """The JSON body for an error, shared by the CLI's JSON output and the HTTP API's 4xx."""
     return {"errors": [{"pointer": d.location.pointer or "/", "code": d.code,
-                        "message": d.full_message}
+                        "message": d.full_message,
+                        **({"pointers": list(d.pointers)} if d.related else {})}
                        for d in error.diagnostics], "kind": error.kind}

@@ -398,6 +398,51 @@ def test_overlay_findings_point_at_the_overlay_file(tmp_path, monkeypatch):
     assert mine[0].confirmed
 
 
+AMOUNTS_RULESET = """\
+ruleset: tiktok_shop
+version: 1.0.0
+effective_from: 2024-01-01T00:00:00+07:00
+description: Rules on amounts, one of which the sums between amounts rule out.
+sources:
+  - { publisher: Test, title: Test source }
+default:
+  then: { outcome: escalated }
+  explain: { en: Nothing matched., id: Tidak ada yang cocok. }
+""" + GAP_SILENCE + """\
+rules:
+  - id: above-its-parts
+    description: A total of at least 100k from items under 50k and shipping under 10.
+    priority: 10
+    when:
+      all:
+        - { fact: order.amounts.total, ge: 100000 }
+        - { fact: order.amounts.items, lt: 50000 }
+        - { fact: order.amounts.shipping, lt: 10 }
+    then: { outcome: approved }
+    explain: { en: x, id: x }
+    source: { publisher: Test, title: T }
+  - id: shipping-heavy
+    description: A total of at least 100k from items under 50k.
+    priority: 20
+    when:
+      all:
+        - { fact: order.amounts.total, ge: 100000 }
+        - { fact: order.amounts.items, lt: 50000 }
+    then: { outcome: rejected }
+    explain: { en: x, id: x }
+    source: { publisher: Test, title: T }
+"""
+
+
+def test_a_rule_the_sums_between_amounts_rule_out_is_dead_and_says_why(tmp_path):
+    findings = lint_path(write_ruleset(tmp_path, AMOUNTS_RULESET, name="tiktok_shop"))
+    [dead] = active(findings, "dead-rule")
+    assert dead.rules[0]["id"] == "above-its-parts"
+    assert "total-adds-up (the total is items + shipping - discount)" in dead.message
+    assert not active(findings, "shadowed-rule")  # the other rule is possible: its witness
+    assert [f.code for f in active(findings)] == ["dead-rule"]
+
+
 def test_a_rule_that_reads_a_masked_fact_is_warned(tmp_path):
     text = MINIMAL_RULESET.replace("        - { fact: order.status, eq: unpaid }\n",
                                    "        - { fact: order.status, eq: unpaid }\n"

@@ -24,8 +24,8 @@ from aturan.runtime.facts import flatten_facts
 ANCHOR = datetime(2030, 6, 1, 10, 0, tzinfo=timezone.utc)
 
 
-def a(fact: str, op: str, value: Any = True) -> Atom:
-    return Atom(fact, op, tuple(value) if isinstance(value, list) else value)
+def a(fact: str, op: str, value: Any = True, of: str | None = None) -> Atom:
+    return Atom(fact, op, tuple(value) if isinstance(value, list) else value, of=of)
 
 
 def rule(rule_id: str, when: Condition, priority: int = 10, outcome: str | None = "approved",
@@ -111,6 +111,48 @@ IMPOSSIBLE = [
                         a("derived.item_count", "eq", 1))), id="two-types-one-unit"),
     pytest.param(AllOf((a("derived.digital_delivered", "eq", True),
                         a("derived.has_digital", "eq", False))), id="digital-delivered-no-digital"),
+    # the sums of language/consistency.py, which tie amount axes together
+    pytest.param(AllOf((a("order.amounts.total", "ge", 100000), a("order.amounts.items", "lt", 50000),
+                        a("order.amounts.shipping", "lt", 10))), id="total-above-its-parts"),
+    pytest.param(AllOf((a("order.amounts.discount", "gt", 200), a("order.amounts.items", "eq", 0),
+                        a("order.amounts.shipping", "le", 200))), id="discount-above-the-price"),
+    pytest.param(AllOf((a("order.amounts.seller_discount", "gt", 1000),
+                        a("order.amounts.discount", "lt", 500))), id="seller-part-above-discount"),
+    pytest.param(AllOf((a("order.amounts.seller_discount", "ge", 600),
+                        a("order.amounts.platform_discount", "ge", 600),
+                        a("order.amounts.discount", "lt", 1000))), id="split-above-discount"),
+    # durations between two timestamps, tied to their ages and orderings
+    pytest.param(a("request.seller_response.at", "within", 0, "request.at"),
+                 id="answer-before-the-request"),
+    pytest.param(AllOf((a("request.seller_response.at", "older_than", 172800, "request.at"),
+                        a("request.seller_response.at", "older_than", 0),
+                        a("request.at", "within", 86400))), id="answer-2d-after-a-recent-request"),
+    pytest.param(AllOf((a("order.fulfillment.delivered_at", "older_than", 3600,
+                          "order.fulfillment.shipped_at"),
+                        a("order.fulfillment.shipped_at", "within", 1800))),
+                 id="delivered-an-hour-after-a-recent-shipment"),
+    # what a request for part of an order can be
+    pytest.param(AllOf((a("derived.request.any.pre_order", "eq", True),
+                        a("derived.has_pre_order", "eq", False))), id="requested-type-not-ordered"),
+    pytest.param(AllOf((a("derived.request.all.regular", "eq", True),
+                        a("derived.request.any.digital", "eq", True))), id="all-regular-and-digital"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.item_count", "eq", 1))), id="part-of-a-single-unit"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", True),
+                        a("derived.request.amount", "lt", 100000),
+                        a("order.amounts.items", "ge", 100000))), id="whole-order-for-less"),
+    pytest.param(AllOf((a("derived.request.amount", "gt", 5000),
+                        a("order.amounts.items", "le", 5000))), id="more-than-the-items"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.has_pre_order", "eq", True), a("derived.has_digital", "eq", True),
+                        a("derived.request.any.pre_order", "eq", False),
+                        a("derived.request.any.digital", "eq", False),
+                        a("derived.item_count", "le", 2))),
+                 id="two-unrequested-types-need-two-more-units"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", True),
+                        a("derived.has_digital", "eq", True),
+                        a("derived.request.all.regular", "eq", True))),
+                 id="whole-order-all-regular-with-a-digital-line"),
 ]
 
 
@@ -133,6 +175,33 @@ POSSIBLE = [
                         a("request.seller_response.reason", "eq", "already_shipped"))),
                  id="rejection-with-reason"),
     pytest.param(a("request.seller_response.at", "within", 0), id="answer-after-now"),
+    pytest.param(AllOf((a("order.amounts.total", "ge", 100000), a("order.amounts.items", "lt", 50000))),
+                 id="shipping-makes-up-the-total"),
+    pytest.param(AllOf((a("order.amounts.seller_discount", "ge", 600),
+                        a("order.amounts.platform_discount", "absent"),
+                        a("order.amounts.discount", "lt", 1000))), id="seller-part-alone"),
+    pytest.param(AllOf((a("order.amounts.total", "eq", 7), a("derived.item_count", "eq", 3),
+                        a("order.amounts.shipping", "eq", 0))), id="lines-add-up-to-an-odd-total"),
+    pytest.param(AllOf((a("request.seller_response.at", "older_than", 180000, "request.at"),
+                        a("request.at", "within", 86400))), id="late-answer-in-the-future"),
+    # only real (sub-second) timestamps reach this: both ages floor to 0 s, yet shipping came
+    # half a second before the deadline, a gap that floors to -1 s
+    pytest.param(AllOf((a("order.fulfillment.shipped_at", "within", 1),
+                        a("order.fulfillment.ship_by", "within", 1),
+                        a("order.fulfillment.ship_by", "older_than", 0),
+                        a("order.fulfillment.shipped_at", "within", 0,
+                          "order.fulfillment.ship_by"))), id="half-a-second-before-the-deadline"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.request.any.pre_order", "eq", True),
+                        a("derived.request.all.pre_order", "eq", True),
+                        a("derived.has_digital", "eq", True),
+                        a("derived.request.amount", "ge", 100000),
+                        a("order.amounts.items", "lt", 120000))), id="part-of-a-mixed-order"),
+    pytest.param(AllOf((a("derived.request.whole_order", "eq", False),
+                        a("derived.request.item_count", "eq", 3),
+                        a("derived.request.any.regular", "eq", True),
+                        a("derived.request.any.custom_made", "eq", True))),
+                 id="two-requested-types-three-units"),
 ]
 
 
@@ -289,8 +358,24 @@ FACT_ATOMS = [
     lambda r: a(r.choice(["derived.has_digital", "derived.has_pre_order"]), "eq", r.random() < .5),
     lambda r: a("derived.item_count", r.choice(["lt", "ge", "eq"]), r.choice([1, 2, 3])),
     lambda r: a("order.amounts.total", r.choice(["lt", "gt", "le"]), r.choice([0, 100000])),
+    lambda r: a(r.choice(["order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
+                          "order.amounts.seller_discount"]),
+                r.choice(["lt", "gt", "le", "eq"]), r.choice([0, 5000, 100000])),
     lambda r: a("order.seller.policy", r.choice(["eq", "ne", "absent"]), "vip"),
+    lambda r: _gap_atom(r),
+    lambda r: a(r.choice(["derived.request.whole_order", "derived.request.any.pre_order",
+                          "derived.request.all.regular", "derived.request.any.regular"]),
+                "eq", r.random() < .5),
+    lambda r: a(r.choice(["derived.request.item_count", "derived.request.amount"]),
+                r.choice(["lt", "ge"]), r.choice([1, 2, 100000])),
 ]
+
+
+def _gap_atom(r: random.Random) -> Atom:
+    fact, of = r.choice([("request.seller_response.at", "request.at"),
+                         ("order.fulfillment.delivered_at", "order.fulfillment.shipped_at"),
+                         ("request.at", "order.fulfillment.delivered_at")])
+    return a(fact, r.choice(["older_than", "within"]), r.choice([0, 3600, 172800]), of)
 
 
 def generated_condition(rng: random.Random, depth: int = 0) -> Condition:
@@ -321,3 +406,20 @@ def test_box_analysis_and_solver_agree_on_generated_rulesets(seed):
     enc = Encoding(space)
     for name, boxed, term in _questions(rules, space, enc):
         assert satisfiable(enc, term) == boxed, (seed, name)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_region_the_space_calls_possible_has_a_real_order(seed):
+    """No spurious feasibility: for generated conditions over every kind of axis (amounts tied
+    by sums, durations between timestamps, what a request covers), a region the box analysis
+    calls possible gets a witness that validates and satisfies it."""
+    rng = random.Random(1000 + seed)
+    condition = AllOf(tuple(generated_condition(rng, 1) for _ in range(rng.randint(2, 5))))
+    space = Space.for_rules([[rule("x", condition)]], "tiktok_shop")
+    box = space.first_valid(space.region(condition))
+    if box is None:
+        enc = Encoding(space)
+        assert satisfiable(enc, enc.condition(condition)) is False
+        return
+    facts = realise(space, witness_point(space, box), ANCHOR, "tiktok_shop")
+    assert satisfied(condition, flatten_facts(facts)), facts

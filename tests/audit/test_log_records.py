@@ -106,8 +106,10 @@ def test_orders_sharing_a_plan_keep_their_own_refund(tmp_path, policies):
     observed = policies.observed(lambda e: events.append(e) or log.record(e))
     seller = {"by": "seller", "reason": "out_of_stock"}
     one = make_facts({"request": seller})
-    two = make_facts({"order": {"id": "X", "amounts": {"total": 50000, "items": 38000}},
-                      "request": seller})
+    two = make_facts({"order": {  # another total, its amounts and line adding up
+        "id": "X", "amounts": {"total": 50000, "items": 38000},
+        "items": [{"sku": "KAOS-M", "product_type": "regular", "quantity": 1,
+                   "unit_price": 38000}]}, "request": seller})
     decisions = [observed.decide(f) for f in (one, two)]
     log.close()
     assert events[0].plan is events[1].plan  # one memo key: the same combination

@@ -23,7 +23,9 @@ from conftest import ROOT, RULESETS, make_facts
 
 
 def facts_for(n: int) -> dict:
-    return make_facts({"order": {"id": f"W-{n}", "amounts": {"total": 1000 + n}}})
+    # a distinct total per order, its parts adding up (shipping carries the difference)
+    return make_facts({"order": {"id": f"W-{n}",
+                                 "amounts": {"total": 162000 + n, "shipping": 12000 + n}}})
 
 
 def records_in(folder: Path) -> list[dict]:

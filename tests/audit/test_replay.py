@@ -30,7 +30,7 @@ def run(capsys, *argv):
 def varied(n: int) -> dict:
     statuses = ["paid", "unpaid", "to_ship", "shipped", "delivered"]
     patch = {"order": {"id": f"R-{n}", "status": statuses[n % len(statuses)],
-                       "amounts": {"total": 10000 + n}},
+                       "amounts": {"total": 162000 + n, "shipping": 12000 + n}},
              "request": {"by": ["buyer", "seller"][n % 2],
                          "reason": ["changed_mind", "out_of_stock", "damaged"][n % 3]}}
     if patch["order"]["status"] == "unpaid":
@@ -310,3 +310,47 @@ def test_an_unwritable_log_or_unreadable_key_is_a_usage_error(tmp_path, capsys):
     code, _, err = run(capsys, "decide", orders, "--decision-log", tmp_path / "d.jsonl",
                        "--decision-log-key-file", tmp_path)
     assert code == 2
+
+
+def test_v2_decisions_log_when_they_take_effect_what_they_cover_and_how_a_return_resolves(
+        tmp_path, capsys):
+    """The language v2 parts of a decision (effective_at, covers, return) are in its record's
+    result, valid against the log schema, and --verify re-derives them."""
+    import jsonschema
+
+    from aturan.regression.cases import load_cases
+    from aturan.resources import load_schema
+    from conftest import V2_RULESETS
+    rulesets = tmp_path / "rulesets"
+    shutil.copytree(V2_RULESETS, rulesets)
+    policies = aturan.load(rulesets)
+    folder = tmp_path / "log"
+    log = DecisionLog(folder / "decisions.jsonl")
+    observed = log.attach(policies, [rulesets])
+    cases = load_cases(rulesets / "tiktok_shop" / "cases" / "1.0.0.yaml")
+    decisions = [observed.decide(case.facts) for case in cases]
+    log.close()
+    policies.close()
+    records = [json.loads(line) for line in
+               (folder / "decisions.jsonl").read_text(encoding="utf-8").splitlines()]
+    schema = load_schema("decision-log")
+    for record, decision in zip(records, decisions, strict=True):
+        jsonschema.validate(record, schema)
+        shown = decision.to_dict()
+        for part in ("effective_at", "covers", "return"):
+            assert record["result"].get(part) == shown.get(part)
+    assert any("effective_at" in r["result"] for r in records)
+    assert any("covers" in r["result"] for r in records)
+    assert any("return" in r["result"] for r in records)
+    code, out, err = run(capsys, "replay", folder, "--verify", "--format", "json")
+    assert code == 0, out + err
+    assert json.loads(out)["rederived"] == len(cases)
+    # an edited effective_at is caught
+    path = folder / "decisions.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, r in enumerate(records) if "effective_at" in r["result"])
+    lines[at] = lines[at].replace(records[at]["result"]["effective_at"],
+                                  "2030-01-01T00:00:00+07:00")
+    path.write_text("".join(lines), encoding="utf-8")
+    code, out, _ = run(capsys, "replay", folder, "--verify", "--format", "json")
+    assert code != 0 and "effective_at" in out

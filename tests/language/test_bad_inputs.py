@@ -55,7 +55,7 @@ RULESET_CASES = {
         "(at /rules/0/priority)",
     "unknown_top_level_key.yaml":
         'rulesets/demo/1.0.0.yaml:5:1: schema: unknown field "owner" (allowed: ruleset, version, '
-        "extends, effective_from, effective_until, description, sources, default, rules, lint) "
+        "extends, effective_from, effective_until, description, holidays, sources, default, rules, lint) "
         "(at /owner)",
     "unknown_fact_path.yaml":
         'rulesets/demo/1.0.0.yaml:16:11: unknown-fact: unknown fact path "order.state" '
@@ -69,7 +69,8 @@ RULESET_CASES = {
         'returned) (at /rules/0/when/all/0) Did you mean "unpaid"?',
     "bad_duration.yaml":
         "rulesets/demo/1.0.0.yaml:16:36: schema: '2 days' is not well-formed: Timestamp fact is at "
-        "least this long before `now` (now - fact >= duration). A duration is written like 48h, "
+        "least this long before `now` (now - fact >= duration); with `of: B`, the fact is at "
+        "least this long after B (fact - B >= duration). A duration is written like 48h, "
         "2d, 1h30m or 0s. (at /rules/0/when/all/0/older_than)",
     "bad_semver.yaml":
         "rulesets/demo/1.0.0.yaml:2:1: schema: '1.0' is not well-formed: Semantic version, e.g. "

@@ -26,6 +26,7 @@ from aturan.language.model import Atom, Not, format_duration
 from aturan.language.operators import (
     BY_NAME,
     KINDS,
+    MODIFIERS,
     OPERATORS,
     OPERATORS_BY_KIND,
     TABLE,
@@ -135,8 +136,10 @@ def test_negation_is_an_operator_of_the_table_and_the_complement(op):
 
 def test_the_schema_lists_exactly_the_operators_with_their_operand_shapes():
     atom = load_schema("ruleset")["$defs"]["atom"]["properties"]
-    listed = {name: spec for name, spec in atom.items() if name != "fact"}
+    listed = {name: spec for name, spec in atom.items()
+              if name != "fact" and name not in MODIFIERS}
     assert sorted(listed) == sorted(OPERATORS)
+    assert set(MODIFIERS) <= set(atom)  # `of`: declared beside the operators
 
     def shape(spec: dict[str, Any]) -> str:
         if spec.get("type") == "array":
@@ -317,3 +320,147 @@ def test_holds_agrees_with_the_z3_encoding(op):
                 pairs.append((present, z3.BoolVal(actual is not None)))
             value = z3.simplify(z3.substitute(term, *pairs))
             assert z3.is_true(value) == expected(atom, actual), (atom, actual)
+
+
+# ---- durations between two facts (`of`): every reading measures fact - of alike ---------------
+
+# (fact, of): the seller's answer after the request (request.at is never absent), and delivery
+# after payment (either may be absent)
+PAIRS = [("request.seller_response.at", "request.at"),
+         ("order.fulfillment.delivered_at", "order.payment.paid_at")]
+BETWEEN = [op for op in TABLE if op.between]
+
+
+def between_cases(op: Operator) -> list[Atom]:
+    return [Atom(fact, op.name, operand, of=of) for fact, of in PAIRS
+            for operand in operands(op, "timestamp")]
+
+
+def gap_probes(atoms: list[Atom]) -> list[tuple[Any, Any]]:
+    """(gap in seconds or None for the fact absent, "of absent" flag): both sides of every
+    cut, around every operand, a negative gap (the fact first), and each timestamp absent
+    (where the facts schema lets it be)."""
+    gaps = sorted({g for a in atoms for c in BY_NAME[a.op].cuts(a.value) for g in (c - 1, c)}
+                  | {a.value + d for a in atoms for d in range(-2, 3)} | {-3600, -1})
+    absent_of = [(0, True)] if catalogue()[atoms[0].of].nullable else []
+    return [(g, False) for g in gaps] + [(None, False)] + absent_of
+
+
+def between_flat(atom: Atom, gap: Any, of_absent: bool) -> FlatFacts:
+    values: dict[str, Any] = {}
+    if not of_absent:
+        values[atom.of] = NOW - timedelta(days=3)
+    if gap is not None:
+        values[atom.fact] = NOW - timedelta(days=3) + timedelta(seconds=gap)
+    if atom.of != "request.at":
+        values.setdefault("request.at", NOW)
+    ages = {path: (NOW - moment) // timedelta(seconds=1) for path, moment in values.items()}
+    return FlatFacts(values=values, ages=ages, now=NOW, order_id="T-1", platform="tiktok_shop",
+                     seller_policy=None, request_at=values.get("request.at", NOW))
+
+
+def between_expected(atom: Atom, gap: Any, of_absent: bool, negated: bool = False) -> bool:
+    return BY_NAME[atom.op].holds(None if of_absent else gap, atom.value) != negated
+
+
+def test_of_is_declared_for_the_duration_operators_only():
+    assert {op.name for op in BETWEEN} == {"older_than", "within"}
+    assert all(op.operand == "duration" for op in BETWEEN)
+    for op in TABLE:
+        atom = Atom("request.seller_response.at", op.name,
+                    0 if op.operand == "duration" else True if op.operand == "none" else "x",
+                    of="request.at")
+        codes = [d.code for d in check_atom(atom)]
+        assert ("bad-of" in codes) == (not op.between), (op.name, codes)
+    assert [d.code for d in check_atom(Atom("request.at", "within", 0, of="order.status"))] == [
+        "bad-of"]
+    assert [d.code for d in check_atom(Atom("request.at", "within", 0, of="request.at"))] == [
+        "bad-of"]
+    assert [d.code for d in check_atom(Atom("request.at", "within", 0, of="request.atx"))] == [
+        "unknown-fact"]
+
+
+def _load_between(folder: Path, op: Operator) -> tuple[aturan.Policies, list[tuple[Atom, bool]]]:
+    rules, text = [], HEADER
+    for atom in between_cases(op):
+        for negated in (False, True):
+            test = (f"{{ fact: {atom.fact}, {atom.op}: {_yaml_operand(atom)}, "
+                    f"of: {atom.of} }}")
+            when = f"{{ not: {test} }}" if negated else test
+            rules.append((atom, negated))
+            text += (f"  - id: r{len(rules)}\n    description: d\n    priority: {len(rules)}\n"
+                     f"    when: {{ all: [ {when} ] }}\n    then: {{ outcome: approved }}\n"
+                     "    explain: { en: e, id: i }\n    source: { publisher: Test, title: T }\n")
+    return aturan.load(write_ruleset(folder, text, name="tiktok_shop")), rules
+
+
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in BETWEEN])
+def test_between_agrees_with_the_engine_fresh_and_memoised_and_with_explain(tmp_path, op):
+    policies, rules = _load_between(tmp_path, op)
+    try:
+        for fact, _ in PAIRS:
+            mine = [a for a in between_cases(op) if a.fact == fact]
+            for gap, of_absent in gap_probes(mine):
+                facts = between_flat(mine[0], gap, of_absent)
+                compiled = policies.compiled_for(facts)
+                fresh = set(policies.engine_rules(compiled, facts, cached=False))
+                memoised = set(policies.engine_rules(compiled, facts))
+                for index, (atom, negated) in enumerate(rules):
+                    if atom.fact != fact:
+                        continue
+                    want = between_expected(atom, gap, of_absent, negated)
+                    where = (atom, "not" if negated else "", gap, of_absent)
+                    assert (index in fresh) == want, ("engine", *where)
+                    assert (index in memoised) == want, ("memo", *where)
+                    assert explain.holds(atom, facts) == between_expected(atom, gap, of_absent)
+    finally:
+        policies.close()
+
+
+def _raw(atom: Atom, gap: Any, of_absent: bool) -> dict[str, Any]:
+    """Raw facts holding just the two timestamps, for the reference interpreter."""
+    raw: dict[str, Any] = {}
+    for path, moment in ((atom.of, None if of_absent else NOW - timedelta(days=3)),
+                         (atom.fact, None if gap is None else
+                          NOW - timedelta(days=3) + timedelta(seconds=gap))):
+        node = raw
+        *parents, key = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[key] = None if moment is None else moment.isoformat()
+    return raw
+
+
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in BETWEEN])
+def test_between_agrees_with_the_reference_interpreter(op):
+    for atom in between_cases(op):
+        for gap, of_absent in gap_probes([atom]):
+            raw = _raw(atom, gap, of_absent)
+            assert reference.between_holds(atom, raw) == between_expected(atom, gap, of_absent)
+            node = reference.trace(atom, raw, 0)
+            assert node.holds == between_expected(atom, gap, of_absent)
+
+
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in BETWEEN])
+def test_between_agrees_with_the_symbolic_cells_and_the_z3_encoding(op):
+    z3 = pytest.importorskip("z3")
+    for atom in between_cases(op):
+        axes = build_axes([atom])
+        gap_axis = next(axis for axis in axes if axis.kind == "gap")
+        encoding = solver.Encoding(Space(axes, ()))
+        term = encoding.atom(atom)
+        for gap, of_absent in gap_probes([atom]):
+            value = None if of_absent else gap
+            if value is None and ABSENT not in gap_axis.cells:
+                continue
+            cell = gap_axis.cells[gap_axis.cell_of(value)]
+            assert cell_holds(atom, cell) == between_expected(atom, gap, of_absent), (atom, gap)
+            pairs = [(encoding.var[gap_axis.path], z3.IntVal(0 if value is None else value))]
+            for path in atom.facts:
+                present = encoding.present[path]
+                if not z3.is_bool(present) or z3.is_true(present):
+                    continue
+                absent = (path == atom.of and of_absent) or (path == atom.fact and gap is None)
+                pairs.append((present, z3.BoolVal(not absent)))
+            result = z3.simplify(z3.substitute(term, *pairs))
+            assert z3.is_true(result) == between_expected(atom, gap, of_absent), (atom, gap)

@@ -58,7 +58,9 @@ def test_soundness_on_concrete_orders():
                              "2024-03-03T12:00:00+07:00", "2024-03-05T12:00:00+07:00"]):
         orders.append(flatten_facts(make_facts({
             "order": {"status": status, "payment": {"paid_at": paid},
-                      "amounts": {"total": total}},
+                      "amounts": {"items": total, "shipping": 0, "total": total},
+                      "items": [{"sku": "KAOS-M", "product_type": "regular", "quantity": 1,
+                                 "unit_price": total}]},
             "request": {"at": "2024-03-01T12:00:00+07:00"}, "now": now})))
     for a, b in DISJOINT:
         for flat in orders:

@@ -146,3 +146,23 @@ def test_thresholds_come_from_the_rulesets_it_is_given(tmp_path):
     assert all(parse_timestamp(f["request"]["at"]) >= start for f in orders)
     edge = [f for f in orders if flatten_facts(f).ages["request.at"] == 48 * 3600 + 60]
     assert any(f["order"]["status"] == "to_ship" for f in edge)  # the rule's other atoms too
+
+
+def test_durations_between_two_facts_are_straddled_on_both_sides():
+    """Every `{fact, within|older_than: D, of}` of the v2 fixture gets orders whose fact comes
+    D - 60s, D - 1s, D, D + 1s and D + 60s after `of`, both timestamps present."""
+    from aturan.analysis.reference import instant_ns
+    from conftest import V2_RULESETS
+    collection = load_rulesets([V2_RULESETS])
+    orders = list(generate(plan_for(collection, "tiktok_shop"), 1500, seed=3))
+    pairs = {(atom.fact, atom.of, atom.value) for rs in collection.versions for rule in rs.rules
+             for atom in atoms_of(rule.when) if atom.of is not None}
+    assert len(pairs) == 2
+    for fact, of, seconds in pairs:
+        seen = set()
+        for facts in orders:
+            flat = flatten_facts(facts)
+            later, earlier = flat.texts.get(fact), flat.texts.get(of)
+            if later and earlier:
+                seen.add((instant_ns(later) - instant_ns(earlier)) // 10 ** 9)
+        assert {seconds + d for d in (-60, -1, 0, 1, 60)} <= seen, (fact, of)

@@ -26,8 +26,9 @@ import aturan
 from aturan.analysis import reference
 from aturan.language.model import Atom
 from aturan.runtime import compiler
+from aturan.runtime import plan as plan_module
 from aturan.runtime.evaluate import Policies
-from conftest import RULESETS
+from conftest import RULESETS, V2_RULESETS
 from strategies import RandomDraw, Target, build_facts, facts_for, targets, thresholds
 
 LONG = int(os.environ.get("ATURAN_FUZZ_EXAMPLES", "0"))
@@ -97,6 +98,22 @@ def test_engine_and_reference_agree_on_fixed_seed_examples(own):
 
 
 @pytest.fixture(scope="module")
+def v2() -> Iterator[Policies]:
+    """The language v2 fixture (tests/fixtures/v2): every new construct, on its own."""
+    loaded = aturan.load(V2_RULESETS)
+    yield loaded
+    loaded.close()
+
+
+def test_engine_and_reference_agree_on_the_v2_fixture(v2):
+    failures, fired = run_fixed_seed(v2, 6_000)
+    assert not failures, "\n\n".join(failures)
+    never = [f"{t.pin}: {rule.id}" for t in targets(v2) for rule in t.rules
+             if not fired[(t.pin, rule.id)]]
+    assert not never, "rules no generated order made fire: " + "; ".join(never)
+
+
+@pytest.fixture(scope="module")
 def target_space(own) -> tuple[list[Target], tuple[int, ...]]:
     return targets(own), thresholds(own)
 
@@ -132,12 +149,122 @@ def _ne_as_eq(original: Callable[..., Any], atom: Atom) -> Any:
     return None
 
 
-@pytest.mark.parametrize("mutation", [
-    pytest.param(_within_as_older_than, id="within-flipped"),
-    pytest.param(_older_than_strict, id="older_than-off-by-one"),
-    pytest.param(_ne_as_eq, id="ne-as-eq"),
+def _between_from_now(original: Callable[..., Any], atom: Atom) -> Any:
+    if atom.of is not None:  # the duration measured from the fact to now, `of` ignored
+        return original(Atom(atom.fact, atom.op, atom.value, atom.location))
+    return None
+
+
+def _between_off_by_one(original: Callable[..., Any], atom: Atom) -> Any:
+    if atom.of is not None and atom.op == "within":  # fact - of <= d instead of < d
+        return {"$lte": {compiler.engine_key(atom): atom.value}}
+    return None
+
+
+# -- ... and a broken reading of the effects the runtime works out per order ------------------
+
+def _plus_ignored(monkeypatch) -> None:
+    """`effective_at: { fact, plus }` taken at the fact alone."""
+    from aturan.language.model import Effect, EffectiveAt
+    original = plan_module.effective_instant
+
+    def broken(effect: Effect, facts: Any) -> Any:
+        at = effect.effective_at
+        if at is not None and at.plus:
+            effect = Effect(effect.outcome, effect.refund, effect.penalties, effect.next_steps,
+                            EffectiveAt(at.fact))
+        return original(effect, facts)
+    monkeypatch.setattr(plan_module, "effective_instant", broken)
+
+
+def _due_from_now(monkeypatch) -> None:
+    """The refund's due date counted from `now` whatever the rule says."""
+    original = plan_module._refund
+    monkeypatch.setattr(plan_module, "_refund", lambda effect, facts, plan,
+                        effective=None: original(effect, facts, plan, None))
+
+
+def _public_holidays_only(monkeypatch) -> None:
+    """The ruleset's `holidays` ignored: public holidays only."""
+    original = plan_module._due_by
+    monkeypatch.setattr(plan_module, "_due_by", lambda start, days, calendar, holidays="": (
+        original(start, days, calendar, "public")))
+
+
+def _half_up_as_down(monkeypatch) -> None:
+    """A percentage rounded down whatever the rule declares."""
+    from aturan.language import amounts
+    original = amounts.round_percent
+    monkeypatch.setattr(amounts, "round_percent", lambda percent, value, rounding: original(
+        percent, value, "down"))
+
+
+def _min_as_max(monkeypatch) -> None:
+    """`max` read as `min` by the amount interpreter."""
+    from aturan.language import amounts
+    original = amounts.evaluate
+
+    def broken(expr: Any, value: Any) -> Any:
+        if isinstance(expr, amounts.Combine) and expr.op == "max":
+            return min(original(a, value) for a in expr.args)
+        return original(expr, value)
+    monkeypatch.setattr(amounts, "evaluate", broken)
+
+
+def _paid_only_ignored(monkeypatch) -> None:
+    """An expression refunded on unpaid orders too."""
+    from aturan.language.model import Refund
+    monkeypatch.setattr(Refund, "paid_only", property(lambda self: self.amount == "paid"))
+
+
+def _asked_units_ignored(monkeypatch) -> None:
+    """A request for part of a line read as a request for the whole line."""
+    from aturan.runtime import facts as facts_module
+    original = facts_module.covered
+
+    def broken(flat: Any) -> Any:
+        by_sku = {line["sku"]: line for line in flat.lines or ()}
+        return [(sku, by_sku[sku]["quantity"], by_sku[sku]["quantity"] * by_sku[sku]["unit_price"],
+                 kind) for sku, _, _, kind in original(flat)]
+    monkeypatch.setattr(facts_module, "covered", broken)
+    monkeypatch.setattr(plan_module, "covered", broken)
+
+
+def _postage_payer_dropped(monkeypatch) -> None:
+    """A return's resolution reported without who pays the postage."""
+    from aturan.language.model import ReturnEffect
+    monkeypatch.setattr(ReturnEffect, "to_dict", lambda self: {
+        k: v for k, v in (("resolution", self.resolution),) if v})
+
+
+@pytest.mark.parametrize("breakage", [
+    pytest.param(_postage_payer_dropped, id="return-postage-payer-dropped"),
+    pytest.param(_asked_units_ignored, id="requested-units-ignored"),
+    pytest.param(_half_up_as_down, id="percent-rounding-ignored"),
+    pytest.param(_min_as_max, id="max-as-min"),
+    pytest.param(_paid_only_ignored, id="paid_only-ignored"),
+    pytest.param(_plus_ignored, id="effective_at-plus-ignored"),
+    pytest.param(_due_from_now, id="due-date-from-now"),
+    pytest.param(_public_holidays_only, id="joint-leave-ignored"),
 ])
-def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation):
+def test_a_broken_effect_reading_is_caught(monkeypatch, v2, breakage):
+    breakage(monkeypatch)
+    fresh = aturan.load(V2_RULESETS)  # plans cached before the breakage would hide it
+    try:
+        failures, _ = run_fixed_seed(fresh, 5_000, stop_after=1)
+    finally:
+        fresh.close()
+    assert failures, "the differential test did not notice a broken effect"
+
+
+@pytest.mark.parametrize("mutation, rulesets", [
+    pytest.param(_within_as_older_than, RULESETS, id="within-flipped"),
+    pytest.param(_older_than_strict, RULESETS, id="older_than-off-by-one"),
+    pytest.param(_ne_as_eq, RULESETS, id="ne-as-eq"),
+    pytest.param(_between_from_now, V2_RULESETS, id="of-ignored"),
+    pytest.param(_between_off_by_one, V2_RULESETS, id="within-of-off-by-one"),
+])
+def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation, rulesets):
     original = compiler.translate
 
     def broken(condition, fields=None):
@@ -149,7 +276,7 @@ def test_a_broken_compiler_is_caught(tmp_path, monkeypatch, mutation):
 
     monkeypatch.setattr(compiler, "translate", broken)
     copy = tmp_path / "rulesets"
-    shutil.copytree(RULESETS, copy)
+    shutil.copytree(rulesets, copy)
     for path in copy.glob("*/*.yaml"):  # a new digest, so a new engine name for the mutant
         path.write_text(path.read_text(encoding="utf-8") + "\n# mutant\n", encoding="utf-8")
     mutant = aturan.load(copy)

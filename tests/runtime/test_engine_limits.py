@@ -107,7 +107,9 @@ def test_just_under_the_limits_loads_and_decides(tmp_path, facts):
              + [nested_any(13)])
     root = write(tmp_path, whens)
     assert check_collection(aturan.load(root).collection) == []
-    order = json.dumps(facts({"order": {"amounts": {"total": 7}}}))
+    order = json.dumps(facts({"order": {  # a total of 7 that adds up (facts consistency)
+        "amounts": {"items": 7, "shipping": 0, "total": 7},
+        "items": [{"sku": "KAOS-M", "product_type": "regular", "quantity": 1, "unit_price": 7}]}}))
     decided = subprocess.run(
         [sys.executable, "-m", "aturan", "decide", "-", "--rulesets", str(root), "--format",
          "json"], input=order, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)

@@ -21,6 +21,24 @@ def test_bundled_cases(policies, case):
     assert result.passed, "\n".join(result.mismatches)
 
 
+def test_every_v2_decision_matches_the_decision_schema():
+    """The language v2 fixture's decisions, with every new part, on a sampled corpus."""
+    import aturan
+    from aturan.language.schema import validator_for
+    from aturan.regression import sample
+    from conftest import V2_RULESETS
+    loaded = aturan.load(V2_RULESETS)
+    try:
+        seen = set()
+        for facts in sample.generate(sample.plan_for(loaded.collection, "tiktok_shop"), 400, 2):
+            data = loaded.decide(facts).to_dict()
+            validator_for("decision").validate(data)
+            seen.update(data)
+        assert "effective_at" in seen
+    finally:
+        loaded.close()
+
+
 def test_decision_matches_the_decision_schema(policies):
     from aturan.language.schema import validator_for
     decision = policies.decide(make_facts({"request": {"by": "seller", "reason": "out_of_stock"}}))

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import aturan
+from aturan.analysis.reference import instant_ns
 from aturan.language.catalogue import catalogue
 from aturan.language.model import (
     PLACEHOLDER,
@@ -64,7 +65,7 @@ from aturan.runtime.facts import (
     flatten_facts,
     validate_facts,
 )
-from conftest import ROOT, RULESETS
+from conftest import ROOT, RULESETS, V2_RULESETS
 
 SEED = 20240301
 PER_PLATFORM = 2500
@@ -76,7 +77,22 @@ INSTANTS = 9  # extra `now`s per order for the fired-rules comparison: 10k x (1 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
+def _gap_text(gap: int) -> str:
+    return format_duration(gap) if gap >= 0 else "-" + format_duration(-gap)
+
+
 def atom_report(atom: Atom, facts: FlatFacts, negated: bool = False) -> dict[str, Any]:
+    if atom.of is not None:  # a duration between two timestamps (language v2)
+        item = {"fact": atom.fact, "op": atom.op, "expected": atom.expected(), "of": atom.of}
+        for key, path in (("actual", atom.fact), ("of_actual", atom.of)):
+            value = facts.values.get(path)
+            item[key] = value.isoformat() if isinstance(value, datetime) else value
+        gap = facts.gaps.get(f"gap:{atom.fact}:{atom.of}")
+        if gap is not None:
+            item["gap"] = _gap_text(gap)
+        if negated:
+            item["negated"] = True
+        return item
     actual = facts.values.get(atom.fact)
     item: dict[str, Any] = {"fact": atom.fact, "op": atom.op, "expected": atom.expected(),
                             "actual": actual.isoformat() if isinstance(actual, datetime)
@@ -122,7 +138,9 @@ def placeholder_text(path: str, facts: FlatFacts, lang: str) -> str:
         return raw.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
     if isinstance(raw, bool):
         return "true" if raw else "false"
-    if isinstance(raw, int) and path.startswith("order.amounts"):
+    if isinstance(raw, int) and (path.startswith("order.amounts")
+                                 or path in ("derived.request.amount",  # v2: rupiah too
+                                             "request.return_shipping_fee")):
         return f"Rp{raw:,}".replace(",", ".")
     return str(raw)
 
@@ -133,6 +151,32 @@ def messages(templates: dict[str, str], facts: FlatFacts, lang: str | None) -> d
                                                                            facts, code),
                                   templates[code])
             for code in langs if code in templates}
+
+
+def oracle_covered(facts: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    """(line, units) the request covers, in the order it asks (language v2)."""
+    lines, asked = facts["order"]["items"], facts["request"].get("items")
+    if asked is None:
+        return [(line, line["quantity"]) for line in lines]
+    units: dict[str, int] = {}
+    for item in asked:
+        units[item["sku"]] = units.get(item["sku"], 0) + item["quantity"]
+    return [(next(line for line in lines if line["sku"] == sku), n) for sku, n in units.items()]
+
+
+def oracle_requested(facts: dict[str, Any]) -> dict[str, Any]:
+    covered = oracle_covered(facts)
+    kinds = {line["product_type"] for line, _ in covered}
+    count = sum(n for _, n in covered)
+    found: dict[str, Any] = {
+        "derived.request.whole_order": count == sum(i["quantity"]
+                                                    for i in facts["order"]["items"]),
+        "derived.request.item_count": count,
+        "derived.request.amount": sum(n * line["unit_price"] for line, n in covered)}
+    for kind in ("regular", "custom_made", "pre_order", "digital", "perishable"):
+        found[f"derived.request.any.{kind}"] = kind in kinds
+        found[f"derived.request.all.{kind}"] = kinds == {kind}
+    return found
 
 
 def oracle_flat(facts: dict[str, Any]) -> FlatFacts:
@@ -147,15 +191,21 @@ def oracle_flat(facts: dict[str, Any]) -> FlatFacts:
     now = parse_timestamp(now_text)
     fields = catalogue()
     ages: dict[str, int] = {}
+    texts: dict[str, str] = {}
     for path, value in list(values.items()):
         field = fields.get(path)
         if field is not None and field.kind == "timestamp":
             moment = parse_timestamp(value)
             values[path] = moment
+            texts[path] = value
             ages[path] = _age(now, now_text, moment, value)
+    values.update(oracle_requested(facts))  # language v2: what the request covers
+    # every duration between two timestamps, exact to the nanosecond (language v2)
+    gaps = {f"gap:{b}:{a}": (instant_ns(texts[b]) - instant_ns(texts[a])) // 10 ** 9
+            for a in texts for b in texts if a != b}
     return FlatFacts(values=values, ages=ages, now=now, order_id=order["id"],
                      platform=order["platform"], seller_policy=order["seller"]["policy"],
-                     request_at=request_at)
+                     request_at=request_at, gaps=gaps)
 
 
 def _ref(rs: RulesetVersion) -> RulesetRef:
@@ -171,8 +221,9 @@ def _item(rule: Rule, facts: FlatFacts, lang: str | None) -> ExplanationItem:
 
 
 def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
-                   lang: str | None = None) -> Decision:
-    """`evaluate.combine` as it was."""
+                   lang: str | None = None, raw: dict[str, Any] | None = None) -> Decision:
+    """`evaluate.combine` as it was (`raw`: the facts as sent, for what a request for part of
+    the order covers, language v2)."""
     indices = sorted(set(fired), key=lambda i: (-compiled.rules[i].priority, i))
     matched = [compiled.rules[i] for i in indices]
     deciding = [r for r in matched if r.decides]
@@ -198,14 +249,22 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         steps += rule.then.next_steps
     refund = None
     unpaid = "order.payment.paid_at" not in facts.values
-    if effect.refund and not (effect.refund.amount == "paid" and unpaid):
+    effective = None  # language v2: when the outcome takes effect, the refund counted from it
+    if effect.effective_at is not None:
+        effective = (facts.values[effect.effective_at.fact]
+                     + timedelta(seconds=effect.effective_at.plus))
+    if effect.refund and not (effect.refund.paid_only and unpaid):
         total = facts.values["order.amounts.total"]
-        amount = total if effect.refund.amount in ("full", "paid") else max(
-            0, total - facts.values["order.amounts.shipping"])
+        if effect.refund.expression is not None:  # language v2: an amount expression
+            amount = oracle_amount(effect.refund.amount_tree(), facts.values)
+        else:
+            amount = total if effect.refund.amount in ("full", "paid") else max(
+                0, total - facts.values["order.amounts.shipping"])
         due = None
         if effect.refund.max_business_days is not None:
-            due = add_business_days(facts.now.astimezone(JAKARTA).date(),
-                                    effect.refund.max_business_days).isoformat()
+            due = add_business_days((effective or facts.now).astimezone(JAKARTA).date(),
+                                    effect.refund.max_business_days, "ID",
+                                    compiled.holidays).isoformat()
         refund = RefundDecision(amount, effect.refund.destination, effect.refund.min_business_days,
                                 effect.refund.max_business_days, due)
     ref = _ref(rs)
@@ -217,7 +276,33 @@ def oracle_combine(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[
         penalties=tuple(penalties), next_steps=tuple(dict.fromkeys(steps)),
         explanation=tuple(items), evaluated_at=facts.now.isoformat(),
         overridden=tuple(Overridden(r.id, r.then.outcome or "", r.priority, winner.id)
-                         for r in deciding[1:] if winner is not None))
+                         for r in deciding[1:] if winner is not None),
+        effective_at=None if effective is None else effective.isoformat(),
+        return_=None if effect.return_ is None else {  # language v2: a return's resolution
+            key: value for key, value in (("resolution", effect.return_.resolution),
+                                          ("shipping_paid_by", effect.return_.shipping_paid_by))
+            if value is not None},
+        covers=() if raw is None or raw["request"].get("items") is None
+        else tuple({"sku": line["sku"], "quantity": n, "amount": n * line["unit_price"]}
+                   for line, n in oracle_covered(raw)))
+
+
+def oracle_amount(tree: Any, values: dict[str, Any]) -> int:
+    """A refund amount expression's value, read from its tree (language v2)."""
+    from fractions import Fraction
+    from math import ceil, floor
+    if isinstance(tree, int):
+        return tree
+    if isinstance(tree, str):
+        return values[tree]
+    if "percent" in tree:
+        exact = Fraction(tree["percent"]) * oracle_amount(tree["of"], values) / 100
+        return {"down": floor(exact), "up": ceil(exact),
+                "half_up": floor(exact + Fraction(1, 2))}[tree.get("round", "down")]
+    [(op, args)] = tree.items()
+    got = [oracle_amount(a, values) for a in args]
+    return {"add": sum(got), "sub": got[0] - sum(got[1:]), "min": min(got),
+            "max": max(got)}[op]
 
 
 def oracle_decide(policies: aturan.Policies, facts: dict[str, Any],
@@ -225,7 +310,7 @@ def oracle_decide(policies: aturan.Policies, facts: dict[str, Any],
     flat = oracle_flat(facts)
     compiled = policies.compiled_for(flat)
     return oracle_combine(compiled, flat, policies.engine_rules(compiled, flat, cached=False),
-                          lang)
+                          lang, facts)
 
 
 # ---- corpora -------------------------------------------------------------------------------
@@ -277,6 +362,44 @@ def test_memoised_fired_rules_equal_the_engine_on_100k_orders(policies, corpus):
     # the memo did its job: far fewer keys than orders
     keys = policies.cache.total_keys()
     assert 0 < keys < compared // 10
+
+
+# ---- the language v2 fixture: every new construct -------------------------------------------
+
+@pytest.fixture(scope="module")
+def v2_policies():
+    loaded = aturan.load(V2_RULESETS)
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def v2_corpus(v2_policies) -> list[dict[str, Any]]:
+    return list(sample.generate(sample.plan_for(v2_policies.collection, "tiktok_shop"), 3000,
+                                SEED))
+
+
+def test_memoised_fired_rules_equal_the_engine_on_the_v2_fixture(v2_policies, v2_corpus):
+    rng = random.Random(SEED)
+    compared = 0
+    for facts in v2_corpus:
+        for variant in [facts] + at_other_instants(facts, rng):
+            flat = flatten_facts(variant)
+            compiled = v2_policies.compiled_for(flat)
+            assert (v2_policies.engine_rules(compiled, flat)
+                    == v2_policies.engine_rules(compiled, flat, cached=False)), variant
+            compared += 1
+    assert compared == 30_000
+    assert 0 < v2_policies.cache.total_keys() < compared // 10
+
+
+def test_v2_decisions_equal_the_oracle_byte_for_byte(v2_policies, v2_corpus):
+    for index, facts in enumerate(v2_corpus):
+        assert v2_policies.decide(facts).to_json() == oracle_decide(v2_policies, facts).to_json()
+        if index % 10 == 0:
+            for lang in ("en", "id"):
+                assert (v2_policies.decide(facts, lang=lang).to_json()
+                        == oracle_decide(v2_policies, facts, lang).to_json())
 
 
 # ---- whole decisions: 10k orders ----------------------------------------------------------
@@ -361,7 +484,7 @@ def test_combine_with_other_fired_rules_is_not_served_from_the_memo(policies, co
         policies.engine_rules(compiled, flat)  # the engine's answer is now cached
         for fired in ([], [0], list(range(len(compiled.rules)))):
             assert (combine(compiled, flat, fired).to_json()
-                    == oracle_combine(compiled, oracle_flat(facts), fired).to_json())
+                    == oracle_combine(compiled, oracle_flat(facts), fired, raw=facts).to_json())
 
 
 # ---- validation ---------------------------------------------------------------------------

@@ -107,6 +107,19 @@ def test_schema_invalid_facts_are_422_naming_every_pointer(client, policies):
     assert response.json() == error_body(raised.value)  # the body `aturan decide` prints
 
 
+def test_facts_that_do_not_add_up_are_422_naming_every_pointer_involved(client, policies):
+    facts = make_facts({"order": {"amounts": {"total": 250000}}})
+    response = client.post("/v1/decisions", json=facts)
+    assert response.status_code == 422
+    [error] = errors_of(response)
+    assert error["code"] == "facts-inconsistent"
+    assert error["pointers"] == ["/order/amounts/total", "/order/amounts/items",
+                                 "/order/amounts/shipping", "/order/amounts/discount"]
+    with pytest.raises(FactsError) as raised:
+        policies.decide(facts)
+    assert response.json() == error_body(raised.value)
+
+
 @pytest.mark.parametrize("query", ["?ruleset=nope@1.0.0", "?ruleset=tiktok_shop@9.9.9",
                                    "?ruleset=nope"])
 def test_unknown_ruleset_is_404(client, query):

@@ -193,6 +193,8 @@ def varied_orders(count: int) -> list[dict]:
                                   "paid_at": f"{day}T10:05:00+07:00"},
                       "amounts": {"items": 10_000 + i, "shipping": 12_000, "discount": 0,
                                   "total": 22_000 + i},
+                      "items": [{"sku": f"SKU-{i}", "product_type": "regular", "quantity": 1,
+                                 "unit_price": 10_000 + i}],
                       "fulfillment": {"ship_by": f"{day}T23:59:00+07:00"}},
             "request": {"type": ["cancel", "return_refund"][(i // 7) % 2],
                         "by": ["buyer", "seller", "system"][(i // 5) % 3],

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..language.model import Effect, Rule, RulesetVersion
+from ..language.model import DEFAULT_HOLIDAYS, Effect, Rule, RulesetVersion, format_duration
 from ..runtime.compiler import merge
 from ..runtime.verdict import Verdict
 
@@ -16,13 +16,21 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
     """A verdict of the analysis as JSON: the refund by kind (`total`, `items_only`)."""
     refund = None
     if verdict.refund:
-        kind, destination, low, high = verdict.refund
+        kind, destination, low, high = verdict.refund[:4]
         refund = {"amount": kind, "destination": destination,
                   "eta": None if high is None else {"min_business_days": low,
                                                     "max_business_days": high}}
-    return {"outcome": verdict.outcome, "refund": refund,
+        if len(verdict.refund) > 4:
+            refund["holidays"] = verdict.refund[4]
+    data = {"outcome": verdict.outcome, "refund": refund,
             "penalties": [{"party": p, "code": c, "points": n} for p, c, n in verdict.penalties],
             "next_steps": list(verdict.next_steps)}
+    if verdict.effective_at is not None:
+        fact, plus = verdict.effective_at
+        data["effective_at"] = {"fact": fact, **({"plus": format_duration(plus)} if plus else {})}
+    if verdict.return_ is not None:
+        data["return"] = dict(verdict.return_)
+    return data
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,11 @@ class Version:
     @property
     def default(self) -> Effect:
         return self.ruleset.default
+
+    @property
+    def holidays(self) -> str:
+        """Which holidays its refund due dates skip (an overlay inherits its base's)."""
+        return self.ruleset.holidays or (self.base.holiday_set if self.base else DEFAULT_HOLIDAYS)
 
     @property
     def key(self) -> str:
@@ -74,7 +87,12 @@ class ChangeGroup:
                 "penalties_removed": [{"party": p, "code": c, "points": n}
                                       for p, c, n in dict.fromkeys(removed)],
                 "next_steps_added": sorted(set(self.new.next_steps) - set(self.old.next_steps)),
-                "next_steps_removed": sorted(set(self.old.next_steps) - set(self.new.next_steps))}
+                "next_steps_removed": sorted(set(self.old.next_steps) - set(self.new.next_steps)),
+                **({"effective_at": [verdict_dict(v).get("effective_at")
+                                     for v in (self.old, self.new)]}
+                   if self.old.effective_at != self.new.effective_at else {}),
+                **({"return": [verdict_dict(v).get("return") for v in (self.old, self.new)]}
+                   if self.old.return_ != self.new.return_ else {})}
 
     def to_dict(self) -> dict[str, Any]:
         return {"old": verdict_dict(self.old), "new": verdict_dict(self.new),

@@ -1,19 +1,18 @@
-"""The constraints between order fields that the facts schema states in words (statuses and the
-timestamps they imply, events in time order, one platform per ruleset), as data the box
-analysis (`symbolic`) and the z3 encoding (`solver`) both read, so that analysis never reports
-an order that cannot exist."""
+"""The constraints between fields of an order, which the facts schema states in words (or
+validation checks), so that analysis never reports an order that cannot exist: combinations
+no order has (`Forbid`) and timestamps in order (`Before`). Kept small, explicit and
+documented (docs/analysis.md repeats them); the sums between amounts are
+`language/consistency.RELATIONS`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
 from ..language.model import Atom
 
-# ---------------------------------------------------------------------------------------------
-# The constraints between fields. Each is stated by the facts schema's descriptions; keep the
-# list small, explicit and documented (docs/analysis.md repeats it).
 
 @dataclass(frozen=True)
 class Forbid:
@@ -119,3 +118,48 @@ CONSTRAINTS: tuple[Constraint, ...] = tuple(_forbids()) + tuple(_befores())
 def platform_constraint(platform: str) -> Forbid:
     return Forbid("platform-of-ruleset", f"a {platform} ruleset decides {platform} orders",
                   (_a("order.platform", "ne", platform),))
+
+
+
+# Product types with a derived.has_<type> fact (regular has none: an order's regular lines are
+# no fact of their own).
+HAS_FLAG = ("custom_made", "pre_order", "perishable", "digital")
+
+
+def request_constraints(product_types: Iterable[str]) -> list[Forbid]:
+    """What a request (derived.request.*) can be beside the order it is about; added to a
+    space only when its rules read derived.request.* (`Space.for_rules`)."""
+    types = list(product_types)
+    any_, all_ = "derived.request.any.", "derived.request.all."
+    whole = _a("derived.request.whole_order", "eq", True)
+    found = [Forbid("request-has-a-type", "a requested line has a product type",
+                    tuple(_a(any_ + t, "eq", False) for t in types))]
+    for t in types:
+        found.append(Forbid("all-requested-are-requested", f"all.{t} needs any.{t}",
+                            (_a(all_ + t, "eq", True), _a(any_ + t, "eq", False))))
+        found += [Forbid("all-requested-one-type", f"all.{t} excludes any.{u}",
+                         (_a(all_ + t, "eq", True), _a(any_ + u, "eq", True)))
+                  for u in types if u != t]
+        if t in HAS_FLAG:
+            has = f"derived.has_{t}"
+            found.append(Forbid("requested-in-the-order", f"any.{t} needs {has}",
+                                (_a(any_ + t, "eq", True), _a(has, "eq", False))))
+            found.append(Forbid("whole-order-requests-every-type", f"the whole order requests "
+                                f"its {t} lines", (whole, _a(has, "eq", True),
+                                                   _a(any_ + t, "eq", False))))
+    flagged = [t for t in types if t in HAS_FLAG]
+    found.append(Forbid("whole-order-of-regular-lines", "a whole order without flagged product "
+                        "types is regular lines, which the request covers",
+                        (whole, *(_a(f"derived.has_{t}", "eq", False) for t in flagged))
+                        + tuple(_a(any_ + t, "eq", False) for t in types if t not in HAS_FLAG)))
+    for t in types:
+        found.append(Forbid("one-requested-type-is-all", f"requested lines all of {t} are "
+                            f"all.{t}", (_a(any_ + t, "eq", True), _a(all_ + t, "eq", False),
+                                         *(_a(any_ + u, "eq", False) for u in types if u != t))))
+    for size in range(2, len(types) + 1):
+        for kinds in combinations(types, size):
+            found.append(Forbid("requested-units-cover-types", f"{size} requested product "
+                                f"types need at least {size} requested units",
+                                tuple(_a(any_ + t, "eq", True) for t in kinds)
+                                + (_a("derived.request.item_count", "lt", size),)))
+    return found

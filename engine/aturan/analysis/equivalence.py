@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import Diagnostic, SelectionError
 from ..language.catalogue import Catalogue
 from ..language.display import show
-from ..language.model import Effect, Rule, RulesetVersion
+from ..language.model import DEFAULT_HOLIDAYS, Effect, Rule, RulesetVersion
 from ..runtime.evaluate import Policies
 from ..runtime.selection import parse_pin
 from ..runtime.verdict import Verdict
@@ -40,7 +40,8 @@ PAID_AT = "order.payment.paid_at"
 
 
 def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
-                     within: Sequence[Box] | None = None) -> dict[Verdict, list[Box]]:
+                     within: Sequence[Box] | None = None,
+                     holidays: str = DEFAULT_HOLIDAYS) -> dict[Verdict, list[Box]]:
     """Split the space (or `within`) by the verdict the rules give: the deciding rules in the
     evaluator's order (priority, then position), each additive rule in or out, and refunds of
     kind `paid` by whether the order was paid. Boxes are disjoint; some may hold no valid order."""
@@ -68,14 +69,15 @@ def decision_regions(space: Space, rules: Sequence[Rule], default: Effect,
                 split += [(b, adds) for b in subtract_all([box], region)]
             items = split
         for box, adds in items:
-            if effect.refund is not None and effect.refund.amount == "paid":
+            if effect.refund is not None and effect.refund.paid_only:
                 for paid, mask in ((True, box[paid_axis] & ~absent),
                                    (False, box[paid_axis] & absent)):
                     if mask:
                         cut = box[:paid_axis] + (mask,) + box[paid_axis + 1:]
-                        result.setdefault(verdict_of(effect, adds, paid), []).append(cut)
+                        result.setdefault(verdict_of(effect, adds, paid, holidays),
+                                          []).append(cut)
             else:
-                result.setdefault(verdict_of(effect, adds, True), []).append(box)
+                result.setdefault(verdict_of(effect, adds, True, holidays), []).append(box)
     return result
 
 
@@ -104,8 +106,8 @@ class Comparison:
 
 def box_groups(space: Space, old: Version, new: Version) -> list[ChangeGroup]:
     """Every change group by box analysis, with its share; witnesses not yet attached."""
-    left = decision_regions(space, old.rules, old.default)
-    right = decision_regions(space, new.rules, new.default)
+    left = decision_regions(space, old.rules, old.default, holidays=old.holidays)
+    right = decision_regions(space, new.rules, new.default, holidays=new.holidays)
     groups = []
     for va, boxes_a in left.items():
         for vb, boxes_b in right.items():
@@ -148,14 +150,15 @@ def confirm(evaluator: Evaluator, space: Space, group: ChangeGroup, old: Version
                                              catalogue.platform(platform).zone), platform)
     d_old = evaluator.decide(facts, old.ruleset, old.base)
     d_new = evaluator.decide(facts, new.ruleset, new.base)
-    read = [c["fact"] for d in (d_old, d_new) for item in d.explanation for c in item.because]
+    read = [f for d in (d_old, d_new) for item in d.explanation for c in item.because
+            for f in (c["fact"], c.get("of")) if f]
     deviations = [p for p, v in point.items() if p != "order.platform" and PLAIN.get(p, v) != v]
     group.witness = facts
     group.fields = fields_of(point, list(dict.fromkeys(read + deviations)), facts)
     group.old_rule = d_old.explanation[0].rule
     group.new_rule = d_new.explanation[0].rule
-    group.confirmed = (verdict_of_decision(d_old, facts) == group.old
-                       and verdict_of_decision(d_new, facts) == group.new)
+    group.confirmed = (verdict_of_decision(d_old, facts, old.holidays) == group.old
+                       and verdict_of_decision(d_new, facts, new.holidays) == group.new)
 
 
 def _versions(*pair: Version) -> list[RulesetVersion]:
@@ -263,6 +266,10 @@ def render_text(result: Comparison) -> list[str]:
                      f"({g.old_rule or '?'} -> {g.new_rule or '?'}){share}")
         if c["refund"]:
             lines.append(f"     refund: {_refund(g.old)} -> {_refund(g.new)}")
+        for key in ("effective_at", "return"):
+            if key in c:
+                old, new = (show(v, "none") for v in c[key])
+                lines.append(f"     {key.replace('_', ' ')}: {old} -> {new}")
         for label, key in (("penalties added", "penalties_added"),
                            ("penalties removed", "penalties_removed")):
             if c[key]:

@@ -10,93 +10,42 @@ is still assembled by `evaluate.combine`, the one place the combination rules li
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import Diagnostic, Location, SelectionError
 from ..language.catalogue import Catalogue, bundled_catalogue
-from ..language.display import atom_text, code_and_label, text
-from ..language.model import AllOf, AnyOf, Atom, Condition, Not, Rule, format_duration
+from ..language.display import atom_text, between_text, code_and_label, text
+from ..language.model import (
+    AllOf,
+    AnyOf,
+    Atom,
+    Condition,
+    Not,
+    Rule,
+    atoms_of,
+    format_duration,
+)
 from ..language.repository import RulesetCollection
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
 from ..runtime.selection import parse_pin
 from ..suggest import did_you_mean
-
-NS = 1_000_000_000
-
-
-class _Absent:
-    """A fact that is missing or null: every comparison on it is false."""
-
-    def __repr__(self) -> str:
-        return "absent"
-
-
-ABSENT: Any = _Absent()
-
-# Facts that are computed from the order, written out one by one on purpose.
-_HAS_PRODUCT_TYPE = {"derived.has_custom_made": "custom_made", "derived.has_pre_order": "pre_order",
-                     "derived.has_perishable": "perishable", "derived.has_digital": "digital"}
-# Facts the schema says default to a value when the caller leaves them out.
-_DEFAULTS = {"order.fulfillment.production_started": False}
-
-
-def lookup(facts: dict[str, Any], path: str) -> Any:
-    """The value of a dotted fact path in raw facts, or ABSENT (missing or null)."""
-    order = facts.get("order", {})
-    items = order.get("items", [])
-    if path in _HAS_PRODUCT_TYPE:
-        return any(item.get("product_type") == _HAS_PRODUCT_TYPE[path] for item in items)
-    if path == "derived.digital_delivered":
-        return any(item.get("product_type") == "digital" and item.get("delivered") is True
-                   for item in items)
-    if path == "derived.item_count":
-        return sum(item["quantity"] for item in items)
-    node: Any = facts
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _DEFAULTS.get(path, ABSENT)
-        node = node[part]
-    if node is None or isinstance(node, (dict, list)):
-        return _DEFAULTS.get(path, ABSENT)
-    return node
-
-
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-                      r"(?:[Zz]|([+-])(\d{2}):(\d{2}))\Z")
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-
-
-def _fields(text: str) -> tuple[tuple[int, ...], str, int]:
-    """An RFC 3339 timestamp read field by field: (year, month, day, hour, minute, second),
-    the fraction's digits, and the offset in seconds."""
-    match = _RFC3339.match(text)
-    if match is None:
-        raise ValueError(f"not an RFC 3339 timestamp with an offset: {text!r}")
-    offset = 0
-    if match.group(8):
-        offset = (int(match.group(9)) * 60 + int(match.group(10))) * 60
-        offset = -offset if match.group(8) == "-" else offset
-    return tuple(int(g) for g in match.groups()[:6]), match.group(7) or "", offset
-
-
-def instant_ns(text: str) -> int:
-    """An RFC 3339 timestamp as integer nanoseconds since 1970-01-01T00:00:00Z (exact)."""
-    (year, month, day, hour, minute, second), digits, offset = _fields(text)
-    fraction = int(digits.ljust(9, "0"))
-    days = date(year, month, day).toordinal() - _EPOCH_DAY
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
-    return seconds * NS + fraction
-
-
-def now_ns(facts: dict[str, Any]) -> int:
-    """`now`, or `request.at` when `now` is not given."""
-    return instant_ns(facts.get("now") or facts["request"]["at"])
+from .raw import (  # noqa: F401 - re-exported: the reference's reading of raw facts
+    _DEFAULTS,
+    _HAS_PRODUCT_TYPE,
+    ABSENT,
+    NS,
+    _fields,
+    _moment,
+    instant_ns,
+    lookup,
+    now_ns,
+    requested_units,
+)
+from .reference_effects import with_own_effects
 
 
 def _same(actual: Any, expected: Any) -> bool:
@@ -141,8 +90,20 @@ def atom_holds(atom: Atom, actual: Any, now: int) -> bool:
     return test(actual, atom.value, now)
 
 
+def between_holds(atom: Atom, facts: dict[str, Any]) -> bool:
+    """A duration between two timestamps, `{fact: B, op: D, of: A}`, as docs/reference.md
+    defines it: the operator's test of A with the instant B in place of `now` (B - A against
+    D); false when either is absent."""
+    later, earlier = lookup(facts, atom.fact), lookup(facts, atom.of or "")
+    if later is ABSENT or earlier is ABSENT:
+        return False
+    return atom_holds(atom, earlier, instant_ns(later))
+
+
 def holds(condition: Condition, facts: dict[str, Any], now: int) -> bool:
     if isinstance(condition, Atom):
+        if condition.of is not None:
+            return between_holds(condition, facts)
         return atom_holds(condition, lookup(facts, condition.fact), now)
     if isinstance(condition, Not):
         return not holds(condition.child, facts, now)
@@ -157,14 +118,6 @@ def matching_rules(rules: Sequence[Rule], facts: dict[str, Any]) -> set[int]:
     """Indices of the rules whose condition holds for the (already validated) raw facts."""
     now = now_ns(facts)
     return {index for index, rule in enumerate(rules) if holds(rule.when, facts, now)}
-
-
-def _moment(text: str) -> datetime:
-    """The same instant as a `datetime` (microseconds, as `datetime` holds them), for `combine`."""
-    (year, month, day, hour, minute, second), digits, offset = _fields(text)
-    micros = int(digits[:6].ljust(6, "0"))
-    return datetime(year, month, day, hour, minute, second, micros,
-                    tzinfo=timezone(timedelta(seconds=offset)))
 
 
 def _leaves(node: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -189,8 +142,11 @@ def flat_view(facts: dict[str, Any], catalogue: Catalogue | None = None) -> Flat
     values.update({path: lookup(facts, path) for path in
                    list(_HAS_PRODUCT_TYPE) + ["derived.digital_delivered", "derived.item_count"]})
     values.update({path: value for path, value in _DEFAULTS.items() if path not in values})
+    fields = (catalogue or bundled_catalogue()).fields
+    values.update({path: lookup(facts, path) for path in fields
+                   if path.startswith("derived.request.")})
     ages: dict[str, int] = {}
-    for path, field_ in (catalogue or bundled_catalogue()).fields.items():
+    for path, field_ in fields.items():
         if field_.kind == "timestamp" and isinstance(values.get(path), str):
             text = values[path]
             values[path] = _moment(text)
@@ -200,7 +156,16 @@ def flat_view(facts: dict[str, Any], catalogue: Catalogue | None = None) -> Flat
                      now=_moment(facts.get("now") or facts["request"]["at"]),
                      order_id=order["id"], platform=order["platform"],
                      seller_policy=order["seller"]["policy"],
-                     request_at=_moment(facts["request"]["at"]))
+                     request_at=_moment(facts["request"]["at"]),
+                     lines=order["items"], asked=facts["request"].get("items"))
+
+
+def gap_seconds(facts: dict[str, Any], fact: str, of: str) -> int | None:
+    """Whole seconds from `of` to `fact`, floored (negative when the fact came first)."""
+    later, earlier = lookup(facts, fact), lookup(facts, of)
+    if later is ABSENT or earlier is ABSENT:
+        return None
+    return (instant_ns(later) - instant_ns(earlier)) // NS
 
 
 def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None,
@@ -210,7 +175,14 @@ def decide(policies: Policies, facts: dict[str, Any], ruleset: str | None = None
     `Policies.decide` first): this path checks evaluation, not validation."""
     flat = flat_view(facts, policies.catalogue)
     compiled = policies.compiled_for(flat, ruleset)
-    return combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
+    for rule in compiled.rules:  # the gaps explanations quote, by this module's arithmetic
+        for atom in atoms_of(rule.when):
+            if atom.of is not None:
+                gap = gap_seconds(facts, atom.fact, atom.of)
+                if gap is not None:
+                    flat.gaps[f"gap:{atom.fact}:{atom.of}"] = gap
+    decision = combine(compiled, flat, matching_rules(compiled.rules, facts), lang)
+    return with_own_effects(decision, compiled, facts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,6 +203,9 @@ class Trace:
     expected: Any = None
     actual: Any = None  # the fact as sent (timestamps as text); None when absent
     age: str | None = None  # time operators: how long before (or "in …" after) now
+    of: str | None = None  # a duration between two timestamps: the one it is measured from
+    of_actual: Any = None  # ... as sent; None when absent
+    gap: str | None = None  # ... and the duration from it to the fact ("-1h": the fact first)
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind != "atom":
@@ -240,6 +215,10 @@ class Trace:
                 "actual": self.actual, "holds": self.holds, "line": self.location.line}
         if self.age is not None:
             data["age"] = self.age
+        if self.of is not None:
+            data["of"], data["of_actual"] = self.of, self.of_actual
+            if self.gap is not None:
+                data["gap"] = self.gap
         return data
 
 
@@ -251,6 +230,15 @@ def _age(actual: Any, now: int) -> str:
 
 def trace(condition: Condition, facts: dict[str, Any], now: int) -> Trace:
     """Evaluate every node (no short cut), so a report shows all conditions, not the first."""
+    if isinstance(condition, Atom) and condition.of is not None:
+        actual, earlier = lookup(facts, condition.fact), lookup(facts, condition.of)
+        gap = gap_seconds(facts, condition.fact, condition.of)
+        return Trace("atom", between_holds(condition, facts), condition.location,
+                     fact=condition.fact, op=condition.op, expected=condition.expected(),
+                     actual=None if actual is ABSENT else actual, of=condition.of,
+                     of_actual=None if earlier is ABSENT else earlier,
+                     gap=None if gap is None else (format_duration(gap) if gap >= 0
+                                                   else "-" + format_duration(-gap)))
     if isinstance(condition, Atom):
         actual = lookup(facts, condition.fact)
         shown = None if actual is ABSENT else actual
@@ -339,6 +327,10 @@ def known_rule(collection: RulesetCollection, rule_id: str, pin: str | None = No
 
 def _lines(node: Trace, depth: int, lang: str | None) -> list[str]:
     mark, pad = ("✔" if node.holds else "✘"), "  " * depth
+    if node.kind == "atom" and node.of is not None:
+        return [f"{pad}{mark} " + between_text(
+            {"fact": node.fact, "op": node.op, "expected": node.expected, "of": node.of,
+             "actual": node.actual, "of_actual": node.of_actual, "gap": node.gap}, lang)]
     if node.kind == "atom":
         return [f"{pad}{mark} "
                 + atom_text(node.fact, node.op, node.expected, node.actual, node.age, lang=lang)]

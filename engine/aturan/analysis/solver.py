@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import AturanError, Diagnostic
-from ..language.model import AllOf, Atom, Condition, Effect, Not, Rule
+from ..language.consistency import RELATIONS
+from ..language.model import DEFAULT_HOLIDAYS, AllOf, Atom, Condition, Effect, Not, Rule
+from ..language.operators import gap_pair, subject
 from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
 from .symbolic import OTHER, Before, Forbid, Space, integer_domain
-from .witness import PLAIN, PRESENT_AGE, verdict_of
+from .witness import PLAIN, PRESENT_AGE, point_of, verdict_of
 
 INSTALL_HINT = ("exhaustive comparison needs the z3 SMT solver, an optional extra: "
                 "pip install 'aturan[verify]'  (or: pip install z3-solver). Without it, "
@@ -42,7 +44,7 @@ def z3_module() -> Any:
 
 def _presence(wanted: bool) -> Callable[[Encoding, Atom], Any]:
     def encode(enc: Encoding, atom: Atom) -> Any:
-        present = enc.present[atom.fact]
+        present = enc.present[enc.key(atom)]
         return present if wanted else enc.z3.Not(present)
     return encode
 
@@ -63,9 +65,11 @@ def _membership(positive: bool, listed: bool) -> Callable[[Encoding, Atom], Any]
 
 
 def _ordered(compare: Callable[[Any, Any], Any]) -> Callable[[Encoding, Atom], Any]:
-    """An integer comparison; for timestamps `var` is the age in seconds."""
+    """An integer comparison; for timestamps `var` is the age in seconds, for a duration
+    between two timestamps (`of`) the variable of that gap (`Encoding.gap_definitions`)."""
     def encode(enc: Encoding, atom: Atom) -> Any:
-        return enc.z3.And(enc.present[atom.fact], compare(enc.var[atom.fact], atom.value))
+        key = enc.key(atom)
+        return enc.z3.And(enc.present[key], compare(enc.var[key], atom.value))
     return encode
 
 
@@ -94,9 +98,14 @@ class Encoding:
         self.values: dict[str, list[Any]] = {}
         self.present: dict[str, Any] = {}
         self.var: dict[str, Any] = {}
+        self.free: dict[str, Any] = {}  # facts of a relation that are not axes
+        self.gaps: dict[str, tuple[str, str]] = {}  # gap axis -> (fact, of)
         for k, axis in enumerate(space.axes):
             path = axis.path
             self.var[path] = z.Int(f"v{k}")
+            if axis.kind == "gap":
+                self.gaps[path] = gap_pair(path)
+                continue
             field = self.fields[path]
             self.present[path] = z.Bool(f"p{k}") if field.nullable else z.BoolVal(True)
             if field.kind == "enum":
@@ -105,7 +114,31 @@ class Encoding:
                 self.values[path] = [False, True]
             elif field.kind == "string":
                 self.values[path] = [c for c in axis.cells if isinstance(c, str)] + [OTHER]
+        for path, (fact, of) in self.gaps.items():  # a gap exists when both timestamps do
+            self.present[path] = z.And(self.present[fact], self.present[of])
+        # with gaps, each timestamp's age is its integer var plus a fraction of a second
+        self.fraction = {axis.path: z.Real(f"f{k}") for k, axis in enumerate(space.axes)
+                         if axis.kind == "timestamp"} if self.gaps else {}
 
+    def key(self, atom: Atom) -> str:
+        """The variable an atom reads: its fact's, or its gap's (`gap:<fact>:<of>`)."""
+        return atom.fact if atom.of is None else subject(atom.fact, atom.of, "timestamp")
+
+    def exact_age(self, path: str) -> Any:
+        """A timestamp's age as a real: whole seconds (what atoms compare) plus the fraction
+        of a second that a duration between two timestamps can turn on."""
+        z = self.z3
+        return z.ToReal(self.var[path]) + self.fraction[path]
+
+    def gap_definitions(self) -> list[Any]:
+        """Each gap is the floor of (fact - of) = age(of) - age(fact), in seconds."""
+        z = self.z3
+        parts = [z.And(f >= 0, f < 1) for f in self.fraction.values()]
+        for path, (fact, of) in self.gaps.items():
+            span = self.exact_age(of) - self.exact_age(fact)
+            gap = z.ToReal(self.var[path])
+            parts.append(z.Implies(self.present[path], z.And(gap <= span, span < gap + 1)))
+        return parts
     def _index(self, path: str, value: Any) -> int:
         options = self.values[path]
         return next(i for i, v in enumerate(options)
@@ -116,8 +149,10 @@ class Encoding:
         z = self.z3
         parts = []
         for path, var in self.var.items():
-            kind = self.fields[path].kind
-            if path in self.values:
+            kind = "gap" if path in self.gaps else self.fields[path].kind
+            if path in self.gaps:
+                parts.append(z.And(var > -2 * AGE_LIMIT, var < 2 * AGE_LIMIT))
+            elif path in self.values:
                 parts.append(z.And(var >= 0, var < len(self.values[path])))
             elif kind == "integer":
                 lo, hi = integer_domain(path, self.space.catalogue)
@@ -139,16 +174,52 @@ class Encoding:
         parts = [self.condition(c) for c in node.children]
         return z.And(parts) if isinstance(node, AllOf) else z.Or(parts)
 
+    def relations(self) -> list[Any]:
+        """The sums between facts (`language/consistency.RELATIONS`) over the variables: a fact
+        of a relation that is not an axis is a free variable of its domain, or, when it may be
+        absent, taken absent (a relation binds present facts only, so that is the loosest)."""
+        z = self.z3
+        parts = []
+        for relation in RELATIONS:
+            facts = relation.facts
+            if not any(f in self.var for f in facts) or any(
+                    f not in self.var and self.fields[f].nullable for f in facts):
+                continue
+            terms = {}
+            for fact in facts:
+                if fact not in self.var:
+                    free = self.free.setdefault(fact, z.Int(f"free{len(self.free)}"))
+                    lo, hi = integer_domain(fact, self.space.catalogue)
+                    parts += ([free >= lo] if lo is not None else []) + (
+                        [free < hi] if hi is not None else [])
+                    terms[fact] = free
+                else:
+                    terms[fact] = self.var[fact]
+            right = z.Sum([sign * terms[f] for f, sign in relation.right]) + relation.constant
+            holds = terms[relation.left] == right if relation.op == "eq" else (
+                terms[relation.left] <= right)
+            guard = [self.present[f] for f in facts if f in self.var]
+            for flag, value in relation.when:  # a relation for some orders only
+                if flag in self.var:
+                    guard += [self.present[flag], self.var[flag] == self._index(flag, value)]
+                else:
+                    free = self.free.setdefault(flag, z.Bool(f"free{len(self.free)}"))
+                    guard.append(free == z.BoolVal(value))
+            parts.append(z.Implies(z.And(guard), holds))
+        return parts
+
     def valid(self) -> Any:
         """The domain and every constraint of the space."""
         z = self.z3
-        parts = [self.domain()]
+        parts = [self.domain(), *self.relations(), *self.gap_definitions()]
         for c in self.space.constraints:
             if isinstance(c, Forbid):
                 parts.append(z.Not(z.And([self.atom(a) for a in c.atoms])))
             elif isinstance(c, Before):
+                earlier, later = ((self.exact_age(c.earlier), self.exact_age(c.later))
+                                  if self.fraction else (self.var[c.earlier], self.var[c.later]))
                 parts.append(z.Implies(z.And(self.present[c.earlier], self.present[c.later]),
-                                       self.var[c.earlier] >= self.var[c.later]))
+                                       earlier >= later))
         return z.And(parts)
 
     def point(self, model: Any) -> dict[str, Any]:
@@ -169,6 +240,8 @@ class Encoding:
         z = self.z3
         prefs: list[tuple[Any, int]] = []
         for path, var in self.var.items():
+            if path in self.gaps:
+                continue
             weight = 3 if path.startswith("derived.") or path in _HEAVY else 1
             preferred = PLAIN.get(path)
             nullable = self.fields[path].nullable
@@ -193,7 +266,8 @@ class DecisionTerms:
     """A version's verdict as terms: outcome, refund, penalty counts, next-step presence."""
 
     def __init__(self, enc: Encoding, rules: Sequence[Rule], default: Effect,
-                 codes: dict[Any, int], penalties: Sequence[tuple], steps: Sequence[str]):
+                 codes: dict[Any, int], penalties: Sequence[tuple], steps: Sequence[str],
+                 holidays: str = DEFAULT_HOLIDAYS):
         z = self.z3 = enc.z3
         self.codes = codes
         match = [enc.condition(r.when) for r in rules]
@@ -218,11 +292,15 @@ class DecisionTerms:
         self.outcome = pick(lambda e: z.IntVal(self._code(("outcome", e.outcome))))
 
         def refund(effect: Effect) -> Any:
-            with_paid = verdict_of(effect, (), True).refund
-            without = verdict_of(effect, (), False).refund
+            with_paid = verdict_of(effect, (), True, holidays).refund
+            without = verdict_of(effect, (), False, holidays).refund
             return z.If(paid, z.IntVal(self._code(("refund", with_paid))),
                         z.IntVal(self._code(("refund", without))))
         self.refund = pick(refund)
+        self.effective = pick(lambda e: z.IntVal(self._code(
+            ("effective", verdict_of(e, (), True).effective_at))))
+        self.returns = pick(lambda e: z.IntVal(self._code(
+            ("return", verdict_of(e, (), True).return_))))
         self.penalties = {}
         for key in penalties:
             count = pick(lambda e, key=key: z.IntVal(_count(e, key)))
@@ -239,7 +317,8 @@ class DecisionTerms:
         return self.codes.setdefault(key, len(self.codes) + 1)
 
     def terms(self) -> list[Any]:
-        return [self.outcome, self.refund, *self.penalties.values(), *self.steps.values()]
+        return [self.outcome, self.refund, self.effective, self.returns,
+                *self.penalties.values(), *self.steps.values()]
 
     def verdict(self, model: Any) -> Verdict:
         z3 = self.z3
@@ -251,7 +330,10 @@ class DecisionTerms:
             penalties += [key] * model.eval(term, model_completion=True).as_long()
         steps = [s for s, term in self.steps.items()
                  if z3.is_true(model.eval(term, model_completion=True))]
-        return Verdict(outcome, refund, tuple(sorted(penalties, key=repr)), tuple(sorted(steps)))
+        effective = names[model.eval(self.effective, model_completion=True).as_long()][1]
+        settled = names[model.eval(self.returns, model_completion=True).as_long()][1]
+        return Verdict(outcome, refund, tuple(sorted(penalties, key=repr)), tuple(sorted(steps)),
+                       effective_at=effective, return_=settled)
 
 
 def _count(effect: Effect, key: tuple) -> int:
@@ -275,8 +357,8 @@ def solver_groups(space: Space, old: Version, new: Version, timeout: float
     effects = [r.then for r in old.rules + new.rules] + [old.default, new.default]
     penalties, steps = _keys(effects)
     codes: dict[Any, int] = {}
-    a = DecisionTerms(enc, old.rules, old.default, codes, penalties, steps)
-    b = DecisionTerms(enc, new.rules, new.default, codes, penalties, steps)
+    a = DecisionTerms(enc, old.rules, old.default, codes, penalties, steps, old.holidays)
+    b = DecisionTerms(enc, new.rules, new.default, codes, penalties, steps, new.holidays)
     opt = z.Optimize()
     opt.set("timeout", max(1, int(timeout * 1000)))
     opt.add(enc.valid())
@@ -292,7 +374,10 @@ def solver_groups(space: Space, old: Version, new: Version, timeout: float
             return "unknown", found
         model = opt.model()
         va, vb = a.verdict(model), b.verdict(model)
-        found.append((ChangeGroup(va, vb), enc.point(model)))
+        point = enc.point(model)
+        if space.timed.active:  # ages in whole seconds: solved again to the nanosecond
+            point = point_of(space, [axis.cell_of(point[axis.path]) for axis in space.axes])
+        found.append((ChangeGroup(va, vb), point))
         opt.add(z.Not(z.And([t == model.eval(t, model_completion=True)
                              for t in a.terms() + b.terms()])))
 

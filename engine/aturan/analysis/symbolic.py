@@ -21,48 +21,23 @@ from operator import and_
 from typing import Any
 
 from ..language.catalogue import Catalogue, bundled_catalogue
+from ..language.consistency import RELATIONS, Relation
 from ..language.model import AllOf, AnyOf, Atom, Condition, Rule, atoms_of
-from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
+from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, gap_pair, subject
 from ..runtime.compiler import negation_normal_form
+from ..runtime.facts import FlatFacts, gap_between
+from .cells import ABSENT, OTHER, Interval
 from .constraints import (  # noqa: F401 - Before, Forbid: re-exported for the analyses
     CONSTRAINTS,
     Before,
     Constraint,
     Forbid,
     platform_constraint,
+    request_constraints,
 )
+from .coupled import Coupled, TimeCoupling
 
 Box = tuple[int, ...]
-
-
-class _Sentinel:
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-ABSENT = _Sentinel("absent")  # the fact is missing or null
-OTHER = _Sentinel("other")  # a string value no rule mentions
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Integers (or ages in seconds) `lo <= x < hi`; None is unbounded."""
-
-    lo: int | None
-    hi: int | None
-
-    def contains(self, value: int) -> bool:
-        return (self.lo is None or value >= self.lo) and (self.hi is None or value < self.hi)
-
-    def probe(self) -> int:
-        """A member of the interval (every atom answers alike for all members)."""
-        if self.lo is not None:
-            return self.lo
-        assert self.hi is not None
-        return self.hi - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,14 +122,25 @@ def _intervals(cuts: Iterable[int], lo: int | None, hi: int | None) -> list[Inte
     return [Interval(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
+def axis_key(atom: Atom) -> str:
+    """The axis an atom reads: its fact's, or for a duration between two timestamps the axis
+    of that gap, `gap:<fact>:<of>` (`operators.subject`)."""
+    return atom.fact if atom.of is None else subject(atom.fact, atom.of, "timestamp")
+
+
 def build_axes(atoms: Iterable[Atom], catalogue: Catalogue | None = None
                ) -> tuple[Axis, ...]:
     """Axes for every fact the atoms name, plus every fact a constraint names, with cells from
-    the policy folder's `catalogue` (default bundled): its enum values, its integer ranges."""
+    the policy folder's `catalogue` (default bundled): its enum values, its integer ranges. A
+    duration between two timestamps is an axis of its own (kind `gap`, seconds from `of` to
+    the fact, cut at its durations; absent when either is), tied to the two by `coupled`."""
     catalogue = catalogue or bundled_catalogue()
     fields = catalogue.fields
     atoms = list(atoms)
-    paths = sorted({a.fact for a in atoms if a.fact in fields})
+    gap_atoms = [a for a in atoms if a.of is not None]
+    atoms = [a for a in atoms if a.of is None]
+    paths = sorted({a.fact for a in atoms if a.fact in fields}
+                   | {f for a in gap_atoms for f in a.facts if f in fields})
     ages = cut_points([a for a in atoms if a.fact in fields
                        and fields[a.fact].kind == "timestamp"])
     if ages is None:
@@ -182,6 +168,15 @@ def build_axes(atoms: Iterable[Atom], catalogue: Catalogue | None = None
         if field.nullable:
             cells.append(ABSENT)
         axes.append(Axis(path, field.kind, tuple(cells)))
+    for key in sorted({axis_key(a) for a in gap_atoms}):
+        mine = [a for a in gap_atoms if axis_key(a) == key]
+        cuts = cut_points(mine)
+        if cuts is None:
+            raise ValueError(f"{key}: a duration between timestamps with a non-duration")
+        cells = list(_intervals(cuts, None, None))
+        if any(fields[f].nullable for f in mine[0].facts if f in fields):
+            cells.append(ABSENT)
+        axes.append(Axis(key, "gap", tuple(cells)))
     return tuple(axes)
 
 
@@ -283,7 +278,7 @@ class Space:
     """The axes of one analysis, the universe box and the constraints as boxes and orderings."""
 
     def __init__(self, axes: tuple[Axis, ...], constraints: Sequence[Constraint],
-                 catalogue: Catalogue | None = None):
+                 catalogue: Catalogue | None = None, relations: Sequence[Relation] = RELATIONS):
         self.catalogue = catalogue or bundled_catalogue()  # the one the axes were built from
         self.axes = axes
         self.index = {axis.path: i for i, axis in enumerate(axes)}
@@ -307,6 +302,18 @@ class Space:
                             for c in self.constraints if isinstance(c, Before))
         self._orders = tuple((e, l, axes[e].absent_bit, axes[l].absent_bit)
                              for e, l, _ in self.orders)
+        # sums between facts (language/consistency.py) that tie two or more axes
+        fields = self.catalogue.fields
+
+        def domain(path: str) -> tuple[int | None, int | None]:  # inclusive bounds
+            lo, hi = integer_domain(path, self.catalogue)
+            return lo, (None if hi is None else hi - 1)
+        self.coupled = Coupled(axes, domain,
+                               lambda path: fields[path].nullable if path in fields else True,
+                               relations)
+        # durations between two timestamps, with the ages and orderings they depend on
+        self.timed = TimeCoupling(axes, [axis.kind for axis in axes],
+                                  [(e, l) for e, l, _ in self.orders], gap_pair)
         self._feasible: dict[Box, Box | None] = {}
 
     @classmethod
@@ -318,21 +325,30 @@ class Space:
         selection does."""
         chosen = list(constraints) + ([platform_constraint(platform)] if platform else [])
         atoms = [a for rules in rule_lists for r in rules for a in atoms_of(r.when)]
+        if any(f.startswith("derived.request.") for a in atoms for f in a.facts):
+            chosen += request_constraints((catalogue or bundled_catalogue()).product_types)
         return cls(build_axes(atoms + constraint_atoms(chosen), catalogue), chosen, catalogue)
+
+    def value_of(self, flat: FlatFacts, axis: Axis) -> Any:
+        """What an order's flat facts put on an axis: a timestamp's age, a gap between two
+        timestamps (`gap_between`), or the fact's value; None when absent."""
+        if axis.kind == "gap":
+            return gap_between(flat, *gap_pair(axis.path))
+        return flat.ages.get(axis.path, flat.values.get(axis.path))
 
     def sparse(self, box: Box) -> Sparse:
         """The axes where a box is narrower than the universe, with its masks there."""
         return tuple((i, m) for i, (m, u) in enumerate(zip(box, self.universe)) if m != u)
 
     def atom_box(self, atom: Atom) -> Box | None:
-        i = self.index[atom.fact]
+        i = self.index[axis_key(atom)]
         mask = self.universe[i] & self.axes[i].mask(atom)
         return None if not mask else self.universe[:i] + (mask,) + self.universe[i + 1:]
 
     def _conjunction(self, atoms: Iterable[Atom], start: Box) -> Box | None:
         box = start
         for atom in atoms:
-            i = self.index[atom.fact]
+            i = self.index[axis_key(atom)]
             mask = box[i] & self.axes[i].mask(atom)
             if not mask:
                 return None
@@ -388,9 +404,12 @@ class Space:
         narrowed = self.propagate(box)
         if narrowed is None:
             return
+        coupled = self.coupled if self.coupled.active else None
+        timed = self.timed if self.timed.active else None
         for piece in outside(narrowed, self._forbidden_sparse):
             piece_n = self.propagate(piece)
-            if piece_n is not None:
+            if piece_n is not None and (coupled is None or coupled.ok(piece_n)) and (
+                    timed is None or timed.ok(piece_n)):
                 yield piece_n
 
     def feasible(self, box: Box) -> Box | None:

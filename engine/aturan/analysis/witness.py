@@ -11,16 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
+from fractions import Fraction
 from typing import Any
 
+from ..language import linear
+from ..language.amount_check import label as amount_label
 from ..language.catalogue import Catalogue, FactField, bundled_catalogue
+from ..language.consistency import RELATIONS
 from ..language.display import JAKARTA
-from ..language.model import Effect, Rule, RulesetVersion
+from ..language.model import (
+    DEFAULT_HOLIDAYS,
+    Effect,
+    EffectiveAt,
+    Rule,
+    RulesetVersion,
+    parse_duration,
+)
+from ..language.operators import gap_pair
 from ..runtime.compiler import compile_ruleset
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
-from ..runtime.verdict import Verdict, penalty_multiset
+from ..runtime.verdict import Verdict, penalty_multiset, returns
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
 
 # the plain order a witness starts from: value, or None for absent; ages in seconds before now
@@ -38,6 +50,8 @@ PLAIN: dict[str, Any] = {
     "derived.has_custom_made": False, "derived.has_pre_order": False,
     "derived.has_perishable": False, "derived.has_digital": False,
     "derived.digital_delivered": False, "derived.item_count": 1,
+    "derived.request.whole_order": True, "derived.request.item_count": 1,
+    "derived.request.amount": 150000,
 }
 # the age a timestamp takes when it must be present although the plain order lacks it
 PRESENT_AGE = {"order.payment.deadline_at": -86400, "order.fulfillment.ship_by": -2 * 86400,
@@ -106,6 +120,13 @@ def point_of(space: Space, cells: Sequence[int]) -> dict[str, Any]:
                 point[axis.path] = cell.hi - 1
         else:
             point[axis.path] = cell
+    if space.coupled.active:  # values tied by sums: solved together, nearest the plain order
+        prefer = {path: PLAIN.get(path) for path in PLAIN}
+        prefer.update({path: value for path, value in point.items() if isinstance(value, int)})
+        point.update(space.coupled.solve(cells, prefer))
+    if space.timed.active:  # durations between timestamps: ages solved with them, exactly
+        point.update(space.timed.solve(cells, dict(point)))
+        return point
     changed = True
     while changed:
         changed = False
@@ -172,35 +193,25 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             value = _fresh(axis.cells, "other_" if path == "order.seller.policy" else "other-")
         return value
 
-    now = anchor + timedelta(seconds=get("request.at"))
+    request_ns = _nanos(get("request.at"))  # now is request.at plus its age
+    now_text = _instant(anchor, request_ns)
 
     def ts(path: str) -> str | None:
         age = get(path)
-        return None if age is None else (now - timedelta(seconds=age)).isoformat()
+        return None if age is None else _instant(anchor, request_ns - _nanos(age))
 
     flags = {kind: get(f"derived.has_{kind}")
              for kind in ("custom_made", "pre_order", "perishable", "digital")}
     types = [t for t, on in flags.items() if on] or ["regular"]
     count = max(get("derived.item_count"), len(types))
-    # amounts: what the region fixes, the rest made to add up (items + shipping - discount)
-    shipping, discount = get("order.amounts.shipping"), get("order.amounts.discount")
-    if "order.amounts.items" in point:
-        amount_items = get("order.amounts.items")
-    elif "order.amounts.total" in point:
-        amount_items = max(0, get("order.amounts.total") - shipping + discount)
+    amounts = _amounts(point, count)
+    delivered = bool(get("derived.digital_delivered"))
+    asked = None
+    if any(path.startswith("derived.request.") for path in point):
+        items, asked = _requested_lines(point, [t for t, on in flags.items() if on], count,
+                                        amounts["items"], delivered)
     else:
-        amount_items = min(150000 * count, 10 ** 12 // count * count)
-    price = amount_items // count
-    items = []
-    for k, kind in enumerate(types):
-        item: dict[str, Any] = {"sku": f"SKU-{k + 1}", "product_type": kind,
-                                "quantity": count - len(types) + 1 if k == 0 else 1,
-                                "unit_price": price}
-        if kind == "digital":
-            item["delivered"] = bool(get("derived.digital_delivered"))
-        items.append(item)
-    total = get("order.amounts.total") if "order.amounts.total" in point else min(
-        10 ** 12, max(0, amount_items + shipping - discount))
+        items = _lines(types, count, amounts["items"], delivered)
     fulfillment: dict[str, Any] = {
         "ship_by": ts("order.fulfillment.ship_by"),
         "shipped_at": ts("order.fulfillment.shipped_at"),
@@ -211,7 +222,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
     response = None
     if get("request.seller_response.decision") is not None:
         response = {"decision": get("request.seller_response.decision"),
-                    "at": ts("request.seller_response.at") or now.isoformat()}
+                    "at": ts("request.seller_response.at") or now_text}
         if get("request.seller_response.reason") is not None:
             response["reason"] = get("request.seller_response.reason")
     facts: dict[str, Any] = {
@@ -221,8 +232,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             "payment": {"method": get("order.payment.method"),
                         "paid_at": ts("order.payment.paid_at"),
                         "deadline_at": ts("order.payment.deadline_at")},
-            "amounts": {"items": amount_items, "shipping": shipping, "discount": discount,
-                        "total": total},
+            "amounts": amounts,
             "items": items,
             "seller": {"id": get("order.seller.id"), "policy": get("order.seller.policy")},
             "fulfillment": fulfillment,
@@ -230,8 +240,10 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
         "request": {"type": get("request.type"), "by": get("request.by"),
                     "reason": get("request.reason"), "at": anchor.isoformat(),
                     "seller_response": response},
-        "now": now.isoformat(),
+        "now": now_text,
     }
+    if asked is not None:
+        facts["request"]["items"] = asked
     for field in fields.values():  # a project's own facts, and the optional leaves of the
         # bundled objects (order.seller.tier, order.fulfillment.service_level), generically
         if field.derived or (not field.extension and field.path not in point):
@@ -250,34 +262,146 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
     return facts
 
 
+def _nanos(seconds: Any) -> int:
+    """Seconds (an int, or an exact Fraction from the duration solver) as nanoseconds."""
+    if isinstance(seconds, int):
+        return seconds * 1_000_000_000
+    scaled = Fraction(seconds) * 1_000_000_000
+    assert scaled.denominator == 1, "ages are solved in whole nanoseconds"
+    return int(scaled)
+
+
+def _instant(anchor: datetime, nanos: int) -> str:
+    """RFC 3339 text of `anchor` + nanos (the anchor has whole seconds), with nine fraction
+    digits only when the instant has a part of a second."""
+    whole, rest = divmod(nanos, 1_000_000_000)
+    text = (anchor + timedelta(seconds=whole)).isoformat()
+    return text if not rest else f"{text[:19]}.{rest:09d}{text[19:]}"
+
+
+_AMOUNTS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
+            "order.amounts.total")
+_OPTIONAL_AMOUNTS = ("order.amounts.seller_discount", "order.amounts.platform_discount")
+MONEY_LIMIT = 10 ** 12  # the facts schema's money maximum
+
+
+def _amounts(point: dict[str, Any], count: int) -> dict[str, int]:
+    """The order's amounts: the values the point fixes, the rest chosen (nearest the plain
+    order) so that every relation of `language/consistency` holds."""
+    fixed = {path: point[path] for path in _AMOUNTS + _OPTIONAL_AMOUNTS
+             if isinstance(point.get(path), int)}
+    present = list(_AMOUNTS) + [p for p in _OPTIONAL_AMOUNTS if p in fixed]
+    system = []
+    for path in present:
+        system += [linear.at_least({path: 1}, 0), linear.at_most({path: 1}, MONEY_LIMIT)]
+    for path, value in fixed.items():
+        system += linear.equal({path: 1}, value)
+    for relation in RELATIONS:
+        if not relation.when and all(f in present for f in relation.facts):
+            system += relation.inequalities()
+    prefer = {path: PLAIN[path] for path in _AMOUNTS}
+    prefer["order.amounts.items"] = min(150000 * count, MONEY_LIMIT // count * count)
+    solved = linear.solve(system, prefer)
+    if solved is None:  # cannot happen for a feasible point: the analysis checked the sums
+        raise ValueError(f"amounts {fixed} satisfy no consistent order")
+    return {path.rsplit(".", 1)[1]: int(solved[path]) for path in present}
+
+
+def _requested_lines(point: dict[str, Any], flagged: list[str], count: int, total: int,
+                     delivered: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """Order lines and request.items for a point that says what the request covers: the
+    requested product types (any.<type>), their units and amount, or the whole order. The
+    analysis' constraints and relations make the numbers fit (constraints.request_constraints,
+    consistency.RELATIONS)."""
+    kinds = [k[len("derived.request.any."):] for k, on in point.items()
+             if k.startswith("derived.request.any.") and on]
+    if point.get("derived.request.whole_order", True):
+        types = list(dict.fromkeys(flagged + [k for k in kinds if k not in flagged])) or [
+            "regular"]
+        return _lines(types, count, total, delivered), None
+    kinds = kinds or [flagged[0] if flagged else "regular"]
+    units = point.get("derived.request.item_count")
+    units = units if isinstance(units, int) else max(len(kinds), 1)
+    amount = point.get("derived.request.amount")
+    amount = amount if isinstance(amount, int) else 0
+    rest = [t for t in flagged if t not in kinds] or [kinds[0]]
+    asked_lines = _lines(kinds, units, amount, delivered, "REQ-")
+    other = _lines(rest, max(count - units, len(rest)), max(total - amount, 0), delivered,
+                   "KEEP-")
+    return asked_lines + other, [{"sku": line["sku"], "quantity": line["quantity"]}
+                                 for line in asked_lines]
+
+
+def _lines(types: list[str], count: int, total: int, delivered: bool,
+           prefix: str = "SKU-") -> list[dict[str, Any]]:
+    """Order lines of the given product types, `count` units in all, whose quantity x
+    unit_price add up to exactly `total`."""
+    price, rest = divmod(total, count)
+    lines: list[dict[str, Any]] = []
+    for k, kind in enumerate(types):
+        quantity = count - len(types) + 1 if k == 0 else 1
+        lines.append({"sku": f"{prefix}{k + 1}", "product_type": kind, "quantity": quantity,
+                      "unit_price": price})
+    if rest:
+        last = lines[-1]
+        if last["quantity"] > 1:  # one line of several units: split off one unit
+            last["quantity"] -= 1
+            lines.append({**last, "sku": f"{last['sku']}b", "quantity": 1})
+        lines[-1]["unit_price"] += rest
+    for line in lines:
+        if line["product_type"] == "digital":
+            line["delivered"] = delivered
+    return lines
+
+
 # ---------------------------------------------------------------------------------------------
 # Decisions as analysis compares them
 
-def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool) -> Verdict:
+def _timing(refund: tuple[Any, ...], holidays: str) -> tuple[Any, ...]:
+    """A refund verdict with its holidays when a due date skips others than the default."""
+    return refund + (holidays,) if refund[3] is not None and holidays != DEFAULT_HOLIDAYS \
+        else refund
+
+
+def _effective(spec: EffectiveAt | None) -> tuple[str, int] | None:
+    return None if spec is None else (spec.fact, spec.plus)
+
+
+def verdict_of(winner: Effect, additive: Iterable[Effect], paid: bool,
+               holidays: str = DEFAULT_HOLIDAYS) -> Verdict:
     """The verdict a winning effect plus matched additive effects give; `paid`: paid_at present
-    (refund `paid` is the total then, nothing otherwise)."""
+    (refund `paid` is the total then, nothing otherwise); `holidays`: the holidays due dates
+    skip (part of the verdict when it is not the default)."""
     additive = list(additive)
     refund = None
     r = winner.refund
-    if r is not None and not (r.amount == "paid" and not paid):
-        kind = "items_only" if r.amount == "items_only" else "total"
-        refund = (kind, r.destination, r.min_business_days, r.max_business_days)
+    if r is not None and not (r.paid_only and not paid):
+        refund = _timing((amount_label(r.amount_tree()), r.destination, r.min_business_days,
+                          r.max_business_days), holidays)
     penalties = [(p.party, p.code, p.points) for e in [winner] + additive for p in e.penalties]
     steps = {s for e in [winner] + additive for s in e.next_steps}
     assert winner.outcome is not None
-    return Verdict(winner.outcome, refund, penalty_multiset(penalties), tuple(sorted(steps)))
+    return Verdict(winner.outcome, refund, penalty_multiset(penalties), tuple(sorted(steps)),
+                   effective_at=_effective(winner.effective_at),
+                   return_=returns(winner.return_.to_dict() if winner.return_ else None))
 
 
-def verdict_of_decision(decision: Decision, facts: dict[str, Any]) -> Verdict:
+def verdict_of_decision(decision: Decision, facts: dict[str, Any],
+                        holidays: str = DEFAULT_HOLIDAYS) -> Verdict:
     refund = None
-    if decision.refund is not None:
-        amounts = facts["order"]["amounts"]
-        kind = "total" if decision.refund.amount == amounts["total"] else "items_only"
-        refund = (kind, decision.refund.destination, decision.refund.min_business_days,
-                  decision.refund.max_business_days)
+    if decision.refund is not None:  # the amount as the deciding rule wrote it
+        declared = decision.explanation[0].effect["refund"]["amount"]
+        refund = _timing((amount_label(declared), decision.refund.destination,
+                          decision.refund.min_business_days,
+                          decision.refund.max_business_days), holidays)
+    declared = decision.explanation[0].effect.get("effective_at") if decision.explanation \
+        else None
+    effective = None if declared is None else (
+        declared["fact"], parse_duration(declared.get("plus", "0s")) or 0)
     return Verdict(decision.outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
-                   tuple(sorted(set(decision.next_steps))))
+                   tuple(sorted(set(decision.next_steps))), effective_at=effective,
+                   return_=returns(decision.return_))
 
 
 class Evaluator:
@@ -340,7 +464,10 @@ def fields_of(point: dict[str, Any], paths: Sequence[str], facts: dict[str, Any]
               ) -> dict[str, Any]:
     """The mattering fields of a witness as they read in the facts document."""
     shown: dict[str, Any] = {}
-    for path in paths:
+    wanted: list[str] = []
+    for path in paths:  # a gap between two timestamps reads as the two timestamps
+        wanted += list(gap_pair(path)) if path.startswith("gap:") else [path]
+    for path in dict.fromkeys(wanted):
         if path.startswith("derived."):
             shown[path] = point.get(path)
             continue

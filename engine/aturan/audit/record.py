@@ -77,6 +77,17 @@ def _number(value: int | None) -> str:
     return "null" if value is None else str(int(value))
 
 
+def _extensions(effective_at: str | None, covers: tuple[dict[str, Any], ...]) -> str:
+    """The optional result keys that depend on the order's facts (v2 rulesets): when the
+    outcome takes effect, and the lines a partial request covers; "" for v1 decisions."""
+    text = ""
+    if covers:
+        text += ',"covers":' + canonical_json([dict(line) for line in covers])
+    if effective_at is not None:
+        text += ',"effective_at":' + encode_basestring(effective_at)
+    return text
+
+
 def _refund(refund: RefundDecision | None) -> str:
     """`canonical_json(refund.to_dict())`, formatted directly (it is in every record)."""
     if refund is None:
@@ -129,8 +140,9 @@ class RecordBuilder:
         cached = self._plans.get(id(event.plan))
         if cached is None or cached[0] is not event.plan:
             cached = self._plan_fragments(event)
-        return "".join(('{"outcome":', cached[1], ',"refund":', _refund(event.decision.refund),
-                        cached[2], "}"))
+        decision = event.decision
+        return "".join(('{"outcome":', cached[1], ',"refund":', _refund(decision.refund),
+                        cached[2], _extensions(decision.effective_at, decision.covers), "}"))
 
     def _selection(self, event: DecisionEvent) -> str:
         reason = selection_reason(event.pin, event.flat)
@@ -149,9 +161,12 @@ class RecordBuilder:
         fixes every atom's truth (`runtime.memo`), so the first order that reaches it speaks
         for all."""
         plan, decision = event.plan, event.decision
-        rest = canonical_json({"penalties": [p.to_dict() for p in decision.penalties],
-                               "next_steps": list(decision.next_steps),
-                               "rules": matched_rules(event.compiled, plan, event.flat)})
+        parts: dict[str, Any] = {"penalties": [p.to_dict() for p in decision.penalties],
+                                 "next_steps": list(decision.next_steps),
+                                 "rules": matched_rules(event.compiled, plan, event.flat)}
+        if decision.return_ is not None:  # the deciding rule's: one per plan
+            parts["return"] = dict(decision.return_)
+        rest = canonical_json(parts)
         cached = (plan, encode_basestring(decision.outcome), "," + rest[1:-1])
         with self._lock:
             if len(self._plans) >= _PLAN_CACHE:

@@ -23,12 +23,13 @@ from ..language.repository import load_rulesets
 from ..regression.diff import Change, DiffSummary
 from ..runtime.evaluate import Policies
 from ..runtime.observe import DecisionEvent
-from ..runtime.verdict import Verdict, penalty_multiset
+from ..runtime.verdict import Verdict, penalty_multiset, returns
 from .archive import RulesetArchive, find_project_text, find_text
 from .masking import Masker
 from .record import RecordBuilder
 
-PARTS = ("outcome", "refund", "penalties", "next_steps", "rules")
+PARTS = ("outcome", "refund", "penalties", "next_steps", "rules", "effective_at", "covers",
+         "return")  # the last three only in decisions by rulesets that use them
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,8 @@ def logged_verdict(record: dict[str, Any]) -> Verdict:
     return Verdict(result["outcome"], refund_key,
                    penalty_multiset((p["party"], p["code"], p["points"])
                                     for p in result.get("penalties", ())),
-                   tuple(result.get("next_steps", ())), rule)
+                   tuple(result.get("next_steps", ())), rule, result.get("effective_at"),
+                   returns(result.get("return")))
 
 
 LOGGED = "logged"  # the old side of `replay --against`: whatever version decided each record

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import Diagnostic
-from ..language.display import atom_text, code_and_label, label, rupiah, text
+from ..language.display import atom_text, between_text, code_and_label, label, rupiah, show, text
+from ..language.model import parse_timestamp
 from ..runtime.decision import Decision
 
 OUTCOME_STYLE = {"approved": "bold green", "auto_approved": "bold green", "rejected": "bold red",
@@ -28,12 +29,16 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
                   + f" [dim]({d.ruleset.digest[:19]}…)[/]")
     if d.decision_id:  # the field's name: the same in every language
         console.print(f"  [dim]decision_id {d.decision_id}[/]")
-    heads = {key: text(key, lang) for key in ("refund", "penalty", "next")}
+    keys = ("refund", "penalty", "next") + (("takes_effect",) if d.effective_at else ()) + (
+        ("covers",) if d.covers else ()) + (("return",) if d.return_ is not None else ())
+    heads = {key: text(key, lang) for key in keys}
     width = max(len(head) for head in heads.values()) + 2
 
     def row(key: str, body: str) -> None:
         console.print(f"  {heads[key]:<{width}}{body}")
 
+    if d.effective_at:
+        row("takes_effect", show(parse_timestamp(d.effective_at)))
     if d.refund:
         fields = {"amount": rupiah(d.refund.amount),
                   "destination": escape(label("refund.destination", d.refund.destination, lang))}
@@ -42,6 +47,17 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
             if d.refund.due_by else text("refund_no_time", lang, **fields))
     else:
         row("refund", text("none", lang))
+    if d.covers:
+        row("covers", ", ".join(f"{c['quantity']} x {escape(c['sku'])} ({rupiah(c['amount'])})"
+                                for c in d.covers))
+    if d.return_ is not None:
+        settled = d.return_
+        parts = ([escape(label("return.resolution", settled["resolution"], lang))]
+                 if "resolution" in settled else [])
+        if "shipping_paid_by" in settled:
+            parts.append(text("postage_paid_by", lang, party=escape(label(
+                "return.shipping_paid_by", settled["shipping_paid_by"], lang))))
+        row("return", ", ".join(parts))
     for p in d.penalties:
         points = (text("points", lang, points=p.points) if p.points is not None
                   else text("points_not_published", lang))
@@ -58,6 +74,9 @@ def print_decision(console: Console, decision: Decision, lang: str = "en") -> No
         message = item.message.get(lang) or next(iter(item.message.values()), "")
         console.print(f"      {escape(message)}")
         for c in item.because:
+            if "of" in c:  # a duration between two timestamps
+                console.print("      [dim]· " + escape(between_text(c, lang)) + "[/]")
+                continue
             console.print("      [dim]· " + escape(atom_text(
                 c["fact"], c["op"], c["expected"], c["actual"], c.get("age"),
                 bool(c.get("negated")), lang)) + "[/]")

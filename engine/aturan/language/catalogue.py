@@ -113,8 +113,20 @@ def _kind_of(node: dict[str, Any], defs: dict[str, Any]
     return None
 
 
+# `"x-aturan-each": "<name>"` on a derived object: one boolean fact per value of a family of
+# the schema (`_families`), e.g. derived.request.any.<product type>; generated, never listed.
+EACH = "x-aturan-each"
+
+
+def _families(schema: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """The value lists `EACH` expands over: the product types of order lines."""
+    item = schema["properties"]["order"]["properties"]["items"]["items"]
+    return {"product_type": tuple(item["properties"]["product_type"]["enum"])}
+
+
 def _walk(node: dict[str, Any], defs: dict[str, Any], prefix: str, derived: bool,
-          optional: bool = False, extension: bool = False) -> Iterator[FactField]:
+          optional: bool = False, extension: bool = False,
+          families: Mapping[str, tuple[Any, ...]] | None = None) -> Iterator[FactField]:
     required = set(node.get("required", ()))
     for name, child in node.get("properties", {}).items():
         path = f"{prefix}.{name}" if prefix else name
@@ -123,12 +135,17 @@ def _walk(node: dict[str, Any], defs: dict[str, Any], prefix: str, derived: bool
         is_derived = derived or bool(child.get("readOnly"))
         is_extension = extension or (name == EXTENSION_KEY and prefix in EXTENSION_ROOTS)
         may_lack = optional or name not in required
+        if EACH in child and families is not None:
+            for value in families[child[EACH]]:
+                yield FactField(f"{path}.{value}", "boolean",
+                                f"{child.get('description', '')} ({value})", (), False, True)
+            continue
         branches = child.get("anyOf", [child])
         objects = [b for b in branches if b.get("type") == "object"]
         if objects:
             null_parent = any(b.get("type") == "null" for b in branches)
             yield from _walk(objects[0], defs, path, is_derived, may_lack or null_parent,
-                             is_extension)
+                             is_extension, families)
             continue
         kind = _kind_of(child, defs)
         if kind is None:  # arrays (order.items) are reached through derived facts
@@ -198,6 +215,12 @@ class Catalogue:
         return tuple(p for p, f in self.fields.items() if f.kind == "timestamp")
 
     @cached_property
+    def product_types(self) -> tuple[str, ...]:
+        """The product types of order lines, which `derived.request.any.<type>` and
+        `derived.request.all.<type>` are generated for."""
+        return tuple(_families(self.facts_schema)["product_type"])
+
+    @cached_property
     def money_paths(self) -> frozenset[str]:
         return frozenset(p for p, f in self.fields.items() if f.unit == "rupiah")
 
@@ -259,7 +282,8 @@ def _node(schema: dict[str, Any], path: str) -> dict[str, Any]:
 def _build(schema: dict[str, Any], platforms: Mapping[str, Platform],
            next_steps: tuple[str, ...] | None, source: str,
            extensions: tuple[Extension, ...]) -> Catalogue:
-    fields = {f.path: f for f in _walk(schema, schema.get("$defs", {}), "", False)}
+    fields = {f.path: f for f in _walk(schema, schema.get("$defs", {}), "", False,
+                                       families=_families(schema))}
     described = {"schema": schema, "next_steps": next_steps,
                  "platforms": [[p.name, p.display_name, p.timezone, p.calendar, p.id_prefix]
                                for p in platforms.values()]}

@@ -12,7 +12,8 @@ from .labels import label, text
 from .model import format_duration, parse_timestamp
 from .operators import PRESENCE_OPS
 
-__all__ = ["JAKARTA", "atom_text", "code_and_label", "label", "rupiah", "show", "text"]
+__all__ = ["JAKARTA", "atom_text", "between_text", "code_and_label", "label", "rupiah", "show",
+           "text"]
 
 JAKARTA = ZoneInfo(BUNDLED_TIMEZONE)  # WIB: the bundled platforms' zone, people read times in
 
@@ -76,6 +77,22 @@ def atom_text(fact: str, op: str, expected: Any, actual: Any, age: str | None = 
                 else text("ago", lang, age=age))
         shown += f" ({when})"
     return f"{condition_text(fact, op, expected, negated)} — {text('actual', lang)} {shown}"
+
+
+def between_text(item: dict[str, Any], lang: str | None = None) -> str:
+    """A duration between two timestamps with both values and the gap between them:
+    `request.seller_response.at within 2d of request.at — actual 2025-07-03T12:00:00+07:00,
+    request.at 2025-07-01T10:00:00+07:00 (2d2h after request.at)`. `item` has fact, op,
+    expected, of, actual, of_actual, and gap when both are present."""
+    neg = "not " if item.get("negated") else ""
+    absent = text("absent", lang)
+    gap, of = item.get("gap"), item["of"]
+    after = "" if gap is None else " (" + (
+        text("gap_before", lang, gap=gap[1:], of=of) if str(gap).startswith("-")
+        else text("gap_after", lang, gap=gap, of=of)) + ")"
+    return (f"{neg}{item['fact']} {item['op']} {show(item['expected'])} {text('of', lang)} {of}"
+            f" — {text('actual', lang)} {show(item['actual'], absent)}, {of} "
+            f"{show(item['of_actual'], absent)}{after}")
 
 
 def code_and_label(field: str, code: str, lang: str | None = None, upper: bool = False) -> str:

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..resources import bundled_dir, load_schema
+from . import amounts
 from .catalogue import Catalogue, bundled_catalogue
+from .consistency import RELATIONS
 from .model import AllOf, AnyOf, Atom, Condition, Effect, Not, RulesetVersion
-from .operators import OPERATORS_BY_KIND
+from .operators import MODIFIERS, OPERATORS_BY_KIND, TABLE
 from .repository import RulesetCollection, load_rulesets
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,13 +52,20 @@ def reference_page(catalogue: Catalogue | None = None) -> str:
              *_file_fields(),
              "## Operators", "", "| operator | meaning | applies to |", "|---|---|---|"]
     for op, spec in ops.items():
-        if op == "fact":
+        if op == "fact" or op in MODIFIERS:
             continue
         kinds = ", ".join(k for k, allowed in OPERATORS_BY_KIND.items() if op in allowed)
         lines.append(f"| `{op}` | {_cell(spec.get('description', ''))} | {kinds} |")
+    between = ", ".join(f"`{op.name}`" for op in TABLE if op.between)
     lines += ["", "Every comparison is false when the fact is absent (missing or null); "
               "`absent` matches exactly that. "
               + load_schema("ruleset")["$defs"]["duration"]["description"], "",
+              f"**Durations between two facts.** {between} also take `of`: "
+              + _cell(ops["of"]["description"]) + " `{ fact: request.seller_response.at, "
+              "within: 2d, of: request.at }` holds when the seller answered less than 2 days "
+              "after the request; `{ fact: request.at, older_than: 6d, of: "
+              "order.fulfillment.delivered_at }` when the request came 6 days or more after "
+              "delivery.", "",
               "## Fact paths", "",
               "| fact | type | values | may be absent | description |", "|---|---|---|---|---|"]
     for field in catalogue.fields.values():
@@ -71,13 +80,72 @@ def reference_page(catalogue: Catalogue | None = None) -> str:
                  else ""), "",
               "## Platforms", "",
               "Refund due dates are counted in business days in the platform's time zone, "
-              "skipping weekends and its holiday calendar's public holidays.", "",
+              "skipping weekends and its holiday calendar's public holidays (a ruleset may "
+              "skip joint leave days too: `holidays`, under Effects).", "",
               "| platform | name | time zone | holidays |", "|---|---|---|---|"]
     for p in catalogue.platforms.values():
         lines.append(f"| `{p.name}` | {_cell(p.display_name)} | {p.timezone} | "
                      f"{p.calendar or 'none (weekends only)'} |")
     lines.append("")
+    lines += effects_section()
+    lines += relations_section()
     return "\n".join(lines)
+
+
+def _described(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its `$ref` resolved (the node's own description wins)."""
+    if "$ref" in node:
+        return {**defs[node["$ref"].rsplit("/", 1)[1]], **node}
+    return node
+
+
+def effects_section() -> list[str]:
+    """What `then` may say, and the ruleset-wide settings that shape a decision, from the
+    ruleset schema's descriptions."""
+    schema = load_schema("ruleset")
+    defs = schema["$defs"]
+    lines = ["## Effects", "", "What a rule's `then` (and the `default`'s) may set; how they "
+             "combine is in [the authoring guide](authoring.md#how-rules-combine).", "",
+             "| key | meaning |", "|---|---|"]
+    for key, node in defs["effect"]["properties"].items():
+        node = _described(node, defs)
+        lines.append(f"| `{key}` | {_cell(node.get('description', ''))} |")
+    for name in ("refund",):
+        for key, node in defs[name]["properties"].items():
+            node = _described(node, defs)
+            lines.append(f"| `{name}.{key}` | {_cell(node.get('description', ''))} |")
+    lines.append(f"| *amount expression* | {_cell(defs['amount_expression']['description'])} "
+                 "Validation proves each one never negative and never above "
+                 "`order.amounts.total` for every order whose amounts add up. |")
+    kinds = schema["properties"]["holidays"]
+    lines += ["", f"**`holidays`** (top level): {_cell(kinds['description'])}", ""]
+    return lines
+
+
+def relations_section() -> list[str]:
+    """The sums facts validation checks (`language/consistency.py`), as the one list of them."""
+    lines = ["## Relations between facts", "",
+             "Facts validation refuses an order whose facts break one of these (a "
+             "`facts-inconsistent` error naming every JSON pointer involved), in the library, "
+             "the CLI, the HTTP API and regression cases alike. A relation binds only facts that "
+             "are present. The analyses (`aturan lint`, `aturan diff --exhaustive`) read the "
+             "same list.", "",
+             "| relation | holds | checked on every order |", "|---|---|---|"]
+    ops = {"eq": "=", "le": "≤"}
+    for relation in RELATIONS:
+        right = " ".join(("- " if sign < 0 else "+ ") + f"`{fact}`"
+                         for fact, sign in relation.right).removeprefix("+ ")
+        if relation.constant:
+            right += f" {'-' if relation.constant < 0 else '+'} {abs(relation.constant)}"
+        when = "" if not relation.when else " when " + " and ".join(
+            f"`{flag}` is {'true' if value else 'false'}" for flag, value in relation.when)
+        lines.append(f"| {relation.name} | `{relation.left}` {ops[relation.op]} {right}{when} "
+                     f"({relation.why}) | {'yes' if relation.checked else 'follows from the rest'} |")
+    lines += ["| items-are-the-lines | `order.amounts.items` = Σ `quantity` × `unit_price` over "
+              "`order.items` | yes |",
+              "| requested-lines | each `request.items[].sku` is one of `order.items` (then "
+              "unique), each quantity at most the line's | yes |", ""]
+    return lines
 
 
 def condition_text(condition: Condition) -> str:
@@ -86,6 +154,8 @@ def condition_text(condition: Condition) -> str:
         value = condition.expected()
         if condition.op in ("exists", "absent"):
             return f"{condition.fact} {condition.op}"
+        if condition.of is not None:
+            return f"{condition.fact} {condition.op} {value} of {condition.of}"
         if isinstance(value, list):
             value = "[" + ", ".join(str(v) for v in value) + "]"
         elif isinstance(value, bool):
@@ -103,10 +173,21 @@ def _effect_text(effect: Effect) -> str:
     parts = []
     if effect.outcome:
         parts.append(f"**{effect.outcome}**")
+    if effect.effective_at:
+        parts.append(f"takes effect at {effect.effective_at.text()}")
     if effect.refund:
         eta = (f", {effect.refund.min_business_days}-{effect.refund.max_business_days} business days"
                if effect.refund.max_business_days is not None else ", no published time")
-        parts.append(f"refund {effect.refund.amount} → {effect.refund.destination}{eta}")
+        amount = (amounts.text(effect.refund.expression) if effect.refund.expression is not None
+                  else effect.refund.amount)
+        paid = (" if paid" if effect.refund.expression is not None and effect.refund.paid_only
+                else "")
+        parts.append(f"refund {amount}{paid} → {effect.refund.destination}{eta}")
+    if effect.return_:
+        settled = effect.return_
+        parts.append("return" + (f": {settled.resolution}" if settled.resolution else "")
+                     + (f", postage paid by {settled.shipping_paid_by}"
+                        if settled.shipping_paid_by else ""))
     for p in effect.penalties:
         points = f" {p.points} pt" if p.points is not None else ""
         parts.append(f"penalty {p.party}: {p.code}{points}")
@@ -121,8 +202,11 @@ def _ruleset_section(rs: RulesetVersion, base: Path) -> list[str]:
     shown = Path(os.path.relpath(os.path.abspath(rs.path), base.absolute())).as_posix()
     until = rs.effective_until.isoformat() if rs.effective_until else "open-ended"
     head = f"### {rs.key}" + (f" (overlay on {rs.extends})" if rs.extends else "")
+    calendar = {"public_and_joint_leave": " Refund due dates skip weekends, public holidays and "
+                "cuti bersama.", "public": " Refund due dates skip weekends and public "
+                "holidays."}.get(rs.holidays or "", "")
     lines = [head, "", f"In force {rs.effective_from.isoformat()} → {until}. "
-             f"File `{shown}`.", "", _cell(rs.description), "",
+             f"File `{shown}`.{calendar}", "", _cell(rs.description), "",
              "| rule | priority | when | decides | source |", "|---|---|---|---|---|"]
     for rule in sorted(rs.rules, key=lambda r: (-r.priority, r.id)):
         cite = (f"{rule.citation.publisher}, “{rule.citation.title}”" if rule.citation else "")

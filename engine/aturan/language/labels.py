@@ -50,6 +50,16 @@ FRAME: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "absent": {"en": "absent", "id": "tidak ada"},
     "ago": {"en": "{age} ago", "id": "{age} lalu"},
     "from_now": {"en": "in {age}", "id": "{age} lagi"},
+    # a duration between two timestamps (language v2)
+    "of": {"en": "of", "id": "dari"},
+    "gap_after": {"en": "{gap} after {of}", "id": "{gap} setelah {of}"},
+    "gap_before": {"en": "{gap} before {of}", "id": "{gap} sebelum {of}"},
+    # decide's text output (language v2)
+    "takes_effect": {"en": "takes effect", "id": "berlaku"},
+    "covers": {"en": "covers", "id": "mencakup"},
+    "return": {"en": "return", "id": "retur"},
+    "postage_paid_by": {"en": "return postage paid by the {party}",
+                        "id": "ongkos kirim retur ditanggung {party}"},
     # why-not
     "why_fired": {"en": "why {rule}", "id": "mengapa {rule} berlaku"},
     "why_not_fired": {"en": "why not {rule}", "id": "mengapa {rule} tidak berlaku"},

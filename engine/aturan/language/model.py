@@ -12,12 +12,19 @@ from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 from ..errors import Location, pointer_join
+from . import amounts
 from .catalogue import Catalogue, bundled_catalogue
 from .loader import SourceDocument
 from .operators import PRESENCE_OPS, TIME_OPS
 
 # `{path}` in an explanation template: a fact path filled with the order's value
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)*)\}")
+
+# Refund due dates skip weekends and the public holidays of the platform's calendar unless a
+# ruleset declares `holidays: public_and_joint_leave` (also cuti bersama): docs/authoring.md
+# gives the source for the default.
+HOLIDAY_SETS = ("public", "public_and_joint_leave")
+DEFAULT_HOLIDAYS = "public"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -45,7 +52,8 @@ def format_duration(seconds: int) -> str:
 
 @dataclass(frozen=True)
 class Atom:
-    """One test of one fact. For time operators `value` is the duration in seconds and `text`
+    """One test of one fact. For time operators `value` is the duration in seconds, measured
+    from the fact to `now`, or with `of` (a second timestamp) from `of` to the fact, and `text`
     the duration as the author wrote it (`24h`, not the `1d` it equals), which explanations show
     back; `text` takes no part in comparing atoms."""
 
@@ -54,6 +62,12 @@ class Atom:
     value: Any
     location: Location = field(default_factory=Location, compare=False)
     text: str = field(default="", compare=False)
+    of: str | None = None
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        """The facts the atom reads: its fact, and `of` when it measures between two."""
+        return (self.fact,) if self.of is None else (self.fact, self.of)
 
     def expected(self) -> Any:
         """The operand as an author wrote it (durations in their written form)."""
@@ -96,10 +110,27 @@ def atoms_of(condition: Condition) -> list[Atom]:
 
 @dataclass(frozen=True)
 class Refund:
-    amount: str  # full | paid | items_only
+    """`amount` is full | paid | items_only, or "expression" with `expression` set (an
+    integer-rupiah expression, `language/amounts.py`)."""
+
+    amount: str
     destination: str
     min_business_days: int | None = None  # None: the source publishes no refund time
     max_business_days: int | None = None
+    expression: amounts.Expr | None = None
+    paid_only_flag: bool = True  # an expression's `paid_only`
+    location: Location = field(default_factory=Location, compare=False)  # of `amount`
+
+    @property
+    def paid_only(self) -> bool:
+        """No refund when the order was not paid (`order.payment.paid_at` absent)."""
+        if self.expression is not None:
+            return self.paid_only_flag
+        return self.amount == "paid"
+
+    def amount_tree(self) -> Any:
+        """The amount as written: a name or the expression's tree."""
+        return amounts.to_tree(self.expression) if self.expression is not None else self.amount
 
 
 @dataclass(frozen=True)
@@ -110,23 +141,63 @@ class Penalty:
 
 
 @dataclass(frozen=True)
+class EffectiveAt:
+    """When an outcome takes effect: a timestamp fact's instant plus `plus` seconds."""
+
+    fact: str
+    plus: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"fact": self.fact}
+        if self.plus:
+            data["plus"] = format_duration(self.plus)
+        return data
+
+    def text(self) -> str:
+        return self.fact + (f" + {format_duration(self.plus)}" if self.plus else "")
+
+
+@dataclass(frozen=True)
+class ReturnEffect:
+    """How a return is resolved: `resolution` (return_and_refund | refund_only | replacement)
+    and who pays the return postage (buyer | seller | platform); each may be left unsaid."""
+
+    resolution: str | None = None
+    shipping_paid_by: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("resolution", self.resolution),
+                                  ("shipping_paid_by", self.shipping_paid_by)) if v}
+
+
+@dataclass(frozen=True)
 class Effect:
-    """What a rule decides (`outcome` set: a deciding rule) or adds (penalties, next steps)."""
+    """What a rule decides (`outcome` set: a deciding rule) or adds (penalties, next steps).
+    `effective_at`: when the outcome takes effect (None: at `now`)."""
 
     outcome: str | None = None
     refund: Refund | None = None
     penalties: tuple[Penalty, ...] = ()
     next_steps: tuple[str, ...] = ()
+    effective_at: EffectiveAt | None = None
+    return_: ReturnEffect | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         if self.outcome:
             data["outcome"] = self.outcome
+        if self.effective_at:
+            data["effective_at"] = self.effective_at.to_dict()
         if self.refund:
-            data["refund"] = {"amount": self.refund.amount, "destination": self.refund.destination}
+            data["refund"] = {"amount": self.refund.amount_tree(),
+                              "destination": self.refund.destination}
+            if self.refund.expression is not None and not self.refund.paid_only:
+                data["refund"]["paid_only"] = False
             if self.refund.max_business_days is not None:
                 data["refund"]["eta"] = {"min_business_days": self.refund.min_business_days,
                                          "max_business_days": self.refund.max_business_days}
+        if self.return_:
+            data["return"] = self.return_.to_dict()
         if self.penalties:
             data["penalties"] = [{"party": p.party, "code": p.code, "points": p.points}
                                  for p in self.penalties]
@@ -198,6 +269,12 @@ class RulesetVersion:
     extends: str | None = None  # "platform@range" for overlays
     lint_silence: tuple[Silence, ...] = ()
     default_location: Location = field(default_factory=Location, compare=False)
+    holidays: str | None = None  # which holidays refund due dates skip; None: not declared
+
+    @property
+    def holiday_set(self) -> str:
+        """The holidays this version declares, or the default (`DEFAULT_HOLIDAYS`)."""
+        return self.holidays or DEFAULT_HOLIDAYS
 
     @property
     def key(self) -> str:
@@ -249,27 +326,40 @@ def _condition(doc: SourceDocument, node: dict[str, Any], pointer: str) -> Condi
                            for i, child in enumerate(node["any"])), loc)
     if "not" in node:
         return Not(_condition(doc, node["not"], pointer_join(pointer, "not")), loc)
-    op = next(key for key in node if key != "fact")
+    op = next(key for key in node if key not in ("fact", "of"))
     value = node[op]
     written = ""
     if op in TIME_OPS:
         written, value = str(value), parse_duration(value)
     elif isinstance(value, list):
         value = tuple(value)
-    return Atom(node["fact"], op, value, loc, written)
+    return Atom(node["fact"], op, value, loc, written, node.get("of"))
 
 
-def _effect(node: dict[str, Any]) -> Effect:
+def _effect(node: dict[str, Any], doc: SourceDocument | None = None, pointer: str = ""
+            ) -> Effect:
     refund = None
     if "refund" in node:
         r = node["refund"]
         eta = r.get("eta", {})
-        refund = Refund(r["amount"], r["destination"], eta.get("min_business_days"),
-                        eta.get("max_business_days"))
+        amount, expression = r["amount"], None
+        if amount not in amounts.LEGACY:
+            amount, expression = "expression", amounts.parse(amount)
+        refund = Refund(amount, r["destination"], eta.get("min_business_days"),
+                        eta.get("max_business_days"), expression, r.get("paid_only", True),
+                        doc.location(f"{pointer}/refund/amount") if doc else Location())
+    effective = None
+    if "effective_at" in node:
+        e = node["effective_at"]
+        plus = parse_duration(e["plus"]) if "plus" in e else 0
+        effective = EffectiveAt(e["fact"], -1 if plus is None else plus)
     return Effect(outcome=node.get("outcome"), refund=refund,
                   penalties=tuple(Penalty(p["party"], p["code"], p.get("points"))
                                   for p in node.get("penalties", ())),
-                  next_steps=tuple(node.get("next_steps", ())))
+                  next_steps=tuple(node.get("next_steps", ())), effective_at=effective,
+                  return_=ReturnEffect(node["return"].get("resolution"),
+                                       node["return"].get("shipping_paid_by"))
+                  if "return" in node else None)
 
 
 def _citation(node: dict[str, Any] | None) -> Citation | None:
@@ -290,7 +380,8 @@ def build_ruleset(doc: SourceDocument, catalogue: Catalogue | None = None) -> Ru
     key = f"{tree['ruleset']}@{tree['version']}"
     rules = tuple(
         Rule(id=r["id"], description=r["description"], priority=r["priority"],
-             when=_condition(doc, r["when"], f"/rules/{i}/when"), then=_effect(r["then"]),
+             when=_condition(doc, r["when"], f"/rules/{i}/when"),
+             then=_effect(r["then"], doc, f"/rules/{i}/then"),
              messages=dict(r["explain"]), citation=_citation(r["source"]),
              location=doc.location(f"/rules/{i}"), final=bool(r.get("final", False)), origin=key,
              lint_silence=_silences(doc, r, f"/rules/{i}"))
@@ -304,7 +395,8 @@ def build_ruleset(doc: SourceDocument, catalogue: Catalogue | None = None) -> Ru
         effective_until=parse_effective(until, zone) if until else None,
         description=tree["description"],
         sources=tuple(c for c in (_citation(s) for s in tree["sources"]) if c),
-        default=_effect(tree["default"]["then"]), default_messages=dict(tree["default"]["explain"]),
+        default=_effect(tree["default"]["then"], doc, "/default/then"),
+        default_messages=dict(tree["default"]["explain"]),
         rules=rules, digest=doc.digest, path=doc.path, location=doc.location(""),
         extends=tree.get("extends"), lint_silence=_silences(doc, tree, ""),
-        default_location=doc.location("/default"))
+        default_location=doc.location("/default"), holidays=tree.get("holidays"))

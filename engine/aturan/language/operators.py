@@ -11,6 +11,12 @@ docs/reference.md), and the two oracles the table is tested against, the referen
 (`analysis/reference.py`, `ATOM_TESTS`) and the z3 encoding (`analysis/solver.py`, `ENCODERS`).
 A new operator is one entry here plus those three; tests/language/test_operators.py fails until
 every reading has it.
+
+The duration operators also measure *between two facts*: `{fact: B, within: 2d, of: A}` holds
+when B - A < 2 days. That is the same test with the instant B in place of `now` and A in place of
+the fact, so `holds` and `cuts` do not change; what changes is the value an atom reads (`measure`:
+the fact's value, a timestamp's age at `now`, or the gap between two timestamps) and the key it
+reaches the engine under (`subject`). Every reading dispatches on `measure`.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class Operator:
     cuts: Callable[[Any], tuple[int, ...]]
     engine: str
     engine_join: str = ""
+    between: bool = False  # accepts `of`: a duration from a second timestamp to the fact
 
     @property
     def tests_presence(self) -> bool:
@@ -109,8 +116,10 @@ TABLE: tuple[Operator, ...] = (
     Operator("gt", _ORDERED, "scalar", "le", _present(_op.gt), _after, "$gt"),
     Operator("ge", _ORDERED, "scalar", "lt", _present(_op.ge), _at, "$gte"),
     # ages: now - t >= d, and now - t < d (also true for a timestamp after `now`)
-    Operator("older_than", _TIME, "duration", "within", _present(_op.ge), _at, "$gte"),
-    Operator("within", _TIME, "duration", "older_than", _present(_op.lt), _at, "$lt"),
+    Operator("older_than", _TIME, "duration", "within", _present(_op.ge), _at, "$gte",
+             between=True),
+    Operator("within", _TIME, "duration", "older_than", _present(_op.lt), _at, "$lt",
+             between=True),
     Operator("exists", _ALL, "none", "absent", lambda actual, operand: actual is not None,
              _none, "$ex"),
     Operator("absent", _ALL, "none", "exists", lambda actual, operand: actual is None,
@@ -118,6 +127,37 @@ TABLE: tuple[Operator, ...] = (
 )
 
 BY_NAME: Mapping[str, Operator] = MappingProxyType({op.name: op for op in TABLE})
+
+# Keys of a condition that are neither `fact` nor an operator: `of`, the second timestamp of a
+# duration between two facts (operators with `between`).
+MODIFIERS = ("of",)
+
+# What an atom measures, the value `holds` is given: the fact's value, a timestamp's age at
+# `now` (whole seconds, floored), or the gap from `of` to the fact (whole seconds, floored).
+MEASURES = ("value", "age", "gap")
+
+
+def measure(atom: AtomLike, kind: str | None) -> str:
+    """`gap` for a duration between two facts, `age` for a timestamp (`kind` is the fact's kind
+    in the catalogue), else `value`."""
+    if getattr(atom, "of", None) is not None:
+        return "gap"
+    return "age" if kind == "timestamp" else "value"
+
+
+def subject(fact: str, of: str | None, kind: str | None) -> str:
+    """The one key a measured value goes by: in the engine's fact, in memo keys, as an axis of
+    the box analysis. `age:<fact>`, `gap:<fact>:<of>` or the fact path itself."""
+    if of is not None:
+        return f"gap:{fact}:{of}"
+    return f"age:{fact}" if kind == "timestamp" else fact
+
+
+def gap_pair(key: str) -> tuple[str, str]:
+    """(fact, of) of a `gap:` subject key."""
+    _, fact, of = key.split(":")
+    return fact, of
+
 
 # Derived views, for the readers that only need names.
 OPERATORS = tuple(BY_NAME)

@@ -14,11 +14,13 @@ from typing import Any
 
 from ..errors import Diagnostic, Location
 from ..suggest import did_you_mean
+from . import amount_check
 from .catalogue import Catalogue, FactField, bundled_catalogue
 from .model import (
     PLACEHOLDER,
     TIME_OPS,
     AllOf,
+    AnyOf,
     Atom,
     Condition,
     Effect,
@@ -27,7 +29,7 @@ from .model import (
     RulesetVersion,
     atoms_of,
 )
-from .operators import BY_NAME, OPERATORS_BY_KIND, cut_points
+from .operators import BY_NAME, OPERATORS_BY_KIND, TABLE, cut_points
 
 
 def _value_matches(kind: str, value: Any) -> bool:
@@ -57,6 +59,8 @@ def check_atom(atom: Atom, fields: Fields | None = None) -> Iterator[Diagnostic]
                          hint=hint or "See docs/reference.md for the fact paths (a policy "
                          "folder's own: its aturan.yaml).")
         return
+    if atom.of is not None:
+        yield from _check_of(atom, fields)
     allowed = OPERATORS_BY_KIND[field.kind]
     if atom.op not in allowed:
         yield Diagnostic("bad-operator",
@@ -79,6 +83,27 @@ def check_atom(atom: Atom, fields: Fields | None = None) -> Iterator[Diagnostic]
                              f'"{value}" is not a value of "{atom.fact}" '
                              f"(one of: {', '.join(map(str, field.enum))})", atom.location,
                              hint=hint)
+
+
+def _check_of(atom: Atom, fields: Fields) -> Iterator[Diagnostic]:
+    """`of` names a second timestamp, for a duration operator on a timestamp fact."""
+    assert atom.of is not None
+    if not BY_NAME[atom.op].between:
+        between = ", ".join(op.name for op in TABLE if op.between)
+        yield Diagnostic("bad-of", f'`of` measures a duration between two timestamps; it goes '
+                         f'with {between}, not "{atom.op}"', atom.location)
+        return
+    other = fields.get(atom.of)
+    if other is None:
+        yield Diagnostic("unknown-fact", f'unknown fact path "{atom.of}" (in `of`)',
+                         atom.location, hint=did_you_mean(atom.of, fields)
+                         or "See docs/reference.md for the fact paths.")
+    elif other.kind != "timestamp":
+        yield Diagnostic("bad-of", f'`of: {atom.of}` must name a timestamp; it is a '
+                         f"{other.kind} fact", atom.location)
+    elif atom.of == atom.fact:
+        yield Diagnostic("bad-of", f'"{atom.fact}" {atom.op} ... of itself is always 0s: '
+                         "`of` names another timestamp", atom.location)
 
 
 class _Other:
@@ -144,7 +169,7 @@ def obviously_disjoint(a: Condition, b: Condition, fields: Fields | None = None)
     A cheap, sound test (it never claims disjointness wrongly): exact for each pair of atoms,
     blind to everything else (several atoms together, `any`); `aturan lint` does the exact one."""
     right = _top_atoms(b)
-    return any(x.fact == y.fact and _atoms_exclude(x, xn, y, yn, fields)
+    return any(x.fact == y.fact and x.of == y.of and _atoms_exclude(x, xn, y, yn, fields)
                for x, xn in _top_atoms(a) for y, yn in right)
 
 
@@ -189,12 +214,16 @@ def check_ruleset(rs: RulesetVersion, catalogue: Catalogue | None = None) -> lis
         for atom in atoms_of(rule.when):
             found.extend(check_atom(atom, fields))
         found.extend(_check_effect(rule.then, rule.location, rule.decides))
+        found.extend(_check_effective_at(rule.then, rule.location, rule.when, fields))
+        found.extend(_check_amount(rule.then, rule.location, rule.when, fields))
         found.extend(_check_next_steps(rule.then, rule.location, catalogue.next_steps))
         found.extend(check_placeholders(rule.messages, rule.location, fields))
         if rule.final and rs.is_overlay:
             found.append(Diagnostic("final-in-overlay", "`final` marks platform rules; an "
                                     "overlay rule cannot be final", rule.location))
     found.extend(_check_effect(rs.default, rs.location, True, default=True))
+    found.extend(_check_effective_at(rs.default, rs.default_location, None, fields))
+    found.extend(_check_amount(rs.default, rs.default_location, None, fields))
     found.extend(_check_next_steps(rs.default, rs.location, catalogue.next_steps))
     found.extend(check_placeholders(rs.default_messages, rs.location, fields))
     found.extend(check_conflicts(rs.rules, fields))
@@ -235,12 +264,79 @@ def _check_effect(effect: Effect, location: Location, decides: bool, default: bo
     if effect.refund and not decides:
         yield Diagnostic("refund-without-outcome", "only a rule that sets `outcome` may set a "
                          "refund; additive rules add penalties and next steps", location)
+    if effect.return_ and not decides:
+        yield Diagnostic("return-without-outcome", "only a rule that sets `outcome` may say how "
+                         "a return is resolved (`return`)", location)
     eta = effect.refund
     if (eta is not None and eta.min_business_days is not None
             and eta.max_business_days is not None
             and eta.min_business_days > eta.max_business_days):
         yield Diagnostic("bad-refund-eta", "refund eta: min_business_days is greater than "
                          "max_business_days", location)
+
+
+def requires_present(condition: Condition, fact: str, negated: bool = False) -> bool:
+    """Does every order the condition matches have `fact` present? Sound, not complete: true
+    when an atom that is false on an absent fact must hold (any comparison, `exists`, a
+    duration between two facts), read through `all`/`any`/`not` as negation normal form
+    would (a negated comparison admits absence, a negated `absent` does not)."""
+    if isinstance(condition, Not):
+        return requires_present(condition.child, fact, not negated)
+    if isinstance(condition, (AllOf, AnyOf)):
+        parts = [requires_present(c, fact, negated) for c in condition.children]
+        return any(parts) if isinstance(condition, AllOf) != negated else all(parts)
+    assert isinstance(condition, Atom)
+    if negated:
+        return condition.op == "absent" and condition.fact == fact
+    return fact in condition.facts and not BY_NAME[condition.op].holds(None, condition.value)
+
+
+def _check_effective_at(effect: Effect, location: Location, when: Condition | None,
+                        fields: Mapping[str, FactField]) -> Iterator[Diagnostic]:
+    """`effective_at` names a timestamp the deciding rule is sure to have."""
+    at = effect.effective_at
+    if at is None:
+        return
+    if effect.outcome is None:
+        yield Diagnostic("effective-at-without-outcome", "only a rule that sets `outcome` may "
+                         "say when it takes effect (`effective_at`)", location)
+        return
+    field = fields.get(at.fact)
+    if field is None:
+        yield Diagnostic("unknown-fact", f'unknown fact path "{at.fact}" (in `effective_at`)',
+                         location, hint=did_you_mean(at.fact, fields))
+        return
+    if field.kind != "timestamp":
+        yield Diagnostic("bad-effective-at", f'`effective_at` must name a timestamp; '
+                         f'"{at.fact}" is a {field.kind} fact', location)
+        return
+    if at.plus < 0:
+        yield Diagnostic("bad-duration", "`effective_at.plus` is not a well-formed duration; "
+                         "write e.g. 48h, 2d, 1h30m, 0s", location)
+    if field.nullable and (when is None or not requires_present(when, at.fact)):
+        where = "the default" if when is None else "the rule's condition"
+        yield Diagnostic(
+            "effective-at-may-be-absent",
+            f'`effective_at` reads "{at.fact}", which may be absent, and {where} does not make '
+            "sure it is present: the decision would have no instant", location,
+            hint=(f"Add {{ fact: {at.fact}, exists: true }} to the condition."
+                  if when is not None else "The default can only use a fact every order has, "
+                  "such as request.at."))
+
+
+def _check_amount(effect: Effect, location: Location, when: Condition | None,
+                  fields: Mapping[str, FactField]) -> Iterator[Diagnostic]:
+    """A refund amount expression is typed, present and within what was paid
+    (`language/amount_check.py`)."""
+    refund = effect.refund
+    if refund is None or refund.expression is None:
+        return
+    for problem in amount_check.check(
+            refund.expression, fields,
+            lambda path: when is not None and requires_present(when, path)):
+        yield Diagnostic(problem.code, problem.message,
+                         refund.location if refund.location.line else location,
+                         hint=problem.hint)
 
 
 def check_collection(versions: list[RulesetVersion]) -> list[Diagnostic]:

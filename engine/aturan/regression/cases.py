@@ -19,7 +19,7 @@ from ..errors import (
     RulesetError,
     display_path,
 )
-from ..language.display import atom_text, text
+from ..language.display import atom_text, between_text, text
 from ..language.loader import SourceDocument, load_yaml_file, parse_yaml
 from ..language.repository import CASES_DIR
 from ..language.schema import schema_diagnostics
@@ -240,6 +240,9 @@ def describe_failure(result: CaseResult) -> list[str]:
         lines.append(f"    {role} {item.rule} ({item.file}:{item.line}, "
                      f"{text('priority', lang, priority=item.priority)}): {message}")
         for atom in item.because:
+            if "of" in atom:
+                lines.append("        " + between_text(atom, lang))
+                continue
             lines.append("        " + atom_text(atom["fact"], atom["op"], atom["expected"],
                                                 atom["actual"], atom.get("age"),
                                                 bool(atom.get("negated")), lang))

@@ -39,9 +39,14 @@ def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
     refund = None if verdict.refund is None else dict(zip(
         ("amount", "destination", "min_business_days", "max_business_days", "due_by"),
         verdict.refund))
-    return {"outcome": verdict.outcome, "rule": verdict.rule, "refund": refund,
+    data = {"outcome": verdict.outcome, "rule": verdict.rule, "refund": refund,
             "penalties": [{"party": p, "code": c, "points": n} for p, c, n in verdict.penalties],
             "next_steps": list(verdict.next_steps)}
+    if verdict.effective_at is not None:
+        data["effective_at"] = verdict.effective_at
+    if verdict.return_ is not None:
+        data["return"] = dict(verdict.return_)
+    return data
 
 
 @dataclass(frozen=True)

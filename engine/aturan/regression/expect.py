@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..language.display import rupiah, show, text
+from ..language.model import parse_timestamp
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies
 from ..suggest import did_you_mean
@@ -118,6 +119,15 @@ def _unknown_rules(expect: dict[str, Any], known: Collection[str], ruleset: str,
     return out
 
 
+def _same_instant(want: str | None, have: str | None) -> bool:
+    if want is None or have is None:
+        return want is have
+    try:
+        return parse_timestamp(want) == parse_timestamp(have)
+    except ValueError:
+        return False
+
+
 def compare(expect: dict[str, Any], decision: Decision, lang: str | None = None,
             known_rules: Collection[str] | None = None) -> list[Mismatch]:
     """The expected parts of `decision` that differ; parts a case does not name are ignored.
@@ -137,6 +147,24 @@ def compare(expect: dict[str, Any], decision: Decision, lang: str | None = None,
         out += [m for m in unknown if m.field == "decided_by"]
     elif "decided_by" in expect and expect["decided_by"] != decision.explanation[0].rule:
         out.append(Mismatch("decided_by", expect["decided_by"], decision.explanation[0].rule))
+    if "effective_at" in expect and not _same_instant(expect["effective_at"],
+                                                      decision.effective_at):
+        out.append(Mismatch("effective_at", expect["effective_at"], decision.effective_at))
+    if "covers" in expect:
+        keys = [("sku", "quantity") + (("amount",) if "amount" in want else ())
+                for want in expect["covers"]]
+        have = [{k: line.get(k) for k in keys[n]} if n < len(keys) else line
+                for n, line in enumerate(decision.covers)]
+        if have != list(expect["covers"]):
+            out.append(Mismatch("covers", list(expect["covers"]), list(decision.covers)))
+    if "return" in expect:
+        wanted, settled = expect["return"], decision.return_
+        if wanted is None or settled is None:
+            if wanted is not settled:
+                out.append(Mismatch("return", wanted, settled))
+        else:
+            out += [Mismatch(f"return.{key}", value, settled.get(key))
+                    for key, value in wanted.items() if settled.get(key) != value]
     if "refund" in expect:
         out += _compare_refund(expect["refund"], got["refund"], lang)
     if "penalties" in expect:

@@ -13,7 +13,6 @@ The first orders sweep every enum value and every edge; the rest are drawn at ra
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,10 +20,21 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import Diagnostic, Location, SelectionError
+from ..language.amounts import facts_of as amount_facts
 from ..language.catalogue import Catalogue, FactField, bundled_catalogue
-from ..language.model import TIME_OPS, AllOf, Atom, Condition, atoms_of
+from ..language.model import TIME_OPS, AllOf, Atom, Condition, Rule, atoms_of
 from ..language.repository import RulesetCollection
 from ..suggest import did_you_mean
+from .sample_lines import (
+    SPLIT,
+    TYPE_WEIGHTS,
+    Draw,
+    Edge,
+    draw_amounts,
+    draw_items,
+    draw_request_items,
+)
+from .timeline import fix_age, fix_between, push_back
 
 _FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DELTAS = (-60, -1, 0, 1, 60)  # seconds around each duration threshold
@@ -32,18 +42,22 @@ STATUS_WEIGHTS = {"unpaid": 12, "paid": 16, "to_ship": 22, "shipped": 14, "deliv
                   "completed": 10, "cancelled": 7, "returned": 7}
 METHOD_WEIGHTS = {"cod": 18, "ewallet": 28, "bank_transfer": 8, "virtual_account": 16,
                   "credit_card": 6, "retail_outlet": 6, "paylater": 10, "platform_balance": 8}
-TYPE_WEIGHTS = {"regular": 70, "custom_made": 8, "pre_order": 8, "digital": 7, "perishable": 7}
 REASONS_BY = {"buyer": ("changed_mind", "found_cheaper", "wrong_item", "shipping_delay",
                         "address_issue", "other"),
               "seller": ("out_of_stock", "cannot_ship", "address_issue", "other"),
               "system": ("payment_timeout", "shipping_delay", "other")}
 RETURN_REASONS = ("not_as_described", "damaged", "wrong_item", "other")
+# drawn when the rules read a return's facts (language v2)
+RETURN_FACTS = ("request.resolution", "request.item_condition", "request.return_method")
+RETURN_REASONS_V2 = RETURN_REASONS + ("defective", "missing_parts", "not_received", "changed_mind")
 SHIPPED = ("shipped", "delivered", "completed", "returned")
 DELIVERED = ("delivered", "completed", "returned")
 OFFSETS = ((timezone(timedelta(hours=7)), 85), (timezone(timedelta(hours=8)), 10),
            (timezone(timedelta(hours=9)), 5))
 INT_PATHS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
-             "order.amounts.total", "derived.item_count")
+             "order.amounts.total", "derived.item_count", "order.amounts.seller_discount",
+             "order.amounts.platform_discount")
+
 # which timestamps a status has, so an edge on a fact picks an order that has it
 EVENT_STATUSES = {
     "order.payment.paid_at": tuple(s for s in STATUS_WEIGHTS if s != "unpaid"),
@@ -59,16 +73,6 @@ CHAIN = ("order.placed_at", "order.payment.paid_at", "order.fulfillment.awaiting
 
 
 @dataclass(frozen=True)
-class Edge:
-    """A value to straddle: `fact` at `target` (a duration in seconds for timestamps, an
-    integer for amounts), with the sibling atoms of the rule it came from."""
-
-    fact: str
-    target: int
-    context: tuple[Atom, ...] = ()
-
-
-@dataclass(frozen=True)
 class SamplePlan:
     platform: str
     windows: tuple[tuple[datetime, datetime], ...]  # one effective range per version
@@ -77,6 +81,12 @@ class SamplePlan:
     overlays: tuple[tuple[str, datetime, datetime], ...]  # a name and when it can decide
     sweep: tuple[dict[str, Any], ...]  # forced choices for the first orders
     catalogue: Catalogue = field(default_factory=bundled_catalogue)  # the folder's
+    # the rules read the split of the discount (language v2): draw seller/platform parts
+    split: bool = False
+    # the rules read derived.request.*: draw requests for part of the order (request.items)
+    requests: bool = False
+    # the rules read a return's facts: draw them for return requests
+    returns: bool = False
 
 
 def _siblings(condition: Condition) -> list[tuple[Atom, tuple[Atom, ...]]]:
@@ -107,20 +117,25 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
                      + timedelta(days=365)) for rs in versions)
     boundaries = sorted({d for rs in versions for d in (rs.effective_from, rs.effective_until)
                          if d is not None})
-    edges: dict[tuple[str, int], Edge] = {}
+    edges: dict[tuple[str, str | None, int], Edge] = {}
     catalogue = collection.catalogue
     fields = catalogue.fields
     for rs in versions + overlays:
         for rule in rs.rules:
             for atom, context in _siblings(rule.when):
                 for target in _targets(atom, fields):
-                    edges.setdefault((atom.fact, target), Edge(atom.fact, target, context))
+                    edges.setdefault((atom.fact, atom.of, target),
+                                     Edge(atom.fact, target, context, atom.of))
     sweep: list[dict[str, Any]] = []
     for path in ("order.status", "order.payment.method", "request.type", "request.by",
                  "request.reason", "request.seller_response.decision",
                  "request.seller_response.reason"):
         sweep += [{path: value} for value in fields[path].enum]
     sweep += [{"product_type": t} for t in product_types(catalogue)]
+    read = {f for rs in versions + overlays for rule in rs.rules for f in _facts_read(rule)}
+    returns = bool(read & (set(RETURN_FACTS) | {"request.return_shipping_fee"}))
+    if returns:
+        sweep += [{path: value} for path in RETURN_FACTS for value in fields[path].enum]
     sweep += [{f.path: value} for f in fields.values() if f.extension
               for value in _extension_values(f)]
     sweep += [{"edge": edge, "context": True} for edge in edges.values()]
@@ -130,10 +145,24 @@ def plan_for(collection: RulesetCollection, platform: str) -> SamplePlan:
         for base in collection.bases_for(rs))
     return SamplePlan(platform, windows, tuple(boundaries), tuple(edges.values()),
                       tuple(span for span in live if span[1] < span[2]), tuple(sweep),
-                      catalogue)
+                      catalogue, bool(read & set(SPLIT)),
+                      any(f.startswith("derived.request.") for f in read), returns)
+
+
+def _facts_read(rule: Rule) -> set[str]:
+    """The facts a rule's condition and refund amount read."""
+    found = {f for atom in atoms_of(rule.when) for f in atom.facts}
+    refund = rule.then.refund
+    if refund is not None and refund.expression is not None:
+        found.update(amount_facts(refund.expression))
+    return found
 
 
 def _targets(atom: Atom, fields: Mapping[str, FactField] | None = None) -> list[int]:
+    if atom.of is not None and isinstance(atom.value, int):  # a duration between two facts
+        ordered = atom.fact in CHAIN and atom.of in CHAIN and (
+            CHAIN.index(atom.of) < CHAIN.index(atom.fact))
+        return [atom.value + d for d in DELTAS if atom.value + d >= 0 or not ordered]
     if atom.op in TIME_OPS and isinstance(atom.value, int):
         return [atom.value + d for d in DELTAS if atom.value + d >= 0 or atom.fact not in CHAIN]
     extra = fields is not None and atom.fact in fields and fields[atom.fact].extension and (
@@ -155,27 +184,6 @@ def _extension_values(f: FactField) -> tuple[Any, ...]:
     if f.kind == "enum":
         return f.enum
     return (False, True) if f.kind == "boolean" else ()
-
-
-class _Draw:
-    """One order's random choices, honouring forced values (sweep, edge context)."""
-
-    def __init__(self, rng: random.Random, force: dict[str, Any]):
-        self.rng, self.force = rng, force
-
-    def pick(self, path: str, weights: dict[str, int] | tuple[str, ...]) -> Any:
-        if path in self.force:
-            return self.force[path]
-        if isinstance(weights, dict):
-            return self.rng.choices(list(weights), list(weights.values()))[0]
-        return self.rng.choice(weights)
-
-    def chance(self, path: str, p: float) -> bool:
-        return bool(self.force[path]) if path in self.force else self.rng.random() < p
-
-    def span(self, low: int, high: int) -> int:
-        """Seconds, log-uniform between low and high: most gaps short, some long."""
-        return int(math.exp(self.rng.uniform(math.log(low), math.log(high))))
 
 
 def _context_force(rng: random.Random, atoms: tuple[Atom, ...],
@@ -216,6 +224,18 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
     edge: Edge | None = force.get("edge")
     if edge is not None and force.get("context"):
         force.update(_context_force(rng, edge.context, plan.catalogue.fields))
+    between = None  # a duration between two timestamps: both present, the gap on the edge
+    if edge is not None and edge.of is not None:
+        between, edge = edge, None
+        for path in (between.fact, between.of):
+            if path in EVENT_STATUSES:
+                allowed = [s for s in force.get("between:statuses", STATUS_WEIGHTS)
+                           if s in EVENT_STATUSES[path]]
+                force["between:statuses"] = allowed or list(EVENT_STATUSES[path])
+            if path == "request.seller_response.at":
+                force["present:request.seller_response.decision"] = True
+        if "between:statuses" in force and "order.status" not in force:
+            force["order.status"] = rng.choice(force["between:statuses"])
     if edge is not None and edge.fact in EVENT_STATUSES and "order.status" not in force:
         force["order.status"] = rng.choice(EVENT_STATUSES[edge.fact])
     if edge is not None and edge.fact == "request.seller_response.at":
@@ -227,13 +247,14 @@ def order(plan: SamplePlan, seed: int, index: int) -> dict[str, Any]:
         force["present:request.seller_response.decision"] = True
     if force.get("present:request.seller_response.decision"):
         force["request.by"] = "buyer"
-    facts = _build(plan, index, _Draw(rng, force), edge)
+    facts = _build(plan, index, Draw(rng, force), edge, between)
     if plan.catalogue.extensions:
         _add_extensions(plan, seed, index, force, edge, facts)
     return facts
 
 
-def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict[str, Any]:
+def _build(plan: SamplePlan, index: int, draw: Draw, edge: Edge | None,
+           between: Edge | None = None) -> dict[str, Any]:
     rng, force = draw.rng, draw.force
     status = draw.pick("order.status", _statuses(force))
     methods = {m: w for m, w in METHOD_WEIGHTS.items() if status != "unpaid" or m != "cod"}
@@ -249,8 +270,8 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
     rtype = draw.pick("request.type", ("cancel",) if pre_ship and coherent else (
         ("return_refund",) if status in DELIVERED and coherent else ("cancel", "return_refund")))
     by = draw.pick("request.by", {"buyer": 75, "seller": 15, "system": 10})
-    reasons = (RETURN_REASONS if rtype == "return_refund" else REASONS_BY[by]) if coherent else (
-        plan.catalogue.fields["request.reason"].enum)
+    reasons = ((RETURN_REASONS_V2 if plan.returns else RETURN_REASONS) if rtype == "return_refund"
+               else REASONS_BY[by]) if coherent else plan.catalogue.fields["request.reason"].enum
     reason = draw.pick("request.reason", reasons)
     answered = by == "buyer" and draw.chance("present:request.seller_response.decision",
                                              0.55 if status in ("paid", "to_ship") else 0.1)
@@ -281,8 +302,10 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
         gaps["now"] = rng.choice((0, draw.span(60, 86400)))
     events = list(gaps)
     if edge is not None and edge.fact in gaps and edge.fact in CHAIN:
-        _fix_age(gaps, events, edge.fact, edge.target)
+        fix_age(gaps, events, edge.fact, edge.target)
         explicit_now = explicit_now or gaps["now"] > 0 or edge.fact == "request.at"
+    if between is not None and between.fact in gaps and between.of in gaps:
+        fix_between(gaps, events, between.of, between.fact, between.target)
     ages = {e: sum(gaps[x] for x in events[i + 1:]) for i, e in enumerate(events)}
 
     if "boundary" in force:  # just before and after a version change, never outside them all
@@ -311,10 +334,24 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
         ship_by_age = ages[anchor] - rng.choice((1, 2, 3)) * 86400
         if edge is not None and edge.fact == "order.fulfillment.ship_by":
             ship_by_age = edge.target
-            _push_back(ages, events, anchor, edge.target + 3600)
+            push_back(ages, events, anchor, edge.target + 3600)
+    if between is not None:  # a deadline against an event: placed relative to the event
+        if between.fact == "order.fulfillment.ship_by" and between.of in ages:
+            ship_by_age = ages[between.of] - between.target
+        elif between.of == "order.fulfillment.ship_by" and between.fact in ages:
+            ship_by_age = ages[between.fact] + between.target
+        if ship_by_age is not None and status != "unpaid":
+            push_back(ages, events, "order.placed_at", ship_by_age)
 
-    items = _items(draw)
-    amounts = _amounts(rng, items, edge)
+    items = draw_items(draw)
+    if plan.requests and rng.random() < 0.4:  # a mixed order, for a request for part of it
+        kind = rng.choices(list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values()))[0]
+        items.append({"sku": f"{kind[:3].upper()}-X{len(items)}", "product_type": kind,
+                      "quantity": rng.choice((1, 2, 3)),
+                      "unit_price": draw.span(50, 20000) * 100})
+        if kind == "digital":
+            items[-1]["delivered"] = rng.random() < 0.5
+    amounts = draw_amounts(rng, items, edge, plan.split)
     response = None
     if answered:
         decision = draw.pick("request.seller_response.decision", ("approve", "reject"))
@@ -353,6 +390,17 @@ def _build(plan: SamplePlan, index: int, draw: _Draw, edge: Edge | None) -> dict
         "request": {"type": rtype, "by": by, "reason": reason,
                     "at": moment(ages["request.at"]), "seller_response": response},
     }
+    if plan.requests:
+        asked = draw_request_items(rng, items)
+        if asked is not None:
+            facts["request"]["items"] = asked
+    if plan.returns and (rtype == "return_refund" or any(p in draw.force for p in RETURN_FACTS)):
+        for path in RETURN_FACTS:  # each told about a return request, or not
+            if path in draw.force or rng.random() < 0.8:
+                facts["request"][path.split(".", 1)[1]] = draw.pick(
+                    path, plan.catalogue.fields[path].enum)
+        if rng.random() < 0.6:
+            facts["request"]["return_shipping_fee"] = rng.choice((0, 9000, 12000, 15500))
     if explicit_now:
         facts["now"] = moment(0)
     return facts
@@ -374,70 +422,6 @@ def _statuses(force: dict[str, Any]) -> dict[str, int]:
     return keep
 
 
-def _fix_age(gaps: dict[str, int], events: list[str], fact: str, age: int) -> None:
-    """Make `fact`'s age exactly `age` by rescaling the gaps after it (order is kept)."""
-    later = events[events.index(fact) + 1:]
-    total = sum(gaps[e] for e in later)
-    if total == 0:
-        gaps["now"] = age
-        return
-    scaled = [gaps[e] * age // total for e in later]
-    scaled[-1] += age - sum(scaled)
-    for e, gap in zip(later, scaled):
-        gaps[e] = gap
-
-
-def _push_back(ages: dict[str, int], events: list[str], anchor: str, minimum: int) -> None:
-    """Move `anchor` (and everything before it) earlier until its age is at least `minimum`."""
-    shift = minimum - ages[anchor]
-    if shift > 0:
-        for e in events[:events.index(anchor) + 1]:
-            ages[e] += shift
-
-
-def _items(draw: _Draw) -> list[dict[str, Any]]:
-    rng, force = draw.rng, draw.force
-    types = [draw.pick("product_type", TYPE_WEIGHTS)]
-    types += [rng.choices(list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values()))[0]
-              for _ in range(rng.choice((0, 0, 0, 1, 1, 2)))]
-    for key, wanted in force.items():
-        if key.startswith("has:"):
-            kind = key[4:]
-            types = [t for t in types if t != kind] or ["regular"]
-            if wanted:
-                types.append(kind)
-    items = []
-    for n, kind in enumerate(types):
-        item: dict[str, Any] = {"sku": f"{kind[:3].upper()}-{rng.randint(100, 999)}-{n}",
-                                "product_type": kind, "quantity": rng.choice((1, 1, 1, 2, 3)),
-                                "unit_price": draw.span(50, 20000) * 100}
-        if kind == "digital":
-            item["delivered"] = draw.chance("digital_delivered", 0.5)
-        items.append(item)
-    return items
-
-
-def _amounts(rng: random.Random, items: list[dict[str, Any]], edge: Edge | None) -> dict[str, int]:
-    if edge is not None and edge.fact == "derived.item_count":
-        items[:] = items[:1]
-        items[0]["quantity"] = max(1, edge.target)
-    if edge is not None and edge.fact in ("order.amounts.items", "order.amounts.total"):
-        items[:] = items[:1]
-        items[0]["quantity"], items[0]["unit_price"] = 1, edge.target
-    subtotal = sum(i["quantity"] * i["unit_price"] for i in items)
-    shipping = rng.choice((0, 0, 9000, 12000, 15000, 20000, 25000))
-    discount = 0 if rng.random() < 0.6 else min(subtotal, rng.randrange(0, 50001, 500))
-    if edge is not None:
-        if edge.fact == "order.amounts.total":
-            shipping = discount = 0
-        elif edge.fact == "order.amounts.shipping":
-            shipping = edge.target
-        elif edge.fact == "order.amounts.discount":
-            discount = min(edge.target, subtotal + shipping)
-    return {"items": subtotal, "shipping": shipping, "discount": discount,
-            "total": subtotal + shipping - discount}
-
-
 def _overlay(plan: SamplePlan, rng: random.Random, at: datetime) -> str | None:
     live = [name for name, start, end in plan.overlays if start <= at < end]
     return rng.choice(live) if live and rng.random() < 0.1 else None
@@ -449,7 +433,7 @@ def _add_extensions(plan: SamplePlan, seed: int, index: int, force: dict[str, An
     corpus are the same bytes with or without a project file): each present most of the time
     (always when required), forced by the sweep or an edge's context, straddled at an edge."""
     rng = random.Random(f"aturan-sample-ext:{seed}:{index}")
-    draw = _Draw(rng, force)
+    draw = Draw(rng, force)
     now = datetime.fromisoformat(facts.get("now") or facts["request"]["at"])
     for f in plan.catalogue.fields.values():
         if not f.extension:

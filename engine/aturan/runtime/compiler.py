@@ -2,8 +2,9 @@
 
 Stages: `merge` (an overlay's rules over its base version's), `negation_normal_form` (push `not`
 down to atoms, so absent facts behave as documented), `translate` (atoms -> the engine's JSON
-conditions). Time operators compile to comparisons on derived integer facts `age:<path>`: the
-age in seconds of a timestamp at `now`, computed by the evaluator per request.
+conditions). Time operators compile to comparisons on derived integer facts: `age:<path>`, the
+age in seconds of a timestamp at `now`, and `gap:<fact>:<of>`, the seconds from `of` to `fact`
+(`operators.subject`), both computed by the evaluator per request.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..language import amounts
 from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.model import (
+    DEFAULT_HOLIDAYS,
+    PLACEHOLDER,
     AllOf,
     AnyOf,
     Atom,
@@ -24,7 +28,7 @@ from ..language.model import (
     RulesetVersion,
     atoms_of,
 )
-from ..language.operators import BY_NAME
+from ..language.operators import BY_NAME, subject
 
 FACT_MARKER = "aturan:fact"  # only aturan's fact carries it; the engine's session state does not
 
@@ -46,6 +50,9 @@ class CompiledRuleset:
     fact_paths: tuple[str, ...]  # plain facts the engine reads
     age_paths: tuple[str, ...]  # timestamps whose age the engine reads
     catalogue: Catalogue = field(default_factory=bundled_catalogue)  # the folder's
+    gap_pairs: tuple[tuple[str, str], ...] = ()  # (fact, of): durations between two timestamps
+    holidays: str = DEFAULT_HOLIDAYS  # which holidays refund due dates skip
+    reads_request: bool = False  # a rule reads derived.request.* (computed only then)
 
     def rule_for(self, engine_rule: str) -> Rule:
         return self.rules[int(engine_rule[1:])]
@@ -74,11 +81,11 @@ def negation_normal_form(condition: Condition, negate: bool = False) -> Conditio
         return condition
     spec = BY_NAME[condition.op]
     opposite = Atom(condition.fact, spec.negation, condition.value, condition.location,
-                    condition.text)
+                    condition.text, condition.of)
     if spec.tests_presence:
         return opposite
-    return AnyOf((Atom(condition.fact, "absent", True, condition.location), opposite),
-                 condition.location)
+    absent = tuple(Atom(fact, "absent", True, condition.location) for fact in condition.facts)
+    return AnyOf(absent + (opposite,), condition.location)
 
 
 def is_timestamp(fact: str, fields: Mapping[str, FactField] | None = None) -> bool:
@@ -87,8 +94,11 @@ def is_timestamp(fact: str, fields: Mapping[str, FactField] | None = None) -> bo
 
 
 def engine_key(atom: Atom, fields: Mapping[str, FactField] | None = None) -> str:
-    """Timestamps reach the engine only as their age in seconds, under `age:<path>`."""
-    return f"age:{atom.fact}" if is_timestamp(atom.fact, fields) else atom.fact
+    """Timestamps reach the engine only as their age in seconds, under `age:<path>`, and two
+    timestamps as the seconds between them, under `gap:<fact>:<of>` (`operators.subject`)."""
+    if atom.of is None and not is_timestamp(atom.fact, fields):
+        return atom.fact
+    return subject(atom.fact, atom.of, "timestamp")
 
 
 def translate(condition: Condition, fields: Mapping[str, FactField] | None = None
@@ -114,6 +124,20 @@ def _compare(engine: str, key: str, value: Any) -> dict[str, Any]:
     return {engine: {key: value}} if engine else {key: value}
 
 
+def _reads_request(ruleset: RulesetVersion, rules: tuple[Rule, ...]) -> bool:
+    """Does any condition, refund amount or message read a derived.request.* fact?"""
+    paths: set[str] = set()
+    for rule in rules:
+        paths.update(f for atom in atoms_of(rule.when) for f in atom.facts)
+        paths.update(p for text in rule.messages.values() for p in PLACEHOLDER.findall(text))
+    paths.update(p for text in ruleset.default_messages.values()
+                 for p in PLACEHOLDER.findall(text))
+    for effect in [rule.then for rule in rules] + [ruleset.default]:
+        if effect.refund is not None and effect.refund.expression is not None:
+            paths.update(amounts.facts_of(effect.refund.expression))
+    return any(path.startswith("derived.request.") for path in paths)
+
+
 def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None,
                     catalogue: Catalogue | None = None) -> CompiledRuleset:
     """Compile under a policy folder's `catalogue` (default bundled). A project catalogue's
@@ -127,7 +151,9 @@ def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None,
                                               translate(negation_normal_form(rule.when),
                                                         fields)]}}]}
         for index, rule in enumerate(rules)}
-    facts = {atom.fact for rule in rules for atom in atoms_of(rule.when)}
+    atoms = [atom for rule in rules for atom in atoms_of(negation_normal_form(rule.when))]
+    facts = {atom.fact for atom in atoms if atom.of is None}
+    gaps = sorted({(atom.fact, atom.of) for atom in atoms if atom.of is not None})
     ages = sorted(f for f in facts if is_timestamp(f, fields))
     plain = sorted(f for f in facts if not is_timestamp(f, fields))
     name = f"{ruleset.key}#{ruleset.digest[7:19]}"
@@ -138,4 +164,7 @@ def compile_ruleset(ruleset: RulesetVersion, base: RulesetVersion | None = None,
     return CompiledRuleset(ruleset=ruleset, base=base, rules=rules, default=ruleset.default,
                            default_messages=ruleset.default_messages, definition=definition,
                            engine_name=name, fact_paths=tuple(plain), age_paths=tuple(ages),
-                           catalogue=catalogue)
+                           catalogue=catalogue, gap_pairs=tuple(gaps),
+                           reads_request=_reads_request(ruleset, rules),
+                           holidays=ruleset.holidays or (base.holiday_set if base else
+                                                         DEFAULT_HOLIDAYS))

@@ -100,6 +100,14 @@ class Decision:
     # the decision log's id of this decision (a UUIDv7); None, and absent from the JSON, when
     # no log records decisions, so the canonical bytes are unchanged then
     decision_id: str | None = None
+    # when the outcome takes effect, if the deciding rule says (`effective_at`); else None:
+    # at `evaluated_at` (the key is left out of the JSON, as before language v2)
+    effective_at: str | None = None
+    # the lines a request for part of the order covers (request.items), each {sku, quantity,
+    # amount}; empty for the whole order (the key is then left out of the JSON)
+    covers: tuple[dict[str, Any], ...] = ()
+    # how a return is resolved, as the deciding rule says (`return`); None: it says nothing
+    return_: dict[str, str] | None = None
 
     @property
     def fired_rules(self) -> tuple[str, ...]:
@@ -119,6 +127,12 @@ class Decision:
             "overridden": [o.to_dict() for o in self.overridden],
             "evaluated_at": self.evaluated_at,
         }
+        if self.effective_at is not None:
+            data["effective_at"] = self.effective_at
+        if self.covers:
+            data["covers"] = [dict(line) for line in self.covers]
+        if self.return_ is not None:
+            data["return"] = dict(self.return_)
         return data if self.decision_id is None else {"decision_id": self.decision_id, **data}
 
     def to_json(self) -> str:

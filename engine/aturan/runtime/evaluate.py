@@ -19,7 +19,16 @@ from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
 from .explain import satisfied
-from .facts import MAX_FACTS_BYTES, FlatFacts, add_ages, flatten_without_ages, reader_for
+from .facts import (
+    MAX_FACTS_BYTES,
+    FlatFacts,
+    add_ages,
+    add_gaps,
+    add_requested,
+    flatten_without_ages,
+    gap_between,
+    reader_for,
+)
 from .jsonio import UNPROVEN, fast_loads, parse_json
 from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
@@ -39,6 +48,10 @@ def engine_fact(compiled: CompiledRuleset, facts: FlatFacts) -> dict[str, Any]:
         age = facts.ages.get(path)
         if age is not None:
             fact[f"age:{path}"] = age
+    for pair in compiled.gap_pairs:
+        gap = gap_between(facts, *pair)
+        if gap is not None:
+            fact[f"gap:{pair[0]}:{pair[1]}"] = gap
     return fact
 
 
@@ -157,7 +170,10 @@ class Policies:
         return [int(name[1:]) for name in names]
 
     def _plan(self, memo: RulesetMemo, facts: FlatFacts) -> Plan:
-        key = memo.key_of(facts.values, facts.ages)
+        pairs = memo.compiled.gap_pairs
+        if pairs:
+            add_gaps(facts, pairs)
+        key = memo.key_of(facts.values, facts.ages, facts.gaps)
         found = memo.get(key)
         if found is None:
             fired = self.engine_rules(memo.compiled, facts, cached=False)
@@ -173,7 +189,10 @@ class Policies:
         # only the ages the chosen ruleset reads: nothing else looks at this FlatFacts
         flat, texts = flatten_without_ages(facts, self.facts_reader)
         memo = self._select(flat, ruleset)
-        add_ages(flat, texts, memo.compiled.age_paths)
+        compiled = memo.compiled
+        add_ages(flat, texts, compiled.age_paths)
+        if compiled.reads_request:
+            add_requested(flat, compiled.catalogue.product_types)
         found = self._plan(memo, flat)
         decision = render(found, flat, lang)
         if self.on_decision is not None:

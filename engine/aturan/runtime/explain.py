@@ -13,10 +13,14 @@ from typing import Any
 
 from ..language.model import AllOf, Atom, Condition, Not
 from ..language.operators import BY_NAME
-from .facts import FlatFacts
+from .facts import FlatFacts, gap_between
 
 
 def actual_value(atom: Atom, facts: FlatFacts) -> Any:
+    """What the atom's operator is given (`operators.measure`): the gap in seconds from `of`
+    to the fact, a timestamp's age at `now`, or the fact's value; None when absent."""
+    if atom.of is not None:
+        return gap_between(facts, atom.fact, atom.of)
     if atom.fact in facts.ages:
         return facts.ages[atom.fact]
     return facts.values.get(atom.fact)

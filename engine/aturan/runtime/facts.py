@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, FactsError, Location, pointer_join
+from ..language import consistency
 from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.model import parse_timestamp
 from ..language.schema import pointer_of, schema_diagnostics, validator_of
@@ -33,7 +34,8 @@ TIMESTAMP_YEARS = (1900, 2999)  # dates far outside overflow business-day and ti
 @dataclass(frozen=True)
 class FlatFacts:
     """Validated facts seen as `path -> value` (nulls dropped), with timestamps parsed and the
-    age in whole seconds of every timestamp measured to `now`."""
+    age in whole seconds of every timestamp measured to `now`; `gaps` holds durations between
+    two timestamps (`gap_between`), computed for the pairs a ruleset reads."""
 
     values: dict[str, Any]
     ages: dict[str, int]
@@ -45,6 +47,14 @@ class FlatFacts:
     # `now.isoformat()` when flattening could tell it from the text without calling it, else
     # None; a shortcut, so not part of equality
     now_isoformat: str | None = field(default=None, compare=False, repr=False)
+    # `gap:<fact>:<of>` -> whole seconds from `of` to `fact` (floored); filled on demand
+    gaps: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # each timestamp's text as sent (`now` under ""), so durations are exact to the nanosecond
+    texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # the order's lines and the request's items as sent (None: the whole order), from which
+    # `add_requested` derives derived.request.* and the decision lists what it covers
+    lines: Any = field(default=None, compare=False, repr=False)
+    asked: Any = field(default=None, compare=False, repr=False)
 
     def get(self, path: str) -> Any:
         return self.values.get(path)
@@ -190,6 +200,70 @@ def _age(now: datetime, now_text: str, moment: datetime, text: str) -> int:
     return nanos // 1_000_000_000
 
 
+def gap_between(flat: FlatFacts, fact: str, of: str) -> int | None:
+    """Whole seconds from timestamp `of` to timestamp `fact` (fact - of, floored; negative
+    when the fact came first), exact to the nanosecond like `_age`; None when either is
+    absent. Cached in `flat.gaps` under the pair's subject key."""
+    key = f"gap:{fact}:{of}"
+    found = flat.gaps.get(key)
+    if found is not None:
+        return found
+    later, earlier = flat.values.get(fact), flat.values.get(of)
+    if later is None or earlier is None:
+        return None
+    micros = (later - earlier) // _MICROSECOND
+    nanos = (micros * 1000 + _nanos_beyond(flat.texts.get(fact, ""))
+             - _nanos_beyond(flat.texts.get(of, "")))
+    gap = nanos // 1_000_000_000
+    flat.gaps[key] = gap
+    return gap
+
+
+REQUEST_PREFIX = "derived.request."
+
+
+def covered(flat: FlatFacts) -> list[tuple[str, int, int, str]]:
+    """(sku, units, their amount, product type) of every line the request covers: the lines
+    of request.items with the units asked for, or every line in full."""
+    lines = flat.lines or ()
+    if flat.asked is None:
+        return [(line["sku"], line["quantity"], line["quantity"] * line["unit_price"],
+                 line["product_type"]) for line in lines]
+    by_sku = {line["sku"]: line for line in lines}
+    units: dict[str, int] = {}
+    for item in flat.asked:
+        units[item["sku"]] = units.get(item["sku"], 0) + item["quantity"]
+    return [(sku, n, n * by_sku[sku]["unit_price"], by_sku[sku]["product_type"])
+            for sku, n in units.items()]
+
+
+def add_requested(flat: FlatFacts, product_types: Iterable[str]) -> None:
+    """Fill the derived.request.* facts: whole_order, item_count, amount, and any.<type> /
+    all.<type> for every product type (the catalogue's; generated, never listed)."""
+    values = flat.values
+    if flat.asked is None:  # the whole order: the order-level values
+        kinds = {line["product_type"] for line in flat.lines or ()}
+        values["derived.request.whole_order"] = True
+        values["derived.request.item_count"] = values.get("derived.item_count", 0)
+        values["derived.request.amount"] = values.get("order.amounts.items", 0)
+    else:
+        lines = covered(flat)
+        kinds = {kind for _, _, _, kind in lines}
+        count = sum(units for _, units, _, _ in lines)
+        values["derived.request.whole_order"] = count == values.get("derived.item_count")
+        values["derived.request.item_count"] = count
+        values["derived.request.amount"] = sum(amount for _, _, amount, _ in lines)
+    for kind in product_types:
+        values[f"derived.request.any.{kind}"] = kind in kinds
+        values[f"derived.request.all.{kind}"] = kinds == {kind}
+
+
+def add_gaps(flat: FlatFacts, pairs: Iterable[tuple[str, str]]) -> None:
+    """Fill `flat.gaps` for these (fact, of) pairs (absent pairs stay out)."""
+    for fact, of in pairs:
+        gap_between(flat, fact, of)
+
+
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
     for key, child in value.items():
         path = f"{prefix}.{key}" if prefix else key
@@ -254,6 +328,8 @@ def validate_facts(facts: Any, reader: FactsReader | None = None) -> list[Diagno
                                              reader.validator)]
     if not problems:
         problems += _check_timestamps(facts, reader)
+    if not problems:  # the sums between facts (language/consistency.py) need their shapes
+        problems += consistency.problems(facts)
     return problems
 
 
@@ -305,6 +381,7 @@ def _moment(text: str) -> datetime:
 
 
 _fromisoformat = datetime.fromisoformat
+_consistent = consistency.consistent
 
 
 def flatten_facts(facts: dict[str, Any], reader: FactsReader | None = None) -> FlatFacts:
@@ -316,6 +393,7 @@ def flatten_facts(facts: dict[str, Any], reader: FactsReader | None = None) -> F
     reader = reader or bundled_reader()
     flat, texts = flatten_without_ages(facts, reader)
     add_ages(flat, texts, reader.timestamp_paths)
+    add_requested(flat, reader.catalogue.product_types)
     return flat
 
 
@@ -330,7 +408,7 @@ def flatten_without_ages(facts: dict[str, Any], reader: FactsReader | None = Non
     values = check(facts) if check is not None else None
     if values is not None:
         parsed = _parse(facts, values, True, reader.timestamp_paths)
-        if parsed is not None:
+        if parsed is not None and _consistent(facts):
             return parsed
     problems = validate_facts(facts, reader)
     if problems:
@@ -369,7 +447,9 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool,
         if strict:
             return None
         raise
-    flat = _flat_facts({"values": values, "ages": {}, "now": now, "order_id": order["id"],
+    flat = _flat_facts({"values": values, "ages": {}, "gaps": {}, "texts": texts,
+                        "lines": order["items"], "asked": facts["request"].get("items"),
+                        "now": now, "order_id": order["id"],
                         "platform": order["platform"],
                         "seller_policy": order["seller"]["policy"],
                         "request_at": values["request.at"],
@@ -413,4 +493,5 @@ def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None
 
 _MICROSECOND = timedelta(microseconds=1)
 _flat_facts = builder(FlatFacts, ("values", "ages", "now", "order_id", "platform",
-                                  "seller_policy", "request_at", "now_isoformat"))
+                                  "seller_policy", "request_at", "now_isoformat", "gaps",
+                                  "texts", "lines", "asked"))

@@ -1,11 +1,13 @@
 """A bounded, thread-safe cache of what the engine decided, keyed by what a ruleset can see.
 
-A rule's firing depends only on the truth values of its atoms, and an atom reads one fact. So
-each fact a ruleset reads is mapped to a small class id such that two values in one class make
-every atom on that fact agree: for enum/string/boolean facts, the constants an atom names, any
-other value and absence; for integers and ages, the intervals between the points where an
-atom's truth changes (`bisect`), and absence. Values whose atoms all answer alike share one id
-(their truth signature): `x eq 5` makes below, above and absent one class. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
+A rule's firing depends only on the truth values of its atoms, and an atom reads one value (a
+fact, a timestamp's age, or the gap between two timestamps: `operators.measure`). So each value
+a ruleset reads is mapped to a small class id such that two values in one class make every atom
+on it agree: for enum/string/boolean facts, the constants an atom names, any other value and
+absence; for integers, ages and gaps, the intervals between the points where an atom's truth
+changes (`bisect`), and absence (for a gap: either timestamp absent). Values whose atoms all
+answer alike share one id (their truth signature): `x eq 5` makes below, above and absent one
+class. The tuple of class ids (the *key*) therefore fixes every atom's truth value, so
 durable_rules gives one answer per key: it decides each key once, and the answer, with
 everything derived from it that does not depend on fact values (`plan.Plan`), is reused for
 every later order with that key.
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..language.model import Atom, atoms_of
-from ..language.operators import BY_NAME, ORDERED_OPS, cut_points
+from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, subject
 from .compiler import CompiledRuleset
 
 if TYPE_CHECKING:
@@ -133,13 +135,25 @@ class RulesetMemo:
         self.misses = 0
         self.evictions = 0
         by_fact: dict[str, list[Atom]] = {}
+        gap_atoms: dict[str, list[Atom]] = {}
+        fields = compiled.catalogue.fields
         for rule in compiled.rules:
             for atom in atoms_of(rule.when):
-                by_fact.setdefault(atom.fact, []).append(atom)
+                if atom.of is not None:  # the engine reads the gap between two timestamps
+                    gap_atoms.setdefault(subject(atom.fact, atom.of, "timestamp"), []).append(
+                        atom)
+                else:
+                    by_fact.setdefault(atom.fact, []).append(atom)
         fields = compiled.catalogue.fields
         tables: list[tuple[str, tuple[dict[Hashable, int], int]]] = []
         ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
         ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
+        gaps: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]] = []
+        for key in sorted(gap_atoms):
+            cuts = _boundaries(gap_atoms[key])
+            if cuts is None:
+                raise ValueError(f"{key}: a duration between timestamps with a non-duration")
+            gaps.append((key, cuts, _intervals(gap_atoms[key], cuts)))
         for fact in sorted(by_fact):
             atoms = by_fact[fact]
             field = fields.get(fact)
@@ -155,8 +169,8 @@ class RulesetMemo:
                 raise ValueError(f"{fact}: ordered comparison of non-integers")
             else:
                 tables.append((fact, _table(atoms)))
-        self.facts = len(tables) + len(ordered) + len(ages)
-        self.key_of = _key_function(tables, ordered, ages)
+        self.facts = len(tables) + len(ordered) + len(ages) + len(gaps)
+        self.key_of = _key_function(tables, ordered, ages, gaps)
 
     def get(self, key: tuple[int, ...]) -> Plan | None:
         """The plan stored under `key`, now the most recently used, or None."""
@@ -210,8 +224,10 @@ _INF = float("inf")
 
 def _key_function(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
                   ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
-                  ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]]
-                  ) -> Callable[[dict[str, Any], dict[str, int]], tuple[int, ...]]:
+                  ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
+                  gaps: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
+                  ) -> Callable[[dict[str, Any], dict[str, int], dict[str, int]],
+                                tuple[int, ...]]:
     """The key as one tuple display, one term per fact: a third cheaper than looping. The
     source holds generated names only; fact paths, tables, cuts and interval classes are
     passed as constants (nothing from a ruleset file becomes code)."""
@@ -220,7 +236,7 @@ def _key_function(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
     for i, (path, (table, other)) in enumerate(tables):
         names[f"P{i}"], names[f"T{i}"] = path, table
         terms.append(f"T{i}.get(get(P{i}), {int(other)})")
-    for prefix, lookup, found in (("Q", "get", ordered), ("A", "age", ages)):
+    for prefix, lookup, found in (("Q", "get", ordered), ("A", "age", ages), ("G", "gap", gaps)):
         for i, (path, cuts, classes) in enumerate(found):
             names[f"{prefix}{i}"], names[f"{prefix}C{i}"] = path, cuts
             term = f"bisect_right({prefix}C{i}, {lookup}({prefix}{i}, NAN))"
@@ -228,7 +244,7 @@ def _key_function(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
                 names[f"{prefix}S{i}"] = classes
                 term = f"{prefix}S{i}[{term}]"
             terms.append(term)
-    source = ("def key(values, ages):\n    get, age = values.get, ages.get\n"
+    source = ("def key(values, ages, gaps):\n    get, age, gap = values.get, ages.get, gaps.get\n"
               f"    return ({''.join(term + ', ' for term in terms)})\n")
     namespace = {**names, "__builtins__": {}}
     exec(compile(source, "<aturan memo key>", "exec"), namespace)  # noqa: S102 - see above

@@ -8,7 +8,7 @@ so the observer never decides again."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ._fastinit import builder
@@ -52,9 +52,7 @@ def event(facts: Any, flat: FlatFacts, pin: str | None, compiled: CompiledRulese
                    "plan": plan, "decision": decision})
 
 
-_with_id = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
-                              "next_steps", "explanation", "evaluated_at", "overridden",
-                              "decision_id"))
+_with_id = builder(Decision, tuple(f.name for f in fields(Decision)))  # every field, copied
 
 
 def with_decision_id(decision: Decision, decision_id: str) -> Decision:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
+from ..errors import Diagnostic, EngineError
+from ..language import amounts
 from ..language.catalogue import BUNDLED_CALENDAR, FactField, bundled_catalogue
 from ..language.display import JAKARTA, label, show
 from ..language.labels import labels
 from ..language.model import (
+    DEFAULT_HOLIDAYS,
     PLACEHOLDER,
     AnyOf,
     Atom,
@@ -43,7 +46,7 @@ from .decision import (
     RulesetRef,
 )
 from .explain import satisfied
-from .facts import FlatFacts
+from .facts import FlatFacts, covered, gap_between
 
 
 @dataclass(frozen=True, slots=True)  # slots: `render` reads the fields of every one
@@ -56,6 +59,7 @@ class _Report:
     copy_expected: bool  # a list, built afresh for every decision
     negated: bool
     timestamp: bool  # only timestamps have an age (and a datetime value)
+    between: str | None = None  # `of`: the duration is measured from this timestamp
 
     @classmethod
     def of(cls, atom: Atom, negated: bool, fields: Mapping[str, FactField] | None = None
@@ -65,7 +69,7 @@ class _Report:
         expected = atom.value if isinstance(atom.value, tuple) else atom.expected()
         field = (bundled_catalogue().fields if fields is None else fields).get(atom.fact)
         return cls(atom.fact, atom.op, expected, isinstance(expected, tuple), negated,
-                   field is None or field.kind == "timestamp")
+                   field is None or field.kind == "timestamp", atom.of)
 
 
 def _copier(value: Any) -> Callable[[], Any]:
@@ -159,6 +163,7 @@ class Plan:
     money: frozenset[str] = frozenset()
     zone: tzinfo = JAKARTA
     calendar: str = BUNDLED_CALENDAR
+    holidays: str = DEFAULT_HOLIDAYS  # the ruleset's: public, or also joint leave
 
 
 def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
@@ -243,7 +248,7 @@ def plan(compiled: CompiledRuleset, facts: FlatFacts, fired: Iterable[int],
         compiled.base.name if compiled.base is not None else rs.name)
     return Plan(order, tuple(explained), effect, tuple(penalties), tuple(dict.fromkeys(steps)),
                 overridden, ref, compiled.catalogue.money_paths, platform.zone,
-                platform.calendar)
+                platform.calendar, compiled.holidays)
 
 
 # ---- rendering: what one order's facts add to a plan ------------------------------------------
@@ -278,12 +283,35 @@ def _fill(template: _Template, facts: FlatFacts, plan: Plan, lang: str) -> str:
     return template.text.format(*[_placeholder(path, facts, plan, lang) for path in paths])
 
 
+def _text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _between(report: _Report, facts: FlatFacts) -> dict[str, Any]:
+    """A duration between two timestamps as explained: both as text and the gap from `of` to
+    the fact (`50h` reads `2d2h`; negative when the fact came first)."""
+    assert report.between is not None
+    item = {"fact": report.fact, "op": report.op, "expected": report.expected,
+            "of": report.between, "actual": _text(facts.values.get(report.fact)),
+            "of_actual": _text(facts.values.get(report.between))}
+    gap = gap_between(facts, report.fact, report.between)
+    if gap is not None:
+        item["gap"] = format_duration(gap) if gap >= 0 else "-" + format_duration(-gap)
+    if report.negated:
+        item["negated"] = True
+    return item
+
+
 def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, Any]]:
     """Each reported atom with its expected and actual value (timestamps as text, with their
-    age: `2d`, or `in 1h` for one after now), marked when negated."""
+    age: `2d`, or `in 1h` for one after now; between two timestamps, both and the gap),
+    marked when negated."""
     values = facts.values
     out = []
     for report in reports:
+        if report.between is not None:
+            out.append(_between(report, facts))
+            continue
         fact, expected, timestamp = report.fact, report.expected, report.timestamp
         actual = values.get(fact)
         if timestamp and isinstance(actual, datetime):
@@ -302,24 +330,53 @@ def _because(reports: tuple[_Report, ...], facts: FlatFacts) -> list[dict[str, A
 
 
 @lru_cache(maxsize=4096)
-def _due_by(start: date, days: int, calendar: str) -> str:
-    return add_business_days(start, days, calendar).isoformat()
+def _due_by(start: date, days: int, calendar: str, holidays: str = DEFAULT_HOLIDAYS) -> str:
+    return add_business_days(start, days, calendar, holidays).isoformat()
 
 
-def _refund(effect: Effect, facts: FlatFacts, plan: Plan) -> RefundDecision | None:
+def effective_instant(effect: Effect, facts: FlatFacts) -> datetime | None:
+    """When the outcome takes effect, as the effect declares it (`effective_at`: a timestamp
+    fact plus a duration); None when it declares none (it takes effect at `now`). Validation
+    makes sure the deciding rule's condition has the fact present."""
+    at = effect.effective_at
+    if at is None:
+        return None
+    moment = facts.values.get(at.fact)
+    if not isinstance(moment, datetime):
+        raise ValueError(f"effective_at reads {at.fact}, which this order lacks")
+    return moment + timedelta(seconds=at.plus) if at.plus else moment
+
+
+def refund_amount(expression: amounts.Expr, values: dict[str, Any], total: int) -> int:
+    """An amount expression for one order (`language/amounts.evaluate`). Validation proves it
+    is never negative nor above what was paid; a value outside means a bug, never a refund."""
+    amount = amounts.evaluate(expression, values.__getitem__)
+    if not 0 <= amount <= total:
+        raise EngineError(Diagnostic(
+            "refund-out-of-range", f"the refund amount {amounts.text(expression)} came to "
+            f"{amount} on an order of {total}; validation should have refused it"))
+    return amount
+
+
+def _refund(effect: Effect, facts: FlatFacts, plan: Plan,
+            effective: datetime | None = None) -> RefundDecision | None:
     refund = effect.refund
     if refund is None:
         return None
     values = facts.values
-    if refund.amount == "paid" and "order.payment.paid_at" not in values:
+    if refund.paid_only and "order.payment.paid_at" not in values:
         return None  # nothing was paid (unpaid, or cash on delivery)
     total = values["order.amounts.total"]
-    amount = total if refund.amount in ("full", "paid") else max(
-        0, total - values["order.amounts.shipping"])
+    if refund.expression is not None:
+        amount = refund_amount(refund.expression, values, total)
+    else:
+        amount = total if refund.amount in ("full", "paid") else max(
+            0, total - values["order.amounts.shipping"])
     due = None
-    if refund.max_business_days is not None:
-        due = _due_by(facts.now.astimezone(plan.zone).date(), refund.max_business_days,
-                      plan.calendar)
+    if refund.max_business_days is not None:  # counted from the effective instant, else now
+        start = effective if effective is not None else facts.now
+        due = _due_by(start.astimezone(plan.zone).date(), refund.max_business_days,
+                      plan.calendar, plan.holidays)
     return _refund_decision({"amount": amount, "destination": refund.destination,
                              "min_business_days": refund.min_business_days,
                              "max_business_days": refund.max_business_days, "due_by": due})
@@ -350,20 +407,27 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
             "because": _because(reports, facts) if reports else [], "message": message,
             "file": entry.file, "line": entry.line, "ruleset": entry.ruleset,
             "citation": citation.copy() if citation is not None else None}))
-    outcome = plan.effect.outcome
+    effect = plan.effect
+    outcome = effect.outcome
     assert outcome is not None
+    effective = effective_instant(effect, facts) if effect.effective_at else None
     return _decision({
         "order_id": facts.order_id, "ruleset": plan.ref, "outcome": outcome,
-        "refund": _refund(plan.effect, facts, plan) if plan.effect.refund else None,
+        "refund": _refund(effect, facts, plan, effective) if effect.refund else None,
         "penalties": plan.penalties, "next_steps": plan.next_steps,
         "explanation": tuple(items),
         "evaluated_at": facts.now_isoformat or facts.now.isoformat(),
-        "overridden": plan.overridden, "decision_id": None})
+        "overridden": plan.overridden, "decision_id": None,
+        "effective_at": None if effective is None else effective.isoformat(),
+        "covers": () if facts.asked is None else tuple(
+            {"sku": sku, "quantity": units, "amount": amount}
+            for sku, units, amount, _ in covered(facts)),
+        "return_": None if effect.return_ is None else effect.return_.to_dict()})
 
 
 _decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
                                "next_steps", "explanation", "evaluated_at", "overridden",
-                               "decision_id"))
+                               "decision_id", "effective_at", "covers", "return_"))
 _refund_decision = builder(RefundDecision, ("amount", "destination", "min_business_days",
                                            "max_business_days", "due_by"))
 _explanation_item = builder(ExplanationItem, ("rule", "priority", "effect", "because", "message",

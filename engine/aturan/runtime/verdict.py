@@ -12,7 +12,12 @@ from .facts import FlatFacts
 from .plan import Plan, plan_refund
 
 PenaltyKey = tuple[str, str, int | None]  # (party, code, points)
-PARTS = ("outcome", "refund", "penalties", "next_steps")
+PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at", "return_")
+
+
+def returns(settled: dict[str, str] | None) -> tuple[tuple[str, str], ...] | None:
+    """A return's resolution as a verdict compares it (its parts, sorted)."""
+    return None if settled is None else tuple(sorted(settled.items()))
 
 
 def penalty_multiset(penalties: Iterable[PenaltyKey]) -> tuple[PenaltyKey, ...]:
@@ -31,13 +36,17 @@ class Verdict:
     rupiah, destination, min_business_days, max_business_days, due_by); where no order fixes the
     amount, the analysis gives (kind, destination, min, max) with kind `total` or `items_only`.
     Penalties are a multiset (`penalty_multiset`). Next steps are as the decision lists them
-    (`of`: in order), or sorted where only their set is known (the analysis)."""
+    (`of`: in order), or sorted where only their set is known (the analysis). `effective_at`
+    is when the outcome takes effect: the decision's instant (`of`), or the rule's declaration
+    (fact, plus seconds) in the analysis; None when it takes effect at `now`."""
 
     outcome: str
     refund: tuple[Any, ...] | None
     penalties: tuple[PenaltyKey, ...]
     next_steps: tuple[str, ...]
     rule: str = field(default="", compare=False)
+    effective_at: Any = None
+    return_: tuple[tuple[str, str], ...] | None = None  # how a return is resolved, sorted
 
     @classmethod
     def of(cls, decision: Decision) -> Verdict:
@@ -46,7 +55,8 @@ class Verdict:
                                          r.max_business_days, r.due_by)
         return cls(decision.outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in decision.penalties),
-                   decision.next_steps, decision.explanation[0].rule)
+                   decision.next_steps, decision.explanation[0].rule, decision.effective_at,
+                   returns(decision.return_))
 
     @classmethod
     def of_plan(cls, plan: Plan, facts: FlatFacts) -> Verdict:

@@ -62,6 +62,10 @@ def service_components(batch_limit: int, catalogue: Catalogue | None = None) -> 
                 "type": "object", "required": ["pointer", "code", "message"],
                 "properties": {"pointer": {"type": "string"}, "code": {"type": "string"},
                                "message": {"type": "string"},
+                               "pointers": {"type": "array", "items": {"type": "string"},
+                                            "description": "Every JSON pointer a problem "
+                                            "involves, `pointer` first (facts whose sums do not "
+                                            "add up)."},
                                "line": {"type": "integer"}, "col": {"type": "integer"}}}},
             "kind": {"type": "string"},
             "status": {"type": "integer", "description": "In a batch slot: the status this item "

@@ -17,7 +17,6 @@ from ...runtime.compiler import compile_ruleset, negation_normal_form
 from ...runtime.evaluate import combine
 from ..equivalence import PAID_AT, plainest
 from ..symbolic import (
-    CONSTRAINTS,
     Box,
     Forbid,
     Space,
@@ -25,7 +24,6 @@ from ..symbolic import (
     constraint_atoms,
     intersect_regions,
     merge_boxes,
-    platform_constraint,
 )
 from ..witness import mattering, verdict_of, verdict_of_decision
 from .regions import condition_lines
@@ -83,8 +81,7 @@ def dead_rule(t: Target) -> Iterator[Finding]:
         if t.space.first_valid(t.regions[i]) is not None:
             continue
         core, needed = _core(t, rule)
-        shown = " and ".join(condition_lines({"fact": a.fact, a.op: a.expected()})[0]
-                             for a in core)
+        shown = " and ".join(condition_lines(_atom_node(a))[0] for a in core)
         why = ("contradict each other" if not needed else "cannot all hold: " + "; ".join(
             f"{c.name} ({c.why})" for c in needed))
         yield Finding(
@@ -95,7 +92,10 @@ def dead_rule(t: Target) -> Iterator[Finding]:
 
 
 def _atom_node(atom: Atom) -> dict[str, Any]:
-    return {"fact": atom.fact, atom.op: atom.expected(), "line": atom.location.line}
+    node = {"fact": atom.fact, atom.op: atom.expected()}
+    if atom.of is not None:
+        node["of"] = atom.of
+    return {**node, "line": atom.location.line}
 
 
 def _relaxed_region(space: Space, node: Condition, relaxed: set[int], counter: list[int]
@@ -133,16 +133,23 @@ def _core(t: Target, rule: Rule) -> tuple[list[Atom], list[Any]]:
         if empty(t.space, relaxed | {k}):
             relaxed.add(k)
     core = [leaves[k] for k in range(len(leaves)) if k not in relaxed]
-    constraints = list(CONSTRAINTS) + ([platform_constraint(t.platform)] if t.platform else [])
+    constraints = list(t.space.constraints)
     atoms = atoms_of(rule.when)
+    relations = [r for r in t.space.coupled.relations]
+    for r in list(relations):
+        trial_r = [x for x in relations if x is not r]
+        space = Space(build_axes(atoms + constraint_atoms(constraints), t.space.catalogue),
+                      constraints, t.space.catalogue, trial_r)
+        if empty(space, relaxed):
+            relations = trial_r
     for c in list(constraints):
         trial = [x for x in constraints if x is not c]
         space = Space(build_axes(atoms + constraint_atoms(trial), t.space.catalogue), trial,
-                      t.space.catalogue)
+                      t.space.catalogue, relations)
         if empty(space, relaxed):
             constraints = trial
     return core, [c for c in dict.fromkeys(constraints)
-                  if not (isinstance(c, Forbid) and c.name == "platform-of-ruleset")]
+                  if not (isinstance(c, Forbid) and c.name == "platform-of-ruleset")] + relations
 
 
 @check("conflict", "error", "equal-priority deciding rules that decide differently on one order")

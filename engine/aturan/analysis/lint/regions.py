@@ -8,6 +8,7 @@ from typing import Any
 
 from ...language.display import show
 from ...language.model import format_duration
+from ...language.operators import gap_pair
 from ..symbolic import OTHER, Axis, Box, Space
 
 
@@ -24,6 +25,8 @@ def describe_box(space: Space, box: Box, skip: Sequence[str] = ("order.platform"
 
 
 def _describe_axis(axis: Axis, mask: int, universe: int) -> dict[str, Any]:
+    if axis.kind == "gap":
+        return _describe_gap(axis, mask, universe)
     fact = axis.path
     absent_bit = axis.absent_bit
     allowed = [c for c in range(len(axis.cells)) if universe >> c & 1 and (1 << c) != absent_bit]
@@ -49,7 +52,23 @@ def _describe_axis(axis: Axis, mask: int, universe: int) -> dict[str, Any]:
     return {"any": [{"fact": fact, "absent": True}, core]} if with_absent else core
 
 
-def _describe_runs(axis: Axis, present: list[int], allowed: list[int]) -> dict[str, Any]:
+def _describe_gap(axis: Axis, mask: int, universe: int) -> dict[str, Any]:
+    """A gap axis as the durations a rule writes: `{fact: B, within: 2d, of: A}`; absent
+    (either timestamp absent) as the two timestamps' absence."""
+    fact, of = gap_pair(axis.path)
+    absent_bit = axis.absent_bit
+    allowed = [c for c in range(len(axis.cells)) if universe >> c & 1 and (1 << c) != absent_bit]
+    present = [c for c in allowed if mask >> c & 1]
+    either_absent = {"any": [{"fact": fact, "absent": True}, {"fact": of, "absent": True}]}
+    if not present:
+        return either_absent
+    core = (_describe_runs(axis, present, allowed, of) if len(present) < len(allowed) else
+            {"all": [{"fact": fact, "exists": True}, {"fact": of, "exists": True}]})
+    return {"any": [either_absent, core]} if mask & absent_bit else core
+
+
+def _describe_runs(axis: Axis, present: list[int], allowed: list[int],
+                   of: str | None = None) -> dict[str, Any]:
     runs: list[list[int]] = []
     for c in present:
         if runs and allowed.index(c) == allowed.index(runs[-1][-1]) + 1:
@@ -67,6 +86,10 @@ def _describe_runs(axis: Axis, present: list[int], allowed: list[int]) -> dict[s
             else:
                 bounds = ([{"fact": axis.path, "ge": lo}] if lo is not None else []) + (
                     [{"fact": axis.path, "lt": hi}] if hi is not None else [])
+        elif of is not None:  # a gap: durations from `of`, which may be negative
+            fact = gap_pair(axis.path)[0]
+            bounds = ([_duration(fact, "older_than", lo, of)] if lo is not None else []) + (
+                [_duration(fact, "within", hi, of)] if hi is not None else [])
         else:
             bounds = ([{"fact": axis.path, "older_than": format_duration(lo)}]
                       if lo is not None else []) + (
@@ -75,12 +98,20 @@ def _describe_runs(axis: Axis, present: list[int], allowed: list[int]) -> dict[s
     return parts[0] if len(parts) == 1 else {"any": parts}
 
 
+def _duration(fact: str, op: str, seconds: int, of: str) -> dict[str, Any]:
+    """A duration atom between two timestamps. Gap cells are cut at the durations rules
+    write, which are never negative, so neither is a bound."""
+    assert seconds >= 0, "gap cells are cut at durations, which are not negative"
+    return {"fact": fact, op: format_duration(seconds), "of": of}
+
+
 def condition_lines(node: dict[str, Any], indent: int = 0) -> list[str]:
     """One condition node as YAML in the ruleset's own style (atoms in flow style)."""
     pad = " " * indent
     if "fact" in node:
-        op = next(k for k in node if k != "fact")
-        return [f"{pad}{{ fact: {node['fact']}, {op}: {show(node[op])} }}"]
+        op = next(k for k in node if k not in ("fact", "of", "line"))
+        of = f", of: {node['of']}" if "of" in node else ""
+        return [f"{pad}{{ fact: {node['fact']}, {op}: {show(node[op])}{of} }}"]
     key = next(iter(node))
     if key == "not":
         inner = condition_lines(node["not"], 0)

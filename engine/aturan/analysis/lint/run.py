@@ -51,7 +51,7 @@ def load_orders(targets: Sequence[Target], collection: RulesetCollection,
             continue
         target = by_key.get((chosen.key, base.key if base else None))
         try:
-            cells = tuple(axis.cell_of(flat.ages.get(axis.path, flat.values.get(axis.path)))
+            cells = tuple(axis.cell_of(target.space.value_of(flat, axis))
                           for axis in target.space.axes) if target else None
         except ValueError:  # a value outside the facts schema's ranges
             cells = None
