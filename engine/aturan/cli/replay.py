@@ -4,7 +4,9 @@
 the archive beside the log) and checks the hash chain: exit 1, naming each record, on any
 difference, break or gap. `--against NAME@VERSION` is `aturan diff` over logged traffic: what
 that version would have decided instead. `--show DECISION_ID` renders one logged decision
-again, explanation included, in either language."""
+again, explanation included, in either language. `--workers N` / `--cluster local:N |
+tcp://HOST:PORT` replay --verify and --against in partitions (`audit.replay_partitioned`), with
+the same report."""
 
 from __future__ import annotations
 
@@ -26,12 +28,14 @@ from ..audit.replay import (
     catalogue_of,
     verify_record,
 )
-from ..errors import AturanError, SelectionError
+from ..audit.replay_partitioned import ChainMerge, run_against, run_verify
+from ..errors import AturanError, RulesetError, SelectionError
 from ..regression.diff import FILE_STRIDE, DiffSummary, check_pins
 from ..runtime.decision import canonical_json
-from .common import console, default_rulesets, load_or_exit, rulesets_option
+from .common import console, default_rulesets, load_or_exit, print_diagnostics, rulesets_option
 from .diff import render_text
 from .render import print_decision
+from .scale import cluster_options, executor, fail, parse_size, progress_bar
 
 
 def _lines(files: list[Path]) -> Iterator[LogLine]:
@@ -44,8 +48,8 @@ def _lines(files: list[Path]) -> Iterator[LogLine]:
 
 
 def _archives(files: list[Path], given: tuple[str, ...]) -> list[RulesetArchive]:
-    if given:
-        return [RulesetArchive(Path(a)) for a in given]
+    if given:  # absolute, so that workers elsewhere find them and every report names them alike
+        return [RulesetArchive(Path(a).resolve()) for a in given]
     return [RulesetArchive.beside(folder / "x") for folder in dict.fromkeys(
         f.resolve().parent for f in files)]
 
@@ -68,20 +72,35 @@ def _archives(files: list[Path], given: tuple[str, ...]) -> list[RulesetArchive]
               show_default=True)
 @click.option("--fail-on-change", is_flag=True, help="--against: exit 1 when any decision "
                                                      "changes.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="--verify/--against: replay in partitions on N worker processes (1: in "
+                   "this process); the report is the same.")
+@click.option("--progress/--no-progress", "show_progress", default=True,
+              help="Progress bar on stderr with --workers/--cluster (only on a terminal).")
+@cluster_options
 @rulesets_option
 def replay(logs: tuple[str, ...], verify: bool, against: str | None, show_id: str | None,
            archives: tuple[str, ...], lang: str | None, fmt: str, fail_on_change: bool,
+           workers: int | None, show_progress: bool, cluster: str | None, block_size: str,
            rulesets_dir: str | None) -> None:
     """Re-derive logged decisions (--verify), compare them with another version (--against),
     or show one again (--show). LOG: decision log files (.jsonl, .jsonl.gz) or folders."""
     modes = [m for m in (verify, against, show_id) if m]
     if len(modes) != 1:
         raise click.UsageError("give one of --verify, --against NAME@VERSION, --show ID")
+    partitioned = workers is not None or cluster is not None
+    if show_id and partitioned:
+        raise click.UsageError("--show reads one record: drop --workers/--cluster")
     files = log_files(logs)
     if not files:
         raise click.BadParameter("no decision log files (*.jsonl, *.jsonl.gz) there",
                                  param_hint="LOG")
     roots = [rulesets_dir or default_rulesets()]
+    if partitioned:
+        size = parse_size(block_size)
+        return _partitioned(files, against, _archives(files, archives), roots, fmt,
+                            fail_on_change, rulesets_dir, cluster, workers or 1, size,
+                            show_progress)
     if against:
         return _against(files, against, fmt, fail_on_change, rulesets_dir)
     resolver = Resolver(_archives(files, archives), roots)
@@ -102,6 +121,11 @@ def _verify(files: list[Path], resolver: Resolver, fmt: str) -> None:
             found = verify_record(resolver, line.record, line.where)
             if found is not None:
                 mismatches.append(found)
+    _verify_report(files, chain, mismatches, fmt)
+
+
+def _verify_report(files: list[Path], chain: ChainCheck | ChainMerge,
+                   mismatches: list[Mismatch], fmt: str) -> None:
     failed = bool(mismatches) or chain.failed
     if fmt == "json":
         click.echo(canonical_json({"ok": not failed, "files": [str(f) for f in files],
@@ -183,6 +207,11 @@ def _against(files: list[Path], pin: str, fmt: str, fail_on_change: bool,
                 against_record(policies, pin, index * FILE_STRIDE + line.number, line.record,
                                summary)
     policies.close()
+    _against_report(summary, chain, sources, fmt, fail_on_change)
+
+
+def _against_report(summary: DiffSummary, chain: ChainCheck | ChainMerge, sources: list[str],
+                    fmt: str, fail_on_change: bool) -> None:
     if chain.failed:
         click.echo("warning: the log's hash chain is broken (aturan replay --verify says "
                    "where)", err=True)
@@ -195,6 +224,39 @@ def _against(files: list[Path], pin: str, fmt: str, fail_on_change: bool,
             out.print(escape(text), soft_wrap=True, highlight=False)
     if fail_on_change and summary.changed:
         raise click.exceptions.Exit(1)
+
+
+def _partitioned(files: list[Path], against: str | None, archives: list[RulesetArchive],
+                 roots: list[str | Path], fmt: str, fail_on_change: bool, rulesets_dir: str | None,
+                 cluster: str | None, workers: int, block_size: int, show_progress: bool
+                 ) -> None:
+    """--verify or --against in partitions, on `--workers` processes or `--cluster`."""
+    from ..regression.partitioned import Rulesets
+    try:
+        rulesets = Rulesets.of(roots, against) if against else None
+    except SelectionError as exc:
+        raise click.BadParameter(exc.first.full_message, param_hint="--against") from exc
+    except RulesetError as exc:
+        print_diagnostics(console(err=True), exc.diagnostics)
+        raise click.exceptions.Exit(1) from exc
+    total = sum(f.stat().st_size for f in files)
+    try:
+        with executor(cluster, workers) as chosen, \
+                progress_bar("replay", total, show_progress) as advance:
+            if rulesets is not None and against is not None:
+                summary, chain = run_against(chosen, files, rulesets, against, block_size,
+                                             advance)
+            else:
+                report = run_verify(chosen, files, [str(a.root) for a in archives], roots,
+                                    block_size, advance)
+    except AturanError as exc:  # the cluster (unreachable, a worker that keeps dying)
+        raise fail(exc) from exc
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {exc.filename}: {exc.strerror}",
+                                 param_hint="LOG") from exc
+    if rulesets is not None:
+        return _against_report(summary, chain, [str(f) for f in files], fmt, fail_on_change)
+    _verify_report(files, report.chain, report.mismatches, fmt)
 
 
 def _by_decision(report: dict[str, Any]) -> dict[str, Any]:

@@ -168,10 +168,12 @@ def read_partition(part: Partition) -> Iterator[tuple[int, Any]]:
     elif part.kind == "gzip":
         yield from _gzip_lines(part)
     else:
-        yield from read_lines(enumerate(_block_lines(part), start=part.first_line), part.path)
+        yield from read_lines(enumerate(block_lines(part), start=part.first_line), part.path)
 
 
-def _block_lines(part: Partition) -> Iterator[bytes]:
+def block_lines(part: Partition) -> Iterator[bytes]:
+    """The raw lines (each with its newline, the file's last maybe without) that start inside a
+    plain block: what `read_partition` parses, and what a partitioned replay hashes."""
     with open(part.path, "rb") as handle:
         if part.start > 0:
             handle.seek(part.start - 1)
