@@ -26,6 +26,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psutil
@@ -100,12 +102,15 @@ def run(label: str, extra: list[str], corpus: Path) -> tuple[float, dict, int, l
 
 
 def per_order(corpus: Path, count: int = 20_000) -> None:
-    """Median of 3 passes each, after a warm-up, on parsed facts (no JSON parsing)."""
+    """Median of 3 passes each, after a warm-up: the diff's per-order comparison against
+    deciding twice (on parsed facts), and reading a line strictly (`jsonio.read_lines`) against
+    orjson where provably the same (`fastread.fast_items`), with the comparison after it."""
     sys.path.insert(0, str(ROOT / "engine"))
     import statistics
 
     import aturan
     from aturan.regression.diff import VersionPair
+    from aturan.regression.fastread import fast_items
     from aturan.runtime.jsonio import read_lines
     from aturan.runtime.verdict import Verdict
 
@@ -114,23 +119,44 @@ def per_order(corpus: Path, count: int = 20_000) -> None:
     with open(corpus, "rb") as handle:
         raw = [line for _, line in zip(range(count), handle)]
     items = [f for _, f in read_lines(enumerate(raw, 1), "corpus")]
+    assert items == [f for _, f in fast_items(read_lines(enumerate(raw, 1), "corpus", raw=True),
+                                              "corpus")], "the readings disagree"
 
     def twice(facts: dict) -> tuple:
         return Verdict.of(policies.decide(facts, OLD)), Verdict.of(policies.decide(facts, NEW))
 
-    assert all(twice(f) == pair.compare(f) for f in items), "the comparisons disagree"
-    rates = {}
-    for name, fn in (("decide twice", twice), ("compare", pair.compare)):
+    def median_rate(run: Callable[[], object]) -> float:
+        run()
         times = []
         for _ in range(3):
             start = time.perf_counter()
-            for facts in items:
-                fn(facts)
+            run()
             times.append(time.perf_counter() - start)
-        rates[name] = len(items) / statistics.median(times)
-    print(f"per order, one core, {len(items):,} parsed orders: Policies.decide x2 "
+        return len(items) / statistics.median(times)
+
+    assert all(twice(f) == pair.compare(f) for f in items), "the comparisons disagree"
+    numbered = list(enumerate(raw, 1))
+    def drain(values: Iterable[object]) -> None:  # consumed as made: no list, no GC of one
+        deque(values, maxlen=0)
+
+    rates = {
+        "decide twice": median_rate(lambda: drain(twice(f) for f in items)),
+        "compare": median_rate(lambda: drain(pair.compare(f) for f in items)),
+        "strict read": median_rate(lambda: drain(read_lines(numbered, "corpus"))),
+        "fast read": median_rate(lambda: drain(fast_items(read_lines(numbered, "corpus",
+                                                                     raw=True), "corpus"))),
+        "strict read + compare": median_rate(lambda: drain(pair.compare(f) for _, f in read_lines(
+            numbered, "corpus"))),
+        "fast read + compare": median_rate(lambda: drain(pair.compare(f) for _, f in fast_items(
+            read_lines(numbered, "corpus", raw=True), "corpus"))),
+    }
+    print(f"per order, one core, {len(items):,} orders: Policies.decide x2 "
           f"{rates['decide twice']:,.0f}/s, VersionPair.compare {rates['compare']:,.0f}/s "
-          f"({rates['compare'] / rates['decide twice']:.2f}x), same verdicts\n")
+          f"({rates['compare'] / rates['decide twice']:.2f}x), same verdicts")
+    print(f"reading a line: strict {1e6 / rates['strict read']:.1f} us, orjson where provably "
+          f"the same {1e6 / rates['fast read']:.1f} us; read + compare: strict "
+          f"{rates['strict read + compare']:,.0f}/s, orjson {rates['fast read + compare']:,.0f}/s "
+          f"({rates['fast read + compare'] / rates['strict read + compare']:.2f}x), same facts\n")
     policies.close()
 
 

@@ -28,6 +28,7 @@ from ..language.repository import load_rulesets
 from ..runtime.evaluate import load
 from ..runtime.jsonio import read_lines
 from .diff import Change, DiffSummary, VersionPair, check_pins, diff_items
+from .fastread import fast_items
 
 Chunk = list[tuple[int, bytes]]
 _PAIR: VersionPair | None = None  # the worker's rulesets, loaded once by `_init_worker`
@@ -65,8 +66,11 @@ def _init_worker(paths: list[str], old: str, new: str) -> None:
 
 def _diff_chunk(pair: VersionPair, chunk: Chunk, source: str, keep: bool
                 ) -> tuple[DiffSummary, list[Change] | None]:
+    """A chunk's summary, its lines read by orjson where that is the strict reading
+    (`fastread`)."""
     changes: list[Change] | None = [] if keep else None
-    return diff_items(pair, read_lines(chunk, source), changes), changes
+    return diff_items(pair, fast_items(read_lines(chunk, source, raw=True), source),
+                      changes), changes
 
 
 def _run_chunk(chunk: Chunk, source: str, keep: bool) -> tuple[DiffSummary, list[Change] | None]:

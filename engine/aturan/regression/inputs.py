@@ -159,16 +159,19 @@ def number(parts: Sequence[Partition], counts: dict[int, int]) -> list[Partition
     return out
 
 
-def read_partition(part: Partition) -> Iterator[tuple[int, Any]]:
+def read_partition(part: Partition, raw: bool = False) -> Iterator[tuple[int, Any]]:
     """(line or row number, facts or the `FactsError` for that line) for every order in the
-    partition, in order; blank lines are skipped, as in any JSON Lines reader here."""
+    partition, in order; blank lines are skipped, as in any JSON Lines reader here. `raw`: a
+    line's (or JSON column's) text instead of its facts, for the caller to read with
+    `jsonio.fast_loads` (rows of nested Parquet columns, and unreadable lines, as before)."""
     assert part.known, "a block's first line must be counted before it is read"
     if part.kind == "parquet":
-        yield from _parquet_rows(part)
+        yield from _parquet_rows(part, raw)
     elif part.kind == "gzip":
-        yield from _gzip_lines(part)
+        yield from _gzip_lines(part, raw)
     else:
-        yield from read_lines(enumerate(block_lines(part), start=part.first_line), part.path)
+        yield from read_lines(enumerate(block_lines(part), start=part.first_line), part.path,
+                              raw)
 
 
 def block_lines(part: Partition) -> Iterator[bytes]:
@@ -188,7 +191,7 @@ def block_lines(part: Partition) -> Iterator[bytes]:
             at += len(line)
 
 
-def _gzip_lines(part: Partition) -> Iterator[tuple[int, Any]]:
+def _gzip_lines(part: Partition, raw_text: bool = False) -> Iterator[tuple[int, Any]]:
     """A gzip file's lines. A corrupt or truncated file is one bad line after the last good
     one (nothing past it can be read), not the end of the run."""
     number = part.first_line
@@ -204,7 +207,7 @@ def _gzip_lines(part: Partition) -> Iterator[tuple[int, Any]]:
                     "input-unreadable", f"cannot read past here: {exc or type(exc).__name__}",
                     Location(part.path, number, 1, "/")))
                 return
-            yield from read_lines(((number, raw),), part.path)
+            yield from read_lines(((number, raw),), part.path, raw_text)
             number += 1
 
 
@@ -238,14 +241,14 @@ def _row_group_runs(path: str, block_size: int) -> Iterator[tuple[int, int, int,
         yield start, meta.num_row_groups, rows, nbytes
 
 
-def _parquet_rows(part: Partition) -> Iterator[tuple[int, Any]]:
+def _parquet_rows(part: Partition, raw: bool = False) -> Iterator[tuple[int, Any]]:
     import pyarrow
 
     handle = _parquet_file(part.path)
     names = handle.schema_arrow.names
     groups = list(range(part.start, part.stop))
     item: tuple[int, Any] | None = None
-    rows = _parquet_records(part, handle, groups, "facts" in names)
+    rows = _parquet_records(part, handle, groups, "facts" in names, raw)
     while True:
         try:
             item = next(rows)
@@ -260,7 +263,8 @@ def _parquet_rows(part: Partition) -> Iterator[tuple[int, Any]]:
         yield item
 
 
-def _parquet_records(part: Partition, handle: Any, groups: list[int], json_column: bool
+def _parquet_records(part: Partition, handle: Any, groups: list[int], json_column: bool,
+                     raw: bool = False
                      ) -> Iterator[tuple[int, Any]]:
     row = part.first_line
     if json_column:  # JSON text, one order a row: the strict parser, as for a line
@@ -269,7 +273,7 @@ def _parquet_records(part: Partition, handle: Any, groups: list[int], json_colum
             for text in texts:
                 if text is None:
                     text = b""
-                yield from read_lines([(row, text)], part.path) if text.strip() else [
+                yield from read_lines([(row, text)], part.path, raw) if text.strip() else [
                     (row, FactsError(Diagnostic("json-empty", "no JSON in the facts column",
                                                 Location(part.path, row, 1, "/"))))]
                 row += 1
