@@ -1,4 +1,4 @@
-"""The cluster benchmark: `python benchmarks/cluster.py [--n 1000000] [--corpus FILE]`.
+"""The cluster benchmark: `python benchmarks/cluster.py [--n 1000000] [--corpus FILE] [--log-n 100000]`.
 
 On one corpus from `aturan sample` (tiktok_shop, seed 7; 1M orders unless --n), runs
 `aturan diff tiktok_shop@1.0.0 tiktok_shop@2.0.0 --format json` three ways, as a user would:
@@ -11,8 +11,9 @@ after timing, in this process on the corpus's first 20,000 orders, the diff's pe
 (`VersionPair.compare`: facts validated once, verdicts off the memo's plans) against deciding
 each order twice with `Policies.decide` (what the diff did before), and prints wall clock, orders/s (incl. start-up: loading, compiling, a cluster's start) and the
 peak RSS of the aturan process and of each worker process (sampled every 0.1 s with psutil),
-then checks that the three JSON summaries are the same bytes. A script, not a test: nothing
-here asserts a speed.
+then checks that the three JSON summaries are the same bytes. Then (unless --log-n 0) it logs
+the decisions of the corpus's first 100,000 orders and times `aturan replay LOG --verify` the
+same three ways (`replay`). A script, not a test: nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -86,8 +87,14 @@ class PeakRSS:
 
 
 def run(label: str, extra: list[str], corpus: Path) -> tuple[float, dict, int, list[int]]:
-    command = aturan("diff", OLD, NEW, "--orders", str(corpus), "--format", "json",
-                     "--no-progress", "--rulesets", str(ROOT / "rulesets"), *extra)
+    return run_command(label, aturan("diff", OLD, NEW, "--orders", str(corpus), "--format",
+                                     "json", "--no-progress", "--rulesets",
+                                     str(ROOT / "rulesets"), *extra))
+
+
+def run_command(label: str, command: list[str], ok: tuple[int, ...] = (0,)
+                ) -> tuple[float, dict, int, list[int]]:
+    """(wall s, the JSON it printed, its peak RSS, its workers' peak RSS)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=environment())
@@ -95,7 +102,7 @@ def run(label: str, extra: list[str], corpus: Path) -> tuple[float, dict, int, l
         _, err = proc.communicate()
         seconds = time.perf_counter() - start
         own, workers = peaks.stop()
-        if proc.returncode != 0:
+        if proc.returncode not in ok:
             sys.exit(f"{label}: exit {proc.returncode}: {err.decode()[-2000:]}")
         out.seek(0)
         return seconds, json.loads(out.read()), own, workers
@@ -172,10 +179,56 @@ def make_corpus(n: int, folder: Path) -> Path:
     return path
 
 
+REPLAY_MODES = [("1 process", []), ("2 processes", ["--workers", "2"]),
+                ("Dask local:2", ["--cluster", "local:2"])]
+
+
+def replay(corpus: Path, count: int, folder: Path) -> None:
+    """A decision log of the corpus's first `count` orders (`aturan decide --decision-log`,
+    rotated every 32 MiB and gzipped, the last file live), replayed with --verify three ways:
+    one process (no flag), --workers 2, --cluster local:2 (each .gz file a partition, the
+    live file cut into 32 MiB blocks); the three reports must be the same bytes."""
+    head = folder / "head.jsonl"
+    with open(corpus, "rb") as source, open(head, "wb") as out:
+        for _, line in zip(range(count), source):
+            out.write(line)
+    log = folder / "log" / "decisions.jsonl"
+    start = time.perf_counter()
+    subprocess.run(aturan("decide", str(head), "--format", "json", "--decision-log", str(log),
+                          "--decision-log-max-bytes", str(32 * 2**20), "--rulesets",
+                          str(ROOT / "rulesets")),
+                   stdout=subprocess.DEVNULL, check=False, env=environment())
+    files = sorted(log.parent.glob("decisions*.jsonl*"))
+    size = sum(f.stat().st_size for f in files)
+    print(f"\naturan replay LOG --verify --format json: {count:,} records logged in "
+          f"{time.perf_counter() - start:.0f} s, {len(files)} files ({size / 1e6:,.0f} MB on "
+          f"disk)\n")
+    print(f"  {'':<14}{'wall s':>8}{'records/s':>11}{'per worker/s':>14}"
+          f"{'aturan RSS':>12}  worker peak RSS")
+    reports = []
+    for label, extra in REPLAY_MODES:
+        seconds, report, own, workers = run_command(label, aturan(
+            "replay", str(log.parent), "--verify", "--format", "json", "--rulesets",
+            str(ROOT / "rulesets"), *(extra and [*extra, "--no-progress"])), ok=(0, 1))
+        reports.append(report)
+        rate = report["records"] / seconds
+        count_ = max(1, len(workers)) if extra else 1
+        shown = ", ".join(f"{w / 2**20:.0f} MB" for w in workers) or "(none: in-process)"
+        print(f"  {label:<14}{seconds:>8.1f}{rate:>11,.0f}{rate / count_:>14,.0f}"
+              f"{own / 2**20:>9.0f} MB  {shown}", flush=True)
+    same = all(r == reports[0] for r in reports)
+    print(f"\n  {reports[0]['records']:,} records, {reports[0]['rederived']:,} re-derived, "
+          f"ok {reports[0]['ok']}; the three reports are {'identical' if same else 'DIFFERENT'}")
+    if not same:
+        sys.exit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="orders in the corpus")
     parser.add_argument("--corpus", type=Path, help="use this JSON Lines corpus instead")
+    parser.add_argument("--log-n", type=int, default=100_000,
+                        help="decisions in the replayed log (0: no replay)")
     args = parser.parse_args()
     print(f"aturan cluster benchmark — {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, load average at start "
@@ -202,6 +255,10 @@ def main() -> None:
               f"{'identical' if same else 'DIFFERENT'}")
         if not same:
             sys.exit(1)
+        if args.log_n:
+            replay(corpus, args.log_n, Path(folder))
+        print(f"\nload average at the end {os.getloadavg()[0]:.2f} (1 min), "
+              f"{os.getloadavg()[1]:.2f} (5 min)")
 
 
 if __name__ == "__main__":
