@@ -280,3 +280,48 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_1(tmp_path, capsys):
                              "tcp://127.0.0.1:9")
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "cluster-unreachable" in err and "127.0.0.1:9" in err
+
+
+def test_a_text_found_missing_is_looked_for_again_by_the_next_replay(tmp_path, capsys):
+    """A worker keeps its loaded texts for one run only: a resolver remembers a digest it could
+    not find, and the archive may be restored before the next replay."""
+    folder = make_log(tmp_path, 5)
+    shutil.rmtree(tmp_path / "rulesets")
+    (tmp_path / "empty").mkdir()
+    archive = folder / "aturan-rulesets"
+    shutil.move(archive, tmp_path / "aside")
+    args = ("replay", folder, "--verify", "--format", "json", "--workers", "1", "--rulesets",
+            tmp_path / "empty")
+    code, out, _ = run(capsys, *args)
+    assert code == 1 and json.loads(out)["mismatches"][0]["kind"] == "no-ruleset-text"
+    shutil.move(tmp_path / "aside", archive)
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and json.loads(out)["ok"]
+
+
+def test_a_log_rotated_during_the_replay_fails_it(tmp_path):
+    """Partitions open their file when they run: one rotated away meanwhile would be read from
+    the new live file, so the replay says so and fails rather than report on a mix."""
+    from aturan.audit.replay_partitioned import run_verify
+    from aturan.errors import AturanError
+
+    folder = make_log(tmp_path, 20, compress=False)
+    files = log_files([folder])
+
+    class Rotating(InProcess):
+        def map(self, task, job, parts):
+            for i, done in enumerate(super().map(task, job, parts)):
+                if i == 0 and task.__name__ == "verify_partition":
+                    live = active(folder)
+                    live.rename(folder / "decisions.000000000099.jsonl")
+                    live.write_text("")
+                yield done
+
+    with pytest.raises(AturanError) as caught:
+        run_verify(Rotating(), files, [str(folder / "aturan-rulesets")], [tmp_path / "rulesets"],
+                   block_size=4096)
+    assert caught.value.first.code == "log-rotated" and "decisions.jsonl" in str(caught.value)
+    files = log_files([folder])
+    report = run_verify(InProcess(), files, [str(folder / "aturan-rulesets")],
+                        [tmp_path / "rulesets"], block_size=4096)
+    assert report.chain.records == 20 and not report.mismatches

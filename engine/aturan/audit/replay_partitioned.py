@@ -6,7 +6,8 @@ Partitions. A rotated, compressed file (`.jsonl.gz`) is one partition (gzip cann
 A plain file (the live one, or a rotated one not yet compressed) is cut into blocks at line
 boundaries (`regression.inputs`: a block holds the lines that start in it; a first pass counts
 the lines before each block, so every record keeps its file:line). The live file is cut at the
-size it has when the replay starts: records appended after that are not replayed. Each
+size it has when the replay starts: records appended after that are not replayed, and a file
+rotated (renamed or replaced) during the replay fails it (`log-rotated`: replay again). Each
 partition is read by the process that replays it; only its results come back.
 
 Workers load what they decide by once per process: `--verify` a `Resolver` per (archives,
@@ -31,13 +32,16 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..errors import Diagnostic, EngineError, Location
 from ..regression.diff import FILE_STRIDE, DiffSummary
 from ..regression.inputs import BLOCK_SIZE, Partition, Source, block_lines, number, plan, to_count
 from ..regression.partitioned import Executor, Progress, Rulesets, count_partition, policies_for
@@ -49,6 +53,29 @@ R = TypeVar("R")
 
 
 # ---- partitions and their lines ----------------------------------------------------------------
+
+@contextmanager
+def unmoved(files: Sequence[Path]) -> Iterator[None]:
+    """Fail (`log-rotated`) when a file was replaced or removed while the body ran: a log
+    rotated during a partitioned replay, whose later partitions would have opened the new live
+    file (one scan keeps its file open, so it reads the old one to its end)."""
+    before = [_identity(f) for f in files]
+    yield
+    for file, was in zip(files, before):
+        if _identity(file) != was:
+            raise EngineError(Diagnostic(
+                "log-rotated", f"{file} was rotated or replaced while it was replayed, so some "
+                "partitions may have read another file; replay again (or replay the rotated "
+                "files)", Location()))
+
+
+def _identity(file: Path) -> tuple[int, int] | None:
+    try:
+        stat = file.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
 
 def log_partitions(executor: Executor, files: Sequence[Path], block_size: int = BLOCK_SIZE
                    ) -> list[Partition]:
@@ -189,32 +216,42 @@ class ChainMerge:
 
 # ---- tasks: pure functions of (job, partition) -------------------------------------------------
 
-_RESOLVERS: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], Resolver] = OrderedDict()
-_RESOLVERS_LOCK = threading.Lock()
-_KEEP = 4
-
-
-def resolver_for(archives: tuple[str, ...], roots: tuple[str, ...]) -> Resolver:
-    """This process's `Resolver` for these archives and rulesets folders, kept: each ruleset
-    text is loaded (and compiled) once per process, on the first record that names its
-    digest. Replay runs one thread per process (`Resolver` is not shared across threads)."""
-    key = (archives, roots)
-    with _RESOLVERS_LOCK:
-        found = _RESOLVERS.get(key)
-        if found is None:
-            found = Resolver([RulesetArchive(Path(a)) for a in archives], roots)
-            _RESOLVERS[key] = found
-            while len(_RESOLVERS) > _KEEP:
-                _RESOLVERS.popitem(last=False)[1].close()
-        _RESOLVERS.move_to_end(key)
-        return found
-
-
 @dataclass(frozen=True)
 class VerifyJob:
     names: tuple[str, ...]  # the files as the report names them, by `Partition.file`
     archives: tuple[str, ...]  # archive folders, as the single-process replay names them
     roots: tuple[str, ...]  # rulesets folders (absolute)
+    run: str = ""  # one replay: a worker's resolver serves the partitions of one run
+
+
+_RESOLVERS: OrderedDict[VerifyJob, Resolver] = OrderedDict()
+_RESOLVERS_LOCK = threading.Lock()
+_KEEP = 4
+
+
+def resolver_for(job: VerifyJob) -> Resolver:
+    """This process's `Resolver` for a replay, kept for its later partitions: each ruleset text
+    is loaded (and compiled) once per process, on the first record that names its digest. Kept
+    per run, not longer: a resolver also remembers a text it could not find, which a later run
+    may find (an archive restored). Replay runs one thread per process (`Resolver` is not
+    shared across threads)."""
+    with _RESOLVERS_LOCK:
+        found = _RESOLVERS.get(job)
+        if found is None:
+            found = Resolver([RulesetArchive(Path(a)) for a in job.archives], job.roots)
+            _RESOLVERS[job] = found
+            while len(_RESOLVERS) > _KEEP:
+                _RESOLVERS.popitem(last=False)[1].close()
+        _RESOLVERS.move_to_end(job)
+        return found
+
+
+def release(job: VerifyJob) -> None:
+    """Close this process's resolver of `job` (the caller's, after a run in this process)."""
+    with _RESOLVERS_LOCK:
+        found = _RESOLVERS.pop(job, None)
+    if found is not None:
+        found.close()
 
 
 @dataclass
@@ -225,7 +262,7 @@ class VerifyResult:
 
 def verify_partition(job: VerifyJob, part: Partition) -> VerifyResult:
     """`verify_record` for every record of a partition, and its chain segment."""
-    resolver = resolver_for(job.archives, job.roots)
+    resolver = resolver_for(job)
     check = SegmentCheck()
     mismatches: list[Mismatch] = []
     for line in log_lines(part, job.names[part.file]):
@@ -294,13 +331,18 @@ def run_verify(executor: Executor, files: Sequence[Path], archives: Sequence[str
     """`aturan replay --verify` over partitions: the chain merged in order, the mismatches
     in line order."""
     names = tuple(str(f) for f in files)
-    parts = log_partitions(executor, files, block_size)
-    job = VerifyJob(names, tuple(archives), tuple(str(Path(r).resolve()) for r in roots))
+    job = VerifyJob(names, tuple(archives), tuple(str(Path(r).resolve()) for r in roots),
+                    uuid.uuid4().hex)
     report = VerifyReport(ChainMerge(), [])
-    for part, result in _in_order(executor, verify_partition, job, parts, progress,
-                                  lambda r: r.segment.records):
-        report.chain.add(result.segment, partial(log_lines, part, names[part.file]))
-        report.mismatches += result.mismatches
+    try:
+        with unmoved(files):
+            parts = log_partitions(executor, files, block_size)
+            for part, result in _in_order(executor, verify_partition, job, parts, progress,
+                                          lambda r: r.segment.records):
+                report.chain.add(result.segment, partial(log_lines, part, names[part.file]))
+                report.mismatches += result.mismatches
+    finally:
+        release(job)
     return report
 
 
@@ -310,11 +352,12 @@ def run_against(executor: Executor, files: Sequence[Path], rulesets: Rulesets, p
     """`aturan replay --against` over partitions: the summaries merged (`DiffSummary.merge`,
     order-independent), the chain checked end to end."""
     names = tuple(str(f) for f in files)
-    parts = log_partitions(executor, files, block_size)
     job = AgainstJob(names, rulesets, pin)
     total, chain = DiffSummary(LOGGED, pin), ChainMerge()
-    for part, result in _in_order(executor, against_partition, job, parts, progress,
-                                  lambda r: r.segment.records):
-        chain.add(result.segment, partial(log_lines, part, names[part.file]))
-        total = total.merge(result.summary)
+    with unmoved(files):
+        parts = log_partitions(executor, files, block_size)
+        for part, result in _in_order(executor, against_partition, job, parts, progress,
+                                      lambda r: r.segment.records):
+            chain.add(result.segment, partial(log_lines, part, names[part.file]))
+            total = total.merge(result.summary)
     return total, chain
