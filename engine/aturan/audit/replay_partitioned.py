@@ -10,10 +10,11 @@ size it has when the replay starts: records appended after that are not replayed
 rotated (renamed or replaced) during the replay fails it (`log-rotated`: replay again). Each
 partition is read by the process that replays it; only its results come back.
 
-Workers load what they decide by once per process: `--verify` a `Resolver` per (archives,
-rulesets folders), which loads each ruleset text by its digest on first use (a digest names one
-text, so no worker can find another); `--against` the version's `Policies` through
-`partitioned.policies_for` (keyed by the rulesets' paths and digests, checked on load).
+Workers load what they decide by once per process: `--verify` a `Resolver` per run, which loads
+each ruleset text by its digest on the first record that names it (a digest names one text, so
+no worker can find another) and serves the run's later partitions on that worker; `--against`
+the version's `Policies` through `partitioned.policies_for` (keyed by the rulesets' paths and
+digests, checked on load).
 
 The hash chain, end to end. Each partition checks its own lines with a `ChainCheck` of its own
 (`SegmentCheck`): the problems it finds, except at each chain's first record there (whose link
