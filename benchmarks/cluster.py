@@ -11,6 +11,7 @@ after timing, in this process on the corpus's first 20,000 orders, the diff's pe
 (`VersionPair.compare`: facts validated once, verdicts off the memo's plans) against deciding
 each order twice with `Policies.decide` (what the diff did before), and prints wall clock, orders/s (incl. start-up: loading, compiling, a cluster's start) and the
 peak RSS of the aturan process and of each worker process (sampled every 0.1 s with psutil),
+and the cores each run got (CPU seconds of the command and its workers over wall seconds),
 then checks that the three JSON summaries are the same bytes. Then (unless --log-n 0) it logs
 the decisions of the corpus's first 100,000 orders and times `aturan replay LOG --verify` the
 same three ways (`replay`). At the start and the end it measures how many cores two busy
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -88,26 +90,35 @@ class PeakRSS:
         return own, sorted(workers, reverse=True)
 
 
-def run(label: str, extra: list[str], corpus: Path) -> tuple[float, dict, int, list[int]]:
+def run(label: str, extra: list[str], corpus: Path
+        ) -> tuple[float, dict, int, list[int], float]:
     return run_command(label, aturan("diff", OLD, NEW, "--orders", str(corpus), "--format",
                                      "json", "--no-progress", "--rulesets",
                                      str(ROOT / "rulesets"), *extra))
 
 
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_command(label: str, command: list[str], ok: tuple[int, ...] = (0,)
-                ) -> tuple[float, dict, int, list[int]]:
-    """(wall s, the JSON it printed, its peak RSS, its workers' peak RSS)."""
+                ) -> tuple[float, dict, int, list[int], float]:
+    """(wall s, the JSON it printed, its peak RSS, its workers' peak RSS, the cores it got: CPU
+    seconds of the command and every process it waited for, over wall seconds)."""
+    cpu = _cpu_of_children()
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=environment())
         peaks = PeakRSS(proc.pid)
         _, err = proc.communicate()
         seconds = time.perf_counter() - start
+        cores = (_cpu_of_children() - cpu) / seconds
         own, workers = peaks.stop()
         if proc.returncode not in ok:
             sys.exit(f"{label}: exit {proc.returncode}: {err.decode()[-2000:]}")
         out.seek(0)
-        return seconds, json.loads(out.read()), own, workers
+        return seconds, json.loads(out.read()), own, workers, cores
 
 
 def per_order(corpus: Path, count: int = 20_000) -> None:
@@ -230,18 +241,18 @@ def replay(corpus: Path, count: int, folder: Path) -> None:
     print(f"\naturan replay LOG --verify --format json: {count:,} records logged in "
           f"{time.perf_counter() - start:.0f} s, {len(files)} files ({size / 1e6:,.0f} MB on "
           f"disk)\n")
-    print(f"  {'':<14}{'wall s':>8}{'records/s':>11}{'per worker/s':>14}"
+    print(f"  {'':<14}{'wall s':>8}{'records/s':>11}{'per worker/s':>14}{'cores':>7}"
           f"{'aturan RSS':>12}  worker peak RSS")
     reports = []
     for label, extra in REPLAY_MODES:
-        seconds, report, own, workers = run_command(label, aturan(
+        seconds, report, own, workers, cores = run_command(label, aturan(
             "replay", str(log.parent), "--verify", "--format", "json", "--rulesets",
             str(ROOT / "rulesets"), *(extra and [*extra, "--no-progress"])), ok=(0, 1))
         reports.append(report)
         rate = report["records"] / seconds
         count_ = max(1, len(workers)) if extra else 1
         shown = ", ".join(f"{w / 2**20:.0f} MB" for w in workers) or "(none: in-process)"
-        print(f"  {label:<14}{seconds:>8.1f}{rate:>11,.0f}{rate / count_:>14,.0f}"
+        print(f"  {label:<14}{seconds:>8.1f}{rate:>11,.0f}{rate / count_:>14,.0f}{cores:>7.2f}"
               f"{own / 2**20:>9.0f} MB  {shown}", flush=True)
     same = all(r == reports[0] for r in reports)
     print(f"\n  {reports[0]['records']:,} records, {reports[0]['rederived']:,} re-derived, "
@@ -264,16 +275,16 @@ def main() -> None:
         corpus = args.corpus or make_corpus(args.n, Path(folder))
         per_order(corpus)
         print(f"aturan diff {OLD} {NEW} --orders {corpus.name} --format json\n")
-        print(f"  {'':<14}{'wall s':>8}{'orders/s':>10}{'per worker/s':>14}"
+        print(f"  {'':<14}{'wall s':>8}{'orders/s':>10}{'per worker/s':>14}{'cores':>7}"
               f"{'aturan RSS':>12}  worker peak RSS")
         summaries = []
         for label, extra in MODES:
-            seconds, summary, own, workers = run(label, extra, corpus)
+            seconds, summary, own, workers, cores = run(label, extra, corpus)
             summaries.append(summary)
             count = max(1, len(workers)) if extra != ["--workers", "1"] else 1
             rate = summary["orders"] / seconds
             shown = ", ".join(f"{w / 2**20:.0f} MB" for w in workers) or "(none: in-process)"
-            print(f"  {label:<14}{seconds:>8.1f}{rate:>10,.0f}{rate / count:>14,.0f}"
+            print(f"  {label:<14}{seconds:>8.1f}{rate:>10,.0f}{rate / count:>14,.0f}{cores:>7.2f}"
                   f"{own / 2**20:>9.0f} MB  {shown}", flush=True)
         same = all(s == summaries[0] for s in summaries)
         first = summaries[0]
