@@ -31,6 +31,7 @@ from ..audit.replay import (
 from ..audit.replay_partitioned import ChainMerge, run_against, run_verify
 from ..errors import AturanError, RulesetError, SelectionError
 from ..regression.diff import FILE_STRIDE, DiffSummary, check_pins
+from ..regression.partitioned import Rulesets
 from ..runtime.decision import canonical_json
 from .common import console, default_rulesets, load_or_exit, print_diagnostics, rulesets_option
 from .diff import render_text
@@ -99,8 +100,7 @@ def replay(logs: tuple[str, ...], verify: bool, against: str | None, show_id: st
     if partitioned:
         size = parse_size(block_size)
         return _partitioned(files, against, _archives(files, archives), roots, fmt,
-                            fail_on_change, rulesets_dir, cluster, workers or 1, size,
-                            show_progress)
+                            fail_on_change, cluster, workers or 1, size, show_progress)
     if against:
         return _against(files, against, fmt, fail_on_change, rulesets_dir)
     resolver = Resolver(_archives(files, archives), roots)
@@ -227,11 +227,9 @@ def _against_report(summary: DiffSummary, chain: ChainCheck | ChainMerge, source
 
 
 def _partitioned(files: list[Path], against: str | None, archives: list[RulesetArchive],
-                 roots: list[str | Path], fmt: str, fail_on_change: bool, rulesets_dir: str | None,
-                 cluster: str | None, workers: int, block_size: int, show_progress: bool
-                 ) -> None:
+                 roots: list[str | Path], fmt: str, fail_on_change: bool, cluster: str | None,
+                 workers: int, block_size: int, show_progress: bool) -> None:
     """--verify or --against in partitions, on `--workers` processes or `--cluster`."""
-    from ..regression.partitioned import Rulesets
     try:
         rulesets = Rulesets.of(roots, against) if against else None
     except SelectionError as exc:
