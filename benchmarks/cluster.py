@@ -73,8 +73,9 @@ class PeakRSS:
             for proc in processes:
                 try:
                     rss = proc.memory_info().rss
-                    if proc.pid not in self.names:
-                        self.names[proc.pid] = " ".join(proc.cmdline())
+                    # every time: a child seen between fork and exec still shows its parent's
+                    # command line (the resource tracker would pass for a worker)
+                    self.names[proc.pid] = " ".join(proc.cmdline())
                 except psutil.Error:
                     continue
                 self.peaks[proc.pid] = max(rss, self.peaks.get(proc.pid, 0))
