@@ -8,6 +8,7 @@ reads with orjson where that is provably the strict reader's reading (`jsonio.fa
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import random
@@ -103,7 +104,7 @@ def test_a_hand_built_decision_with_floats_is_written_by_json_dumps(policies):
                                             "actual": float("nan")}])):
         odd = ExplanationItem(item.rule, item.priority, effect, because, item.message, item.file,
                               item.line, item.ruleset, item.citation)
-        changed = type(decision)(**{**decision.__dict__, "explanation": (odd,)})
+        changed = dataclasses.replace(decision, explanation=(odd,))
         assert changed.to_json() == plain(changed.to_dict())
         assert "1e-05" in changed.to_json() or "1e+16" in changed.to_json()
 

@@ -18,6 +18,7 @@ from ..resources import bundled_dir
 from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
+from .deferred import decide_deferred
 from .explain import satisfied
 from .facts import (
     MAX_FACTS_BYTES,
@@ -194,7 +195,7 @@ class Policies:
         if compiled.reads_request:
             add_requested(flat, compiled.catalogue.product_types)
         found = self._plan(memo, flat)
-        decision = render(found, flat, lang)
+        decision = decide_deferred(found, flat, lang)  # the explanation rendered when read
         if self.on_decision is not None:
             decision_id = self.on_decision(event(facts, flat, ruleset, memo.compiled, found,
                                                  decision))
