@@ -197,9 +197,9 @@ def _set_explanation(self: Decision, value: tuple[ExplanationItem, ...]) -> None
 # The field stays a dataclass field (constructor, `fields`, `replace`, equality, repr), read
 # through a property so that a decision can carry it deferred: a caller reading `outcome`
 # never pays for the text.
-setattr(Decision, "explanation", property(_explanation, _set_explanation, doc=(
-    "The rules that shaped the decision, with their atoms and messages (rendered on first "
-    "reading when the decision came from `Policies.decide`).")))
+Decision.explanation = property(  # type: ignore[assignment]
+    _explanation, _set_explanation, doc="The rules that shaped the decision, with their atoms "
+    "and messages (rendered on first reading when the decision came from `Policies.decide`).")
 
 
 def canonical_json(data: Any) -> str:

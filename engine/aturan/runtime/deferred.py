@@ -25,12 +25,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from json.encoder import encode_basestring
+from string import Formatter
 from typing import Any
 
 from .decision import Decision, ExplanationItem, RefundDecision, canonical_json
 from .facts import FlatFacts
-from ..language.model import format_duration as _duration
-from .plan import Entry, Plan, _between, _fill, _Report, decision_fields, explanation_items
+from .plan import (
+    Entry,
+    Plan,
+    _between,
+    _labelled,
+    _placeholder,
+    _Report,
+    _Template,
+    decision_fields,
+    explanation_items,
+)
 
 Slot = Callable[[Decision, FlatFacts], str]
 Template = tuple[str, tuple[tuple[Slot, str], ...]]  # head, then (slot, literal after it)
@@ -160,7 +170,7 @@ def _entry(entry: Entry, plan: Plan, lang: str | None, text: Callable[[str], Non
             text(canonical_json({lang: template.text}))
         else:
             text("{" + canonical_json(lang) + ":")
-            slot(_message_slot(template, plan, lang))
+            _message(template, plan, lang, text, slot)
             text("}")
     elif entry.static_message is not None:
         text(canonical_json(entry.static_message))
@@ -169,7 +179,7 @@ def _entry(entry: Entry, plan: Plan, lang: str | None, text: Callable[[str], Non
             text(("{" if number == 0 else ",") + canonical_json(code) + ":")
             template = entry.templates[code]
             if template.paths:
-                slot(_message_slot(template, plan, code))
+                _message(template, plan, code, text, slot)
             else:
                 text(canonical_json(template.text))
         text("}" if entry.languages else "{}")
@@ -212,7 +222,8 @@ def _actual_slot(report: _Report) -> Slot:
     fact = report.fact
     if not report.timestamp:
         def actual(decision: Decision, facts: FlatFacts) -> str:
-            return _value(facts.values.get(fact))
+            value = facts.values.get(fact)
+            return _text(value) if type(value) is str else _value(value)
         return actual
 
     def timestamp(decision: Decision, facts: FlatFacts) -> str:
@@ -220,9 +231,22 @@ def _actual_slot(report: _Report) -> Slot:
         out = _text(value.isoformat()) if isinstance(value, datetime) else _value(value)
         age = facts.ages.get(fact)
         if age is not None:
-            out += ',"age":' + _text(_duration(age) if age >= 0 else "in " + _duration(-age))
+            out += (',"age":"' + _duration(age) + '"' if age >= 0
+                    else ',"age":"in ' + _duration(-age) + '"')
         return out
     return timestamp
+
+
+def _duration(seconds: int) -> str:
+    """`model.format_duration` of a positive count, unrolled (ASCII digits and units only, so
+    its JSON is itself in quotes); tests/runtime/test_json_exact.py compares the two."""
+    if seconds == 0:
+        return "0s"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, rest = divmod(rest, 60)
+    return ((f"{days}d" if days else "") + (f"{hours}h" if hours else "")
+            + (f"{minutes}m" if minutes else "") + (f"{rest}s" if rest else ""))
 
 
 def _between_slot(report: _Report) -> Slot:
@@ -231,10 +255,34 @@ def _between_slot(report: _Report) -> Slot:
     return between
 
 
-def _message_slot(template: Any, plan: Plan, lang: str) -> Slot:
-    def message(decision: Decision, facts: FlatFacts) -> str:
-        return _text(_fill(template, facts, plan, lang))
-    return message
+def _message(template: _Template, plan: Plan, lang: str, text: Callable[[str], None],
+             slot: Callable[[Slot], None]) -> None:
+    """A message as a JSON string: its literal pieces escaped once, a slot per placeholder.
+    JSON escapes character by character, so the escaped pieces and values, joined, are the
+    escaped message (`plan._fill`'s text)."""
+    pieces = [literal for literal, _, _, _ in Formatter().parse(template.text)]
+    if len(pieces) == len(template.paths):  # the text ends with a placeholder
+        pieces.append("")
+    text('"' + _text(pieces[0])[1:-1])
+    for path, piece in zip(template.paths, pieces[1:]):
+        slot(_placeholder_slot(path, plan, lang))
+        text(_text(piece)[1:-1])
+    text('"')
+
+
+def _placeholder_slot(path: str, plan: Plan, lang: str) -> Slot:
+    """`plan._placeholder` of one path, escaped for JSON (without quotes)."""
+    if path != "now" and path not in _labelled() and path not in plan.money:
+        def plain(decision: Decision, facts: FlatFacts) -> str:
+            value = facts.values.get(path)
+            if type(value) is str:  # `display.show` gives a text itself
+                return _text(value)[1:-1]
+            return _text(_placeholder(path, facts, plan, lang))[1:-1]
+        return plain
+
+    def placeholder(decision: Decision, facts: FlatFacts) -> str:
+        return _text(_placeholder(path, facts, plan, lang))[1:-1]
+    return placeholder
 
 
 def decide_deferred(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
