@@ -98,7 +98,7 @@ def compile_prepare(catalogue: Catalogue | None = None,
         f"{body}if ZSTARTED not in out: out[ZSTARTED] = False",
         f"{body}znow_text = facts.get('now') or facts['request']['at']",
         f"{body}znow = ZFROMISO(znow_text)",
-        f"{body}if znow.year < ZLOW or znow.year > ZHIGH: return None",
+        f"{body}if not ZLOW <= znow.year <= ZHIGH: return None",
         f"{body}ztexts = {{'': znow_text}}",
     ]
     for number, path in enumerate(catalogue.timestamp_paths):
@@ -107,7 +107,7 @@ def compile_prepare(catalogue: Catalogue | None = None,
         lines += [f"{body}zt = out.get({name})",
                   f"{body}if zt is not None:",
                   f"{body}    zm = ZFROMISO(zt)",
-                  f"{body}    if zm.year < ZLOW or zm.year > ZHIGH: return None",
+                  f"{body}    if not ZLOW <= zm.year <= ZHIGH: return None",
                   f"{body}    out[{name}] = zm",
                   f"{body}    ztexts[{name}] = zt"]
     lines += [f"{body}if not ZCONSISTENT(facts): return None",
