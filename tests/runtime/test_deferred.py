@@ -307,3 +307,11 @@ def test_fused_ages_and_key_equal_add_ages_and_key_of(bundled, v2):
                 assert list(ages) == list(plain.ages)
                 compared += 1
     assert compared > 500
+
+
+def test_a_decision_built_by_hand_keeps_its_explanation_as_given(bundled):
+    decision = bundled.decide(make_facts())
+    fields = {f.name: getattr(decision, f.name) for f in dataclasses.fields(Decision)}
+    for given in (None, (), decision.explanation[:1]):
+        built = Decision(**{**fields, "explanation": given})
+        assert built.explanation is given and "_deferred" not in built.__dict__

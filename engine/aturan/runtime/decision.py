@@ -186,7 +186,9 @@ def _explanation(self: Decision) -> tuple[ExplanationItem, ...]:
     state = self.__dict__
     found = state.get("explanation")
     if found is None:
-        found = state["explanation"] = state["_deferred"].items()
+        deferred = state.get("_deferred")
+        if deferred is not None:
+            found = state["explanation"] = deferred.items()
     return found
 
 
