@@ -189,7 +189,7 @@ def _explanation(self: Decision) -> tuple[ExplanationItem, ...]:
         deferred = state.get("_deferred")
         if deferred is not None:
             found = state["explanation"] = deferred.items()
-    return found
+    return found  # type: ignore[return-value]  # None only in a decision built with None
 
 
 def _set_explanation(self: Decision, value: tuple[ExplanationItem, ...]) -> None:
