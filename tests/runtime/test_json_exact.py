@@ -93,7 +93,28 @@ def test_decisions_to_json_equal_json_dumps_of_to_dict(policies):
     for facts in corpus(policies):
         for lang in (None, "en", "id"):
             decision = policies.decide(facts, lang=lang)
-            assert decision.to_json() == plain(decision.to_dict())
+            written = decision.to_json()  # from the plan's fragments, before anything is read
+            assert "_deferred" in decision.__dict__ and "explanation" not in decision.__dict__
+            assert written == plain(decision.to_dict())
+            assert decision.to_json() == written  # and again once the explanation is rendered
+
+
+def test_a_broken_json_template_is_caught_here_too(monkeypatch):
+    """The comparison above fails when a template writes one wrong byte."""
+    from aturan.runtime import deferred
+    original = deferred._joined
+
+    def joined(parts):
+        head, slots = original(parts)
+        return head, tuple((slot, after.replace(',"next_steps":', ', "next_steps":'))
+                           for slot, after in slots)
+    monkeypatch.setattr(deferred, "_joined", joined)
+    fresh = aturan.load(RULESETS)
+    try:
+        decision = fresh.decide(make_facts())
+        assert decision.to_json() != plain(decision.to_dict())
+    finally:
+        fresh.close()
 
 
 def test_a_hand_built_decision_with_floats_is_written_by_json_dumps(policies):
