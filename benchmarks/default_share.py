@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20_000, help="orders per platform")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--top", type=int, default=6, help="default situations shown")
+    parser.add_argument("--by-version", action="store_true",
+                        help="also the share of each ruleset version in force")
     args = parser.parse_args(argv)
     policies = aturan.load(ROOT / "rulesets")
     platforms = sorted({rs.name for rs in policies.collection.versions if rs.extends is None})
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         totals: Counter[str] = Counter()
         defaults: Counter[str] = Counter()
         situations: Counter[tuple[str, ...]] = Counter()
+        per_version: Counter[tuple[str, str]] = Counter()
+        per_version_default: Counter[tuple[str, str]] = Counter()
         for facts in generate(plan_for(policies.collection, platform), args.n, args.seed):
             kind = facts["request"]["type"]
             try:
@@ -47,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             except aturan.AturanError:
                 continue  # e.g. a request while no version was in force
             totals[kind] += 1
+            version = decision.ruleset.version
+            per_version[(version, kind)] += 1
             if decision.explanation[0].rule == "default":
                 defaults[kind] += 1
+                per_version_default[(version, kind)] += 1
                 situations[(kind, facts["order"]["status"], facts["request"]["by"],
                             facts["request"]["reason"])] += 1
         for kind in sorted(totals):
@@ -58,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
             mark = "ok" if share <= target else "OVER"
             print(f"{platform:<12} {kind:<14} {totals[kind]:>7} {defaults[kind]:>8} "
                   f"{share:>7.1%}  ≤{target:.0%} {mark}")
+        if args.by_version:
+            for version, kind in sorted(per_version):
+                n = per_version[(version, kind)]
+                share = per_version_default[(version, kind)] / n
+                print(f"{'':<12}   @{version:<8} {kind:<14} {n:>7} "
+                      f"{per_version_default[(version, kind)]:>8} {share:>7.1%}")
         for wanted in sorted(totals):
             top = [(s, n) for s, n in situations.most_common() if s[0] == wanted][:args.top]
             for (kind, status, by, reason), count in top:
