@@ -1,6 +1,7 @@
 """How much each bundled platform leaves to its catch-all default, by request type.
 
-    python benchmarks/default_share.py [--n 20000] [--seed 7]
+    python benchmarks/default_share.py [--n 20000] [--seed 7] [--by-version]
+        [--corpus-rulesets DIR]
 
 For every platform with a bundled ruleset, `aturan sample` draws N orders (both request types,
 every version's effective range), each is decided, and the share decided by the ruleset's
@@ -8,6 +9,12 @@ every version's effective range), each is decided, and the share decided by the 
 the default (status, who asks, the reason) so that docs/policies.md's "not covered" list can name
 them. The policy-library issue's targets: at most 10% of cancellations and 20% of return/refund
 requests by the default. This is a script that prints figures, not a test.
+
+`aturan sample` draws orders either side of every threshold the rules name, so a new rule with
+a deadline also brings orders just inside it: the corpus itself changes with the rules. To
+compare two versions of the library on the same orders, `--corpus-rulesets` draws the corpus
+from another rulesets folder (e.g. `git archive main rulesets | tar -x -C /tmp/main`) and
+decides it with this one.
 """
 
 from __future__ import annotations
@@ -31,10 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20_000, help="orders per platform")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--top", type=int, default=6, help="default situations shown")
+    parser.add_argument("--corpus-rulesets", type=Path, default=None,
+                        help="draw the orders from this rulesets folder (default: the bundled)")
     parser.add_argument("--by-version", action="store_true",
                         help="also the share of each ruleset version in force")
     args = parser.parse_args(argv)
     policies = aturan.load(ROOT / "rulesets")
+    drawn = (aturan.load(args.corpus_rulesets).collection if args.corpus_rulesets
+             else policies.collection)
     platforms = sorted({rs.name for rs in policies.collection.versions if rs.extends is None})
     worst = 0.0
     print(f"{'platform':<12} {'request':<14} {'orders':>7} {'default':>8} {'share':>7}  target")
@@ -44,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         situations: Counter[tuple[str, ...]] = Counter()
         per_version: Counter[tuple[str, str]] = Counter()
         per_version_default: Counter[tuple[str, str]] = Counter()
-        for facts in generate(plan_for(policies.collection, platform), args.n, args.seed):
+        for facts in generate(plan_for(drawn, platform), args.n, args.seed):
             kind = facts["request"]["type"]
             try:
                 decision = policies.decide(facts)
