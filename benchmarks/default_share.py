@@ -33,6 +33,14 @@ from aturan.regression.sample import generate, plan_for  # noqa: E402
 TARGETS = {"cancel": 0.10, "return_refund": 0.20}
 
 
+def whole_order(facts: dict) -> bool:
+    """Whether the request covers every unit of every line (derived.request.whole_order)."""
+    asked: Counter[str] = Counter()
+    for line in facts["request"]["items"]:
+        asked[line["sku"]] += line["quantity"]
+    return all(asked[item["sku"]] >= item["quantity"] for item in facts["order"]["items"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="orders per platform")
@@ -55,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         situations: Counter[tuple[str, ...]] = Counter()
         per_version: Counter[tuple[str, str]] = Counter()
         per_version_default: Counter[tuple[str, str]] = Counter()
+        partial: Counter[str] = Counter()  # defaults that are requests for part of an order
+        parts: Counter[str] = Counter()  # requests for part of an order
         for facts in generate(plan_for(drawn, platform), args.n, args.seed):
             kind = facts["request"]["type"]
             try:
@@ -62,11 +72,14 @@ def main(argv: list[str] | None = None) -> int:
             except aturan.AturanError:
                 continue  # e.g. a request while no version was in force
             totals[kind] += 1
+            is_part = bool(facts["request"].get("items")) and not whole_order(facts)
+            parts[kind] += is_part
             version = decision.ruleset.version
             per_version[(version, kind)] += 1
             if decision.explanation[0].rule == "default":
                 defaults[kind] += 1
                 per_version_default[(version, kind)] += 1
+                partial[kind] += is_part
                 situations[(kind, facts["order"]["status"], facts["request"]["by"],
                             facts["request"]["reason"])] += 1
         for kind in sorted(totals):
@@ -75,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             worst = max(worst, share / target)
             mark = "ok" if share <= target else "OVER"
             print(f"{platform:<12} {kind:<14} {totals[kind]:>7} {defaults[kind]:>8} "
-                  f"{share:>7.1%}  ≤{target:.0%} {mark}")
+                  f"{share:>7.1%}  ≤{target:.0%} {mark}"
+                  + (f"  (whole-order requests: {defaults[kind] - partial[kind]} of "
+                     f"{totals[kind] - parts[kind]}, "
+                     f"{(defaults[kind] - partial[kind]) / (totals[kind] - parts[kind]):.1%})"
+                     if parts[kind] else ""))
         if args.by_version:
             for version, kind in sorted(per_version):
                 n = per_version[(version, kind)]

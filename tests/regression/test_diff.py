@@ -308,3 +308,31 @@ def test_compare_keeps_the_effective_instant_its_due_date_and_the_return():
     assert pair.compare(approved_late)[0].refund[-1] == "2025-07-22"  # 14 business days from 2 July
     assert pair.compare(returned)[0].return_ == (("resolution", "replacement"),
                                                  ("shipping_paid_by", "seller"))
+
+
+def test_compare_reads_the_requested_items_as_decide_does():
+    """Rules on derived.request.* (a request for part of an order) decide the same in the diff as
+    in `decide`: the diff's facts get the requested-item facts too (before, they lacked them and a
+    partial cancellation read as neither whole nor partial)."""
+    from aturan.runtime.verdict import Verdict
+    from conftest import V2_RULESETS
+
+    policies = aturan.load(V2_RULESETS)
+    pin = "tiktok_shop@1.0.0"
+    pair = VersionPair(policies, pin, pin)
+    order = {"placed_at": "2025-07-01T09:00:00+07:00",
+             "payment": {"paid_at": "2025-07-01T09:02:00+07:00"},
+             "amounts": {"items": 300000, "shipping": 10000, "discount": 20000, "total": 290000},
+             "items": [{"sku": "SEPATU-42", "product_type": "regular", "quantity": 1,
+                        "unit_price": 240000},
+                       {"sku": "KAOS-M", "product_type": "regular", "quantity": 2,
+                        "unit_price": 30000}]}
+    part = make_facts({"order": order, "request": {"at": "2025-07-01T10:00:00+07:00",
+                                                   "items": [{"sku": "KAOS-M", "quantity": 1}]}})
+    whole = make_facts({"order": order, "request": {"at": "2025-07-01T10:00:00+07:00"}})
+    for facts, rule in ((part, "partial-cancel"), (whole, "pending-seller")):
+        decision = policies.decide(facts, pin)
+        old, new = pair.compare(facts)
+        assert old == new == Verdict.of(decision) and (old.rule, decision.explanation[0].rule) == (
+            rule, rule)
+    assert pair.compare(part)[0].refund[0] == 30000
