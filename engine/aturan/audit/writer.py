@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import threading
+import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -56,12 +57,12 @@ _WAKE_BATCH = 256
 # gzip of rotated files: with `isal` (ISA-L's deflate, a dependency) at its level 1, about
 # 1.1 µs of CPU a record for files 9.8 times smaller; without it zlib at level 3, about 6 µs
 # for 10.4 times smaller (level 6: 12 µs, 11.5 times). Both write standard gzip.
+_gzip_module: types.ModuleType
 try:
-    from isal import igzip as _gzip_module  # type: ignore[import-not-found,unused-ignore]
-    GZIP_LEVEL = 1
+    from isal import igzip as _isal_gzip  # type: ignore[import-not-found,unused-ignore]
+    _gzip_module, GZIP_LEVEL = _isal_gzip, 1
 except ImportError:  # pragma: no cover - isal not installed
-    _gzip_module = gzip
-    GZIP_LEVEL = 3
+    _gzip_module, GZIP_LEVEL = gzip, 3
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,17 @@ class LogOptions:
 
 
 class DecisionLog:
-    """A decision log at `path` (the active file; rotated files and the ruleset archive go in
-    the same folder)."""
+    """A decision log at `path` (the active file; rotated files go in the same folder, and the
+    ruleset archive too unless `archive` says where)."""
 
     def __init__(self, path: str | Path, masker: Masker | None = None,
                  options: LogOptions = LogOptions(),
-                 on_drop: Callable[[int], None] | None = None):
+                 on_drop: Callable[[int], None] | None = None,
+                 archive: RulesetArchive | None = None):
         self.path = Path(path)
         self.options = options
         self.masker = masker or Masker.default()
-        self.archive = RulesetArchive.beside(self.path)
+        self.archive = archive or RulesetArchive.beside(self.path)
         self.on_drop = on_drop
         self.written = 0
         self.dropped = 0
