@@ -61,6 +61,7 @@ class _Node:
 
 
 _ERASED = object()
+_MISSING = object()
 
 
 def _escape(key: Any) -> str:
@@ -113,8 +114,8 @@ class Masker:
         for part in self._gate:
             if not isinstance(value, dict):
                 return True
-            value = value.get(part, _ERASED)
-            if value is _ERASED:
+            value = value.get(part, _MISSING)
+            if value is _MISSING:
                 return False
         return True
 
