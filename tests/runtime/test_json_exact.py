@@ -8,6 +8,7 @@ reads with orjson where that is provably the strict reader's reading (`jsonio.fa
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import random
@@ -92,7 +93,28 @@ def test_decisions_to_json_equal_json_dumps_of_to_dict(policies):
     for facts in corpus(policies):
         for lang in (None, "en", "id"):
             decision = policies.decide(facts, lang=lang)
-            assert decision.to_json() == plain(decision.to_dict())
+            written = decision.to_json()  # from the plan's fragments, before anything is read
+            assert "_deferred" in decision.__dict__ and "explanation" not in decision.__dict__
+            assert written == plain(decision.to_dict())
+            assert decision.to_json() == written  # and again once the explanation is rendered
+
+
+def test_a_broken_json_template_is_caught_here_too(monkeypatch):
+    """The comparison above fails when a template writes one wrong byte."""
+    from aturan.runtime import deferred
+    original = deferred._joined
+
+    def joined(parts):
+        head, slots = original(parts)
+        return head, tuple((slot, after.replace(',"next_steps":', ', "next_steps":'))
+                           for slot, after in slots)
+    monkeypatch.setattr(deferred, "_joined", joined)
+    fresh = aturan.load(RULESETS)
+    try:
+        decision = fresh.decide(make_facts())
+        assert decision.to_json() != plain(decision.to_dict())
+    finally:
+        fresh.close()
 
 
 def test_a_hand_built_decision_with_floats_is_written_by_json_dumps(policies):
@@ -103,7 +125,7 @@ def test_a_hand_built_decision_with_floats_is_written_by_json_dumps(policies):
                                             "actual": float("nan")}])):
         odd = ExplanationItem(item.rule, item.priority, effect, because, item.message, item.file,
                               item.line, item.ruleset, item.citation)
-        changed = type(decision)(**{**decision.__dict__, "explanation": (odd,)})
+        changed = dataclasses.replace(decision, explanation=(odd,))
         assert changed.to_json() == plain(changed.to_dict())
         assert "1e-05" in changed.to_json() or "1e+16" in changed.to_json()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -112,8 +112,18 @@ class Decision:
     @property
     def fired_rules(self) -> tuple[str, ...]:
         """Ids of the rules that matched (applied or overridden), for coverage and diffs."""
-        return tuple(item.rule for item in self.explanation if item.rule != "default") + tuple(
+        deferred = self.__dict__.get("_deferred")
+        rules = (deferred.rules() if deferred is not None and "explanation" not in self.__dict__
+                 else tuple(item.rule for item in self.explanation))
+        return tuple(rule for rule in rules if rule != "default") + tuple(
             o.rule for o in self.overridden)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickling and `copy` keep: every field, a deferred explanation rendered."""
+        state = dict(self.__dict__)
+        if state.pop("_deferred", None) is not None:
+            state["explanation"] = self.explanation
+        return state
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -143,12 +153,55 @@ class Decision:
         `effect` and `because`) are searched for floats, the one JSON type orjson writes
         differently. A decision aturan makes never holds one (rulesets' operands are
         type-checked against the catalogue, facts refuse fractional numbers); a hand-built
-        one that does gets `json.dumps`."""
+        one that does gets `json.dumps`.
+
+        A decision `Policies.decide` made carries its explanation deferred
+        (`runtime/deferred.py`): its JSON is then written from fragments pre-serialised per
+        memo plan, the same bytes (tests/runtime/test_json_exact.py), without building the
+        explanation's objects."""
+        deferred = self.__dict__.get("_deferred")
+        if deferred is not None:
+            return deferred.json(self)
         data = self.to_dict()
         for item in data["explanation"]:
             if not (_floatless(item["effect"]) and _floatless(item["because"])):
                 return _json_dumps(data)
         return _fast_dumps(data)
+
+
+class Deferred(Protocol):
+    """An explanation not rendered yet (`runtime/deferred.py`), kept by the decision it
+    explains under `_deferred`: its items, the ids of its rules, and the decision's JSON."""
+
+    def items(self) -> tuple[ExplanationItem, ...]: ...
+
+    def rules(self) -> tuple[str, ...]: ...
+
+    def json(self, decision: Decision) -> str: ...
+
+
+def _explanation(self: Decision) -> tuple[ExplanationItem, ...]:
+    """`Decision.explanation`: the field as given, or the deferred one, rendered on first
+    reading (two threads racing render equal items; either is kept)."""
+    state = self.__dict__
+    found = state.get("explanation")
+    if found is None:
+        deferred = state.get("_deferred")
+        if deferred is not None:
+            found = state["explanation"] = deferred.items()
+    return found  # type: ignore[return-value]  # None only in a decision built with None
+
+
+def _set_explanation(self: Decision, value: tuple[ExplanationItem, ...]) -> None:
+    self.__dict__["explanation"] = value  # only the dataclass's __init__ sets it
+
+
+# The field stays a dataclass field (constructor, `fields`, `replace`, equality, repr), read
+# through a property so that a decision can carry it deferred: a caller reading `outcome`
+# never pays for the text.
+Decision.explanation = property(  # type: ignore[assignment]
+    _explanation, _set_explanation, doc="The rules that shaped the decision, with their atoms "
+    "and messages (rendered on first reading when the decision came from `Policies.decide`).")
 
 
 def canonical_json(data: Any) -> str:

@@ -18,6 +18,7 @@ from ..resources import bundled_dir
 from ._engine import EngineRuleset
 from .compiler import FACT_MARKER, CompiledRuleset, compile_ruleset
 from .decision import Decision
+from .deferred import decide_deferred
 from .explain import satisfied
 from .facts import (
     MAX_FACTS_BYTES,
@@ -173,7 +174,9 @@ class Policies:
         pairs = memo.compiled.gap_pairs
         if pairs:
             add_gaps(facts, pairs)
-        key = memo.key_of(facts.values, facts.ages, facts.gaps)
+        return self._plan_of(memo, facts, memo.key_of(facts.values, facts.ages, facts.gaps))
+
+    def _plan_of(self, memo: RulesetMemo, facts: FlatFacts, key: tuple[int, ...]) -> Plan:
         found = memo.get(key)
         if found is None:
             fired = self.engine_rules(memo.compiled, facts, cached=False)
@@ -190,11 +193,15 @@ class Policies:
         flat, texts = flatten_without_ages(facts, self.facts_reader)
         memo = self._select(flat, ruleset)
         compiled = memo.compiled
-        add_ages(flat, texts, compiled.age_paths)
         if compiled.reads_request:
             add_requested(flat, compiled.catalogue.product_types)
-        found = self._plan(memo, flat)
-        decision = render(found, flat, lang)
+        pairs = compiled.gap_pairs
+        if pairs:
+            add_gaps(flat, pairs)
+        # the ages `add_ages` would fill, and the memo key, in one generated function
+        found = self._plan_of(memo, flat, memo.ages_and_key(
+            flat.values, flat.ages, flat.gaps, texts, flat.now, texts[""]))
+        decision = decide_deferred(found, flat, lang)  # the explanation rendered when read
         if self.on_decision is not None:
             decision_id = self.on_decision(event(facts, flat, ruleset, memo.compiled, found,
                                                  decision))

@@ -17,18 +17,18 @@ from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.model import parse_timestamp
 from ..language.schema import pointer_of, schema_diagnostics, validator_of
 from ._fastinit import builder
+from .shared import (  # noqa: F401 - MAX_FACTS_BYTES: read from here by callers
+    MAX_FACTS_BYTES,
+    MAX_FACTS_DEPTH,
+    MAX_FACTS_STRING,
+    MAX_FACTS_VALUES,
+    TIMESTAMP_YEARS,
+    _derived,
+)
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-MAX_FACTS_BYTES = 1024 * 1024
-# Guards for facts given as a Python dict (the JSON text path is bounded by MAX_FACTS_BYTES): an
-# order is a few levels deep, its strings short, its items at most 500; anything far beyond is
-# refused before the schema check, whose cost and messages grow with the input.
-MAX_FACTS_DEPTH = 16
-MAX_FACTS_STRING = 1024
-MAX_FACTS_VALUES = 10_000
-TIMESTAMP_YEARS = (1900, 2999)  # dates far outside overflow business-day and time-zone arithmetic
 
 
 @dataclass(frozen=True)
@@ -144,13 +144,18 @@ class FactsReader:
     validator: Draft202012Validator
     check: Callable[[Any], dict[str, Any] | None] | None
     timestamp_paths: tuple[str, ...]
+    # the check fused with flattening, timestamps, derived facts and the consistency check
+    # (`runtime/prepared.py`), or None: (values, texts, now, now text) of facts it accepts
+    prepare: Callable[[Any], tuple[dict[str, Any], dict[str, str], datetime, str] | None
+                      ] | None = None
 
 
 @lru_cache(maxsize=32)  # a catalogue per policy folder (and per edit of its project file)
 def reader_for(catalogue: Catalogue) -> FactsReader:
+    from .prepared import compile_prepare
     validator = validator_of(catalogue.facts_schema)
     return FactsReader(catalogue, validator, _fast_check(catalogue, validator),
-                       catalogue.timestamp_paths)
+                       catalogue.timestamp_paths, compile_prepare(catalogue, validator))
 
 
 def bundled_reader() -> FactsReader:
@@ -273,38 +278,6 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
             out[path] = child
 
 
-def _derived(order: dict[str, Any]) -> dict[str, Any]:
-    items = order["items"]
-    if len(items) == 1:  # most orders: the same values without a loop and a set
-        item = items[0]
-        kind = item["product_type"]
-        return {
-            "derived.has_custom_made": kind == "custom_made",
-            "derived.has_pre_order": kind == "pre_order",
-            "derived.has_perishable": kind == "perishable",
-            "derived.has_digital": kind == "digital",
-            "derived.digital_delivered": kind == "digital" and item.get("delivered") is True,
-            "derived.item_count": item["quantity"],
-        }
-    types = set()
-    count = 0
-    digital_delivered = False
-    for item in order["items"]:  # one pass: this runs for every decision
-        kind = item["product_type"]
-        types.add(kind)
-        count += item["quantity"]
-        if kind == "digital" and item.get("delivered") is True:
-            digital_delivered = True
-    return {
-        "derived.has_custom_made": "custom_made" in types,
-        "derived.has_pre_order": "pre_order" in types,
-        "derived.has_perishable": "perishable" in types,
-        "derived.has_digital": "digital" in types,
-        "derived.digital_delivered": digital_delivered,
-        "derived.item_count": count,
-    }
-
-
 def validate_facts(facts: Any, reader: FactsReader | None = None) -> list[Diagnostic]:
     """Every problem with `facts`, each naming its JSON pointer; empty when the facts are valid
     (under the reader's catalogue: default the bundled one)."""
@@ -336,35 +309,9 @@ def validate_facts(facts: Any, reader: FactsReader | None = None) -> list[Diagno
 def _fast_check(catalogue: Catalogue | None = None,
                 validator: Draft202012Validator | None = None
                 ) -> Callable[[Any], dict[str, Any] | None] | None:
-    """The compiled accept-only check of the catalogue's facts schema (default: the bundled
-    one) and the guards above (see `aturan.runtime.fastcheck`), or None if the schema uses a
-    keyword it does not compile."""
-    from .fastcheck import Limits, Shortcut, compile_checker
-    catalogue = catalogue or bundled_catalogue()
-    validator = validator or validator_of(catalogue.facts_schema)
-    formats = validator.format_checker
-    checked = frozenset(formats.checkers) if formats is not None else frozenset()
-    schema = catalogue.facts_schema
-    shortcuts = {}
-    if schema.get("$defs", {}).get("timestamp", {}).get("pattern") == TIMESTAMP_PATTERN:
-        paths = frozenset(catalogue.timestamp_paths)
-        shortcuts[TIMESTAMP_PATTERN] = Shortcut(
-            "len({v}) == 25 and {v}[4::3] in TIMESTAMP_SHAPES",
-            {"TIMESTAMP_SHAPES": _TIMESTAMP_SHAPES}, paths | {"now"})
-    return compile_checker(schema,
-                           Limits(MAX_FACTS_STRING, 2 ** 63, MAX_FACTS_DEPTH, MAX_FACTS_VALUES),
-                           formats.conforms if formats is not None else None, checked, shortcuts)
-
-
-# The facts schema's timestamp pattern, and the separators (positions 4, 7, ..., 22) of its
-# usual 25-character form 2024-03-01T10:00:00+07:00. A string of that length with those
-# separators that `datetime.fromisoformat` then parses has ASCII digits everywhere else
-# (its parser reads each field with '0'-'9' only), so it matches the pattern; one that does
-# not parse is refused by `_finish(strict=True)` and goes to jsonschema. `_finish` parses every
-# timestamp path (and `now`), which is why the shortcut applies to exactly those.
-TIMESTAMP_PATTERN = (r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
-                     r"([Zz]|[+-]\d{2}:\d{2})$")
-_TIMESTAMP_SHAPES = frozenset(f"--{t}::{sign}:" for t in "Tt " for sign in "+-")
+    """The compiled accept-only check of the catalogue's facts schema (`runtime/prepared.py`)."""
+    from .prepared import fast_check
+    return fast_check(catalogue, validator)
 
 
 def _nanos_beyond(text: str) -> int:
@@ -404,6 +351,11 @@ def flatten_without_ages(facts: dict[str, Any], reader: FactsReader | None = Non
     catalogue's (`reader_for`), default the bundled one."""
     if reader is None:
         reader = bundled_reader()
+    prepare = reader.prepare
+    if prepare is not None:
+        prepared = prepare(facts)
+        if prepared is not None:
+            return _flat_of(facts, *prepared), prepared[1]
     check = reader.check
     values = check(facts) if check is not None else None
     if values is not None:
@@ -447,7 +399,15 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool,
         if strict:
             return None
         raise
-    flat = _flat_facts({"values": values, "ages": {}, "gaps": {}, "texts": texts,
+    return _flat_of(facts, values, texts, now, now_text), texts
+
+
+def _flat_of(facts: dict[str, Any], values: dict[str, Any], texts: dict[str, str],
+             now: datetime, now_text: str) -> FlatFacts:
+    """The FlatFacts of valid facts, their flat values (timestamps parsed, derived facts in)
+    and timestamp texts."""
+    order = facts["order"]
+    return _flat_facts({"values": values, "ages": {}, "gaps": {}, "texts": texts,
                         "lines": order["items"], "asked": facts["request"].get("items"),
                         "now": now, "order_id": order["id"],
                         "platform": order["platform"],
@@ -460,7 +420,6 @@ def _parse(facts: dict[str, Any], values: dict[str, Any], strict: bool,
                             len(now_text) == 25 and now_text[10] == "T"
                             and now_text[19] in "+-" and now_text.isascii()
                             and now_text[19:] != "-00:00") else None})
-    return flat, texts
 
 
 def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None = None
@@ -483,12 +442,21 @@ def add_ages(flat: FlatFacts, texts: dict[str, str], paths: Iterable[str] | None
         if offset is not None and len(text) == 25 and text.endswith(offset):  # no fraction
             ages[path] = ((now_day - moment.toordinal()) * 86400 + now_second
                           - moment.hour * 3600 - moment.minute * 60 - moment.second)
-        elif now_nanos or "." in text:  # as `_age`: exact to the nanosecond
-            micros = (now - moment) // _MICROSECOND
-            ages[path] = (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
-        else:  # whole seconds, floored: `microseconds` (in [0, 1e6)) do not count
-            span = now - moment
-            ages[path] = span.days * 86400 + span.seconds
+        else:
+            ages[path] = _exact_age(now, now_nanos, moment, text)
+
+
+def exact_age(now: datetime, now_text: str, moment: datetime, text: str) -> int:
+    """The age `add_ages` computes when its wall-clock shortcut does not apply."""
+    return _exact_age(now, _nanos_beyond(now_text), moment, text)
+
+
+def _exact_age(now: datetime, now_nanos: int, moment: datetime, text: str) -> int:
+    if now_nanos or "." in text:  # as `_age`: exact to the nanosecond
+        micros = (now - moment) // _MICROSECOND
+        return (micros * 1000 + now_nanos - _nanos_beyond(text)) // 1_000_000_000
+    span = now - moment  # whole seconds, floored: `microseconds` (in [0, 1e6)) do not count
+    return span.days * 86400 + span.seconds
 
 
 _MICROSECOND = timedelta(microseconds=1)

@@ -252,16 +252,19 @@ class _Compiler:
                    if not (isinstance(child, dict) and child.get("readOnly"))]
         if not set(required) <= set(allowed):
             raise Unsupported("a required property that may not be sent")
-        keys = self.constant(frozenset(allowed), "A")
-        if set(required) == set(allowed):
-            self.emit(depth, f"if type({var}) is not dict or {var}.keys() != {keys}: "
+        # Unknown keys are ruled out by counting: every allowed property is read (a required
+        # one by `[]`, whose KeyError means "not accepted"), those present are counted, and the
+        # object must hold no other key. Two set comparisons of its keys cost several times
+        # a `len`, and this runs for every object of every order.
+        needed = len(set(required))
+        optional = [name for name in allowed if name not in required]
+        count = self.fresh("c") if optional else None
+        if count is None:
+            self.emit(depth, f"if type({var}) is not dict or len({var}) != {needed}: "
                       "return None")
         else:
-            self.emit(depth, f"if type({var}) is not dict or not {var}.keys() <= {keys}: "
-                      "return None")
-            if required:
-                self.emit(depth, f"if not {var}.keys() >= "
-                          f"{self.constant(frozenset(required), 'R')}: return None")
+            self.emit(depth, f"if type({var}) is not dict: return None")
+            self.emit(depth, f"{count} = {needed}")
         for name in allowed:
             child_path = None if path is None or (top and name == "now") else (
                 f"{path}.{name}" if path else name)  # `now` is validated, not flattened
@@ -273,10 +276,13 @@ class _Compiler:
                 self.emit(depth, f"{child} = {var}.get({name!r}, MISSING)")
                 self.emit(depth, f"if {child} is not MISSING:")
                 inner = depth + 1
+                self.emit(inner, f"{count} += 1")
             outer = self.where
             self.where = None if outer is None else f"{outer}.{name}" if outer else name
             self.value(props[name], child, child_path, inner)
             self.where = outer
+        if count is not None:
+            self.emit(depth, f"if len({var}) != {count}: return None")
 
     def array(self, node: dict[str, Any], var: str, path: str | None, depth: int) -> None:
         """Arrays are validated but, as in `facts._flatten`, not flattened."""
@@ -360,7 +366,8 @@ class _Compiler:
         self.value(node, "x", path, _BODY)
         body, self.lines, self.in_main = self.lines, saved, main
         self.helpers += [f"def {name}(x):", "    out = {}", "    try:", *body,
-                         "    except TypeError:", "        return None", "    return out", ""]
+                         "    except (TypeError, KeyError):", "        return None",
+                         "    return out", ""]
 
 
 def _pattern_widths(pattern: str) -> tuple[int, int]:
@@ -381,13 +388,26 @@ def _pattern_widths(pattern: str) -> tuple[int, int]:
     return shortest, longest + 1
 
 
+@dataclass(frozen=True)
+class Epilogue:
+    """Statements run once the check has accepted, inside the generated function: `lines`
+    (indented as its body, reading `facts` and the flat `out`, ending in a `return`) with
+    `names` as their constants. A ValueError they raise means "not accepted", like a failed
+    test. The caller generates them from validated names only (fact paths are constants)."""
+
+    lines: tuple[str, ...]
+    names: dict[str, Any]
+
+
 def compile_checker(schema: dict[str, Any], limits: Limits,
                     format_conforms: Callable[[Any, str], bool] | None = None,
                     checked_formats: frozenset[str] = frozenset(),
-                    shortcuts: Shortcuts | None = None) -> Checker | None:
+                    shortcuts: Shortcuts | None = None, epilogue: Epilogue | None = None
+                    ) -> Checker | None:
     """A function facts -> flat values (or None), or None when the schema uses a keyword this
     compiler does not translate. `checked_formats` are the formats the jsonschema validator
-    actually checks (its format checker's), tested here through `format_conforms`."""
+    actually checks (its format checker's), tested here through `format_conforms`. With an
+    `epilogue`, the function returns what the epilogue returns instead (`facts.Prepared`)."""
     compiler = _Compiler(schema, format_conforms, checked_formats, limits, shortcuts or {})
     try:
         if compiler.measure(schema, 0) > limits.max_values:
@@ -396,14 +416,21 @@ def compile_checker(schema: dict[str, Any], limits: Limits,
     except (Unsupported, re.error, KeyError, TypeError, AttributeError):
         return None
     always = ", ".join(f"{path!r}: {var}" for path, var in compiler.always.items())
+    if epilogue is None:
+        ending = ["    except (TypeError, KeyError):  # a value of the wrong type met a test",
+                  "        # for another type, or a required property is missing",
+                  "        return None", f"    out.update({{{always}}})", "    return out", ""]
+    else:
+        ending = [f"        out.update({{{always}}})", *epilogue.lines,
+                  "    except (TypeError, KeyError, ValueError):", "        return None", ""]
     source = "\n".join(compiler.helpers + [
-        "def check(facts):", "    out = {}", "    try:", *compiler.lines,
-        "    except TypeError:  # a value of the wrong type met a test for another type",
-        "        return None", f"    out.update({{{always}}})", "    return out", ""])
-    namespace: dict[str, Any] = {**compiler.names, "MISSING": _MISSING,
+        "def check(facts):", "    out = {}", "    try:", *compiler.lines, *ending])
+    namespace: dict[str, Any] = {**(epilogue.names if epilogue else {}), **compiler.names,
+                                 "MISSING": _MISSING,
                                  "CONFORMS": format_conforms, "__builtins__": {
                                      "type": type, "len": len, "str": str, "int": int,
-                                     "TypeError": TypeError,
+                                     "TypeError": TypeError, "KeyError": KeyError,
+                                     "ValueError": ValueError,
                                      "dict": dict, "list": list}}
     code = compile(source, "<aturan facts check>", "exec")
     exec(code, namespace)  # noqa: S102 - generated above from the bundled schema, not from input

@@ -171,6 +171,9 @@ class RulesetMemo:
                 tables.append((fact, _table(atoms)))
         self.facts = len(tables) + len(ordered) + len(ages) + len(gaps)
         self.key_of = _key_function(tables, ordered, ages, gaps)
+        # the same key, computing on the way the ages of every timestamp the ruleset reads
+        # (`facts.add_ages`, fused: `Policies.decide` calls this instead of both)
+        self.ages_and_key = _key_function(tables, ordered, ages, gaps, compiled.age_paths)
 
     def get(self, key: tuple[int, ...]) -> Plan | None:
         """The plan stored under `key`, now the most recently used, or None."""
@@ -226,27 +229,61 @@ def _key_function(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
                   ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
                   ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
                   gaps: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
-                  ) -> Callable[[dict[str, Any], dict[str, int], dict[str, int]],
-                                tuple[int, ...]]:
+                  age_paths: tuple[str, ...] | None = None) -> Callable[..., tuple[int, ...]]:
     """The key as one tuple display, one term per fact: a third cheaper than looping. The
     source holds generated names only; fact paths, tables, cuts and interval classes are
-    passed as constants (nothing from a ruleset file becomes code)."""
+    passed as constants (nothing from a ruleset file becomes code).
+
+    Without `age_paths`: `key(values, ages, gaps)`. With them: `key(values, ages, gaps,
+    texts, now, now_text)`, which first fills `ages` for those paths exactly as
+    `facts.add_ages` does (the same wall-clock shortcut for whole seconds in now's offset,
+    `facts.exact_age` otherwise) and reads the key's ages from its locals."""
     names: dict[str, Any] = {"bisect_right": bisect_right, "NAN": float("nan")}
     terms = []
     for i, (path, (table, other)) in enumerate(tables):
         names[f"P{i}"], names[f"T{i}"] = path, table
         terms.append(f"T{i}.get(get(P{i}), {int(other)})")
+    local = {} if age_paths is None else {path: f"a{i}" for i, path in enumerate(age_paths)}
     for prefix, lookup, found in (("Q", "get", ordered), ("A", "age", ages), ("G", "gap", gaps)):
         for i, (path, cuts, classes) in enumerate(found):
             names[f"{prefix}{i}"], names[f"{prefix}C{i}"] = path, cuts
-            term = f"bisect_right({prefix}C{i}, {lookup}({prefix}{i}, NAN))"
+            read = local.get(path) if prefix == "A" else None
+            term = f"bisect_right({prefix}C{i}, {read or f'{lookup}({prefix}{i}, NAN)'})"
             if classes is not None:
                 names[f"{prefix}S{i}"] = classes
                 term = f"{prefix}S{i}[{term}]"
             terms.append(term)
-    source = ("def key(values, ages, gaps):\n    get, age, gap = values.get, ages.get, gaps.get\n"
-              f"    return ({''.join(term + ', ' for term in terms)})\n")
-    namespace = {**names, "__builtins__": {}}
+    lines = ["    get, age, gap = values.get, ages.get, gaps.get"]
+    if age_paths is None:
+        head = "def key(values, ages, gaps):"
+    else:
+        from .facts import exact_age
+        names["EXACT_AGE"] = exact_age
+        head = "def key(values, ages, gaps, texts, now, now_text):"
+        if age_paths:
+            lines += [
+                "    whole = '.' not in now_text and now_text[-6] in '+-'",
+                "    if whole:",
+                "        offset = now_text[-6:]",
+                "        day = now.toordinal()",
+                "        second = now.hour * 3600 + now.minute * 60 + now.second"]
+        for i, path in enumerate(age_paths):
+            names[f"Z{i}"] = path
+            lines += [
+                f"    t = texts.get(Z{i})",
+                "    if t is None:",
+                f"        a{i} = NAN",
+                "    else:",
+                f"        m = values[Z{i}]",
+                "        if whole and len(t) == 25 and t.endswith(offset):",
+                f"            a{i} = ((day - m.toordinal()) * 86400 + second",
+                "                  - m.hour * 3600 - m.minute * 60 - m.second)",
+                "        else:",
+                f"            a{i} = EXACT_AGE(now, now_text, m, t)",
+                f"        ages[Z{i}] = a{i}"]
+    source = "\n".join([head, *lines,
+                        f"    return ({''.join(term + ', ' for term in terms)})", ""])
+    namespace = {**names, "__builtins__": {"len": len}}
     exec(compile(source, "<aturan memo key>", "exec"), namespace)  # noqa: S102 - see above
     return namespace["key"]
 

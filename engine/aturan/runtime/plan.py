@@ -11,7 +11,7 @@ the step-by-step original as the oracle both are compared with.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -164,6 +164,10 @@ class Plan:
     zone: tzinfo = JAKARTA
     calendar: str = BUNDLED_CALENDAR
     holidays: str = DEFAULT_HOLIDAYS  # the ruleset's: public, or also joint leave
+    # the decision's JSON as fragments per language asked (`runtime/deferred.py`), filled on
+    # first use; the plan's own cache, so it lives and is dropped with the plan
+    json_templates: dict[str | None, Any] = field(default_factory=dict, compare=False,
+                                                  repr=False)
 
 
 def because_atoms(condition: Condition, facts: FlatFacts, negated: bool = False
@@ -390,6 +394,15 @@ def plan_refund(plan: Plan, facts: FlatFacts) -> RefundDecision | None:
 
 def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
     """The decision for `facts` under `plan`: fact values, ages and messages filled in."""
+    fields = decision_fields(plan, facts)
+    fields["explanation"] = explanation_items(plan, facts, lang)
+    return _decision(fields)
+
+
+def explanation_items(plan: Plan, facts: FlatFacts, lang: str | None = None
+                      ) -> tuple[ExplanationItem, ...]:
+    """The explanation: each entry with its atoms' values and its messages in `lang` (every
+    language when None)."""
     items = []
     for entry in plan.entries:
         if lang:
@@ -407,22 +420,26 @@ def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
             "because": _because(reports, facts) if reports else [], "message": message,
             "file": entry.file, "line": entry.line, "ruleset": entry.ruleset,
             "citation": citation.copy() if citation is not None else None}))
+    return tuple(items)
+
+
+def decision_fields(plan: Plan, facts: FlatFacts) -> dict[str, Any]:
+    """Every field of the decision but its explanation (None in its place), in field order."""
     effect = plan.effect
     outcome = effect.outcome
     assert outcome is not None
     effective = effective_instant(effect, facts) if effect.effective_at else None
-    return _decision({
+    return {
         "order_id": facts.order_id, "ruleset": plan.ref, "outcome": outcome,
         "refund": _refund(effect, facts, plan, effective) if effect.refund else None,
-        "penalties": plan.penalties, "next_steps": plan.next_steps,
-        "explanation": tuple(items),
+        "penalties": plan.penalties, "next_steps": plan.next_steps, "explanation": None,
         "evaluated_at": facts.now_isoformat or facts.now.isoformat(),
         "overridden": plan.overridden, "decision_id": None,
         "effective_at": None if effective is None else effective.isoformat(),
         "covers": () if facts.asked is None else tuple(
             {"sku": sku, "quantity": units, "amount": amount}
             for sku, units, amount, _ in covered(facts)),
-        "return_": None if effect.return_ is None else effect.return_.to_dict()})
+        "return_": None if effect.return_ is None else effect.return_.to_dict()}
 
 
 _decision = builder(Decision, ("order_id", "ruleset", "outcome", "refund", "penalties",
