@@ -17,6 +17,7 @@ from conftest import tiktok_only
 pytestmark = pytest.mark.slow
 
 LIMIT = 1.0  # seconds, for both time-outs
+KEEP_ALIVE = 4 * LIMIT  # an idle keep-alive connection outlives the header time-out
 GRACE = 20.0  # the most a loaded machine may add before the server acts
 
 
@@ -25,7 +26,7 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hardening")
     root = tiktok_only(folder)
     server = Server(folder, root, "--header-timeout", str(LIMIT), "--body-timeout", str(LIMIT),
-                    "--max-connections", "8").started()
+                    "--keep-alive-timeout", str(KEEP_ALIVE), "--max-connections", "8").started()
     yield server
     server.stop()
 
@@ -42,6 +43,28 @@ def read_all(sock: socket.socket) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One response off a keep-alive connection: the head, then content-length bytes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def body_of(response: bytes) -> dict:
@@ -88,6 +111,40 @@ def test_a_connection_that_sends_nothing_is_closed(server):
         began = time.monotonic()
         assert read_all(sock) == b""
     assert time.monotonic() - began < LIMIT + GRACE
+
+
+def test_an_idle_keep_alive_connection_outlives_the_header_timeout(server):
+    """A pooled client's idle connection stays open for the keep-alive time-out, not the header
+    time-out: before, the header clock started at the previous response, so every idle
+    connection was closed after --header-timeout and a client reusing one just then lost its
+    request (the ReadError of the 2,000-request test under load)."""
+    with connect(server) as sock:
+        sock.sendall(HEALTH)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        time.sleep(2 * LIMIT)  # idle: longer than the header time-out, within the keep-alive
+        sock.sendall(HEALTH)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+
+
+def test_an_idle_keep_alive_connection_closes_after_the_keep_alive_timeout(server):
+    with connect(server) as sock:
+        sock.sendall(HEALTH)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        idle_from = time.monotonic()
+        assert read_all(sock) == b""
+    assert KEEP_ALIVE <= time.monotonic() - idle_from + 0.1 < KEEP_ALIVE + GRACE
+
+
+def test_the_next_request_dripped_on_a_keep_alive_connection_gets_408(server):
+    with connect(server) as sock:
+        sock.sendall(HEALTH)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\n")  # and no more
+        began = time.monotonic()
+        answer = read_all(sock)
+    assert time.monotonic() - began < LIMIT + GRACE
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert body_of(answer)["errors"][0]["code"] == "header-timeout"
 
 
 def test_connections_past_the_limit_get_503_at_once(server):

@@ -45,8 +45,11 @@ MIB = 1024 * 1024
 @click.option("--body-timeout", type=click.FloatRange(min=0.1), default=30.0,
               show_default=True, envvar="ATURAN_BODY_TIMEOUT",
               help="Seconds a request has to send its whole body; then 408.")
-@click.option("--keep-alive-timeout", type=click.FloatRange(min=0.1), default=5.0,
-              show_default=True, help="Seconds an idle keep-alive connection stays open.")
+@click.option("--keep-alive-timeout", type=click.FloatRange(min=0.1), default=20.0,
+              show_default=True,
+              help="Seconds an idle keep-alive connection stays open. Keep it longer than "
+                   "your clients' idle expiry (httpx 5 s, aiohttp 15 s), or a client may reuse "
+                   "a connection just as the server closes it and lose that request.")
 @click.option("--max-connections", type=click.IntRange(min=1), default=1000,
               show_default=True, help="Open connections per worker; more are answered 503.")
 @click.option("--probe-timeout", type=click.FloatRange(min=0), default=60.0,

@@ -1,9 +1,14 @@
 """uvicorn's httptools protocol with the guards a public server needs and uvicorn lacks:
 
-* a header time-out: a connection must deliver a request's headers within `header_timeout`
-  seconds of opening (or of its previous response), else it gets 408 (or is closed, if it sent
+* a header time-out: a new connection must deliver its first request's headers within
+  `header_timeout` seconds of opening, and a keep-alive connection the next request's headers
+  within `header_timeout` of that request's first byte, else 408 (or closed, if it sent
   nothing) — uvicorn times out only idle keep-alive connections, so a client dripping a byte a
-  second, or never sending at all, held its connection (and a file descriptor) for ever;
+  second, or never sending at all, held its connection (and a file descriptor) for ever. An
+  idle keep-alive connection is left to uvicorn's keep-alive time-out: were the header clock
+  started at the previous response, it would close idle connections after `header_timeout`
+  whatever `--keep-alive-timeout` says, and a pooled client reusing one at that moment loses
+  its request (the keep-alive race: a server's idle time-out must be longer than its clients');
 * a connection limit: past `max_connections` open connections a new one is answered 503 and
   closed at once, instead of holding a descriptor until it times out;
 * protocol-level errors (unparseable HTTP) answered with the service's JSON error body instead
@@ -46,6 +51,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.max_connections = max_connections
         self._header_timer: asyncio.TimerHandle | None = None
         self._heard = False  # any byte of the awaited request's headers received
+        self._between_requests = False  # keep-alive, idle: the header clock starts on a byte
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -82,6 +88,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._between_requests:  # the next request's first bytes: its headers' clock starts
+            self._between_requests = False
+            self._await_headers()
         if self._header_timer is not None:
             self._heard = True
         super().data_received(data)
@@ -94,7 +103,7 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_response_complete()
         idle = self.cycle is None or self.cycle.response_complete  # no pipelined request
         if idle and not self.transport.is_closing():
-            self._await_headers()  # a keep-alive connection: the next request's headers
+            self._between_requests = True  # idle: uvicorn's keep-alive time-out applies
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
