@@ -280,11 +280,11 @@ def _node_condition(node: dict[str, Any]) -> Condition:
     if "not" in node:
         return Not(_node_condition(node["not"]))
     from aturan.language.model import parse_duration
-    op = next(k for k in node if k != "fact")
+    op = next(k for k in node if k not in ("fact", "of"))
     value = node[op]
     if op in ("older_than", "within"):
         value = parse_duration(value)
-    return a(node["fact"], op, value)
+    return a(node["fact"], op, value, of=node.get("of"))  # a duration between two facts
 
 
 def test_regions_are_written_back_in_the_rulesets_own_syntax(policies):

@@ -274,3 +274,65 @@ def test_compare_gives_the_verdicts_of_decide_for_every_order(setup):
         policies.decide(bad, OLD)
     assert pair.compare(bad) == ("input", raised.value.first.code)
     policies.close()
+
+
+def test_compare_keeps_the_effective_instant_its_due_date_and_the_return():
+    """The diff's verdicts read off memo plans carry what `decide` reports for language v2
+    effects: the instant an outcome takes effect, the refund's due date counted from it (not from
+    `now`), and a return's resolution; without them the corpus diff missed changes of these."""
+    from aturan.runtime.verdict import Verdict
+    from conftest import V2_RULESETS
+
+    policies = aturan.load(V2_RULESETS)
+    pin = "tiktok_shop@1.0.0"
+    pair = VersionPair(policies, pin, pin)
+    approved_late = make_facts({"order": {"placed_at": "2025-07-01T09:00:00+07:00",
+                                          "payment": {"paid_at": "2025-07-01T09:02:00+07:00"}},
+                                "request": {"at": "2025-07-01T10:00:00+07:00", "seller_response": {
+                                    "decision": "approve", "at": "2025-07-02T10:00:00+07:00"}},
+                                "now": "2025-07-10T10:00:00+07:00"})
+    returned = make_facts({"order": {
+        "placed_at": "2025-07-01T09:00:00+07:00", "status": "delivered",
+        "payment": {"paid_at": "2025-07-01T09:02:00+07:00"},
+        "fulfillment": {"shipped_at": "2025-07-02T09:00:00+07:00",
+                        "delivered_at": "2025-07-03T09:00:00+07:00"}},
+        "request": {"type": "return_refund", "reason": "damaged", "resolution": "replacement",
+                    "item_condition": "opened", "at": "2025-07-04T09:00:00+07:00"}})
+    for facts, rule in ((approved_late, "seller-approves-in-window"),
+                        (returned, "replacement-for-a-faulty-item")):
+        decision = policies.decide(facts, pin)
+        old, new = pair.compare(facts)
+        assert old == new == Verdict.of(decision) and old.rule == rule
+        assert (old.effective_at, old.return_) == (decision.effective_at,
+                                                   Verdict.of(decision).return_)
+    assert pair.compare(approved_late)[0].refund[-1] == "2025-07-22"  # 14 business days from 2 July
+    assert pair.compare(returned)[0].return_ == (("resolution", "replacement"),
+                                                 ("shipping_paid_by", "seller"))
+
+
+def test_compare_reads_the_requested_items_as_decide_does():
+    """Rules on derived.request.* (a request for part of an order) decide the same in the diff as
+    in `decide`: the diff's facts get the requested-item facts too (before, they lacked them and a
+    partial cancellation read as neither whole nor partial)."""
+    from aturan.runtime.verdict import Verdict
+    from conftest import V2_RULESETS
+
+    policies = aturan.load(V2_RULESETS)
+    pin = "tiktok_shop@1.0.0"
+    pair = VersionPair(policies, pin, pin)
+    order = {"placed_at": "2025-07-01T09:00:00+07:00",
+             "payment": {"paid_at": "2025-07-01T09:02:00+07:00"},
+             "amounts": {"items": 300000, "shipping": 10000, "discount": 20000, "total": 290000},
+             "items": [{"sku": "SEPATU-42", "product_type": "regular", "quantity": 1,
+                        "unit_price": 240000},
+                       {"sku": "KAOS-M", "product_type": "regular", "quantity": 2,
+                        "unit_price": 30000}]}
+    part = make_facts({"order": order, "request": {"at": "2025-07-01T10:00:00+07:00",
+                                                   "items": [{"sku": "KAOS-M", "quantity": 1}]}})
+    whole = make_facts({"order": order, "request": {"at": "2025-07-01T10:00:00+07:00"}})
+    for facts, rule in ((part, "partial-cancel"), (whole, "pending-seller")):
+        decision = policies.decide(facts, pin)
+        old, new = pair.compare(facts)
+        assert old == new == Verdict.of(decision) and (old.rule, decision.explanation[0].rule) == (
+            rule, rule)
+    assert pair.compare(part)[0].refund[0] == 30000

@@ -119,9 +119,21 @@ def test_every_duration_threshold_is_straddled(corpus, collection):
     for facts in corpus:
         for path, age in flatten_facts(facts).ages.items():
             ages.setdefault(path, set()).add(age)
-    thresholds = {(atom.fact, atom.value) for rs in collection.by_name["tiktok_shop"]
-                  for rule in rs.rules for atom in atoms_of(rule.when) if atom.op in TIME_OPS}
+    atoms = [atom for rs in collection.by_name["tiktok_shop"] for rule in rs.rules
+             for atom in atoms_of(rule.when) if atom.op in TIME_OPS]
+    thresholds = {(atom.fact, atom.value) for atom in atoms if atom.of is None}  # ages to now
     assert thresholds
+    between = {(atom.fact, atom.of, atom.value) for atom in atoms if atom.of is not None}
+    assert between  # the bundled windows between two facts: straddled as gaps, not as ages
+    from aturan.analysis.reference import instant_ns
+    for fact, of, seconds in between:
+        seen = set()
+        for facts in corpus:
+            flat = flatten_facts(facts)
+            later, earlier = flat.texts.get(fact), flat.texts.get(of)
+            if later and earlier:
+                seen.add((instant_ns(later) - instant_ns(earlier)) // 10 ** 9)
+        assert {seconds + d for d in (-60, -1, 0, 1, 60)} <= seen, (fact, of, seconds)
     for fact, seconds in thresholds:
         assert {seconds + 60, seconds + 1, seconds} <= ages[fact], (fact, seconds)
         below = {seconds - 60, seconds - 1} if seconds else {-60, -1}

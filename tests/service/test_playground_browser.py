@@ -223,6 +223,7 @@ SHADOWED = """
         - { fact: order.payment.method, ne: cod }
         - { fact: request.type, eq: cancel }
         - { fact: request.by, eq: buyer }
+        - { fact: request.seller_response.decision, absent: true }
     then:
       outcome: rejected
     explain:
@@ -283,7 +284,9 @@ def test_a_diff_cell_loads_one_of_its_orders(page, shoot):
     type_over(page, "ruleset-editor", THRESHOLD, THRESHOLD.replace("2d", "3d"))
     page.get_by_test_id("tab-diff").click()
     page.get_by_test_id("diff-against").select_option("tiktok_shop@2.0.0")
-    page.get_by_test_id("diff-orders").fill("300")
+    # the corpus is fixed by the seed; the bundled 2.0.0 splits its auto-approvals by whole-order
+    # requests, so 300 orders hold none that the moved threshold changes: 2,000 (the limit) do
+    page.get_by_test_id("diff-orders").fill("2000")
     page.get_by_test_id("run-diff").click()
     cell = page.locator('[data-testid=diff-cell][data-old="auto_approved"]'
                         ':not([data-new="auto_approved"])').first

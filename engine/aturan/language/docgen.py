@@ -253,6 +253,22 @@ def folder_pages(rulesets: Path, out: Path) -> dict[Path, str]:
             out / "policies.md": policies_page(collection, rulesets.absolute().parent)}
 
 
+# A page may end in a part written by hand (e.g. policies.md's summaries of `aturan diff
+# --exhaustive`, which needs the analysis layer this one may not import): everything after this
+# line is kept as it is when the page is regenerated, and `--check` compares the rest.
+HAND_WRITTEN = ("<!-- Written by hand below this line: `python -m aturan.docgen` keeps it as it "
+                "is. -->")
+
+
+def with_hand_written(path: Path, generated: str) -> str:
+    """`generated`, followed by the hand-written part of the page now at `path`, if it has one."""
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if HAND_WRITTEN in old:
+            return generated.rstrip("\n") + "\n\n" + HAND_WRITTEN + old.split(HAND_WRITTEN, 1)[1]
+    return generated
+
+
 def main(argv: list[str]) -> int:
     stale = []
     if "--rulesets" in argv:  # a policy folder's own pages
@@ -274,6 +290,7 @@ def main(argv: list[str]) -> int:
             print(f"wrote {path}")
         return 0
     for path, text in pages().items():
+        text = with_hand_written(path, text)
         if "--check" in argv:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(path)

@@ -258,6 +258,10 @@ class Policies:
                 memos.append(exc)
         add_ages(flat, texts, {path for memo in memos if isinstance(memo, RulesetMemo)
                                for path in memo.compiled.age_paths})
+        reading = [memo for memo in memos if isinstance(memo, RulesetMemo)
+                   and memo.compiled.reads_request]
+        if reading:  # derived.request.*, as `decide` fills them
+            add_requested(flat, reading[0].compiled.catalogue.product_types)
         return flat, [memo if isinstance(memo, SelectionError) else self._plan(memo, flat)
                       for memo in memos]
 

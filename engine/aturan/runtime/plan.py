@@ -386,10 +386,12 @@ def _refund(effect: Effect, facts: FlatFacts, plan: Plan,
                              "max_business_days": refund.max_business_days, "due_by": due})
 
 
-def plan_refund(plan: Plan, facts: FlatFacts) -> RefundDecision | None:
-    """The refund `render` puts in the decision, alone: the corpus diff compares verdicts
+def plan_refund(plan: Plan, facts: FlatFacts,
+                effective: datetime | None = None) -> RefundDecision | None:
+    """The refund `render` puts in the decision, alone (its due date counted from `effective`,
+    the plan's effective instant, when the rule declares one): the corpus diff compares verdicts
     without rendering explanations (`Verdict.of_plan`)."""
-    return _refund(plan.effect, facts, plan) if plan.effect.refund else None
+    return _refund(plan.effect, facts, plan, effective) if plan.effect.refund else None
 
 
 def render(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .decision import Decision
 from .facts import FlatFacts
-from .plan import Plan, plan_refund
+from .plan import Plan, effective_instant, plan_refund
 
 PenaltyKey = tuple[str, str, int | None]  # (party, code, points)
 PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at", "return_")
@@ -62,15 +62,21 @@ class Verdict:
     def of_plan(cls, plan: Plan, facts: FlatFacts) -> Verdict:
         """`of(render(plan, facts))` without rendering the explanation (messages, atoms,
         ages): outcome, refund, penalties, next steps and deciding rule come from the plan the
-        memo caches, the refund amount and due date from `facts`."""
-        r = plan_refund(plan, facts)
+        memo caches, the refund amount and due date from `facts`; the effective instant (and
+        the refund's due date counted from it) and the return's resolution as `render` gives
+        them."""
+        effect = plan.effect
+        effective = effective_instant(effect, facts) if effect.effective_at else None
+        r = plan_refund(plan, facts, effective)
         refund = None if r is None else (r.amount, r.destination, r.min_business_days,
                                          r.max_business_days, r.due_by)
-        outcome = plan.effect.outcome
+        outcome = effect.outcome
         assert outcome is not None
         return cls(outcome, refund,
                    penalty_multiset((p.party, p.code, p.points) for p in plan.penalties),
-                   plan.next_steps, plan.entries[0].id)
+                   plan.next_steps, plan.entries[0].id,
+                   None if effective is None else effective.isoformat(),
+                   returns(None if effect.return_ is None else effect.return_.to_dict()))
 
     def changed_parts(self, other: Verdict) -> list[str]:
         """Which of `PARTS` differ, in that order; empty when the verdicts are equal."""
