@@ -122,19 +122,6 @@ def cli(lines: list[str], rounds: int, folder: Path, max_bytes: int
     return _ratios(times)
 
 
-def _consistent(order: Callable[[dict[str, Any], int], dict[str, Any]]
-                ) -> Callable[[dict[str, Any], int], dict[str, Any]]:
-    """benchmarks/load.py's orders with their one line priced at the items amount: load.py
-    varies `amounts.items` but not the line, which the facts check now refuses (HTTP 422)."""
-    def fixed(base: dict[str, Any], i: int) -> dict[str, Any]:
-        facts = order(base, i)
-        line = facts["order"]["items"][0]
-        facts["order"]["items"] = [{**line, "quantity": 1,
-                                    "unit_price": facts["order"]["amounts"]["items"]}]
-        return facts
-    return fixed
-
-
 def http(folder: Path, duration: float, rounds: int) -> tuple[float, float, float]:
     """(off, on, median ratio) server CPU seconds per request (its process tree, shutdown
     included, so the log's last writes count)."""
@@ -143,7 +130,6 @@ def http(folder: Path, duration: float, rounds: int) -> tuple[float, float, floa
     import signal
 
     import load
-    load.order = _consistent(load.order)
     times: dict[str, list[float]] = {"off": [], "on": []}
     for n in range(rounds):
         for name in ("off", "on"):
