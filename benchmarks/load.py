@@ -60,6 +60,8 @@ def order(base: dict, i: int) -> dict:
                         deadline_at=None)
     o["amounts"] = {"items": 10_000 + i % 90_000, "shipping": 12_000, "discount": 0,
                     "total": 22_000 + i % 90_000}
+    # one line priced at the items amount: the facts check refuses lines that do not add up
+    o["items"] = [{**o["items"][0], "quantity": 1, "unit_price": o["amounts"]["items"]}]
     o["fulfillment"].update(ship_by=f"{day}T23:59:00+07:00")
     r.update(type=["cancel", "return_refund"][(i // 7) % 2],
              by=["buyer", "seller", "system"][(i // 5) % 3], reason=REASONS[i % 11],

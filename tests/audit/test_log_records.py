@@ -243,22 +243,33 @@ def test_every_record_of_a_varied_corpus_is_canonical_and_valid(tmp_path, polici
     validator = jsonschema.Draft202012Validator(load_schema("decision-log"))
     log = DecisionLog(tmp_path / "d.jsonl")
     observed = log.attach(policies, [RULESETS])
-    decided = 0
+    decided = []
     for platform in ("tiktok_shop", "lazada", "shopee", "tokopedia"):
         for facts in sample.generate(sample.plan_for(policies.collection, platform), 60, 7):
             try:
-                observed.decide(facts)
-                decided += 1
+                decided.append((facts, observed.decide(facts)))
             except aturan.AturanError:
                 pass
     log.close()
     lines = (tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == decided > 200
+    assert len(lines) == len(decided) > 200
     refunds = set()
-    for line in lines:
+    for line, (facts, decision) in zip(lines, decided):
         record = json.loads(line)
         assert canonical_json(record) == line
         validator.validate(record)
+        # the fragments cached per plan, refund kind and selection are this order's own
+        assert record["decision_id"] == decision.decision_id and record["input"] == facts
+        assert record["result"]["outcome"] == decision.outcome
+        assert record["result"]["refund"] == (decision.refund.to_dict() if decision.refund
+                                              else None)
+        assert record["result"]["penalties"] == [p.to_dict() for p in decision.penalties]
+        assert record["ruleset"] == decision.ruleset.to_dict()
+        assert record["now"] == decision.evaluated_at
+        assert record["selection"]["at"] == facts["request"]["at"]
+        assert record["selection"]["reason"] == ("seller_overlay"
+                                                 if facts["order"]["seller"].get("policy")
+                                                 else "in_force")
         refund = record["result"]["refund"]
         refunds.add("none" if refund is None else "eta" if refund["eta"] else "no-eta")
     assert refunds == {"none", "eta", "no-eta"}  # each shape of refund was written

@@ -61,6 +61,7 @@ class _Node:
 
 
 _ERASED = object()
+_MISSING = object()
 
 
 def _escape(key: Any) -> str:
@@ -79,6 +80,15 @@ class Masker:
             for part in rule.parts:
                 node = node.children.setdefault(part, _Node())
             node.method = rule.method
+        # the keys every rule's path goes through (`order`, `buyer` for the default rules)
+        gate: list[str] = []
+        node = self._root
+        while node.method is None and len(node.children) == 1:
+            (part, node), = node.children.items()
+            if part == "*":
+                break
+            gate.append(part)
+        self._gate = tuple(gate)
 
     @classmethod
     def default(cls, extra: Sequence[MaskRule] = (), key: bytes | None = None) -> Masker:
@@ -101,14 +111,12 @@ class Masker:
     def _may_match(self, value: Any) -> bool:
         """False when the document lacks the path every rule goes through (`/order/buyer` for
         the default rules): most orders carry no personal data, and this is two lookups."""
-        node = self._root
-        while node.method is None and len(node.children) == 1:
-            (part, child), = node.children.items()
-            if part == "*" or not isinstance(value, dict):
+        for part in self._gate:
+            if not isinstance(value, dict):
                 return True
-            if part not in value:
+            value = value.get(part, _MISSING)
+            if value is _MISSING:
                 return False
-            value, node = value[part], child
         return True
 
     def _walk(self, value: Any, node: _Node, pointer: str, found: dict[str, str]) -> Any:

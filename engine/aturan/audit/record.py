@@ -2,11 +2,11 @@
 
 A record is one line of canonical JSON (`runtime.decision.canonical_json`; the schema is
 `schemas/decision-log.schema.json`). `RecordBuilder.body` writes everything but the three
-chain fields, which the writer thread appends in order (`chain.finish`). It runs in the
-thread that decided, because the caller owns the facts and may change them once `decide`
-returns; to stay cheap it is spliced from canonical fragments, and what depends only on the
-compiled ruleset or on the plan (every order with one memo key shares a plan, and with it
-the truth of every condition) is encoded once and cached.
+chain fields, which the writer thread appends in order (`chain.finish`). It
+runs in the thread that decided, because the caller owns the facts and may change them once
+`decide` returns; to stay cheap it is spliced from canonical fragments, and what depends only
+on the compiled ruleset or on the plan (every order with one memo key shares a plan, and with
+it the truth of every condition) is encoded once and cached.
 
 The result keeps no text: the outcome, refund, penalties and next steps, and each matched
 rule with the truth of each of its conditions. With the archived ruleset (by digest) and the
@@ -73,6 +73,10 @@ def matched_rules(compiled: CompiledRuleset, plan: Plan, flat: FlatFacts) -> lis
     return out
 
 
+def _string(value: str) -> str:
+    return encode_basestring(value)
+
+
 def _number(value: int | None) -> str:
     return "null" if value is None else str(int(value))
 
@@ -84,24 +88,17 @@ def _extensions(effective_at: str | None, covers: tuple[dict[str, Any], ...]) ->
     if covers:
         text += ',"covers":' + canonical_json([dict(line) for line in covers])
     if effective_at is not None:
-        text += ',"effective_at":' + encode_basestring(effective_at)
+        text += ',"effective_at":' + _string(effective_at)
     return text
 
 
-def _refund(refund: RefundDecision | None) -> str:
-    """`canonical_json(refund.to_dict())`, formatted directly (it is in every record)."""
-    if refund is None:
-        return "null"
-    eta = "null" if refund.due_by is None else (
-        '{"min_business_days":' + _number(refund.min_business_days)
-        + ',"max_business_days":' + _number(refund.max_business_days)
-        + ',"due_by":' + encode_basestring(refund.due_by) + "}")
-    return ('{"amount":' + _number(refund.amount) + ',"destination":'
-            + encode_basestring(refund.destination) + ',"eta":' + eta + "}")
-
-
 class RecordBuilder:
-    """Record bodies for one log: masking, the constant fragments and the per-plan cache."""
+    """Record bodies for one log: masking, the constant fragments and the per-plan cache.
+
+    A body is spliced from fragments each encoded once where it can be: per compiled
+    ruleset (ruleset, catalogue, software), per plan (outcome, penalties, next steps, rules
+    and the truth of their conditions), per kind of refund and of selection; per record only
+    the id, the times, the refund amount, the input and the extensions are encoded."""
 
     def __init__(self, masker: Masker):
         self.masker = masker
@@ -109,6 +106,8 @@ class RecordBuilder:
         self._lock = threading.Lock()
         self._rulesets: dict[int, tuple[CompiledRuleset, str]] = {}
         self._plans: dict[int, tuple[Plan, str, str]] = {}
+        self._refunds: dict[tuple[str, int | None, int | None, bool], tuple[str, str]] = {}
+        self._selections: dict[tuple[bool, str | None, str | None], str] = {}
 
     def body(self, event: DecisionEvent, decision_id: str, made_at: str) -> str:
         """The record's canonical JSON up to (not including) its chain fields and closing
@@ -116,23 +115,16 @@ class RecordBuilder:
         facts, decision, compiled = event.facts, event.decision, event.compiled
         ruleset = self._rulesets.get(id(compiled))
         if ruleset is None or ruleset[0] is not compiled:
-            catalogue = compiled.catalogue
-            ruleset = (compiled, canonical_json(decision.ruleset.to_dict()) + ',"catalogue":'
-                       + canonical_json({"digest": catalogue.digest,
-                                         "project": not catalogue.bundled}))
-            with self._lock:
-                self._rulesets[id(compiled)] = ruleset
+            ruleset = self._ruleset_fragment(event)
         ids = REQUEST_IDS.get()
-        request = "{}" if ids is None else canonical_json(ids.to_dict())
         masked, which = self.masker.apply(facts)
         return "".join((
-            '{"v":1,"decision_id":"', decision_id, '","made_at":"', made_at,
-            '","request":', request, ',"ruleset":', ruleset[1], ',"software":', self._software,
-            ',"now":', encode_basestring(decision.evaluated_at),
-            ',"now_source":', '"now"' if "now" in facts else '"request.at"',
-            ',"selection":', self._selection(event),
-            ',"input":', canonical_json_of_facts(masked), ',"masked":',
-            canonical_json(which) if which else "{}",
+            '{"v":1,"decision_id":"', decision_id, '","made_at":"',
+            made_at, '","request":',
+            "{}" if ids is None else canonical_json(ids.to_dict()), ruleset[1],
+            _string(decision.evaluated_at), self._selection(event),
+            _string(facts["request"]["at"]), '},"input":', canonical_json_of_facts(masked),
+            ',"masked":', canonical_json(which) if which else "{}",
             ',"result":', self.result(event)))
 
     def result(self, event: DecisionEvent) -> str:
@@ -141,33 +133,76 @@ class RecordBuilder:
         if cached is None or cached[0] is not event.plan:
             cached = self._plan_fragments(event)
         decision = event.decision
-        return "".join(('{"outcome":', cached[1], ',"refund":', _refund(decision.refund),
-                        cached[2], _extensions(decision.effective_at, decision.covers), "}"))
+        return "".join((cached[1], self._refund(decision.refund), cached[2],
+                         _extensions(decision.effective_at, decision.covers), "}"))
+
+    def _ruleset_fragment(self, event: DecisionEvent) -> tuple[CompiledRuleset, str]:
+        """`,"ruleset":…,"catalogue":…,"software":…,"now":`: fixed by the compiled version."""
+        compiled = event.compiled
+        catalogue = compiled.catalogue
+        ruleset = (compiled, ',"ruleset":' + (
+            canonical_json(event.decision.ruleset.to_dict()) + ',"catalogue":'
+            + canonical_json({"digest": catalogue.digest, "project": not catalogue.bundled}))
+            + ',"software":' + self._software + ',"now":')
+        with self._lock:
+            self._rulesets[id(compiled)] = ruleset
+        return ruleset
+
+    def _refund(self, refund: RefundDecision | None) -> str:
+        """`canonical_json(refund.to_dict())`, from fragments cached per kind of refund (it is
+        in every record)."""
+        if refund is None:
+            return "null"
+        kind = (refund.destination, refund.min_business_days, refund.max_business_days,
+                refund.due_by is None)
+        parts = self._refunds.get(kind)
+        if parts is None:
+            eta = "null}" if refund.due_by is None else (
+                '{"min_business_days":' + _number(refund.min_business_days)
+                + ',"max_business_days":' + _number(refund.max_business_days) + ',"due_by":')
+            parts = (',"destination":' + _string(refund.destination) + ',"eta":' + eta,
+                     "" if refund.due_by is None else "}}")
+            with self._lock:
+                if len(self._refunds) >= _PLAN_CACHE:
+                    self._refunds.clear()
+                self._refunds[kind] = parts
+        if refund.due_by is None:
+            return '{"amount":' + _number(refund.amount) + parts[0]
+        return "".join(('{"amount":', _number(refund.amount), parts[0],
+                         _string(refund.due_by), parts[1]))
 
     def _selection(self, event: DecisionEvent) -> str:
-        reason = selection_reason(event.pin, event.flat)
-        at = encode_basestring(event.facts["request"]["at"])
-        if reason == "in_force":
-            return '{"reason":"in_force","at":' + at + "}"
-        data: dict[str, Any] = {"reason": reason}
-        if event.pin:
-            data["pin"] = event.pin
-        if event.flat.seller_policy:
-            data["policy"] = event.flat.seller_policy
-        return canonical_json(data)[:-1] + ',"at":' + at + "}"
+        """`,"now_source":…,"selection":{…,"at":`, cached per (now source, pin, policy)."""
+        pin, policy = event.pin, event.flat.seller_policy
+        kind = ("now" in event.facts, pin, policy)
+        found = self._selections.get(kind)
+        if found is None:
+            data: dict[str, Any] = {"reason": selection_reason(pin, event.flat)}
+            if pin:
+                data["pin"] = pin
+            if policy:
+                data["policy"] = policy
+            found = (',"now_source":' + ('"now"' if kind[0] else '"request.at"')
+                     + ',"selection":' + (canonical_json(data))[:-1] + ',"at":')
+            with self._lock:
+                if len(self._selections) >= _PLAN_CACHE:
+                    self._selections.clear()
+                self._selections[kind] = found
+        return found
 
     def _plan_fragments(self, event: DecisionEvent) -> tuple[Plan, str, str]:
-        """(plan, outcome, `,"penalties":…,"next_steps":…,"rules":…`), cached per plan: a plan
-        fixes every atom's truth (`runtime.memo`), so the first order that reaches it speaks
-        for all."""
+        """(plan, `{"outcome":…,"refund":`, `,"penalties":…,"next_steps":…,"rules":…`), cached
+        per plan: a plan fixes every atom's truth (`runtime.memo`), so the first order that
+        reaches it speaks for all."""
         plan, decision = event.plan, event.decision
         parts: dict[str, Any] = {"penalties": [p.to_dict() for p in decision.penalties],
                                  "next_steps": list(decision.next_steps),
                                  "rules": matched_rules(event.compiled, plan, event.flat)}
         if decision.return_ is not None:  # the deciding rule's: one per plan
             parts["return"] = dict(decision.return_)
-        rest = canonical_json(parts)
-        cached = (plan, encode_basestring(decision.outcome), "," + rest[1:-1])
+        rest = (canonical_json(parts))
+        cached = (plan, '{"outcome":' + _string(decision.outcome) + ',"refund":',
+                  "," + rest[1:-1])
         with self._lock:
             if len(self._plans) >= _PLAN_CACHE:
                 self._plans.clear()

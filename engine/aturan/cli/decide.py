@@ -1,6 +1,7 @@
 """`aturan decide FACTS.json|-`: one decision, or JSON Lines in -> JSON Lines out; and
 `aturan decide ORDERS... --out DIR`: a batch, JSON Lines out per partition, in this process or on
-a Dask cluster (`--cluster`)."""
+a Dask cluster (`--cluster`). `--decision-log` logs either: one log for one process, one log per
+partition for a batch."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import click
 from rich.markup import escape
 
 from ..analysis.reference import format_why_not, known_rule, why_not
+from ..audit.batch import BatchLogs
+from ..audit.settings import LogSettings
 from ..errors import AturanError, FactsError, RulesetError, SelectionError, error_body
 from ..regression.cluster import ClusterError
 from ..regression.inputs import InputError
@@ -18,7 +21,7 @@ from ..regression.partitioned import DecideJob, Rulesets, partitions, run_decide
 from ..runtime.decision import canonical_json
 from ..runtime.jsonio import read_stream
 from .common import console, default_rulesets, load_or_exit, rulesets_option
-from .logopts import attach_log, decision_log_options
+from .logopts import attach_log, decision_log_options, log_settings
 from .plain import plain_console
 from .render import print_decision, print_diagnostics
 from .scale import cluster_options, executor, fail, parse_size, progress_bar
@@ -59,13 +62,10 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
     """Decide order FACTS_FILE (JSON, or JSON Lines for many; - reads stdin), or with --out
     every order of ORDERS into DIR."""
     if out_dir is not None:
-        if log_options.get("decision_log"):
-            raise click.UsageError("--decision-log records the decisions of one process; it "
-                                   "does not go with --out (yet)")
         if why_not_rule:
             raise click.UsageError("--why-not explains one order; it does not go with --out")
         return _batch(list(inputs), out_dir, pin, lang, show_progress, cluster, block_size,
-                      rulesets_dir)
+                      rulesets_dir, log_settings(**log_options))
     if len(inputs) > 1 or cluster is not None:
         raise click.UsageError("several inputs, or --cluster, need --out DIR (a batch writes "
                                "JSON Lines files there)")
@@ -129,10 +129,12 @@ def decide(inputs: tuple[str, ...], pin: str | None, lang: str | None, fmt: str,
 
 def _batch(names: list[str], out_dir: str, pin: str | None, lang: str | None,
            show_progress: bool, cluster: str | None, block_size: str,
-           rulesets_dir: str | None) -> None:
+           rulesets_dir: str | None, log: LogSettings | None = None) -> None:
     """Every order of `names` decided into `out_dir/part-NNNNN.jsonl` (decisions and error
     lines, in input order) and `manifest.json`; a summary line on stderr, with the first bad
-    lines located `file:line`; exit 1 if any order could not be decided, as for one file."""
+    lines located `file:line`; exit 1 if any order could not be decided, as for one file.
+    With `log`, each partition logs its decisions in its own log beside it
+    (`audit.batch.BatchLogs`)."""
     if "-" in names:
         raise click.UsageError("a batch reads files (stdin cannot be partitioned); without "
                                "--out, `aturan decide -` reads stdin")
@@ -140,11 +142,12 @@ def _batch(names: list[str], out_dir: str, pin: str | None, lang: str | None,
     try:
         rulesets = Rulesets.of([rulesets_dir or default_rulesets()],
                                *([pin] if pin and "@" in pin else []))
+        logs = None if log is None else BatchLogs.new(log, rulesets.paths)
         with executor(cluster) as chosen:
             layout = partitions(chosen, names, parse_size(block_size))
             with progress_bar("decide", layout.nbytes, show_progress) as advance:
-                run = run_decide_partitioned(chosen, DecideJob(rulesets, out_dir, pin, lang),
-                                             layout, advance)
+                run = run_decide_partitioned(
+                    chosen, DecideJob(rulesets, out_dir, pin, lang, logs), layout, advance)
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="ORDERS") from exc
     except SelectionError as exc:
@@ -159,6 +162,9 @@ def _batch(names: list[str], out_dir: str, pin: str | None, lang: str | None,
         raise click.exceptions.Exit(1) from exc
     click.echo(f"{run.decided + run.invalid:,} orders: {run.decided:,} decided, "
                f"{run.invalid:,} invalid, in {len(run.outputs)} file(s) under {out_dir}", err=True)
+    if logs is not None:
+        logs.clean()
+        click.echo(f"decision log: one per partition, {logs.pattern()}", err=True)
     errors = [e for _, r in sorted(run.outputs, key=lambda pr: pr[0].index) for e in r.errors]
     for line in errors[:5]:
         click.echo(f"  {line}", err=True)

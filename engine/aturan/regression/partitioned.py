@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -117,12 +118,21 @@ def diff_partition(job: DiffJob, part: Partition) -> DiffResult:
     return DiffResult(diff_items(pair, items, changes), changes)
 
 
+class PartitionLog(Protocol):
+    """A decision log per partition (`aturan.audit.batch.BatchLogs`, for `--decision-log`):
+    `observe` gives the policies that log partition `index`'s decisions while its block runs,
+    and publishes the log when the block ends without an error."""
+
+    def observe(self, policies: Policies, index: int) -> AbstractContextManager[Policies]: ...
+
+
 @dataclass(frozen=True)
 class DecideJob:
     rulesets: Rulesets
     out: str  # a folder every worker can write to
     pin: str | None = None
     lang: str | None = None
+    log: PartitionLog | None = None  # --decision-log: one log, with its own chain, a partition
 
 
 @dataclass(frozen=True)
@@ -143,8 +153,15 @@ def output_name(part: Partition) -> str:
 def decide_partition(job: DecideJob, part: Partition) -> DecideResult:
     """Decide every order of a partition into `<out>/part-NNNNN.jsonl`: one line per order in
     input order, a decision (`Decision.to_json()`) or an error body with its `file` and
-    `line` (as `aturan decide --format json` writes one, plus the file)."""
-    policies = policies_for(job.rulesets)
+    `line` (as `aturan decide --format json` writes one, plus the file). With `job.log`, every
+    decision is logged (and carries its `decision_id`) in the partition's own log."""
+    if job.log is not None:
+        with job.log.observe(policies_for(job.rulesets), part.index) as logged:
+            return _decide_into(job, part, logged)
+    return _decide_into(job, part, policies_for(job.rulesets))
+
+
+def _decide_into(job: DecideJob, part: Partition, policies: Policies) -> DecideResult:
     name = output_name(part)
     target = Path(job.out) / name
     temporary = target.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
