@@ -130,3 +130,34 @@ def test_every_bundled_rule_is_exercised_by_a_case(policies):
     missing = [f"{rs.key}:{rule.id}" for rs in policies.collection.versions
                for rule in rs.rules if rule.id not in fired[rs.key]]
     assert missing == []
+
+
+def lazada_partial(discount: int) -> dict:
+    """A paid Lazada order of two T-shirts (Rp75.000 each, shipping Rp12.000); the buyer cancels one
+    and the seller confirms."""
+    facts = make_facts({
+        "order": {"platform": "lazada",
+                  "amounts": {"items": 150000, "shipping": 12000, "discount": discount,
+                              "total": 162000 - discount}},
+        "request": {"items": [{"sku": "KAOS-M", "quantity": 1}],
+                    "seller_response": {"decision": "approve",
+                                        "at": "2024-03-01T13:00:00+07:00"}},
+    })
+    facts["order"]["items"] = [{"sku": "KAOS-M", "product_type": "regular", "quantity": 2,
+                                "unit_price": 75000}]
+    return facts
+
+
+def test_lazada_refunds_the_cancelled_unit_of_an_order_without_a_voucher(policies):
+    """iNews.id (secondary) excludes partial cancellation only for a multi-item order with a free
+    voucher: without any discount the confirmed unit is refunded at its price, not the shipping."""
+    decision = policies.decide(lazada_partial(discount=0)).to_dict()
+    assert (decision["outcome"], decision["refund"]["amount"]) == ("approved", 75000)
+    assert decision["covers"] == [{"sku": "KAOS-M", "quantity": 1, "amount": 75000}]
+    assert decision["explanation"][0]["rule"] == "seller-confirms-partial-buyer-cancel"
+
+
+def test_lazada_partial_cancellation_with_a_discount_stays_with_customer_service(policies):
+    """A discount may be the free voucher iNews.id names, and no fact tells: the default decides."""
+    decision = policies.decide(lazada_partial(discount=1)).to_dict()
+    assert (decision["outcome"], decision["refund"]) == ("escalated", None)
