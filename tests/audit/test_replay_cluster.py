@@ -325,3 +325,17 @@ def test_a_log_rotated_during_the_replay_fails_it(tmp_path):
     report = run_verify(InProcess(), files, [str(folder / "aturan-rulesets")],
                         [tmp_path / "rulesets"], block_size=4096)
     assert report.chain.records == 20 and not report.mismatches
+
+
+def test_a_gzip_log_cut_short_ends_in_a_torn_line_numbered_after_the_last_read(tmp_path):
+    """The torn line of a truncated gzip file is numbered after the lines read, blank ones
+    included, so the report points at where the file was cut."""
+    lines = b"".join(json.dumps({"seq": n}).encode() + b"\n" for n in range(2000)) + b"\n\n"
+    whole = gzip.compress(lines)
+    path = tmp_path / "decisions.1.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    read = list(read_file(path))
+    *records, torn = read
+    assert torn.torn and torn.record is None and torn.raw == b""
+    assert [line.record for line in records] == [{"seq": n} for n in range(len(records))]
+    assert 0 < len(records) < 2000 and torn.number > records[-1].number

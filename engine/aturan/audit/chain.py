@@ -79,24 +79,46 @@ def read_file(path: Path) -> Iterator[LogLine]:
     file is `torn` (a crash while it was written); a gzip file cut short ends where it was cut."""
     shown = str(path)
     with _open(path) as handle:
-        number = 0
+        counted = _Counted(handle)
         try:
-            for raw in handle:
-                number += 1
-                complete = raw.endswith(b"\n")
-                text = raw.rstrip(b"\n")
-                if not text.strip():
-                    continue
-                record = None
-                if complete:
-                    try:
-                        parsed = json.loads(text)
-                        record = parsed if isinstance(parsed, dict) else None
-                    except ValueError:
-                        record = None
-                yield LogLine(shown, number, text, record, torn=not complete)
+            yield from parse_lines(counted, shown)
         except (EOFError, zlib.error, gzip.BadGzipFile):
-            yield LogLine(shown, number + 1, b"", None, torn=True)
+            yield LogLine(shown, counted.count + 1, b"", None, torn=True)
+
+
+def parse_lines(raws: Iterable[bytes], shown: str, first_number: int = 1) -> Iterator[LogLine]:
+    """Log lines from raw lines (each with its newline, but perhaps the last), numbered from
+    `first_number` and named `shown`: one reading for a whole file and for a block of one
+    (a partitioned replay reads a plain file a block at a time)."""
+    number = first_number - 1
+    for raw in raws:
+        number += 1
+        complete = raw.endswith(b"\n")
+        text = raw.rstrip(b"\n")
+        if not text.strip():
+            continue
+        record = None
+        if complete:
+            try:
+                parsed = json.loads(text)
+                record = parsed if isinstance(parsed, dict) else None
+            except ValueError:
+                record = None
+        yield LogLine(shown, number, text, record, torn=not complete)
+
+
+class _Counted:
+    """The lines of a handle, counting those read: a gzip file cut short fails while the next
+    line is read, and its torn line is numbered after the last one read."""
+
+    def __init__(self, raws: Iterable[bytes]):
+        self.raws = raws
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for raw in self.raws:
+            self.count += 1
+            yield raw
 
 
 def log_files(paths: Iterable[str | Path]) -> list[Path]:

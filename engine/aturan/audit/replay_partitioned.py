@@ -31,7 +31,6 @@ as the new head). Problems are put back in line order (a line gives at most one)
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -47,7 +46,7 @@ from ..regression.diff import FILE_STRIDE, DiffSummary
 from ..regression.inputs import BLOCK_SIZE, Partition, Source, block_lines, number, plan, to_count
 from ..regression.partitioned import Executor, Progress, Rulesets, count_partition, policies_for
 from .archive import RulesetArchive
-from .chain import ChainCheck, LogLine, Problem, read_file
+from .chain import ChainCheck, LogLine, Problem, parse_lines, read_file
 from .replay import LOGGED, Mismatch, Resolver, against_record, verify_record
 
 R = TypeVar("R")
@@ -98,21 +97,7 @@ def log_lines(part: Partition, shown: str) -> Iterator[LogLine]:
         for line in read_file(Path(part.path)):
             yield line if line.file == shown else replace(line, file=shown)
         return
-    at = part.first_line - 1
-    for raw in block_lines(part):
-        at += 1
-        complete = raw.endswith(b"\n")
-        text = raw.rstrip(b"\n")
-        if not text.strip():
-            continue
-        record = None
-        if complete:
-            try:
-                parsed = json.loads(text)
-                record = parsed if isinstance(parsed, dict) else None
-            except ValueError:
-                record = None
-        yield LogLine(shown, at, text, record, torn=not complete)
+    yield from parse_lines(block_lines(part), shown, part.first_line)
 
 
 # ---- the chain, a partition at a time ----------------------------------------------------------
