@@ -19,14 +19,10 @@ asserts a speed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing
 import os
 import platform
-import resource
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,12 +37,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import corpus as corpus_module  # noqa: E402
+import decision_log  # noqa: E402
 import handwritten  # noqa: E402
 import synthetic  # noqa: E402
 import targets  # noqa: E402
 
 import aturan  # noqa: E402
-from aturan.audit import DecisionLog  # noqa: E402
 from aturan.runtime.evaluate import engine_fact  # noqa: E402
 from aturan.runtime.facts import flatten_facts  # noqa: E402
 
@@ -215,102 +211,6 @@ def cli_processes(lines: list[str], processes: int, folder: Path) -> tuple[float
 # Every thread counts (the log's writer and gzip threads too), and a pass with the log ends only
 # when every record is on disk, so nothing of the log's work is left out.
 
-def logged_library(policies: aturan.Policies, orders: list[dict[str, Any]], repeats: int,
-                   folder: Path) -> tuple[float, float, float]:
-    """(off, on, median ratio) CPU seconds per decision of `Policies.decide(facts).to_json()`,
-    without and with a `DecisionLog` (default settings: 64 MiB files, gzip), in alternating
-    rounds; process CPU time, all threads."""
-    log = DecisionLog(folder / "log" / "decisions.jsonl")
-    observed = log.attach(policies, [RULESETS])
-
-    def off() -> None:
-        for facts in orders:
-            policies.decide(facts).to_json()
-
-    def on() -> None:
-        for facts in orders:
-            observed.decide(facts).to_json()
-        log.flush()
-    off()
-    on()
-    times: dict[str, list[float]] = {"off": [], "on": []}
-    for _ in range(repeats):
-        for name, run in (("off", off), ("on", on)):
-            start = time.process_time()
-            run()
-            times[name].append((time.process_time() - start) / len(orders))
-    log.close()
-    shutil.rmtree(folder / "log")
-    ratios = [b / a for a, b in zip(times["off"], times["on"])]
-    return statistics.median(times["off"]), statistics.median(times["on"]), \
-        statistics.median(ratios)
-
-
-def _child_cpu(*args: str) -> float:
-    """User + system CPU seconds of one `aturan` run (it is waited for)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = cli(*args)
-    _, err = run.communicate()
-    if run.returncode not in (0, 1):
-        raise RuntimeError(err.decode())
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-
-
-def logged_cli(lines: list[str], folder: Path, runs: int = 3) -> tuple[float, float, float]:
-    """(off, on, median ratio) CPU seconds per line of `aturan decide x.jsonl --format json`,
-    start-up taken out (a run on the whole corpus minus a run on one line), without and with
-    `--decision-log`, in alternating rounds."""
-    path, one = folder / "log-orders.jsonl", folder / "log-one.jsonl"
-    path.write_text("".join(lines), encoding="utf-8")
-    one.write_text(lines[0], encoding="utf-8")
-    times: dict[str, list[float]] = {"off": [], "on": []}
-    for n in range(runs):
-        for name in ("off", "on"):
-            logs = {tag: ["--decision-log", str(folder / f"cli-log-{n}-{tag}" / "d.jsonl")]
-                    if name == "on" else [] for tag in ("all", "one")}
-            base = ("--format", "json", "--rulesets", str(RULESETS))
-            whole = _child_cpu("decide", str(path), *base, *logs["all"])
-            start_up = _child_cpu("decide", str(one), *base, *logs["one"])
-            times[name].append((whole - start_up) / (len(lines) - 1))
-            for tag in ("all", "one"):
-                shutil.rmtree(folder / f"cli-log-{n}-{tag}", ignore_errors=True)
-    ratios = [b / a for a, b in zip(times["off"], times["on"])]
-    return statistics.median(times["off"]), statistics.median(times["on"]), \
-        statistics.median(ratios)
-
-
-def logged_http(folder: Path, duration: float) -> dict[str, float]:
-    """`aturan serve` (1 worker, 8 requests in flight from benchmarks/load.py's client, for
-    `duration` seconds each), without and with `--decision-log`, alternating twice: the
-    server's CPU seconds per request (its whole process tree, shutdown included, so the log's
-    last writes count) and requests/s, medians."""
-    import load
-    found: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
-    for n in range(2):
-        for name in ("off", "on"):
-            extra = ["--decision-log", str(folder / f"http-log-{n}" / "d.jsonl")] \
-                if name == "on" else []
-            process, url = load.start_server(1, RULESETS, *extra)
-            try:
-                cpu = load.server_cpu(process.pid)
-                began = time.perf_counter()
-                latencies, errors, _ = asyncio.run(load.drive(url, duration, 8))
-                rate = len(latencies) / (time.perf_counter() - began)
-            finally:
-                process.send_signal(signal.SIGTERM)
-                _, status, usage = os.wait4(process.pid, 0)
-                process.returncode = status
-            if errors:
-                raise RuntimeError(f"load errors: {dict(errors)}")
-            start_cpu = cpu  # what the server had used once it was up
-            total = usage.ru_utime + usage.ru_stime
-            found[name].append(((total - start_cpu) / len(latencies), rate))
-            shutil.rmtree(folder / f"http-log-{n}", ignore_errors=True)
-    return {f"{name}_{what}": statistics.median(v[i] for v in values)
-            for name, values in found.items() for i, what in enumerate(("cpu", "rate"))}
-
-
 def cold_start(folder: Path, order: dict[str, Any], runs: int = 5) -> float:
     path = folder / "one.json"
     path.write_text(json.dumps(order), encoding="utf-8")
@@ -470,19 +370,21 @@ def main(argv: list[str] | None = None) -> int:
             print(row(f"(d) aturan decide x.jsonl --format json, {processes} proc.", seconds,
                       f"incl. start-up; peak RSS {peak:.0f} MB"))
         print(f"\n  {'decision log (e), CPU time':<52} {'decisions/s':>12} {'µs/decision':>10}")
-        off, on, ratio = logged_library(policies, orders, repeats, folder)
+        # the decision log's own benchmark (benchmarks/decision_log.py), at the default 64 MiB
+        # files: every thread's CPU time, alternating rounds, rotated files compressed
+        log_bytes = 64 * 1024 * 1024
+        off, on, ratio = decision_log.library(policies, orders, repeats, folder, log_bytes)
         print(row("(e) Policies.decide + to_json, no log", off, "all threads"))
         print(row("    … with a DecisionLog (every record written)", on,
                   f"logging costs {100 * (ratio - 1):+.0f}% (median of {repeats} rounds)"))
-        off, on, ratio = logged_cli(lines, folder)
+        off, on, ratio = decision_log.cli(lines, 3, folder, log_bytes)
         print(row("(e) aturan decide x.jsonl --format json, no log", off, "start-up taken out"))
         print(row("    … with --decision-log", on, f"logging costs {100 * (ratio - 1):+.0f}%"))
-        http = logged_http(folder, 5.0 if args.quick else 10.0)
-        print(row("(e) aturan serve, 1 worker, server CPU per request", http["off_cpu"],
-                  f"{http['off_rate']:,.0f} req/s, client on the same machine"))
-        print(row("    … with --decision-log", http["on_cpu"],
-                  f"{http['on_rate']:,.0f} req/s; logging costs "
-                  f"{100 * (http['on_cpu'] / http['off_cpu'] - 1):+.0f}% server CPU"))
+        off, on, ratio = decision_log.http(folder, 5.0 if args.quick else 10.0, 2)
+        print(row("(e) aturan serve, 1 worker, server CPU per request", off,
+                  "client on the same machine"))
+        print(row("    … with --decision-log", on, f"logging costs {100 * (ratio - 1):+.0f}% "
+                  "server CPU"))
         print(f"\n  cold start, `aturan decide one.json --format json`: "
               f"{cold_start(folder, orders[0]) * 1000:.0f} ms (median of 5)")
         print(f"  (this benchmark process, holding the corpus: peak RSS {peak_rss_mb():.0f} MB)")
