@@ -225,10 +225,4 @@ def against_record(policies: Policies, pin: str, position: int, record: Any,
     except AturanError as exc:
         summary.record_invalid(position, decision_id, "new", exc.first.code)
         return
-    if old.changed_parts(new):
-        change = Change(position, decision_id, old, new)
-        summary.record_change(change)
-        if changes is not None:
-            changes.append(change)
-    else:
-        summary.orders += 1
+    summary.record_pair(position, decision_id, old, new, changes)

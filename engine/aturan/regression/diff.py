@@ -115,6 +115,18 @@ class DiffSummary:
                             (self.by_rule, (change.old.rule, change.new.rule))):
             groups.setdefault(key, Group()).add(change.position, change.order_id, self.limit)
 
+    def record_pair(self, position: int, order_id: str, old: Verdict, new: Verdict,
+                    changes: list[Change] | None = None) -> None:
+        """One order's two verdicts: counted, and recorded (and kept in `changes`, when
+        given) as a change if they differ; the corpus diff and replay --against both count so."""
+        if old.changed_parts(new):
+            change = Change(position, order_id, old, new)
+            self.record_change(change)
+            if changes is not None:
+                changes.append(change)
+        else:
+            self.orders += 1
+
     def record_invalid(self, position: int, order_id: str, side: str, code: str) -> None:
         self.orders += 1
         self.invalid += 1
@@ -222,13 +234,7 @@ def diff_items(pair: VersionPair, items: Iterable[tuple[int, Any]],
             continue
         old, new = result
         assert isinstance(old, Verdict) and isinstance(new, Verdict)
-        if old.changed_parts(new):
-            change = Change(position, order_id, old, new)
-            summary.record_change(change)
-            if changes is not None:
-                changes.append(change)
-        else:
-            summary.orders += 1
+        summary.record_pair(position, order_id, old, new, changes)
     return summary
 
 
