@@ -40,7 +40,11 @@ def show(value: Any, absent: str = "null", money: bool = False, now: str | None 
         return rupiah(value)
     if isinstance(value, datetime):
         if zone is JAKARTA:
-            return value.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
+            moved = value.astimezone(JAKARTA)
+            if moved.year >= 1000:  # strftime's text, several times faster (%Y pads no
+                # year below 1000 on every platform; isoformat pads to four digits)
+                return moved.isoformat(" ", "minutes")[:16] + " WIB"
+            return moved.strftime("%Y-%m-%d %H:%M WIB")
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(show(v, absent) for v in value) + "]"

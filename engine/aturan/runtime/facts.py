@@ -55,6 +55,8 @@ class FlatFacts:
     # `add_requested` derives derived.request.* and the decision lists what it covers
     lines: Any = field(default=None, compare=False, repr=False)
     asked: Any = field(default=None, compare=False, repr=False)
+    # `covered(self)`, kept by its first call (`add_requested`, then the decision's covers)
+    covering: Any = field(default=None, compare=False, repr=False)
 
     def get(self, path: str) -> Any:
         return self.values.get(path)
@@ -229,17 +231,38 @@ REQUEST_PREFIX = "derived.request."
 
 def covered(flat: FlatFacts) -> list[tuple[str, int, int, str]]:
     """(sku, units, their amount, product type) of every line the request covers: the lines
-    of request.items with the units asked for, or every line in full."""
+    of request.items with the units asked for, or every line in full. Computed once per
+    FlatFacts (kept in `covering`: `add_requested` and the decision's covers both read it)."""
+    found: list[tuple[str, int, int, str]] | None = flat.covering
+    if found is not None:
+        return found
     lines = flat.lines or ()
     if flat.asked is None:
-        return [(line["sku"], line["quantity"], line["quantity"] * line["unit_price"],
-                 line["product_type"]) for line in lines]
-    by_sku = {line["sku"]: line for line in lines}
-    units: dict[str, int] = {}
-    for item in flat.asked:
-        units[item["sku"]] = units.get(item["sku"], 0) + item["quantity"]
-    return [(sku, n, n * by_sku[sku]["unit_price"], by_sku[sku]["product_type"])
-            for sku, n in units.items()]
+        found = [(line["sku"], line["quantity"], line["quantity"] * line["unit_price"],
+                  line["product_type"]) for line in lines]
+    else:
+        by_sku = {line["sku"]: line for line in lines}
+        units: dict[str, int] = {}
+        for item in flat.asked:
+            units[item["sku"]] = units.get(item["sku"], 0) + item["quantity"]
+        found = [(sku, n, n * by_sku[sku]["unit_price"], by_sku[sku]["product_type"])
+                 for sku, n in units.items()]
+    object.__setattr__(flat, "covering", found)  # a cache of the frozen facts' own lines
+    return found
+
+
+@lru_cache(maxsize=256)
+def _kinds_values(product_types: tuple[str, ...], kinds: frozenset[str]
+                  ) -> dict[str, bool]:
+    """derived.request.any.<type> / all.<type> for every product type, when the request
+    covers lines of exactly `kinds`: the same keys, order and values as a loop over the
+    types, built once per set of kinds (one `dict.update` per decision instead of ten
+    f-strings and stores)."""
+    out: dict[str, bool] = {}
+    for kind in product_types:
+        out[f"{REQUEST_PREFIX}any.{kind}"] = kind in kinds
+        out[f"{REQUEST_PREFIX}all.{kind}"] = kinds == {kind}
+    return out
 
 
 def add_requested(flat: FlatFacts, product_types: Iterable[str]) -> None:
@@ -247,20 +270,25 @@ def add_requested(flat: FlatFacts, product_types: Iterable[str]) -> None:
     all.<type> for every product type (the catalogue's; generated, never listed)."""
     values = flat.values
     if flat.asked is None:  # the whole order: the order-level values
-        kinds = {line["product_type"] for line in flat.lines or ()}
+        lines: Any = flat.lines or ()
+        kinds = frozenset([lines[0]["product_type"]] if len(lines) == 1 else
+                          [line["product_type"] for line in lines])
         values["derived.request.whole_order"] = True
         values["derived.request.item_count"] = values.get("derived.item_count", 0)
         values["derived.request.amount"] = values.get("order.amounts.items", 0)
     else:
-        lines = covered(flat)
-        kinds = {kind for _, _, _, kind in lines}
-        count = sum(units for _, units, _, _ in lines)
+        count = amount = 0
+        kinds_seen = []
+        for _, units, money, kind in covered(flat):
+            count += units
+            amount += money
+            kinds_seen.append(kind)
+        kinds = frozenset(kinds_seen)
         values["derived.request.whole_order"] = count == values.get("derived.item_count")
         values["derived.request.item_count"] = count
-        values["derived.request.amount"] = sum(amount for _, _, amount, _ in lines)
-    for kind in product_types:
-        values[f"derived.request.any.{kind}"] = kind in kinds
-        values[f"derived.request.all.{kind}"] = kinds == {kind}
+        values["derived.request.amount"] = amount
+    values.update(_kinds_values(
+        product_types if type(product_types) is tuple else tuple(product_types), kinds))
 
 
 def add_gaps(flat: FlatFacts, pairs: Iterable[tuple[str, str]]) -> None:
@@ -409,6 +437,7 @@ def _flat_of(facts: dict[str, Any], values: dict[str, Any], texts: dict[str, str
     order = facts["order"]
     return _flat_facts({"values": values, "ages": {}, "gaps": {}, "texts": texts,
                         "lines": order["items"], "asked": facts["request"].get("items"),
+                        "covering": None,
                         "now": now, "order_id": order["id"],
                         "platform": order["platform"],
                         "seller_policy": order["seller"]["policy"],
@@ -462,4 +491,4 @@ def _exact_age(now: datetime, now_nanos: int, moment: datetime, text: str) -> in
 _MICROSECOND = timedelta(microseconds=1)
 _flat_facts = builder(FlatFacts, ("values", "ages", "now", "order_id", "platform",
                                   "seller_policy", "request_at", "now_isoformat", "gaps",
-                                  "texts", "lines", "asked"))
+                                  "texts", "lines", "asked", "covering"))

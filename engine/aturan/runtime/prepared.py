@@ -88,6 +88,15 @@ def compile_prepare(catalogue: Catalogue | None = None,
     catalogue, arguments = _arguments(catalogue, validator)
     if "request.at" not in catalogue.timestamp_paths:
         return None  # `FlatFacts.request_at` is read parsed: no fused path for such a catalogue
+    lines, names = _epilogue(catalogue)
+    prepare: Callable[[Any], Prepared | None] | None = compile_checker(  # type: ignore[assignment]
+        **arguments, epilogue=Epilogue(lines, names))  # returns the epilogue's result
+    return prepare
+
+
+def _epilogue(catalogue: Catalogue) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The statements after the check: derived facts, every timestamp parsed and
+    range-checked, the sums; from the catalogue's timestamp paths (passed as constants)."""
     low, high = TIMESTAMP_YEARS
     names: dict[str, Any] = {"ZFROMISO": datetime.fromisoformat, "ZDERIVED": _derived,
                              "ZCONSISTENT": consistent, "ZLOW": low, "ZHIGH": high,
@@ -112,6 +121,4 @@ def compile_prepare(catalogue: Catalogue | None = None,
                   f"{body}    ztexts[{name}] = zt"]
     lines += [f"{body}if not ZCONSISTENT(facts): return None",
               f"{body}return out, ztexts, znow, znow_text"]
-    prepare: Callable[[Any], Prepared | None] | None = compile_checker(  # type: ignore[assignment]
-        **arguments, epilogue=Epilogue(tuple(lines), names))  # returns the epilogue's result
-    return prepare
+    return tuple(lines), names

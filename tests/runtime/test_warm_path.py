@@ -1,0 +1,206 @@
+"""The shortcuts of the warm path (issue 18, second pass) change no value and no byte.
+
+- `facts.add_requested` (derived.request.* from a table per set of product types, `covered`
+  kept per FlatFacts) against the independent oracle of test_memo_exact, on sampled orders of
+  the bundled rulesets and the language v2 fixture, with partial requests made up;
+- the deferred JSON's direct writers (covers, a timestamp written from its text, durations
+  between two timestamps) against the eager rendering on orders whose timestamps are written
+  every way the schema allows (lowercase t, a space, Z, -00:00, fractions, other offsets);
+- `display.show` of a timestamp (isoformat instead of strftime) against strftime;
+- each shortcut broken on purpose is caught by the comparison that guards it.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from test_deferred import eager, sampled
+from test_memo_exact import oracle_requested
+
+import aturan
+from aturan.language import display
+from aturan.runtime import deferred
+from aturan.runtime import facts as facts_module
+from aturan.runtime.decision import canonical_json
+from aturan.runtime.facts import add_requested, covered, flatten_without_ages
+from conftest import RULESETS, V2_RULESETS
+
+SEED = 20240301
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Iterator[aturan.Policies]:
+    loaded = aturan.load(RULESETS)
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def v2() -> Iterator[aturan.Policies]:
+    loaded = aturan.load(V2_RULESETS)
+    yield loaded
+    loaded.close()
+
+
+def partial(facts: dict[str, Any], rng: random.Random) -> Iterator[dict[str, Any]]:
+    """The order, and requests for some of its lines (units repeated, in another order)."""
+    yield facts
+    lines = facts["order"]["items"]
+    for _ in range(2):
+        chosen = rng.sample(lines, rng.randrange(1, len(lines) + 1))
+        asked = []
+        for line in chosen:
+            units = rng.randrange(1, line["quantity"] + 1)
+            if units > 1 and rng.random() < 0.5:  # one line asked for in two items
+                asked += [{"sku": line["sku"], "quantity": 1},
+                          {"sku": line["sku"], "quantity": units - 1}]
+            else:
+                asked.append({"sku": line["sku"], "quantity": units})
+        rng.shuffle(asked)
+        variant = copy.deepcopy(facts)
+        variant["request"]["items"] = asked
+        yield variant
+
+
+def requested_mismatches(policies: aturan.Policies, orders: list[dict[str, Any]]
+                         ) -> tuple[int, list[str]]:
+    rng = random.Random(SEED)
+    compared, found = 0, []
+    for facts in orders:
+        for variant in partial(facts, rng):
+            try:
+                flat, _ = flatten_without_ages(variant, policies.facts_reader)
+            except aturan.AturanError:
+                continue
+            add_requested(flat, policies.catalogue.product_types)
+            got = {k: v for k, v in flat.values.items() if k.startswith("derived.request.")}
+            expected = oracle_requested(variant)
+            if list(got.items()) != list(expected.items()):  # values, types and order
+                found.append(f"{variant['order']['id']}: {got} != {expected}")
+            lines = covered(flat)
+            if lines is not covered(flat):
+                found.append("covered() computed twice")
+            compared += 1
+    return compared, found
+
+
+def test_add_requested_equals_the_oracle(bundled, v2):
+    for policies in (bundled, v2):
+        compared, found = requested_mismatches(policies, sampled(policies, 120))
+        assert found == [] and compared > 300
+
+
+def test_a_broken_table_of_product_types_is_caught(v2, monkeypatch):
+    def wrong(types: tuple[str, ...], kinds: frozenset[str]) -> dict[str, bool]:
+        return {**right(types, kinds), f"derived.request.all.{types[0]}": False}
+    right = facts_module._kinds_values.__wrapped__
+    monkeypatch.setattr(facts_module, "_kinds_values", wrong)
+    _, found = requested_mismatches(v2, sampled(v2, 60))
+    assert found
+
+
+# ---- the deferred JSON's direct writers ---------------------------------------------------
+
+REWRITES: list[Callable[[str], str]] = [
+    lambda text: text,
+    lambda text: text.replace("T", "t"),
+    lambda text: text.replace("T", " "),
+    lambda text: text[:19] + "Z",
+    lambda text: text[:19] + "z",
+    lambda text: text[:19] + "-00:00",
+    lambda text: text[:19] + "+00:00",
+    lambda text: text[:19] + ".5" + text[19:],
+    lambda text: text[:19] + ".123456789" + text[19:],
+    lambda text: text[:19] + "+05:30",
+]
+
+
+def rewritten(facts: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """The order with every timestamp written by `change` (the same instants or not)."""
+    out = copy.deepcopy(facts)
+
+    def walk(node: Any) -> None:
+        for key, value in node.items() if isinstance(node, dict) else ():
+            if isinstance(value, dict):
+                walk(value)
+            elif (isinstance(value, str) and len(value) == 25 and value[10] == "T"
+                  and value[19] in "+-"):
+                node[key] = change(value)
+    walk(out)
+    return out
+
+
+def json_mismatches(policies: aturan.Policies, orders: list[dict[str, Any]]
+                    ) -> tuple[str, list[str]]:
+    found, shown = [], []
+    for index, facts in enumerate(orders):
+        variant = rewritten(facts, REWRITES[index % len(REWRITES)])
+        for lang in (None, "en") if index % 3 == 0 else (None,):
+            try:
+                decision = policies.decide(variant, lang=lang)
+            except aturan.AturanError:
+                continue
+            assert "_deferred" in decision.__dict__
+            written = decision.to_json()
+            shown.append(written)
+            if written != eager(policies, variant, lang).to_json() or (
+                    written != canonical_json(decision.to_dict())):
+                found.append(f"{variant['order']['id']} {lang}: {written}")
+    return "".join(shown), found
+
+
+def test_deferred_json_with_timestamps_written_every_way(bundled, v2):
+    text, found = json_mismatches(bundled, sampled(bundled, 150))
+    assert found == []
+    for key in ('"age"', '.500000+', '.123456+'):  # isoformat writes 6 digits of a fraction
+        assert key in text, f"no decision exercises {key}"
+    text, found = json_mismatches(v2, sampled(v2, 600))
+    assert found == []
+    for key in ('"of_actual"', '"covers"', '"gap"', '"age"'):
+        assert key in text, f"no decision exercises {key}"
+
+
+@pytest.mark.parametrize("breakage", ["isoformat", "covers", "between"])
+def test_a_broken_direct_writer_is_caught(monkeypatch, breakage):
+    if breakage == "isoformat":  # the text taken as isoformat whatever its form
+        monkeypatch.setattr(deferred, "_isoformat", lambda value, text: canonical_json(
+            text if text is not None else value.isoformat()))
+        path, orders = RULESETS, 150
+    elif breakage == "covers":  # quantity and amount swapped
+        original = deferred._covers
+        monkeypatch.setattr(deferred, "_covers", lambda covers: original(tuple(
+            {"sku": c["sku"], "quantity": c["amount"], "amount": c["quantity"]}
+            for c in covers)))
+        path, orders = V2_RULESETS, 600
+    else:  # the gap's sign lost
+        monkeypatch.setattr(deferred, "gap_between",
+                            lambda facts, fact, of: abs(facts_module.gap_between(facts, fact, of)
+                                                        or 0) + 1)
+        path, orders = V2_RULESETS, 600
+    fresh = aturan.load(path)  # templates are cached per plan: a fresh set builds them
+    try:
+        _, found = json_mismatches(fresh, sampled(fresh, orders))
+        assert found
+    finally:
+        fresh.close()
+
+
+# ---- display.show of a timestamp ----------------------------------------------------------
+
+def test_show_writes_timestamps_as_strftime_does():
+    rng = random.Random(SEED)
+    for number in range(20_000):
+        moment = datetime(rng.randrange(1, 10_000), rng.randrange(1, 13), rng.randrange(1, 29),
+                          rng.randrange(24), rng.randrange(60), rng.randrange(60),
+                          rng.randrange(10 ** 6) if number % 2 else 0,
+                          tzinfo=timezone(timedelta(minutes=rng.randrange(-1439, 1440))))
+        try:
+            local = moment.astimezone(display.JAKARTA)
+        except OverflowError:
+            continue
+        assert display.show(moment) == local.strftime("%Y-%m-%d %H:%M WIB"), moment
