@@ -264,7 +264,9 @@ def test_the_fused_check_accepts_what_the_unfused_path_accepts(bundled, v2):
                     assert before is not None and validate_facts(variant, policies.facts_reader) == []
                     flat, texts = before
                     assert (fused[0], fused[1], fused[2]) == (flat.values, texts, flat.now)
+                    assert fused[3] == texts[""]
                     assert list(fused[0]) == list(flat.values)  # the same order, too
+                    assert list(fused[1]) == list(texts)
                 got, _ = flatten_without_ages(variant, policies.facts_reader) if (
                     not validate_facts(variant, policies.facts_reader)) else (None, None)
                 if before is not None:

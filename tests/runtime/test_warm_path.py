@@ -7,24 +7,27 @@
   between two timestamps) against the eager rendering on orders whose timestamps are written
   every way the schema allows (lowercase t, a space, Z, -00:00, fractions, other offsets);
 - `display.show` of a timestamp (isoformat instead of strftime) against strftime;
+- the fused check parsing each timestamp where it finds it (`prepared._parse_where_found`)
+  against the unfused path, on timestamps written every way and broken;
 - each shortcut broken on purpose is caught by the comparison that guards it.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from test_deferred import eager, sampled
+from test_deferred import eager, sampled, shifted, unfused
 from test_memo_exact import oracle_requested
 
 import aturan
 from aturan.language import display
-from aturan.runtime import deferred
+from aturan.runtime import deferred, prepared
 from aturan.runtime import facts as facts_module
 from aturan.runtime.decision import canonical_json
 from aturan.runtime.facts import add_requested, covered, flatten_without_ages
@@ -165,9 +168,19 @@ def test_deferred_json_with_timestamps_written_every_way(bundled, v2):
         assert key in text, f"no decision exercises {key}"
 
 
-@pytest.mark.parametrize("breakage", ["isoformat", "covers", "between"])
+@pytest.mark.parametrize("breakage", ["isoformat", "covers", "between", "inline"])
 def test_a_broken_direct_writer_is_caught(monkeypatch, breakage):
-    if breakage == "isoformat":  # the text taken as isoformat whatever its form
+    if breakage == "inline":  # the generated writer's inline value read from another fact
+        original_slot = deferred._actual_slot
+
+        def actual_slot(report):
+            slot = original_slot(report)
+            if getattr(slot, "inline", None) is not None:
+                slot.inline = (slot.inline[0], "request.type")
+            return slot
+        monkeypatch.setattr(deferred, "_actual_slot", actual_slot)
+        path, orders = RULESETS, 150
+    elif breakage == "isoformat":  # the text taken as isoformat whatever its form
         monkeypatch.setattr(deferred, "_isoformat", lambda value, text: canonical_json(
             text if text is not None else value.isoformat()))
         path, orders = RULESETS, 150
@@ -204,3 +217,36 @@ def test_show_writes_timestamps_as_strftime_does():
         except OverflowError:
             continue
         assert display.show(moment) == local.strftime("%Y-%m-%d %H:%M WIB"), moment
+
+
+# ---- timestamps parsed where the fused check finds them -----------------------------------
+
+def fused_disagreements(prepare: Any, policies: aturan.Policies) -> int:
+    """Variants (odd timestamps, broken sums) on which `prepare` accepts what the unfused path
+    refuses, or gives other flat values, texts (or their order) or `now`; refusing what it
+    accepts (a `z` offset, which `datetime.fromisoformat` does not read) is allowed."""
+    rng = random.Random(SEED)
+    found = 0
+    for facts in sampled(policies, 30):
+        for variant in shifted(facts, rng):
+            fused, before = prepare(variant), unfused(variant, policies)
+            if fused is not None and before is None:
+                found += 1
+            elif fused is not None:
+                flat, texts = before
+                found += (fused[0], fused[1], fused[2], fused[3]) != (
+                    flat.values, texts, flat.now, texts[""]) or list(fused[1]) != list(texts)
+    return found
+
+
+def test_the_fused_parse_agrees_and_a_broken_one_is_caught(bundled, v2, monkeypatch):
+    for policies in (bundled, v2):
+        assert fused_disagreements(policies.facts_reader.prepare, policies) == 0
+    original = prepared._parse_where_found
+
+    def lax(catalogue):  # the year range forgotten
+        parse = original(catalogue)
+        return dataclasses.replace(parse, lines=(parse.lines[0], parse.lines[2]))
+    monkeypatch.setattr(prepared, "_parse_where_found", lax)
+    broken = prepared.compile_prepare(bundled.catalogue)
+    assert broken is not None and fused_disagreements(broken, bundled) > 0

@@ -239,6 +239,9 @@ def _refund(decision: Decision, facts: FlatFacts) -> str:
             + _value(refund.destination) + ',"eta":' + eta + "}")
 
 
+_refund.inline = ("('null' if d.refund is None else {s}(d, f))", None)  # type: ignore
+
+
 def _tail(decision: Decision, facts: FlatFacts) -> str:
     """evaluated_at, and the keys present only when they say something."""
     out = _text(decision.evaluated_at)
@@ -249,6 +252,10 @@ def _tail(decision: Decision, facts: FlatFacts) -> str:
     if decision.return_ is not None:
         out += ',"return":' + canonical_json(dict(decision.return_))
     return out + "}"
+
+
+_tail.inline = ("(T(d.evaluated_at) + '}}' if d.effective_at is None and not d.covers "  # type: ignore
+                "and d.return_ is None else {s}(d, f))", None)
 
 
 def _covers(covers: tuple[dict[str, Any], ...]) -> str:

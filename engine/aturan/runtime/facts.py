@@ -240,6 +240,11 @@ def covered(flat: FlatFacts) -> list[tuple[str, int, int, str]]:
     if flat.asked is None:
         found = [(line["sku"], line["quantity"], line["quantity"] * line["unit_price"],
                   line["product_type"]) for line in lines]
+    elif len(flat.asked) == 1:  # most partial requests: one item, one line
+        item = flat.asked[0]
+        sku, n = item["sku"], item["quantity"]
+        line = next(line for line in reversed(lines) if line["sku"] == sku)  # as by_sku below
+        found = [(sku, n, n * line["unit_price"], line["product_type"])]
     else:
         by_sku = {line["sku"]: line for line in lines}
         units: dict[str, int] = {}
@@ -277,13 +282,18 @@ def add_requested(flat: FlatFacts, product_types: Iterable[str]) -> None:
         values["derived.request.item_count"] = values.get("derived.item_count", 0)
         values["derived.request.amount"] = values.get("order.amounts.items", 0)
     else:
-        count = amount = 0
-        kinds_seen = []
-        for _, units, money, kind in covered(flat):
-            count += units
-            amount += money
-            kinds_seen.append(kind)
-        kinds = frozenset(kinds_seen)
+        lines = covered(flat)
+        if len(lines) == 1:
+            _, count, amount, kind = lines[0]
+            kinds = frozenset((kind,))
+        else:
+            count = amount = 0
+            kinds_seen = []
+            for _, units, money, kind in lines:
+                count += units
+                amount += money
+                kinds_seen.append(kind)
+            kinds = frozenset(kinds_seen)
         values["derived.request.whole_order"] = count == values.get("derived.item_count")
         values["derived.request.item_count"] = count
         values["derived.request.amount"] = amount

@@ -72,10 +72,26 @@ class Limits:
     max_values: int  # values, containers included
 
 
+@dataclass(frozen=True)
+class Parse:
+    """Statements turning an accepted leaf at one of `paths` into the value stored for it,
+    run where the leaf is found: `lines` (indented as they run, `{v}` the leaf's variable,
+    `{m}` the variable then stored, `{k}` the constant naming its path; a ValueError means
+    "not accepted"), `start` at the top of the function, `names` their constants. Only for
+    leaves of the main function: one in an anyOf branch makes the schema Unsupported."""
+
+    paths: frozenset[str]
+    lines: tuple[str, ...]
+    start: tuple[str, ...]
+    names: dict[str, Any]
+
+
 class _Compiler:
     def __init__(self, root: dict[str, Any], format_conforms: Callable[[Any, str], bool] | None,
-                 checked_formats: frozenset[str], limits: Limits, shortcuts: Shortcuts):
+                 checked_formats: frozenset[str], limits: Limits, shortcuts: Shortcuts,
+                 parse: Parse | None = None):
         self.root = root
+        self.parse = parse
         self.limits = limits
         self.shortcuts = shortcuts
         self.where: str | None = ""  # dotted path of the value being compiled (None: in an array)
@@ -161,6 +177,13 @@ class _Compiler:
     def store(self, path: str, var: str, depth: int) -> None:
         """A leaf of the flat view: values always present go into one dict display at the end
         (one bytecode for all of them), the others are stored where they are found."""
+        if self.parse is not None and path in self.parse.paths:
+            if not self.in_main:
+                raise Unsupported("a parsed leaf in an anyOf branch")
+            parsed, constant = self.fresh("m"), self.constant(path, "Z")
+            for line in self.parse.lines:
+                self.emit(depth, line.format(v=var, m=parsed, k=constant))
+            var = parsed
         if self.in_main and depth == _BODY:
             self.always[path] = var
         else:
@@ -402,13 +425,15 @@ class Epilogue:
 def compile_checker(schema: dict[str, Any], limits: Limits,
                     format_conforms: Callable[[Any, str], bool] | None = None,
                     checked_formats: frozenset[str] = frozenset(),
-                    shortcuts: Shortcuts | None = None, epilogue: Epilogue | None = None
-                    ) -> Checker | None:
+                    shortcuts: Shortcuts | None = None, epilogue: Epilogue | None = None,
+                    parse: Parse | None = None) -> Checker | None:
     """A function facts -> flat values (or None), or None when the schema uses a keyword this
     compiler does not translate. `checked_formats` are the formats the jsonschema validator
     actually checks (its format checker's), tested here through `format_conforms`. With an
-    `epilogue`, the function returns what the epilogue returns instead (`facts.Prepared`)."""
-    compiler = _Compiler(schema, format_conforms, checked_formats, limits, shortcuts or {})
+    `epilogue`, the function returns what the epilogue returns instead (`facts.Prepared`);
+    with `parse`, the leaves it names are stored as its statements turn them."""
+    compiler = _Compiler(schema, format_conforms, checked_formats, limits, shortcuts or {},
+                         parse)
     try:
         if compiler.measure(schema, 0) > limits.max_values:
             raise Unsupported("more values than the limit")
@@ -424,8 +449,10 @@ def compile_checker(schema: dict[str, Any], limits: Limits,
         ending = [f"        out.update({{{always}}})", *epilogue.lines,
                   "    except (TypeError, KeyError, ValueError):", "        return None", ""]
     source = "\n".join(compiler.helpers + [
-        "def check(facts):", "    out = {}", "    try:", *compiler.lines, *ending])
-    namespace: dict[str, Any] = {**(epilogue.names if epilogue else {}), **compiler.names,
+        "def check(facts):", "    out = {}", *(parse.start if parse else ()), "    try:",
+        *compiler.lines, *ending])
+    namespace: dict[str, Any] = {**(epilogue.names if epilogue else {}),
+                                 **(parse.names if parse else {}), **compiler.names,
                                  "MISSING": _MISSING,
                                  "CONFORMS": format_conforms, "__builtins__": {
                                      "type": type, "len": len, "str": str, "int": int,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.consistency import consistent
 from ..language.schema import validator_of
-from .fastcheck import Epilogue, Limits, Shortcut, compile_checker
+from .fastcheck import Epilogue, Limits, Parse, Shortcut, compile_checker
 from .shared import (
     MAX_FACTS_DEPTH,
     MAX_FACTS_STRING,
@@ -88,10 +88,46 @@ def compile_prepare(catalogue: Catalogue | None = None,
     catalogue, arguments = _arguments(catalogue, validator)
     if "request.at" not in catalogue.timestamp_paths:
         return None  # `FlatFacts.request_at` is read parsed: no fused path for such a catalogue
-    lines, names = _epilogue(catalogue)
     prepare: Callable[[Any], Prepared | None] | None = compile_checker(  # type: ignore[assignment]
-        **arguments, epilogue=Epilogue(lines, names))  # returns the epilogue's result
+        **arguments, epilogue=_parsed_epilogue(), parse=_parse_where_found(catalogue))
+    if prepare is None:  # a timestamp in an anyOf branch: parsed after the check instead
+        lines, names = _epilogue(catalogue)
+        prepare = compile_checker(  # type: ignore[assignment]
+            **arguments, epilogue=Epilogue(lines, names))  # returns the epilogue's result
     return prepare
+
+
+def _parse_where_found(catalogue: Catalogue) -> Parse:
+    """Each timestamp parsed and range-checked where the check accepts it (as `facts._parse`
+    does after it), its text kept in `ztexts` (`now` first, under "", filled at the end):
+    one reading of each value instead of a second pass over every timestamp path."""
+    low, high = TIMESTAMP_YEARS
+    return Parse(frozenset(catalogue.timestamp_paths),
+                 ("{m} = ZFROMISO({v})", "if not ZLOW <= {m}.year <= ZHIGH: return None",
+                  "ztexts[{k}] = {v}"),
+                 ("    ztexts = {'': None}",),
+                 {"ZFROMISO": datetime.fromisoformat, "ZLOW": low, "ZHIGH": high})
+
+
+def _parsed_epilogue() -> Epilogue:
+    """What follows a check that parsed the timestamps (`_parse_where_found`): derived
+    facts, `now` (request.at, parsed already, when absent), the sums."""
+    body = "        "
+    return Epilogue((
+        f"{body}out.update(ZDERIVED(facts['order']))",
+        f"{body}if ZSTARTED not in out: out[ZSTARTED] = False",
+        f"{body}znow_text = facts.get('now')",
+        f"{body}if znow_text:",
+        f"{body}    znow = ZFROMISO(znow_text)",
+        f"{body}    if not ZLOW <= znow.year <= ZHIGH: return None",
+        f"{body}else:",
+        f"{body}    znow_text = facts['request']['at']",
+        f"{body}    znow = out[ZAT]",
+        f"{body}ztexts[''] = znow_text",
+        f"{body}if not ZCONSISTENT(facts): return None",
+        f"{body}return out, ztexts, znow, znow_text"),
+        {"ZDERIVED": _derived, "ZCONSISTENT": consistent, "ZAT": "request.at",
+         "ZSTARTED": "order.fulfillment.production_started"})
 
 
 def _epilogue(catalogue: Catalogue) -> tuple[tuple[str, ...], dict[str, Any]]:
