@@ -27,7 +27,7 @@ from test_memo_exact import oracle_requested
 
 import aturan
 from aturan.language import display
-from aturan.runtime import deferred, prepared
+from aturan.runtime import deferred, prepared, requested
 from aturan.runtime import facts as facts_module
 from aturan.runtime.decision import canonical_json
 from aturan.runtime.facts import add_requested, covered, flatten_without_ages
@@ -101,8 +101,8 @@ def test_add_requested_equals_the_oracle(bundled, v2):
 def test_a_broken_table_of_product_types_is_caught(v2, monkeypatch):
     def wrong(types: tuple[str, ...], kinds: frozenset[str]) -> dict[str, bool]:
         return {**right(types, kinds), f"derived.request.all.{types[0]}": False}
-    right = facts_module._kinds_values.__wrapped__
-    monkeypatch.setattr(facts_module, "_kinds_values", wrong)
+    right = requested._kinds_values.__wrapped__
+    monkeypatch.setattr(requested, "_kinds_values", wrong)
     _, found = requested_mismatches(v2, sampled(v2, 60))
     assert found
 
