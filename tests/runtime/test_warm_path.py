@@ -9,6 +9,8 @@
 - `display.show` of a timestamp (isoformat instead of strftime) against strftime;
 - the fused check parsing each timestamp where it finds it (`prepared._parse_where_found`)
   against the unfused path, on timestamps written every way and broken;
+- memo keys leaving out the facts no live rule reads (`runtime/relevance.py`): far fewer
+  keys, every answer the engine's;
 - each shortcut broken on purpose is caught by the comparison that guards it.
 """
 
@@ -27,6 +29,7 @@ from test_memo_exact import oracle_requested
 
 import aturan
 from aturan.language import display
+from aturan.regression import sample
 from aturan.runtime import deferred, prepared, requested
 from aturan.runtime import facts as facts_module
 from aturan.runtime.decision import canonical_json
@@ -250,3 +253,63 @@ def test_the_fused_parse_agrees_and_a_broken_one_is_caught(bundled, v2, monkeypa
     monkeypatch.setattr(prepared, "_parse_where_found", lax)
     broken = prepared.compile_prepare(bundled.catalogue)
     assert broken is not None and fused_disagreements(broken, bundled) > 0
+
+
+def test_plans_of_one_shape_share_their_writer(bundled):
+    """A plan keeps its constants; the generated function is one per template shape."""
+    plans = {}
+    for facts in sampled(bundled, 150):
+        decision = bundled.decide(facts)
+        decision.to_json()
+        plan = decision.__dict__["_deferred"].plan
+        plans[id(plan)] = plan
+    writers = [plan.json_templates[None] for plan in plans.values()]
+    functions = {id(write) for write, _ in writers}
+    assert len(plans) > 100 and len(functions) * 4 < len(plans)
+    assert all(type(constants) is tuple for _, constants in writers)
+
+
+# ---- coarser memo keys: facts no live rule reads left out (runtime/relevance.py) ----------
+
+def engine_disagreements(policies: aturan.Policies, orders: list[dict[str, Any]]) -> int:
+    found = 0
+    for facts in orders:
+        flat = facts_module.flatten_facts(facts, policies.facts_reader)
+        compiled = policies.compiled_for(flat)
+        found += policies.engine_rules(compiled, flat) != policies.engine_rules(
+            compiled, flat, cached=False)
+    return found
+
+
+def test_masked_keys_are_fewer_and_a_lax_mask_is_caught(monkeypatch):
+    """The masks leave facts out (far fewer keys on sampled orders, every answer the
+    engine's: test_memo_exact checks 130,000 orders); reading an unknown atom as false, which
+    declares live rules dead, is caught."""
+    from aturan.runtime import memo, relevance
+    fresh = aturan.load(RULESETS)
+    try:
+        orders = list(sample.generate(sample.plan_for(fresh.collection, "tiktok_shop"), 4000,
+                                      SEED))
+        assert engine_disagreements(fresh, orders) == 0
+        masked = fresh.cache.total_keys()
+    finally:
+        fresh.close()
+    monkeypatch.setattr(memo, "masks", lambda positions, conditions: None)
+    plain = aturan.load(RULESETS)
+    try:
+        assert engine_disagreements(plain, orders) == 0
+        assert masked * 3 < plain.cache.total_keys()
+    finally:
+        plain.close()
+    monkeypatch.undo()
+    original = relevance._reading
+
+    def lax(condition, known):  # unknown read as false: live rules declared dead
+        found = original(condition, known)
+        return False if found is None else found
+    monkeypatch.setattr(relevance, "_reading", lax)
+    broken = aturan.load(RULESETS)
+    try:
+        assert engine_disagreements(broken, orders) > 0
+    finally:
+        broken.close()

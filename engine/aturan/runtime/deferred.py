@@ -64,48 +64,69 @@ class DeferredExplanation:
         """`canonical_json(decision.to_dict())`, from the plan's fragments."""
         plan, lang = self.plan, self.lang
         cache = plan.json_templates
-        write = cache.get(lang)
-        if write is None:
-            write = writer(json_template(plan, lang))
+        found = cache.get(lang)
+        if found is None:
+            found = writer(json_template(plan, lang))
             if lang is None or lang in plan_languages(plan):  # a bounded cache: not any text
-                cache[lang] = write
-        out: str = write(decision, self.facts)
+                cache[lang] = found
+        write, constants = found
+        out = write(decision, self.facts, constants)
         if decision.decision_id is None:
             return out
         return '{"decision_id":' + _text(decision.decision_id) + "," + out[1:]
 
 
-def writer(template: Template) -> Callable[[Decision, FlatFacts], str]:
-    """The template as one generated function: a `str.join` of its literals and its slots'
-    texts, the commonest slots (a fact's value, a text placeholder, the order id) written
-    inline (`Slot.inline`), the others called. A loop over the slots cost a call, a tuple
-    unpacking and two appends each, about a third of `to_json`.
+Writer = tuple[Callable[[Decision, FlatFacts, tuple[Any, ...]], str], tuple[Any, ...]]
 
-    The source holds generated names only: literals, fact paths and slots are constants of
-    its namespace (`H`, `L3`, `K3`, `S3`), never text in the code, so nothing a ruleset file
+
+def writer(template: Template) -> Writer:
+    """The template as a generated function and its constants: a `str.join` of the literals
+    and the slots' texts, the commonest slots (a fact's value, a text placeholder, the order
+    id, a null refund, the plain tail) written inline (`Slot.inline`), the others called. A
+    loop over the slots cost a call, a tuple unpacking and two appends each.
+
+    The function depends only on the template's shape (each slot's inline form, or none, and
+    whether a literal follows it), so plans of one shape share it (`_SHAPES`) and a plan keeps
+    only its constants (a tuple of its literals, slots and fact paths): about 0.2 kB a plan
+    instead of a code object's 5 kB. The source holds generated names only; literals, fact
+    paths and slots are its argument `C`, never text in the code, so nothing a ruleset file
     says becomes code (the pattern of `memo._key_function`)."""
     head, slots = template
-    names: dict[str, Any] = {"H": head, "T": _text, "W": _value}
-    terms = ["H"]
+    constants: list[Any] = [head, _text, _value]
+    names, terms, shape = ["H", "T", "W"], ["H"], []
     for number, (slot, after) in enumerate(slots):
-        name = f"S{number}"
-        names[name] = slot
         inline = getattr(slot, "inline", None)
+        name = f"S{number}"
+        names.append(name)
+        constants.append(slot)
         if inline is None:
             terms.append(f"{name}(d, f)")
         else:
             form, constant = inline
-            names[f"K{number}"] = constant
+            names.append(f"K{number}")
+            constants.append(constant)
             terms.append(form.format(k=f"K{number}", s=name))
         if after:
-            names[f"L{number}"] = after
+            names.append(f"L{number}")
+            constants.append(after)
             terms.append(f"L{number}")
-    source = ("def write(d, f):\n    V = f.values\n"
-              f"    return ''.join(({', '.join(terms)},))\n")
-    namespace = {**names, "__builtins__": {"type": type, "str": str}}
-    exec(compile(source, "<aturan decision json>", "exec"), namespace)  # noqa: S102 - above
-    write: Callable[[Decision, FlatFacts], str] = namespace["write"]
-    return write
+        shape.append((None if inline is None else inline[0], bool(after)))
+    key = tuple(shape)
+    write = _SHAPES.get(key)
+    if write is None:
+        source = (f"def write(d, f, C):\n    {', '.join(names)}, = C\n    V = f.values\n"
+                  f"    return ''.join(({', '.join(terms)},))\n")
+        namespace: dict[str, Any] = {"__builtins__": {"type": type, "str": str}}
+        exec(compile(source, "<aturan decision json>", "exec"),  # noqa: S102 - see above
+             namespace)
+        write = namespace["write"]
+        if len(_SHAPES) < 4096:  # bounded: shapes follow the rulesets' structure
+            _SHAPES[key] = write
+    return write, tuple(constants)
+
+
+_SHAPES: dict[tuple[tuple[str | None, bool], ...],
+              Callable[[Decision, FlatFacts, tuple[Any, ...]], str]] = {}
 
 
 def plan_languages(plan: Plan) -> frozenset[str]:

@@ -12,6 +12,12 @@ durable_rules gives one answer per key: it decides each key once, and the answer
 everything derived from it that does not depend on fact values (`plan.Plan`), is reused for
 every later order with that key.
 
+A key leaves out (writes 0 for) the classes of facts that only rules already false in its
+*context* read (`runtime/relevance.py`: a few facts read by most rules, such as the request's
+type and the order's status, make many rules false whatever the rest says): such rules cannot
+fire, so orders differing only there get one engine call and one plan. On a million sampled
+tiktok_shop orders under tiktok_shop@2.0.0 that is 455 keys instead of 13,196.
+
 The cache is a pure cache: dropping any entry changes no result, only speed. A `Policies`
 builds a `RuntimeCache` with one `RulesetMemo` per compiled ruleset it holds, so a memo lives
 exactly as long as its rulesets (a reload builds new ones, with empty memos); each holds at
@@ -34,6 +40,9 @@ from typing import TYPE_CHECKING, Any
 from ..language.model import Atom, atoms_of
 from ..language.operators import BY_NAME, ORDERED_OPS, cut_points, subject
 from .compiler import CompiledRuleset
+from .relevance import Position, masks, truths_of
+
+Masks = tuple[tuple[int, ...], dict[tuple[int, ...], tuple[int, ...]]]
 
 if TYPE_CHECKING:
     from .plan import Entry, Plan
@@ -170,10 +179,14 @@ class RulesetMemo:
             else:
                 tables.append((fact, _table(atoms)))
         self.facts = len(tables) + len(ordered) + len(ages) + len(gaps)
-        self.key_of = _key_function(tables, ordered, ages, gaps)
+        # facts no live rule reads left out of the key, per context (`runtime/relevance.py`)
+        self.masks = masks(_positions(tables, ordered, ages, gaps, by_fact, gap_atoms),
+                           [rule.when for rule in compiled.rules])
+        self.key_of = _key_function(tables, ordered, ages, gaps, masked=self.masks)
         # the same key, computing on the way the ages of every timestamp the ruleset reads
         # (`facts.add_ages`, fused: `Policies.decide` calls this instead of both)
-        self.ages_and_key = _key_function(tables, ordered, ages, gaps, compiled.age_paths)
+        self.ages_and_key = _key_function(tables, ordered, ages, gaps, compiled.age_paths,
+                                          self.masks)
 
     def get(self, key: tuple[int, ...]) -> Plan | None:
         """The plan stored under `key`, now the most recently used, or None."""
@@ -225,11 +238,35 @@ class MemoStats:
 _INF = float("inf")
 
 
+def _positions(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
+               ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
+               ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
+               gaps: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
+               by_fact: dict[str, list[Atom]], gap_atoms: dict[str, list[Atom]]
+               ) -> list[Position]:
+    """The key's terms, in its order, as `relevance.Position`s: each class with a value of it
+    (a constant, "other", absent; an interval's lowest point, absent)."""
+    found = []
+    for fact, (table, other) in tables:
+        representatives = [(cls, value) for value, cls in table.items()]
+        found.append(Position(tuple(by_fact[fact]), truths_of(
+            by_fact[fact], representatives + [(other, _NO_CONSTANT)])))
+    for group, atoms_by in ((ordered, by_fact), (ages, by_fact), (gaps, gap_atoms)):
+        for name, cuts, classes in group:
+            points = [int(c) for c in cuts[:-1]]
+            values: list[int | None] = [points[0] - 1 if points else 0, *points, None]
+            found.append(Position(tuple(atoms_by[name]), truths_of(atoms_by[name], [
+                (classes[i] if classes is not None else i, value)
+                for i, value in enumerate(values)])))
+    return found
+
+
 def _key_function(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
                   ordered: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
                   ages: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
                   gaps: list[tuple[str, tuple[float, ...], tuple[int, ...] | None]],
-                  age_paths: tuple[str, ...] | None = None) -> Callable[..., tuple[int, ...]]:
+                  age_paths: tuple[str, ...] | None = None,
+                  masked: Masks | None = None) -> Callable[..., tuple[int, ...]]:
     """The key as one tuple display, one term per fact: a third cheaper than looping. The
     source holds generated names only; fact paths, tables, cuts and interval classes are
     passed as constants (nothing from a ruleset file becomes code).
@@ -281,8 +318,22 @@ def _key_function(tables: list[tuple[str, tuple[dict[Hashable, int], int]]],
                 "        else:",
                 f"            a{i} = EXACT_AGE(now, now_text, m, t)",
                 f"        ages[Z{i}] = a{i}"]
-    source = "\n".join([head, *lines,
-                        f"    return ({''.join(term + ', ' for term in terms)})", ""])
+    if masked is None:
+        lines.append(f"    return ({''.join(term + ', ' for term in terms)})")
+    else:  # 0 for the terms no live rule of the context reads (`runtime/relevance.py`):
+        # the context's terms first, then each other term only where the mask keeps it
+        context, by_context = masked
+        names["MASKS"] = {classes: mask for classes, mask in by_context.items()
+                          if not all(mask)}
+        lines += [f"    c{n} = {terms[n]}" for n in context]
+        plain = [f"c{n}" if n in context else term for n, term in enumerate(terms)]
+        kept = [f"c{n}" if n in context else f"({term} if mk[{n}] else 0)"
+                for n, term in enumerate(terms)]
+        lines += [f"    mk = MASKS.get(({''.join(f'c{n}, ' for n in context)}))",
+                  "    if mk is None:",
+                  f"        return ({''.join(term + ', ' for term in plain)})",
+                  f"    return ({''.join(term + ', ' for term in kept)})"]
+    source = "\n".join([head, *lines, ""])
     namespace = {**names, "__builtins__": {"len": len}}
     exec(compile(source, "<aturan memo key>", "exec"), namespace)  # noqa: S102 - see above
     return namespace["key"]
