@@ -85,8 +85,8 @@ def _extensions(effective_at: str | None, covers: tuple[dict[str, Any], ...]) ->
     """The optional result keys that depend on the order's facts (v2 rulesets): when the
     outcome takes effect, and the lines a partial request covers; "" for v1 decisions."""
     text = ""
-    if covers:
-        text += ',"covers":' + canonical_json([dict(line) for line in covers])
+    if covers:  # {sku, quantity, amount} dicts of validated facts: no float
+        text += ',"covers":' + canonical_json_of_facts(covers)
     if effective_at is not None:
         text += ',"effective_at":' + _string(effective_at)
     return text

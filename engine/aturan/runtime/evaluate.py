@@ -33,7 +33,7 @@ from .facts import (
 from .jsonio import UNPROVEN, fast_loads, parse_json
 from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
-from .observe import DecisionHook, event, with_decision_id
+from .observe import DecisionHook, DecisionIds, event, with_decision_id
 from .plan import Plan, plan, render
 from .selection import parse_pin, select
 
@@ -100,6 +100,7 @@ class Policies:
         `on_decision`: told of every decision (`aturan.runtime.observe`)."""
         self.collection = collection
         self.on_decision = on_decision
+        self.decision_ids: DecisionIds | None = None  # see `observed`
         self.catalogue = collection.catalogue  # the policy folder's effective catalogue
         self.facts_reader = reader_for(self.catalogue)
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
@@ -201,19 +202,30 @@ class Policies:
         # the ages `add_ages` would fill, and the memo key, in one generated function
         found = self._plan_of(memo, flat, memo.ages_and_key(
             flat.values, flat.ages, flat.gaps, texts, flat.now, texts[""]))
-        decision = decide_deferred(found, flat, lang)  # the explanation rendered when read
-        if self.on_decision is not None:
-            decision_id = self.on_decision(event(facts, flat, ruleset, memo.compiled, found,
-                                                 decision))
-            if decision_id is not None:
-                return with_decision_id(decision, decision_id)
+        hook = self.on_decision
+        if hook is None:
+            return decide_deferred(found, flat, lang)  # the explanation rendered when read
+        ids = self.decision_ids
+        if ids is None:
+            decision = decide_deferred(found, flat, lang)
+            decision_id = hook(event(facts, flat, ruleset, compiled, found, decision))
+            return decision if decision_id is None else with_decision_id(decision, decision_id)
+        decision_id, made_at = ids()  # the decision made carrying its id: no copy per call
+        decision = decide_deferred(found, flat, lang, decision_id)
+        if hook(event(facts, flat, ruleset, compiled, found, decision, made_at)) is None:
+            return with_decision_id(decision, None)  # the observer dropped its record
         return decision
 
-    def observed(self, on_decision: DecisionHook | None) -> Policies:
+    def observed(self, on_decision: DecisionHook | None,
+                 decision_ids: DecisionIds | None = None) -> Policies:
         """These rulesets, reporting each decision to `on_decision`: a second view sharing the
-        compiled rulesets, engines and cache (no recompiling), so close only one of the two."""
+        compiled rulesets, engines and cache (no recompiling), so close only one of the two.
+        With `decision_ids`, each decision is made carrying the id it gives (the hook then
+        answers that id to keep it, None to take it back); without, the hook's answer is the
+        id."""
         twin = copy.copy(self)
         twin.on_decision = on_decision
+        twin.decision_ids = decision_ids if on_decision is not None else None
         return twin
 
     def decide_text(self, text: str | bytes, ruleset: str | None = None,
