@@ -118,12 +118,15 @@ class RecordBuilder:
             ruleset = self._ruleset_fragment(event)
         ids = REQUEST_IDS.get()
         masked, which = self.masker.apply(facts)
+        encoded = event.encoded  # read from text: its canonical JSON is at hand
+        given = (canonical_json_of_facts(masked) if encoded is None or masked is not facts
+                 else encoded.decode())
         return "".join((
             '{"v":1,"decision_id":"', decision_id, '","made_at":"',
             made_at, '","request":',
             "{}" if ids is None else canonical_json(ids.to_dict()), ruleset[1],
             _string(decision.evaluated_at), self._selection(event),
-            _string(facts["request"]["at"]), '},"input":', canonical_json_of_facts(masked),
+            _string(facts["request"]["at"]), '},"input":', given,
             ',"masked":', canonical_json(which) if which else "{}",
             ',"result":', self.result(event)))
 

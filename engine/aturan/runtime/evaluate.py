@@ -30,7 +30,7 @@ from .facts import (
     gap_between,
     reader_for,
 )
-from .jsonio import UNPROVEN, fast_loads, parse_json
+from .jsonio import fast_read, parse_json
 from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
 from .observe import DecisionHook, DecisionIds, event, with_decision_id
@@ -185,11 +185,13 @@ class Policies:
         return found
 
     def decide(self, facts: dict[str, Any], ruleset: str | None = None,
-               lang: str | None = None) -> Decision:
+               lang: str | None = None, *, encoded: bytes | None = None) -> Decision:
         """Validate `facts`, pick the ruleset version, evaluate, explain.
 
         Raises `FactsError` (bad facts, naming JSON pointers) or `SelectionError` (no ruleset
-        applies); never returns a decision for facts it could not validate."""
+        applies); never returns a decision for facts it could not validate. `encoded`: the
+        facts' canonical JSON (`orjson.dumps(facts)`) when the caller has it already
+        (`decide_text`), handed to the observer so that a log need not encode them again."""
         # only the ages the chosen ruleset reads: nothing else looks at this FlatFacts
         flat, texts = flatten_without_ages(facts, self.facts_reader)
         memo = self._select(flat, ruleset)
@@ -208,11 +210,13 @@ class Policies:
         ids = self.decision_ids
         if ids is None:
             decision = decide_deferred(found, flat, lang)
-            decision_id = hook(event(facts, flat, ruleset, compiled, found, decision))
+            decision_id = hook(event(facts, flat, ruleset, compiled, found, decision, None,
+                                     encoded))
             return decision if decision_id is None else with_decision_id(decision, decision_id)
         decision_id, made_at = ids()  # the decision made carrying its id: no copy per call
         decision = decide_deferred(found, flat, lang, decision_id)
-        if hook(event(facts, flat, ruleset, compiled, found, decision, made_at)) is None:
+        if hook(event(facts, flat, ruleset, compiled, found, decision, made_at,
+                      encoded)) is None:
             return with_decision_id(decision, None)  # the observer dropped its record
         return decision
 
@@ -238,10 +242,11 @@ class Policies:
         orjson read every number as the strict reader does. Any error (bad JSON, bad facts,
         no ruleset) reads the text again strictly and decides that. `seen` gets the facts
         read (for a log line) before they are decided."""
-        facts = fast_loads(text) if len(text) <= limit else UNPROVEN
-        if facts is not UNPROVEN:
+        read = fast_read(text) if len(text) <= limit else None
+        if read is not None:
+            facts, encoded = read
             try:
-                decision = self.decide(facts, ruleset, lang)
+                decision = self.decide(facts, ruleset, lang, encoded=encoded)
             except AturanError:
                 pass
             else:

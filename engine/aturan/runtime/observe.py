@@ -29,7 +29,8 @@ class DecisionEvent:
     combination the decision rendered, shared by every order with the same memo key, so an
     observer may cache what it derives from it. `made_at` is the observer's own clock reading
     taken with the decision's id, when the observer gave the id before the decision was built
-    (`DecisionIds`: see `Policies.observed`), else None."""
+    (`DecisionIds`: see `Policies.observed`), else None. `encoded` is the facts' canonical
+    JSON when the caller read them from text (`Policies.decide_text`), else None."""
 
     facts: Any
     flat: FlatFacts
@@ -38,6 +39,7 @@ class DecisionEvent:
     plan: Plan
     decision: Decision
     made_at: str | None = None
+    encoded: bytes | None = None
 
 
 # Called once per decision; returns the decision's id, or None to leave it without one (a log
@@ -48,15 +50,17 @@ DecisionHook = Callable[[DecisionEvent], "str | None"]
 DecisionIds = Callable[[], "tuple[str, str]"]
 
 _event = builder(DecisionEvent, ("facts", "flat", "pin", "compiled", "plan", "decision",
-                                 "made_at"))
+                                 "made_at", "encoded"))
 
 
 def event(facts: Any, flat: FlatFacts, pin: str | None, compiled: CompiledRuleset, plan: Plan,
-          decision: Decision, made_at: str | None = None) -> DecisionEvent:
+          decision: Decision, made_at: str | None = None, encoded: bytes | None = None
+          ) -> DecisionEvent:
     """A `DecisionEvent` without the frozen dataclass's per-field setters (it is built for
     every decision a log observes)."""
     return _event({"facts": facts, "flat": flat, "pin": pin, "compiled": compiled,
-                   "plan": plan, "decision": decision, "made_at": made_at})
+                   "plan": plan, "decision": decision, "made_at": made_at,
+                   "encoded": encoded})
 
 
 _with_id = builder(Decision, tuple(f.name for f in fields(Decision)))  # every field, copied
