@@ -167,6 +167,29 @@ def test_buyer_data_never_reaches_the_log_and_the_decision_keeps_it(tmp_path, po
                                   "decision_id": decision.decision_id}
 
 
+def test_decisions_read_from_text_record_the_same_input_and_still_mask_it(tmp_path, policies):
+    """`decide_text` hands the log the facts' canonical JSON it already made (no second
+    encoding): the record's input is byte for byte the one a dict gives, and masked facts
+    are never written from those bytes."""
+    log = DecisionLog(tmp_path / "decisions.jsonl", Masker.default(key=b"k" * 32))
+    observed = log.attach(policies, [RULESETS])
+    plain, personal = make_facts(), make_facts({"order": {"buyer": dict(BUYER)}})
+    # spaces and key order as a client may send them: the input is the canonical form
+    texts = [json.dumps(plain, indent=1), json.dumps(personal)]
+    for text in texts:
+        observed.decide_text(text)
+    for facts in (plain, personal):
+        observed.decide(facts)
+    log.close()
+    lines = lines_of(tmp_path)
+    inputs = [line[line.index(',"input":') + 9:line.index(',"masked":')] for line in lines]
+    assert inputs[0] == inputs[2] == canonical_json(plain)
+    assert inputs[1] == inputs[3] and json.loads(inputs[1])["order"]["buyer"]["id"].startswith(
+        HMAC_PREFIX)
+    for value in BUYER.values():
+        assert value not in "\n".join(lines)
+
+
 def test_hmac_links_a_buyer_only_with_the_same_key_and_without_a_key_erases():
     facts = make_facts({"order": {"buyer": {"id": "B-42"}}})
     first = Masker.default(key=b"one").apply(facts)[0]["order"]["buyer"]["id"]

@@ -102,8 +102,8 @@ def test_the_diff_reads_lines_as_the_strict_reader_does(corpus, capsys, tmp_path
 def test_batch_decide_reads_lines_as_the_strict_reader_does(corpus, tmp_path, monkeypatch):
     import aturan.runtime.evaluate as evaluate
     reads = []
-    real = evaluate.fast_loads
-    monkeypatch.setattr(evaluate, "fast_loads", lambda text: reads.append(1) or real(text))
+    real = evaluate.fast_read
+    monkeypatch.setattr(evaluate, "fast_read", lambda text: reads.append(1) or real(text))
     out = tmp_path / "out"
     assert main(["decide", str(corpus), "--out", str(out), "--rulesets", str(RULESETS),
                  "--block-size", "64KiB"]) == 1

@@ -82,7 +82,9 @@ def test_now_defaults_to_request_at_and_can_be_given(policies):
     facts = make_facts({"order": {"status": "unpaid", "payment": {
         "method": "bank_transfer", "paid_at": None, "deadline_at": "2024-03-01T13:00:00+07:00"}},
         "request": {"by": "system", "reason": "payment_timeout"}})
-    assert policies.decide(facts).outcome == "escalated"
+    before = policies.decide(facts)  # at request.at, before the deadline: no ground yet
+    assert (before.outcome, before.explanation[0].rule) == (
+        "rejected", "system-cancel-unpaid-before-deadline")
     facts["now"] = "2024-03-01T13:00:00+07:00"
     later = policies.decide(facts)
     assert later.outcome == "approved"

@@ -85,8 +85,8 @@ def _extensions(effective_at: str | None, covers: tuple[dict[str, Any], ...]) ->
     """The optional result keys that depend on the order's facts (v2 rulesets): when the
     outcome takes effect, and the lines a partial request covers; "" for v1 decisions."""
     text = ""
-    if covers:
-        text += ',"covers":' + canonical_json([dict(line) for line in covers])
+    if covers:  # {sku, quantity, amount} dicts of validated facts: no float
+        text += ',"covers":' + canonical_json_of_facts(covers)
     if effective_at is not None:
         text += ',"effective_at":' + _string(effective_at)
     return text
@@ -118,12 +118,15 @@ class RecordBuilder:
             ruleset = self._ruleset_fragment(event)
         ids = REQUEST_IDS.get()
         masked, which = self.masker.apply(facts)
+        encoded = event.encoded  # read from text: its canonical JSON is at hand
+        given = (canonical_json_of_facts(masked) if encoded is None or masked is not facts
+                 else encoded.decode())
         return "".join((
             '{"v":1,"decision_id":"', decision_id, '","made_at":"',
             made_at, '","request":',
             "{}" if ids is None else canonical_json(ids.to_dict()), ruleset[1],
             _string(decision.evaluated_at), self._selection(event),
-            _string(facts["request"]["at"]), '},"input":', canonical_json_of_facts(masked),
+            _string(facts["request"]["at"]), '},"input":', given,
             ',"masked":', canonical_json(which) if which else "{}",
             ',"result":', self.result(event)))
 

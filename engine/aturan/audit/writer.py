@@ -123,8 +123,13 @@ class DecisionLog:
     # ---- the deciding thread ----------------------------------------------------------------
 
     def record(self, event: DecisionEvent) -> str | None:
-        """The `Policies` hook: queue this decision's record; its id, or None if dropped."""
-        decision_id, made_at = self._ids.next()
+        """The `Policies` hook: queue this decision's record; its id, or None if dropped.
+        The id is the decision's own when `attach` gave it (`event.made_at` set), else new."""
+        made_at = event.made_at
+        if made_at is None:
+            decision_id, made_at = self._ids.next()
+        else:
+            decision_id = event.decision.decision_id  # type: ignore[assignment]
         body = self._builder.body(event, decision_id, made_at)
         queue = self._queue
         if len(queue) >= self.options.queue_size or self._closing:
@@ -158,7 +163,7 @@ class DecisionLog:
             LOG.warning("decision log: could not archive %s (the file changed after it was "
                         "loaded); their records cannot be re-derived from the archive",
                         ", ".join(missing))
-        return policies.observed(self.record)
+        return policies.observed(self.record, self._ids.next)
 
     # ---- state ------------------------------------------------------------------------------
 

@@ -393,10 +393,14 @@ def _placeholder_slot(path: str, plan: Plan, lang: str) -> Slot:
     return placeholder
 
 
-def decide_deferred(plan: Plan, facts: FlatFacts, lang: str | None = None) -> Decision:
-    """`plan.render(plan, facts, lang)` with the explanation deferred: an equal decision."""
+def decide_deferred(plan: Plan, facts: FlatFacts, lang: str | None = None,
+                    decision_id: str | None = None) -> Decision:
+    """`plan.render(plan, facts, lang)` with the explanation deferred: an equal decision
+    (carrying `decision_id` if given)."""
     fields = decision_fields(plan, facts)
     del fields["explanation"]
+    if decision_id is not None:
+        fields["decision_id"] = decision_id
     fields["_deferred"] = DeferredExplanation(plan, facts, lang)
     return _install(fields)
 

@@ -30,10 +30,10 @@ from .facts import (
     gap_between,
     reader_for,
 )
-from .jsonio import UNPROVEN, fast_loads, parse_json
+from .jsonio import fast_read, parse_json
 from .limits import engine_diagnostics
 from .memo import RulesetMemo, RuntimeCache
-from .observe import DecisionHook, event, with_decision_id
+from .observe import DecisionHook, DecisionIds, event, with_decision_id
 from .plan import Plan, plan, render
 from .selection import parse_pin, select
 
@@ -100,6 +100,7 @@ class Policies:
         `on_decision`: told of every decision (`aturan.runtime.observe`)."""
         self.collection = collection
         self.on_decision = on_decision
+        self.decision_ids: DecisionIds | None = None  # see `observed`
         self.catalogue = collection.catalogue  # the policy folder's effective catalogue
         self.facts_reader = reader_for(self.catalogue)
         self._compiled: dict[tuple[str, str | None], CompiledRuleset] = {}
@@ -184,11 +185,13 @@ class Policies:
         return found
 
     def decide(self, facts: dict[str, Any], ruleset: str | None = None,
-               lang: str | None = None) -> Decision:
+               lang: str | None = None, *, encoded: bytes | None = None) -> Decision:
         """Validate `facts`, pick the ruleset version, evaluate, explain.
 
         Raises `FactsError` (bad facts, naming JSON pointers) or `SelectionError` (no ruleset
-        applies); never returns a decision for facts it could not validate."""
+        applies); never returns a decision for facts it could not validate. `encoded`: the
+        facts' canonical JSON (`orjson.dumps(facts)`) when the caller has it already
+        (`decide_text`), handed to the observer so that a log need not encode them again."""
         # only the ages the chosen ruleset reads: nothing else looks at this FlatFacts
         flat, texts = flatten_without_ages(facts, self.facts_reader)
         memo = self._select(flat, ruleset)
@@ -201,19 +204,32 @@ class Policies:
         # the ages `add_ages` would fill, and the memo key, in one generated function
         found = self._plan_of(memo, flat, memo.ages_and_key(
             flat.values, flat.ages, flat.gaps, texts, flat.now, texts[""]))
-        decision = decide_deferred(found, flat, lang)  # the explanation rendered when read
-        if self.on_decision is not None:
-            decision_id = self.on_decision(event(facts, flat, ruleset, memo.compiled, found,
-                                                 decision))
-            if decision_id is not None:
-                return with_decision_id(decision, decision_id)
+        hook = self.on_decision
+        if hook is None:
+            return decide_deferred(found, flat, lang)  # the explanation rendered when read
+        ids = self.decision_ids
+        if ids is None:
+            decision = decide_deferred(found, flat, lang)
+            decision_id = hook(event(facts, flat, ruleset, compiled, found, decision, None,
+                                     encoded))
+            return decision if decision_id is None else with_decision_id(decision, decision_id)
+        decision_id, made_at = ids()  # the decision made carrying its id: no copy per call
+        decision = decide_deferred(found, flat, lang, decision_id)
+        if hook(event(facts, flat, ruleset, compiled, found, decision, made_at,
+                      encoded)) is None:
+            return with_decision_id(decision, None)  # the observer dropped its record
         return decision
 
-    def observed(self, on_decision: DecisionHook | None) -> Policies:
+    def observed(self, on_decision: DecisionHook | None,
+                 decision_ids: DecisionIds | None = None) -> Policies:
         """These rulesets, reporting each decision to `on_decision`: a second view sharing the
-        compiled rulesets, engines and cache (no recompiling), so close only one of the two."""
+        compiled rulesets, engines and cache (no recompiling), so close only one of the two.
+        With `decision_ids`, each decision is made carrying the id it gives (the hook then
+        answers that id to keep it, None to take it back); without, the hook's answer is the
+        id."""
         twin = copy.copy(self)
         twin.on_decision = on_decision
+        twin.decision_ids = decision_ids if on_decision is not None else None
         return twin
 
     def decide_text(self, text: str | bytes, ruleset: str | None = None,
@@ -226,10 +242,11 @@ class Policies:
         orjson read every number as the strict reader does. Any error (bad JSON, bad facts,
         no ruleset) reads the text again strictly and decides that. `seen` gets the facts
         read (for a log line) before they are decided."""
-        facts = fast_loads(text) if len(text) <= limit else UNPROVEN
-        if facts is not UNPROVEN:
+        read = fast_read(text) if len(text) <= limit else None
+        if read is not None:
+            facts, encoded = read
             try:
-                decision = self.decide(facts, ruleset, lang)
+                decision = self.decide(facts, ruleset, lang, encoded=encoded)
             except AturanError:
                 pass
             else:

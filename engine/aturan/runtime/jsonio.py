@@ -130,20 +130,29 @@ def fast_loads(text: str | bytes) -> Any:
     - nesting the strict reader refuses (Python's recursion limit): orjson writes at most 254
       levels and raises beyond, and facts nest at most 16 deep.
     Floats orjson reads are the floats `float()` reads (tests/runtime/test_json_exact.py)."""
+    read = fast_read(text)
+    return UNPROVEN if read is None else read[0]
+
+
+def fast_read(text: str | bytes) -> tuple[Any, bytes] | None:
+    """`fast_loads`'s reading of `text` and orjson's writing of what it read (the proof of
+    the reading), or None where `fast_loads` gives `UNPROVEN`. For facts that decide (no
+    float) that writing is their canonical JSON (`decision.canonical_json_of_facts`), which
+    the decision log would otherwise encode again (`Policies.decide_text`)."""
     if isinstance(text, str):  # orjson reads str itself (and refuses lone surrogates)
         if "\\u" in text:
-            return UNPROVEN
+            return None
         commas = text.count(",")
     else:
         if b"\\u" in text:
-            return UNPROVEN
+            return None
         commas = text.count(b",")
     try:
         value = _orjson_loads(text)
         again = _orjson_dumps(value)
     except (_OrjsonError, TypeError):  # the strict reader says why, or reads it after all
-        return UNPROVEN
-    return value if commas == again.count(b",") else UNPROVEN
+        return None
+    return (value, again) if commas == again.count(b",") else None
 
 
 def read_documents(text: str, source: str, raw: bool = False

@@ -27,7 +27,10 @@ class DecisionEvent:
     `pin` the `ruleset=` argument (`selection.selection_reason` says why the version was
     chosen); `compiled` the version that decided (with its base, for an overlay); `plan` the
     combination the decision rendered, shared by every order with the same memo key, so an
-    observer may cache what it derives from it."""
+    observer may cache what it derives from it. `made_at` is the observer's own clock reading
+    taken with the decision's id, when the observer gave the id before the decision was built
+    (`DecisionIds`: see `Policies.observed`), else None. `encoded` is the facts' canonical
+    JSON when the caller read them from text (`Policies.decide_text`), else None."""
 
     facts: Any
     flat: FlatFacts
@@ -35,26 +38,34 @@ class DecisionEvent:
     compiled: CompiledRuleset
     plan: Plan
     decision: Decision
+    made_at: str | None = None
+    encoded: bytes | None = None
 
 
 # Called once per decision; returns the decision's id, or None to leave it without one (a log
 # that dropped the record).
 DecisionHook = Callable[[DecisionEvent], "str | None"]
+# An observer's source of (decision id, when it was taken), asked before the decision is built
+# so that the decision is made carrying its id rather than copied to carry it.
+DecisionIds = Callable[[], "tuple[str, str]"]
 
-_event = builder(DecisionEvent, ("facts", "flat", "pin", "compiled", "plan", "decision"))
+_event = builder(DecisionEvent, ("facts", "flat", "pin", "compiled", "plan", "decision",
+                                 "made_at", "encoded"))
 
 
 def event(facts: Any, flat: FlatFacts, pin: str | None, compiled: CompiledRuleset, plan: Plan,
-          decision: Decision) -> DecisionEvent:
+          decision: Decision, made_at: str | None = None, encoded: bytes | None = None
+          ) -> DecisionEvent:
     """A `DecisionEvent` without the frozen dataclass's per-field setters (it is built for
     every decision a log observes)."""
     return _event({"facts": facts, "flat": flat, "pin": pin, "compiled": compiled,
-                   "plan": plan, "decision": decision})
+                   "plan": plan, "decision": decision, "made_at": made_at,
+                   "encoded": encoded})
 
 
 _with_id = builder(Decision, tuple(f.name for f in fields(Decision)))  # every field, copied
 
 
-def with_decision_id(decision: Decision, decision_id: str) -> Decision:
-    """The same decision carrying `decision_id`."""
+def with_decision_id(decision: Decision, decision_id: str | None) -> Decision:
+    """The same decision carrying `decision_id` (None: carrying none)."""
     return _with_id({**decision.__dict__, "decision_id": decision_id})
