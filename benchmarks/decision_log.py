@@ -159,7 +159,6 @@ def parts(policies: aturan.Policies, orders: list[dict[str, Any]]) -> list[tuple
     from aturan.audit.masking import Masker
     from aturan.audit.record import RecordBuilder
     from aturan.runtime.decision import canonical_json_of_facts
-    from aturan.runtime.observe import with_decision_id
     events: list[Any] = []
     observed = policies.observed(lambda e: events.append(e) or None)
     for facts in orders:
@@ -178,8 +177,6 @@ def parts(policies: aturan.Policies, orders: list[dict[str, Any]]) -> list[tuple
             best = min(best, (time.thread_time() - start) / len(items))
         return best * 1e6
     return [("id (UUIDv7)", timed(lambda e: ids.next(), events)),
-            ("the decision carrying it (runtime)",
-             timed(lambda e: with_decision_id(e.decision, stamp[0]), events)),
             ("masking check", timed(lambda e: builder.masker.apply(e.facts), events)),
             ("input encoding (dict)", timed(lambda e: canonical_json_of_facts(e.facts), events)),
             ("whole body (dict input)", timed(lambda e: builder.body(e, *stamp), events)),
