@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,23 @@ def policies() -> aturan.Policies:
 @pytest.fixture
 def facts():
     return make_facts
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Iterator[aturan.Policies]:
+    """The bundled rulesets, loaded once per test module and closed after it."""
+    loaded = aturan.load(RULESETS)
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def v2() -> Iterator[aturan.Policies]:
+    """The language v2 fixture (tests/fixtures/v2): every new construct, on its own; once per
+    test module."""
+    loaded = aturan.load(V2_RULESETS)
+    yield loaded
+    loaded.close()
 
 
 def write_ruleset(folder: Path, text: str, name: str = "demo", version: str = "1.0.0") -> Path:

@@ -40,7 +40,7 @@ from aturan.runtime.facts import (
     validate_facts,
 )
 from aturan.runtime.observe import with_decision_id
-from conftest import RULESETS, V2_RULESETS, make_facts
+from conftest import RULESETS, make_facts
 
 SEED = 20240301
 LANGS = (None, "en", "id", "fr")
@@ -51,20 +51,6 @@ def sampled(policies: aturan.Policies, per_platform: int) -> list[dict[str, Any]
              if not any(rs.is_overlay for rs in group)]
     return [o for name in names for o in sample.generate(
         sample.plan_for(policies.collection, name), per_platform, SEED)]
-
-
-@pytest.fixture(scope="module")
-def bundled() -> Iterator[aturan.Policies]:
-    loaded = aturan.load(RULESETS)
-    yield loaded
-    loaded.close()
-
-
-@pytest.fixture(scope="module")
-def v2() -> Iterator[aturan.Policies]:
-    loaded = aturan.load(V2_RULESETS)
-    yield loaded
-    loaded.close()
 
 
 def eager(policies: aturan.Policies, facts: dict[str, Any], lang: str | None) -> Decision:

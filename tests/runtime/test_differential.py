@@ -97,14 +97,6 @@ def test_engine_and_reference_agree_on_fixed_seed_examples(own):
                        + "; ".join(never))
 
 
-@pytest.fixture(scope="module")
-def v2() -> Iterator[Policies]:
-    """The language v2 fixture (tests/fixtures/v2): every new construct, on its own."""
-    loaded = aturan.load(V2_RULESETS)
-    yield loaded
-    loaded.close()
-
-
 def test_engine_and_reference_agree_on_the_v2_fixture(v2):
     failures, fired = run_fixed_seed(v2, 6_000)
     assert not failures, "\n\n".join(failures)

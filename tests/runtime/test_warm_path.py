@@ -39,20 +39,6 @@ from conftest import RULESETS, V2_RULESETS
 SEED = 20240301
 
 
-@pytest.fixture(scope="module")
-def bundled() -> Iterator[aturan.Policies]:
-    loaded = aturan.load(RULESETS)
-    yield loaded
-    loaded.close()
-
-
-@pytest.fixture(scope="module")
-def v2() -> Iterator[aturan.Policies]:
-    loaded = aturan.load(V2_RULESETS)
-    yield loaded
-    loaded.close()
-
-
 def partial(facts: dict[str, Any], rng: random.Random) -> Iterator[dict[str, Any]]:
     """The order, and requests for some of its lines (units repeated, in another order)."""
     yield facts

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..language.model import AllOf, Atom, Condition, Not
+from ..language.model import AllOf, Atom, Condition, Not, atoms_of
 from ..language.operators import BY_NAME
 
 # Context class combinations analysed per compiled ruleset (on the bundled rulesets 128 leave
@@ -86,7 +86,7 @@ def masks(positions: Sequence[Position], conditions: Sequence[Condition]
             where[id(atom)] = (number, index)
     reads: list[set[int]] = []  # the positions each rule reads
     for condition in conditions:
-        rule_atoms = _atoms(condition)
+        rule_atoms = atoms_of(condition)
         if any(id(atom) not in where for atom in rule_atoms):
             return None  # an atom no key term reads: nothing is left out
         reads.append({where[id(atom)][0] for atom in rule_atoms})
@@ -128,14 +128,6 @@ def masks(positions: Sequence[Position], conditions: Sequence[Condition]
 
 def _nothing(classes: tuple[int, ...]) -> tuple[()]:
     return ()
-
-
-def _atoms(condition: Condition) -> list[Atom]:
-    if isinstance(condition, Atom):
-        return [condition]
-    if isinstance(condition, Not):
-        return _atoms(condition.child)
-    return [atom for child in condition.children for atom in _atoms(child)]
 
 
 def _context(positions: Sequence[Position], reads: list[set[int]], most: int
