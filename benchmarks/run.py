@@ -46,8 +46,8 @@ import aturan  # noqa: E402
 from aturan.runtime.evaluate import engine_fact  # noqa: E402
 from aturan.runtime.facts import flatten_facts  # noqa: E402
 
-RULESETS = ROOT / "rulesets"
-SEED = 20240301
+RULESETS = targets.RULESETS
+SEED = targets.SEED
 
 
 # ---- measuring --------------------------------------------------------------------------------
@@ -327,8 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     orders, source = corpus_module.corpus(policies, count, SEED)
     versions = ", ".join(rs.key for rs in policies.collection.versions)
     print(f"corpus: {len(orders):,} orders from {source}; rulesets: {versions}\n")
-    tiktok = [o for o in orders if policies.compiled_for(flatten_facts(o)).ruleset.key
-              == "tiktok_shop@1.0.0" and o["order"]["seller"]["policy"] is None]
+    tiktok = targets.tiktok_orders(policies, orders)
     rounds = 3 if args.quick else 7
     with tempfile.TemporaryDirectory() as tmp:
         lines = [json.dumps(o, separators=(",", ":")) + "\n" for o in orders]
