@@ -170,6 +170,30 @@ def test_a_one_minute_threshold_change_is_found_where_a_random_corpus_sees_none(
     assert len(corpus_changes(old.ruleset, new.ruleset, witnesses)) == len(witnesses)
 
 
+def test_a_change_group_no_valid_order_reaches_stays_unconfirmed_instead_of_a_crash(tmp_path,
+                                                                                   capsys):
+    """Ages just under the 1,100 years facts may span: the box analysis (which does not bound
+    ages) finds a group whose witness would be placed before 1900; that crashed with the
+    witness's FactsError. Now the group has no witness and says it is not confirmed."""
+    from conftest import MINIMAL_RULESET, write_ruleset
+    text = MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop").replace(
+        "        - { fact: order.status, eq: unpaid }",
+        "        - { fact: order.status, eq: unpaid }\n"
+        "        - { fact: order.placed_at, within: 401769d }")
+    old = text.replace("effective_from: 2024-01-01T00:00:00+07:00",
+                       "effective_from: 2024-01-01T00:00:00+07:00\n"
+                       "effective_until: 2024-06-01T00:00:00+07:00")
+    new = text.replace("version: 1.0.0", "version: 1.1.0").replace(
+        "2024-01-01T00:00:00", "2024-06-01T00:00:00").replace("401769d", "401768d")
+    write_ruleset(tmp_path, old, name="tiktok_shop")
+    root = write_ruleset(tmp_path, new, name="tiktok_shop", version="1.1.0")
+    code, out, err = run(capsys, "diff", "tiktok_shop@1.0.0", "tiktok_shop@1.1.0", "--exhaustive",
+                         "--method", "box", "--rulesets", root, "--format", "json")
+    assert code == 1 and "Traceback" not in err  # an unconfirmed group fails, as designed
+    (group,) = json.loads(out)["groups"]
+    assert not group["witness"] and not group["confirmed"]
+
+
 def test_cli_exhaustive_diff_lists_confirmed_change_groups(capsys):
     code, out, _ = run(capsys, "diff", "tiktok_shop@1.0.0", "tiktok_shop@2.0.0", "--exhaustive",
                        "--format", "json", "--rulesets", RULESETS)

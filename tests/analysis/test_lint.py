@@ -270,6 +270,41 @@ def test_invalid_rulesets_are_reported_and_fail(tmp_path, capsys):
     assert "bad-enum-value" in err and "not analysed" in out
 
 
+def test_a_ruleset_the_engine_cannot_build_is_reported_as_validate_does(tmp_path, capsys):
+    """Valid files past the engine's limits (an integer beyond 64 bits): `aturan.load` refuses
+    them, and lint printed that RulesetError as a traceback."""
+    root = write_ruleset(tmp_path, MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop")
+                         .replace("        - { fact: order.status, eq: unpaid }",
+                                  "        - { fact: order.status, eq: unpaid }\n"
+                                  "        - { fact: order.amounts.total, gt: 99999999999999999999 }"),
+                         name="tiktok_shop")
+    code, out, err = run(capsys, "lint", root)
+    assert code == 1 and "Traceback" not in err
+    assert "rulesets/tiktok_shop/1.0.0.yaml:11:5: engine-number:" in err
+    assert "in 0 ruleset version(s); 1 validation error(s)" in out
+    code, out, _ = run(capsys, "lint", root, "--format", "json")
+    report = json.loads(out)
+    assert code == 1 and report["summary"]["versions"] == [] and report["findings"] == []
+    assert [d["code"] for d in report["validation"]] == ["engine-number"]
+
+
+def test_a_region_no_valid_order_reaches_has_no_witness_instead_of_a_crash(tmp_path, capsys):
+    """Durations near the 1,100 years facts may span put a witness's timestamps before 1900
+    (the symbolic space does not bound ages): the finding stays, unconfirmed and without a
+    witness, where lint crashed with the witness's FactsError."""
+    root = write_ruleset(tmp_path, MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop")
+                         .replace("        - { fact: order.status, eq: unpaid }",
+                                  "        - { fact: order.status, eq: unpaid }\n"
+                                  "        - { fact: order.placed_at, within: 401769d }"),
+                         name="tiktok_shop")
+    code, out, err = run(capsys, "lint", root, "--format", "json")
+    assert code == 0 and "Traceback" not in err
+    gaps = [f for f in json.loads(out)["findings"] if f["code"] == "gap"]
+    far = [f for f in gaps if "older_than" in json.dumps(f["region"])]
+    assert len(far) == 1 and far[0].get("witness") is None and not far[0]["confirmed"]
+    assert any(f.get("witness") for f in gaps)  # the other gap keeps its witness
+
+
 def test_orders_weigh_gaps_by_real_orders(tmp_path, capsys):
     folder = CATALOGUE / "gap"
     findings = lint_path(folder)

@@ -100,6 +100,40 @@ def test_a_torn_last_line_is_set_aside_and_the_chain_goes_on(tmp_path, policies)
     assert len(log_files([tmp_path])) == 2  # the torn file kept (compressed) as evidence
 
 
+@pytest.mark.parametrize("last", ['"abc"', "null", "1e400", "0", "true"])
+def test_a_last_record_with_a_malformed_seq_is_skipped_and_the_chain_goes_on(tmp_path, policies,
+                                                                            last):
+    """A hand-edited last line (seq not a whole number of 1 or more) is no record to continue
+    from: the log goes on from the record before it (it crashed with ValueError, TypeError or
+    OverflowError in the writer's recovery, or chained from a bogus seq)."""
+    path = tmp_path / "decisions.jsonl"
+    with DecisionLog(path) as log:
+        observed = log.attach(policies, [RULESETS])
+        for n in range(2):
+            observed.decide(facts_for(n))
+    with open(path, "ab") as handle:
+        handle.write(b'{"chain":"x","seq":' + last.encode() + b',"prev":"sha256:0"}\n')
+    with DecisionLog(path) as log:
+        log.attach(policies, [RULESETS]).decide(facts_for(2))
+    records = records_in(tmp_path)
+    assert [r["seq"] for r in records if isinstance(r.get("decision_id"), str)] == [1, 2, 3]
+    assert len({r["chain"] for r in records if isinstance(r.get("decision_id"), str)}) == 1
+    assert [p.kind for p in check(tmp_path).problems] == ["unreadable"]  # the edited line
+
+
+def test_a_file_that_is_not_a_decision_log_is_refused_and_left_as_it_was(tmp_path, policies):
+    """An orders file given as the log's path: nothing is appended to it (it was, on a new
+    chain), and the error names the file and its first line."""
+    from aturan.audit.writer import NotADecisionLog
+    path = tmp_path / "orders.jsonl"
+    text = json.dumps(facts_for(0)) + "\n"
+    path.write_text(text)
+    with pytest.raises(NotADecisionLog, match=r"orders\.jsonl:1: this line is not a decision"):
+        DecisionLog(path)
+    assert path.read_text() == text and sorted(p.name for p in tmp_path.iterdir()) == [
+        "orders.jsonl"]
+
+
 def _blocked(log: DecisionLog) -> threading.Event:
     """Hold the writer thread until the returned event is set."""
     release = threading.Event()

@@ -225,6 +225,38 @@ def test_usage_errors(logged, capsys, tmp_path):
     assert run(capsys, "replay", empty, "--verify")[0] == 2
 
 
+@pytest.mark.parametrize("damage", ["cut short", "not gzip", "empty"])
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+def test_a_damaged_gzip_log_fails_verify_at_the_line_it_cannot_read(logged, capsys, damage,
+                                                                    workers):
+    """The writer renames a compressed file into place only once it is whole, so a .gz cut
+    short, one that is not gzip or an empty one lost records: a failure (exit 1) naming where,
+    not the note of a torn line (exit 0, as it was), with and without partitions."""
+    _, folder, _ = logged
+    rotated = sorted(folder.glob("decisions.*.jsonl.gz"))[0]
+    whole = rotated.read_bytes()
+    rotated.write_bytes({"cut short": whole[: len(whole) // 2], "not gzip": b"no\n",
+                         "empty": b""}[damage])
+    code, out, _ = run(capsys, "replay", rotated, "--verify", *workers)
+    assert code == 1, out
+    assert f"FAIL unreadable: {rotated}:" in out and "any records past here are lost" in out
+    assert {"cut short": "cut short", "not gzip": "damaged",
+            "empty": "is empty"}[damage] in out and "note torn" not in out
+    code, out, err = run(capsys, "replay", folder, "--against", "tiktok_shop@2.0.0")
+    assert "the log's hash chain is broken" in err
+
+
+def test_an_orders_file_given_as_the_log_is_a_usage_error_and_stays_as_it_was(tmp_path,
+                                                                            capsys):
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text("".join(json.dumps(varied(n)) + "\n" for n in range(3)))
+    before = orders.read_bytes()
+    code, out, err = run(capsys, "decide", orders, "--decision-log", orders)
+    assert code == 2 and not out
+    assert f"{orders}:1: this line is not a decision log record" in err, err
+    assert orders.read_bytes() == before
+
+
 def test_decide_writes_the_log_and_its_json_carries_the_same_id(tmp_path, capsys):
     orders = tmp_path / "orders.jsonl"
     orders.write_text("".join(json.dumps(varied(n)) + "\n" for n in range(5)))

@@ -327,15 +327,18 @@ def test_a_log_rotated_during_the_replay_fails_it(tmp_path):
     assert report.chain.records == 20 and not report.mismatches
 
 
-def test_a_gzip_log_cut_short_ends_in_a_torn_line_numbered_after_the_last_read(tmp_path):
-    """The torn line of a truncated gzip file is numbered after the lines read, blank ones
-    included, so the report points at where the file was cut."""
+def test_a_gzip_log_cut_short_ends_in_a_damaged_line_numbered_after_the_last_read(tmp_path):
+    """The damaged line of a truncated gzip file is numbered after the lines read, blank ones
+    included, so the report points at where the file was cut. It is damage, not a torn line:
+    the writer renames a compressed file into place only once it is whole, so records were
+    lost (a torn line is only a note; this fails the check)."""
     lines = b"".join(json.dumps({"seq": n}).encode() + b"\n" for n in range(2000)) + b"\n\n"
     whole = gzip.compress(lines)
     path = tmp_path / "decisions.1.jsonl.gz"
     path.write_bytes(whole[: len(whole) // 2])
     read = list(read_file(path))
-    *records, torn = read
-    assert torn.torn and torn.record is None and torn.raw == b""
+    *records, cut = read
+    assert not cut.torn and cut.record is None and cut.raw == b""
+    assert "cut short" in cut.damaged
     assert [line.record for line in records] == [{"seq": n} for n in range(len(records))]
-    assert 0 < len(records) < 2000 and torn.number > records[-1].number
+    assert 0 < len(records) < 2000 and cut.number > records[-1].number

@@ -193,6 +193,29 @@ def test_init_for_a_bundled_platform_declares_no_platform(tmp_path, capsys, monk
     assert run(capsys, "test")[0] == 0
 
 
+@pytest.mark.parametrize("damage", ["no rulesets folder", "rulesets is a file"])
+def test_a_policy_folder_without_its_rulesets_folder_fails_instead_of_using_the_bundled(
+        tmp_path, capsys, monkeypatch, damage):
+    """With aturan.yaml here and no rulesets/ folder, every command read the bundled rulesets
+    instead and passed (validate: 8 files ok; test: 300 passed; decide: TikTok Shop decisions),
+    or `test` crashed (FileNotFoundError). Now each names ./rulesets and exits 1."""
+    root = tmp_path / "shop"
+    assert run(capsys, "init", str(root), "--platform", "blibli")[0] == 0
+    shutil.rmtree(root / "rulesets")
+    if damage == "rulesets is a file":
+        (root / "rulesets").write_text("", "utf-8")
+    orders = tmp_path / "o.json"
+    orders.write_text(json.dumps(order()), "utf-8")
+    monkeypatch.chdir(root)
+    for argv in (["validate"], ["test", "--coverage"], ["lint"], ["decide", str(orders)],
+                 ["sample", "--platform", "blibli", "--n", "1"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 1, (argv, out, err)
+        assert err.startswith("rulesets:") and "Traceback" not in err, (argv, err)
+        assert "tiktok_shop" not in out and "TS-" not in out
+        assert "passed" not in out or out.startswith("0 passed, 0 failed")
+
+
 def test_validate_and_test_with_coverage(inside, capsys):
     code, out, err = run(capsys, "validate")
     assert code == 0, err

@@ -9,7 +9,7 @@ import aturan
 from aturan.errors import RulesetError
 from aturan.language.model import Atom, Not
 from aturan.language.semantic import requires_present
-from conftest import V2_RULESETS, write_ruleset
+from conftest import V2_RULESETS, make_facts, write_ruleset
 
 HEADER = """\
 ruleset: tiktok_shop
@@ -79,6 +79,56 @@ ANSWERED = "        - { fact: request.seller_response.at, within: 2d, of: reques
 ])
 def test_effective_at(tmp_path, when, then, codes):
     assert codes_of(tmp_path, when, then) == codes
+
+
+LONGEST = "401769d"  # a little more than 1900-01-01 to the end of 2999, the years facts may have
+
+
+@pytest.mark.parametrize("when, then", [
+    pytest.param("        - { fact: request.at, within: 401770d, of: order.placed_at }",
+                 "      outcome: approved", id="within-of"),
+    pytest.param("        - { fact: order.placed_at, older_than: 99999999999999d }",
+                 "      outcome: approved", id="older-than"),
+    pytest.param("        - { fact: order.placed_at, older_than: %sd }" % ("9" * 5000),
+                 "      outcome: approved", id="5000-digits"),
+    pytest.param("        - { fact: order.status, eq: paid }",
+                 "      outcome: approved\n      effective_at: { fact: request.at, plus: 3000000d }",
+                 id="effective-at-plus"),
+])
+def test_a_duration_longer_than_the_years_facts_may_span_is_refused_located(tmp_path, when,
+                                                                              then):
+    """Such a duration can never decide anything; before, validation passed it and then
+    deciding (an effective instant past the year 9999: OverflowError in `decide`, a 500 over
+    HTTP), `aturan lint` (a witness's timestamp) or, for 5,000 digits, validation itself
+    (Python's int conversion limit) crashed."""
+    with pytest.raises(RulesetError) as caught:
+        aturan.load(write_ruleset(tmp_path, HEADER % (when, then), name="tiktok_shop"))
+    (found,) = caught.value.diagnostics
+    assert found.code == "duration-too-long" and f"write at most {LONGEST}" in found.message
+    assert (found.location.line, found.location.pointer) == (
+        (19, "/rules/0/then/effective_at/plus") if "effective_at" in then
+        else (16, "/rules/0/when/all/0"))
+    assert len(found.full_message) < 400  # not the 5,000 digits echoed back
+
+
+def test_the_longest_duration_decides_without_overflow(tmp_path):
+    """At the limit, the effective instant of the latest request (2999) is about 4100: within
+    what dates and business days can count."""
+    when = "        - { fact: request.at, within: %s, of: order.placed_at }" % LONGEST
+    then = ("      outcome: approved\n      effective_at: { fact: request.at, plus: %s }\n"
+            "      refund: { amount: paid, destination: original_method,\n"
+            "                eta: { min_business_days: 1, max_business_days: 60 } }" % LONGEST)
+    policies = aturan.load(write_ruleset(tmp_path, HEADER % (when, then), name="tiktok_shop"))
+    try:
+        late = {"order": {"placed_at": "2999-12-30T10:00:00+07:00",
+                          "payment": {"paid_at": "2999-12-30T10:05:00+07:00"},
+                          "fulfillment": {"ship_by": "2999-12-31T10:00:00+07:00"}},
+                "request": {"at": "2999-12-31T12:00:00+07:00"}}
+        decision = policies.decide(make_facts(late))
+        assert decision.outcome == "approved" and decision.effective_at.startswith("4100-")
+        assert decision.refund is not None and decision.refund.due_by.startswith("4100-")
+    finally:
+        policies.close()
 
 
 def test_holidays_are_one_of_two(tmp_path):

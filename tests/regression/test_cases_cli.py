@@ -171,6 +171,22 @@ cases:
     assert out.splitlines()[-1] == "3 passed, 0 failed"
 
 
+def test_a_file_outside_a_cases_folder_is_refused_without_searching_up_to_the_root(
+        tmp_path, capsys, monkeypatch):
+    """`aturan test rulesets/x/1.0.0.yaml` (a ruleset, not a case file): the rulesets folder
+    was looked for up to `/` and every YAML file below it loaded (15,000 problems and 20 s on
+    this machine); now the file is named as no case file, and the other paths still run."""
+    root = pinned_root(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    ruleset = "rulesets/tiktok_shop/1.0.0.yaml"
+    for other in ([], ["rulesets"]):
+        code, out, err = run(capsys, "test", ruleset, *other)
+        assert code == 1
+        assert err.startswith(f"{ruleset}: not-a-case-file: is not in a cases/ folder"), err
+        assert err.count("\n") <= 4, err  # this problem alone, not the file system's YAML
+    assert summary(out)[0] > 0 and root.exists()  # the rulesets folder's cases still ran
+
+
 def test_broken_case_file_is_reported_and_other_files_still_run(tmp_path, capsys):
     root = pinned_root(tmp_path)
     (root / "tiktok_shop" / "cases" / "broken.yaml").write_text(

@@ -27,6 +27,7 @@ from .symbolic import Box, Space, intersect_regions, subtract_all
 from .witness import (
     PLAIN,
     Evaluator,
+    Unrealisable,
     anchor_for,
     fields_of,
     platform_of,
@@ -146,8 +147,11 @@ def confirm(evaluator: Evaluator, space: Space, group: ChangeGroup, old: Version
     catalogue = space.catalogue
     platform = (platform_of(new.ruleset, catalogue) or platform_of(old.ruleset, catalogue)
                 or catalogue.default_platform)
-    facts = realise(space, point, anchor_for(_versions(old, new),
-                                             catalogue.platform(platform).zone), platform)
+    try:
+        facts = realise(space, point, anchor_for(_versions(old, new),
+                                                 catalogue.platform(platform).zone), platform)
+    except Unrealisable:  # no valid order there to show: the group stays unconfirmed
+        return
     d_old = evaluator.decide(facts, old.ruleset, old.base)
     d_new = evaluator.decide(facts, new.ruleset, new.base)
     read = [f for d in (d_old, d_new) for item in d.explanation for c in item.because

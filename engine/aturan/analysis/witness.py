@@ -21,6 +21,7 @@ from ..language.consistency import RELATIONS
 from ..language.display import JAKARTA
 from ..language.model import (
     DEFAULT_HOLIDAYS,
+    TIMESTAMP_YEARS,
     Effect,
     EffectiveAt,
     Rule,
@@ -271,11 +272,25 @@ def _nanos(seconds: Any) -> int:
     return int(scaled)
 
 
+class Unrealisable(ValueError):
+    """A point whose timestamps fall outside the years facts may have (`TIMESTAMP_YEARS`): the
+    symbolic space does not bound ages, so a region of durations near a century or more, or a
+    ruleset in force from 1900, can have points no valid order reaches. Such a point has no
+    witness; its finding or change group stays unconfirmed."""
+
+
 def _instant(anchor: datetime, nanos: int) -> str:
     """RFC 3339 text of `anchor` + nanos (the anchor has whole seconds), with nine fraction
-    digits only when the instant has a part of a second."""
+    digits only when the instant has a part of a second; `Unrealisable` outside the years."""
     whole, rest = divmod(nanos, 1_000_000_000)
-    text = (anchor + timedelta(seconds=whole)).isoformat()
+    low, high = TIMESTAMP_YEARS
+    try:
+        moment = anchor + timedelta(seconds=whole)
+    except OverflowError:
+        moment = None
+    if moment is None or not low <= moment.year <= high:
+        raise Unrealisable(f"{anchor.isoformat()} + {whole}s is outside the years {low}-{high}")
+    text = moment.isoformat()
     return text if not rest else f"{text[:19]}.{rest:09d}{text[19:]}"
 
 

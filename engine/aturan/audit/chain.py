@@ -38,6 +38,20 @@ def line_hash(line: bytes) -> str:
     return "sha256:" + hashlib.sha256(line).hexdigest()
 
 
+def link_of(record: dict[str, Any] | None) -> tuple[str, int, str] | None:
+    """A record's (chain, seq, prev) when it has them, well-formed (a chain id, a seq of 1 or
+    more, a sha256 prev); None for any other JSON object, which is no record of a chain. The
+    one test the chain check, the writer's recovery and the file order apply."""
+    if record is None:
+        return None
+    chain, seq, prev = record.get("chain"), record.get("seq"), record.get("prev")
+    if (not isinstance(chain, str) or not chain or isinstance(seq, bool)
+            or not isinstance(seq, int) or seq < 1 or not isinstance(prev, str)
+            or not prev.startswith("sha256:")):
+        return None
+    return chain, seq, prev
+
+
 def stem_of(path: Path) -> str:
     """`decisions` for `decisions.jsonl` (the name rotated files share)."""
     name = path.name
@@ -62,6 +76,7 @@ class LogLine:
     raw: bytes
     record: dict[str, Any] | None
     torn: bool = False
+    damaged: str = ""  # a gzip file that cannot be read past here: why (never a crash's trace)
 
     @property
     def where(self) -> str:
@@ -76,14 +91,24 @@ def _open(path: Path) -> IO[bytes]:
 
 def read_file(path: Path) -> Iterator[LogLine]:
     """Every line of one log file (plain or gzip). A line without its newline at the end of the
-    file is `torn` (a crash while it was written); a gzip file cut short ends where it was cut."""
+    file is `torn` (a crash while it was written). A gzip file that is cut short or not gzip
+    at all ends in a `damaged` line: the writer renames a compressed file into place only once
+    it is whole, so no crash leaves one, and the records past the damage are lost."""
     shown = str(path)
     with _open(path) as handle:
+        if path.name.endswith(".gz") and path.stat().st_size == 0:  # gzip reads it as no data
+            yield LogLine(shown, 1, b"", None, damaged="the gzip file is empty (a compressed "
+                          "log always has a header)")
+            return
         counted = _Counted(handle)
         try:
             yield from parse_lines(counted, shown)
-        except (EOFError, zlib.error, gzip.BadGzipFile):
-            yield LogLine(shown, counted.count + 1, b"", None, torn=True)
+        except EOFError:
+            yield LogLine(shown, counted.count + 1, b"", None, damaged="the gzip file ends "
+                          "in the middle of its compressed data (it was cut short)")
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            yield LogLine(shown, counted.count + 1, b"", None,
+                          damaged=f"the gzip data is damaged ({exc})")
 
 
 def parse_lines(raws: Iterable[bytes], shown: str, first_number: int = 1) -> Iterator[LogLine]:
@@ -139,24 +164,21 @@ def log_files(paths: Iterable[str | Path]) -> list[Path]:
 def _first_key(path: Path) -> tuple[str, int, str]:
     try:
         for line in read_file(path):
-            if line.record is not None:
-                return (str(line.record.get("chain", "")), _int(line.record.get("seq")),
-                        path.name)
+            link = link_of(line.record)
+            if link is not None:
+                return (link[0], link[1], path.name)
     except OSError:
         pass
     return ("", 0, path.name)
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def last_record(path: Path) -> LogLine | None:
-    """The last complete record of a file (reading plain files from the end)."""
+    """The last complete record of a file (reading plain files from the end): the last line
+    that is a chain's record (`link_of`), whatever follows it."""
     if path.name.endswith(".gz"):
         last = None
         for line in read_file(path):
-            if line.record is not None:
+            if link_of(line.record) is not None:
                 last = line
         return last
     with open(path, "rb") as handle:
@@ -178,7 +200,7 @@ def last_record(path: Path) -> LogLine | None:
                         record = json.loads(text)
                     except ValueError:
                         continue
-                    if isinstance(record, dict):
+                    if isinstance(record, dict) and link_of(record) is not None:
                         return LogLine(str(path), 0, text, record)
             block *= 2
     return None
@@ -224,7 +246,11 @@ class ChainCheck:
     def feed(self, line: LogLine) -> None:
         record = line.record
         if record is None:
-            if line.torn:
+            if line.damaged:
+                self.problems.append(Problem("unreadable", f"{line.damaged}: any records "
+                                             "past here are lost", None, line.where))
+                self._after_unreadable = True
+            elif line.torn:
                 self.problems.append(Problem("torn", "the last line of this file is incomplete "
                                              "(the process stopped while writing it); it is not "
                                              "a record", None, line.where, failure=False))
@@ -234,12 +260,13 @@ class ChainCheck:
                 self._after_unreadable = True  # the next record's prev cannot be checked
             return
         self.records += 1
-        chain, seq, prev = record.get("chain"), record.get("seq"), record.get("prev")
+        link = link_of(record)
         decision_id = record.get("decision_id")
-        if not isinstance(chain, str) or not isinstance(seq, int) or not isinstance(prev, str):
+        if link is None:
             self.problems.append(Problem("unreadable", "the record has no chain, seq or prev",
                                          decision_id, line.where))
             return
+        chain, seq, prev = link
         digest = line_hash(line.raw)
         head = self.heads.get(chain)
         unchecked, self._after_unreadable = self._after_unreadable, False

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .masking import Masker, MaskRule
-from .writer import MIB, WHEN_FULL, DecisionLog, LogOptions
+from .writer import MIB, WHEN_FULL, DecisionLog, LogOptions, NotADecisionLog, check_log_file
 
 ENV_PATH = "ATURAN_DECISION_LOG"
 ENV_MAX_BYTES = "ATURAN_DECISION_LOG_MAX_BYTES"
@@ -73,9 +73,12 @@ class LogSettings:
                 pass
             if not existed:  # a probe: leave no empty file behind
                 path.unlink()
+            check_log_file(path)
         except OSError as exc:
             raise LogSettingsError(f"cannot write the decision log {path}: "
                                    f"{exc.strerror or exc}") from None
+        except NotADecisionLog as exc:
+            raise LogSettingsError(str(exc)) from None
 
     def log_path(self) -> Path:
         if not self.per_process:
@@ -86,9 +89,12 @@ class LogSettings:
     def open(self, on_drop: Callable[[int], None] | None = None) -> DecisionLog:
         """Start the log (its writer threads); raises `LogSettingsError` or OSError."""
         masker = Masker.default(self.rules, self.key())
-        return DecisionLog(self.log_path(), masker,
-                           LogOptions(self.max_bytes, self.when_full, self.queue_size),
-                           on_drop=on_drop)
+        try:
+            return DecisionLog(self.log_path(), masker,
+                               LogOptions(self.max_bytes, self.when_full, self.queue_size),
+                               on_drop=on_drop)
+        except NotADecisionLog as exc:
+            raise LogSettingsError(str(exc)) from None
 
     def to_env(self) -> dict[str, str]:
         env = {ENV_PATH: str(self.path), ENV_MAX_BYTES: str(self.max_bytes),

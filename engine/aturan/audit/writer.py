@@ -39,6 +39,7 @@ from .chain import (
     finish,
     last_record,
     line_hash,
+    link_of,
     read_file,
     rotated_name,
     rotated_pattern,
@@ -80,6 +81,25 @@ class LogOptions:
             raise ValueError(f"max_bytes must be at least 1024, not {self.max_bytes}")
         if self.queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, not {self.queue_size}")
+
+
+class NotADecisionLog(ValueError):
+    """The active file holds lines but no decision log record: another program's file (an
+    orders file given as --decision-log by mistake), which a log must not append to."""
+
+
+def check_log_file(path: Path) -> None:
+    """Raise `NotADecisionLog` when `path` exists with complete lines and none of them is a
+    chain's record; a missing or empty file, a log, or a log whose only line is torn (a crash
+    during its first write) are fine."""
+    if not path.is_file() or last_record(path) is not None:
+        return
+    for line in read_file(path):
+        if not line.torn:
+            raise NotADecisionLog(
+                f"{path}:{line.number}: this line is not a decision log record, and no line of "
+                "the file is: it is not a decision log, and a log appends only to its own files; "
+                "give another path")
 
 
 class DecisionLog:
@@ -214,6 +234,7 @@ class DecisionLog:
                 plain.unlink()
             else:
                 self._compress_queue.append(plain)
+        check_log_file(self.path)
         candidates = [self.path] if self.path.exists() else []
         candidates += sorted({p.with_name(p.name.removesuffix(".gz")).name: p
                               for p in rotated}.values(), key=lambda p: p.name, reverse=True)
@@ -221,9 +242,9 @@ class DecisionLog:
             if not candidate.exists():
                 continue
             last = last_record(candidate)
-            if last is not None and isinstance(last.record, dict):
-                self._chain = str(last.record.get("chain", ""))
-                self._seq = int(last.record.get("seq", 0))
+            link = link_of(last.record) if last is not None else None
+            if last is not None and link is not None:
+                self._chain, self._seq = link[0], link[1]
                 self._prev = line_hash(last.raw)
                 break
         if not self._chain:
@@ -246,8 +267,9 @@ class DecisionLog:
 
     def _first_seq_of(self, path: Path) -> int:
         for line in read_file(path):
-            if line.record is not None and isinstance(line.record.get("seq"), int):
-                return int(line.record["seq"])
+            link = link_of(line.record)
+            if link is not None:
+                return link[1]
         return self._seq + 1
 
     def _unique(self, name: str) -> Path:

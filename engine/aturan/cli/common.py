@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
 from ..errors import RulesetError
-from ..resources import bundled_dir
+from ..language.project import default_rulesets
 from ..runtime.evaluate import Policies, load
 from .render import print_diagnostics
 
 
 def console(err: bool = False) -> Console:
     return Console(file=sys.stderr if err else sys.stdout, highlight=False, soft_wrap=True)
-
-
-def default_rulesets() -> Path:
-    """`./rulesets` when run inside a policy repository, else the bundled rulesets."""
-    local = Path("rulesets")
-    return local if local.is_dir() else bundled_dir("rulesets")
 
 
 def rulesets_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from .. import __version__
 from ..analysis.lint import Finding, condition_lines, lint_collection, region_lines
 from ..analysis.sarif import to_sarif
-from ..errors import FactsError, sort_diagnostics
+from ..errors import FactsError, RulesetError, sort_diagnostics
 from ..language.display import show
 from ..language.repository import load_collection
 from ..runtime.decision import canonical_json
@@ -82,18 +82,26 @@ def lint(paths: tuple[str, ...], orders_file: Any, fmt: str, max_gaps: int, fail
         parsed = list(read_lines(enumerate(text.splitlines(), start=1), orders_file.name))
         orders = [doc for _, doc in parsed if not isinstance(doc, FactsError)]
         skipped_lines = len(parsed) - len(orders)
-    policies = Policies(collection)
+    versions = [rs.key for rs in collection.versions]
     try:
-        findings, skipped = lint_collection(policies, collection, orders, max_gaps)
-    finally:
-        policies.close()
+        policies = Policies(collection)
+    except RulesetError as exc:  # valid files the engine cannot build (its limits): as validate
+        problems = sort_diagnostics(problems + exc.diagnostics)
+        invalid = [d for d in problems if d.severity == "error"]
+        findings: list[Finding] = []
+        skipped, versions = 0, []
+    else:
+        try:
+            findings, skipped = lint_collection(policies, collection, orders, max_gaps)
+        finally:
+            policies.close()
     skipped += skipped_lines
     active = [f for f in findings if f.silenced is None]
     errors = sum(1 for f in active if f.severity == "error")
     warnings = sum(1 for f in active if f.severity == "warning")
     summary = {"errors": errors, "warnings": warnings, "silenced": len(findings) - len(active),
                "invalid_files": len({d.location.file for d in invalid}),
-               "versions": [rs.key for rs in collection.versions]}
+               "versions": versions}
     if orders is not None:
         summary["orders_unused"] = skipped
     if fmt == "json":
@@ -111,7 +119,7 @@ def lint(paths: tuple[str, ...], orders_file: Any, fmt: str, max_gaps: int, fail
                 out.print()
         colour = "red" if errors or invalid else ("yellow" if warnings else "green")
         text = (f"[{colour}]{errors} error(s), {warnings} warning(s)[/], "
-                f"{summary['silenced']} silenced, in {len(collection.versions)} ruleset "
+                f"{summary['silenced']} silenced, in {len(versions)} ruleset "
                 f"version(s)")
         if invalid:
             text += f"; {len(invalid)} validation error(s) (those files were not analysed)"

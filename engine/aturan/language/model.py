@@ -28,12 +28,26 @@ DEFAULT_HOLIDAYS = "public"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
+# Timestamps in facts are in these years (runtime/shared.py checks them): dates far outside
+# overflow business-day and time-zone arithmetic.
+TIMESTAMP_YEARS = (1900, 2999)
+# The longest duration a ruleset may write (validation refuses a longer one, `duration-too-long`):
+# a little more than any two such instants can be apart (1900-01-01 at UTC+14 to the end of 2999
+# at UTC-12), so a longer one could never change a decision; it could only overflow the date
+# arithmetic (an `effective_at` past the year 9999, a witness's timestamp) at decision time.
+MAX_DURATION = ((date(TIMESTAMP_YEARS[1] + 1, 1, 1) - date(TIMESTAMP_YEARS[0], 1, 1)).days
+                + 2) * 86400
+
 
 def parse_duration(text: str) -> int | None:
-    """'2d', '48h', '1h30m', '0s' -> seconds; None when ill-formed."""
+    """'2d', '48h', '1h30m', '0s' -> seconds; None when ill-formed. A number of more digits
+    than any duration up to `MAX_DURATION` needs reads as `MAX_DURATION + 1` (Python would refuse
+    to convert one of 4,300 digits), which validation refuses as too long."""
     match = _DURATION.match(text) if isinstance(text, str) and text else None
     if not match or not any(match.groups()):
         return None
+    if any(g is not None and len(g.lstrip("0")) > 15 for g in match.groups()):
+        return MAX_DURATION + 1
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
@@ -146,6 +160,7 @@ class EffectiveAt:
 
     fact: str
     plus: int = 0
+    plus_location: Location = field(default_factory=Location, compare=False)  # where `plus` is
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"fact": self.fact}
@@ -352,7 +367,9 @@ def _effect(node: dict[str, Any], doc: SourceDocument | None = None, pointer: st
     if "effective_at" in node:
         e = node["effective_at"]
         plus = parse_duration(e["plus"]) if "plus" in e else 0
-        effective = EffectiveAt(e["fact"], -1 if plus is None else plus)
+        effective = EffectiveAt(e["fact"], -1 if plus is None else plus,
+                                doc.location(f"{pointer}/effective_at/plus")
+                                if doc is not None and "plus" in e else Location())
     return Effect(outcome=node.get("outcome"), refund=refund,
                   penalties=tuple(Penalty(p["party"], p["code"], p.get("points"))
                                   for p in node.get("penalties", ())),

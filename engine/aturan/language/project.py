@@ -13,6 +13,7 @@ The file goes through the same safe loader and located schema errors as a rulese
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from functools import cache
@@ -21,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..errors import Diagnostic, RulesetError, display_path
+from ..resources import bundled_dir
 from ..suggest import did_you_mean
 from .catalogue import (
     EXTENSION_KEY,
@@ -50,6 +52,17 @@ def project_root(path: str | Path) -> Path | None:
         if (candidate / PROJECT_FILE).is_file():
             return candidate
     return None
+
+
+def default_rulesets() -> Path:
+    """What a command reads when given no rulesets folder: `./rulesets` inside a policy
+    repository (a `rulesets/` folder here, or an `aturan.yaml` here: then `./rulesets` even when
+    it is missing or not a folder, so that the loader says so instead of the bundled rulesets
+    being checked, tested or served under that folder's name), else the bundled rulesets."""
+    local = Path(RULESETS_DIR)
+    if local.is_dir() or os.path.lexists(PROJECT_FILE):
+        return local
+    return bundled_dir("rulesets")
 
 
 def rulesets_of(path: str | Path) -> Path:

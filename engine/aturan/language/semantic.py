@@ -17,6 +17,7 @@ from ..suggest import did_you_mean
 from . import amount_check
 from .catalogue import Catalogue, FactField, bundled_catalogue
 from .model import (
+    MAX_DURATION,
     PLACEHOLDER,
     TIME_OPS,
     AllOf,
@@ -28,6 +29,7 @@ from .model import (
     Rule,
     RulesetVersion,
     atoms_of,
+    format_duration,
 )
 from .operators import BY_NAME, OPERATORS_BY_KIND, TABLE, cut_points
 
@@ -71,6 +73,9 @@ def check_atom(atom: Atom, fields: Fields | None = None) -> Iterator[Diagnostic]
         if atom.value is None:
             yield Diagnostic("bad-duration", f'"{atom.fact}" {atom.op}: duration is not '
                              'well-formed; write e.g. 48h, 2d, 1h30m, 0s', atom.location)
+        elif atom.value > MAX_DURATION:
+            shown = atom.text if len(atom.text) <= 32 else atom.text[:16] + "…"  # not 4,000 digits
+            yield _too_long(f'"{atom.fact}" {atom.op}: {shown}', atom.location)
         return
     for value in BY_NAME[atom.op].values(atom.value):  # none for a presence test
         if not _value_matches(field.kind, value):
@@ -83,6 +88,12 @@ def check_atom(atom: Atom, fields: Fields | None = None) -> Iterator[Diagnostic]
                              f'"{value}" is not a value of "{atom.fact}" '
                              f"(one of: {', '.join(map(str, field.enum))})", atom.location,
                              hint=hint)
+
+
+def _too_long(what: str, location: Location) -> Diagnostic:
+    return Diagnostic("duration-too-long", f"{what} is longer than any two instants can be apart "
+                      f"(timestamps are in the years 1900-2999), so it could never decide "
+                      f"anything; write at most {format_duration(MAX_DURATION)}", location)
 
 
 def _check_of(atom: Atom, fields: Fields) -> Iterator[Diagnostic]:
@@ -313,6 +324,9 @@ def _check_effective_at(effect: Effect, location: Location, when: Condition | No
     if at.plus < 0:
         yield Diagnostic("bad-duration", "`effective_at.plus` is not a well-formed duration; "
                          "write e.g. 48h, 2d, 1h30m, 0s", location)
+    elif at.plus > MAX_DURATION:
+        yield _too_long("`effective_at.plus`",
+                        at.plus_location if at.plus_location.line else location)
     if field.nullable and (when is None or not requires_present(when, at.fact)):
         where = "the default" if when is None else "the rule's condition"
         yield Diagnostic(

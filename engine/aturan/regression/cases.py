@@ -278,8 +278,11 @@ class _Target:
     names: set[str] | None = field(default_factory=set)
 
 
-def _targets(paths: Iterable[str | Path]) -> dict[Path, _Target]:
-    """Rulesets root (resolved: one entry per real folder) -> what to run against it.
+def _targets(paths: Iterable[str | Path], problems: list[Diagnostic]
+             ) -> dict[Path, _Target]:
+    """Rulesets root (resolved: one entry per real folder) -> what to run against it; a file
+    outside any `cases/` folder is a problem (its rulesets folder would be searched for up to
+    `/`, and every YAML file below it loaded).
 
     A rulesets folder brings all its cases; one ruleset's folder (`rulesets/tiktok_shop`) or a
     `cases/` folder or case file brings its own cases, run against the whole rulesets folder
@@ -300,10 +303,18 @@ def _targets(paths: Iterable[str | Path]) -> dict[Path, _Target]:
         path = Path(raw)
         relative = not path.is_absolute()
         full = Path(os.path.abspath(path))
+        if path.is_file() and CASES_DIR not in full.parent.parts:
+            problems.append(Diagnostic(
+                "not-a-case-file", "is not in a cases/ folder, so it is no case file: cases live "
+                f"in <rulesets>/<name>/{CASES_DIR}/", Location(display_path(path, relative)),
+                hint="Give a rulesets folder, one ruleset's folder, a cases/ folder or a file "
+                "in one."))
+            continue
         if path.is_file() or CASES_DIR in full.parts:
             root = rulesets_root(full if path.is_file() else full / "_")
             add(root, relative, case_files([path]), full.relative_to(root).parts[0])
-        elif any(p.suffix in CASE_SUFFIXES for p in path.iterdir() if p.is_file()):
+        elif path.is_dir() and any(p.suffix in CASE_SUFFIXES for p in path.iterdir()
+                                   if p.is_file()):
             add(full.parent, relative, case_files([path]), full.name)
         else:
             add(full, relative, case_files([path]), None)
@@ -317,7 +328,7 @@ def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> 
     problems: list[Diagnostic] = []
     reports: list[CoverageReport] = []
     count = 0
-    for target in _targets(paths).values():
+    for target in _targets(paths, problems).values():
         count += len(target.files)
         try:
             policies = load(target.root)

@@ -80,9 +80,8 @@ class ServiceConfig:
         env = os.environ if environ is None else environ
         rulesets = env.get(ENV_RULESETS)
         if not rulesets:
-            from ..resources import bundled_dir
-            local = Path("rulesets")
-            rulesets = str(local if local.is_dir() else bundled_dir("rulesets"))
+            from ..language.project import default_rulesets
+            rulesets = str(default_rulesets())
         return cls(rulesets=Path(rulesets),
                    max_body_bytes=_number(env, ENV_MAX_BODY, MIB, int),
                    batch_limit=_number(env, ENV_BATCH_LIMIT, 1000, int),

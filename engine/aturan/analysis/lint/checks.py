@@ -25,7 +25,7 @@ from ..symbolic import (
     intersect_regions,
     merge_boxes,
 )
-from ..witness import mattering, verdict_of, verdict_of_decision
+from ..witness import Unrealisable, mattering, verdict_of, verdict_of_decision
 from .regions import condition_lines
 from .registry import Finding, Target, check, rule_ref
 
@@ -54,7 +54,10 @@ def _attach(t: Target, finding: Finding, boxes: Sequence[Box],
     if best is None:
         return finding
     point, box = best
-    facts, fields = t.witness(point, mattering(t.space, box))
+    try:
+        facts, fields = t.witness(point, mattering(t.space, box))
+    except Unrealisable:  # no valid order there to show: the finding stays unconfirmed
+        return finding
     decision = t.decide(facts)
     finding.witness, finding.fields = facts, fields
     finding.decided = _decided(decision)
