@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Diagnostic, FactsError, Location, pointer_join
 from ..language import consistency
 from ..language.catalogue import Catalogue, bundled_catalogue
-from ..language.model import parse_timestamp
+from ..language.model import TIMESTAMP_YEARS, parse_timestamp
 from ..language.schema import pointer_of, schema_diagnostics, validator_of
 from ._fastinit import builder
 from .requested import (  # noqa: F401 - derived.request.*, long imported from here
@@ -27,7 +27,6 @@ from .shared import (  # noqa: F401 - MAX_FACTS_BYTES: read from here by callers
     MAX_FACTS_DEPTH,
     MAX_FACTS_STRING,
     MAX_FACTS_VALUES,
-    TIMESTAMP_YEARS,
     _derived,
 )
 

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..language.catalogue import Catalogue, bundled_catalogue
 from ..language.consistency import consistent
+from ..language.model import TIMESTAMP_YEARS
 from ..language.schema import validator_of
 from .fastcheck import Epilogue, Limits, Parse, Shortcut, compile_checker
 from .shared import (
     MAX_FACTS_DEPTH,
     MAX_FACTS_STRING,
     MAX_FACTS_VALUES,
-    TIMESTAMP_YEARS,
     _derived,
 )
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..language.model import TIMESTAMP_YEARS  # noqa: F401  (re-exported: the facts readers import it from here)
-
 MAX_FACTS_BYTES = 1024 * 1024
 # Guards for facts given as a Python dict (the JSON text path is bounded by MAX_FACTS_BYTES): an
 # order is a few levels deep, its strings short, its items at most 500; anything far beyond is
