@@ -289,7 +289,7 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
     _add_routes(app, service)
     if config.playground:  # off unless asked for: docs/playground.md
         from .playground import add_playground
-        add_playground(app, holder)
+        add_playground(app, holder, body_timeout=config.body_timeout)
 
     built: dict[str, dict[str, Any]] = {}  # catalogue digest -> document
 

@@ -86,12 +86,16 @@ def error_json(exc: AturanError) -> dict[str, Any]:
     return body
 
 
+def headers_for(status: int) -> dict[str, str] | None:
+    """After a 408 the rest of the body may still come: the connection cannot be reused (kept
+    open, the late bytes were read as the next request, which timed out again)."""
+    return {"connection": "close"} if status == 408 else None
+
+
 def error_response(exc: AturanError) -> Response:
     status = status_for(exc)
-    # after a 408 the rest of the body may still come: the connection cannot be reused
-    headers = {"connection": "close"} if status == 408 else None
     return Response(canonical_json(error_json(exc)), status_code=status,
-                    media_type="application/json", headers=headers)
+                    media_type="application/json", headers=headers_for(status))
 
 
 def internal_error() -> Response:
