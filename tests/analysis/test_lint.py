@@ -305,6 +305,29 @@ def test_a_region_no_valid_order_reaches_has_no_witness_instead_of_a_crash(tmp_p
     assert any(f.get("witness") for f in gaps)  # the other gap keeps its witness
 
 
+def test_witnesses_of_a_ruleset_in_force_from_1901_are_valid_orders(tmp_path, capsys):
+    """Jakarta's offset before 1924 was +07:07:12, which RFC 3339 cannot write: the witnesses
+    of a ruleset in force from 1901 carried it and lint crashed deciding them (FactsError).
+    They are now written in UTC, the same instants."""
+    root = write_ruleset(tmp_path, MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop")
+                         .replace("2024-01-01T00:00:00+07:00", "1901-01-01T00:00:00+07:00")
+                         .replace("        - { fact: order.status, eq: unpaid }",
+                                  "        - { fact: order.status, eq: unpaid }\n"
+                                  "        - { fact: order.placed_at, within: 2d }"),
+                         name="tiktok_shop")
+    code, out, err = run(capsys, "lint", root, "--format", "json")
+    assert code == 0 and "Traceback" not in err
+    witnesses = [f["witness"] for f in json.loads(out)["findings"] if f.get("witness")]
+    assert witnesses
+    for witness in witnesses:
+        assert witness["request"]["at"].startswith("1901-01-0")
+        assert witness["request"]["at"].endswith("+00:00") and witness["now"].endswith("+00:00")
+    policies = aturan.load(root)
+    for witness in witnesses:  # each a valid order that decides
+        assert policies.decide(witness).outcome
+    policies.close()
+
+
 def test_orders_weigh_gaps_by_real_orders(tmp_path, capsys):
     folder = CATALOGUE / "gap"
     findings = lint_path(folder)

@@ -10,7 +10,7 @@ realised relative to `now`: a timestamp of age a is `now - a`, and `now` is give
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
 from typing import Any
 
@@ -239,7 +239,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             "fulfillment": fulfillment,
         },
         "request": {"type": get("request.type"), "by": get("request.by"),
-                    "reason": get("request.reason"), "at": anchor.isoformat(),
+                    "reason": get("request.reason"), "at": _rfc3339(anchor),
                     "seller_response": response},
         "now": now_text,
     }
@@ -290,8 +290,18 @@ def _instant(anchor: datetime, nanos: int) -> str:
         moment = None
     if moment is None or not low <= moment.year <= high:
         raise Unrealisable(f"{anchor.isoformat()} + {whole}s is outside the years {low}-{high}")
-    text = moment.isoformat()
+    text = _rfc3339(moment)
     return text if not rest else f"{text[:19]}.{rest:09d}{text[19:]}"
+
+
+def _rfc3339(moment: datetime) -> str:
+    """`moment.isoformat()`, in UTC when its zone's offset then was not whole minutes (Jakarta
+    before 1924 was +07:07:12, which RFC 3339 and the facts schema cannot write): the same
+    instant, so the witness decides as the region says."""
+    offset = moment.utcoffset()
+    if offset is not None and (offset.seconds % 60 or offset.microseconds):
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat()
 
 
 _AMOUNTS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",
