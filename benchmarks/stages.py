@@ -40,6 +40,19 @@ def stages(policies: aturan.Policies, orders: list[dict[str, Any]]
     prepare = policies.facts_reader.prepare
     if prepare is None:
         raise RuntimeError("the bundled catalogue has no fused check")
+
+    def one_after_another(facts: dict[str, Any]) -> str:
+        """Every stage for one order, as `Policies.decide` takes them (and then to_json)."""
+        values, texts, now, now_text = prepare(facts)
+        flat = _flat_of(facts, values, texts, now, now_text)
+        memo = policies._select(flat, None)
+        compiled = memo.compiled
+        if compiled.reads_request:
+            add_requested(flat, compiled.catalogue.product_types)
+        if compiled.gap_pairs:
+            add_gaps(flat, compiled.gap_pairs)
+        key = memo.ages_and_key(flat.values, flat.ages, flat.gaps, texts, flat.now, texts[""])
+        return decide_deferred(policies._plan_of(memo, flat, key), flat, None).to_json()
     prepared = [prepare(facts) for facts in orders]
     if any(p is None for p in prepared):
         raise RuntimeError("the fused check does not accept every order")
@@ -68,7 +81,11 @@ def stages(policies: aturan.Policies, orders: list[dict[str, Any]]
     plans = [policies._plan_of(memo, flat, key)
              for flat, memo, key in zip(flats, memos, keys())]
     staged = [decide_deferred(found, flat, None).to_json() for found, flat in zip(plans, flats)]
-    differ = sum(mine != policies.decide(facts).to_json() for mine, facts in zip(staged, orders))
+    def agrees(facts: dict[str, Any], mine: str) -> bool:
+        expected = policies.decide(facts).to_json()
+        return mine == expected and one_after_another(facts) == expected
+
+    differ = sum(not agrees(facts, mine) for mine, facts in zip(staged, orders))
     if differ:
         raise RuntimeError(f"{differ} orders decide differently stage by stage: follow "
                            "Policies.decide")
@@ -94,6 +111,7 @@ def stages(policies: aturan.Policies, orders: list[dict[str, Any]]
                              flats),
         "the decision + to_json": each(
             lambda found, flat: decide_deferred(found, flat, None).to_json(), plans, flats),
+        "the stages one after another, per order": each(one_after_another, orders),
         "decide + to_json, whole": each(lambda facts: policies.decide(facts).to_json(), orders),
         "the hand-written function": each(handwritten.decide, orders),
     }

@@ -63,6 +63,20 @@ def make_facts(patch: dict[str, Any] | None = None) -> dict[str, Any]:
     return deep_merge(copy.deepcopy(BASE_FACTS), patch or {})
 
 
+def varied_facts(n: int) -> dict[str, Any]:
+    """The n-th of a varied run of valid orders (statuses, requesters, reasons and amounts
+    in turn), for logs and replays whose records must differ."""
+    statuses = ["paid", "unpaid", "to_ship", "shipped", "delivered"]
+    patch: dict[str, Any] = {
+        "order": {"id": f"R-{n}", "status": statuses[n % len(statuses)],
+                  "amounts": {"total": 162000 + n, "shipping": 12000 + n}},
+        "request": {"by": ["buyer", "seller"][n % 2],
+                    "reason": ["changed_mind", "out_of_stock", "damaged"][n % 3]}}
+    if patch["order"]["status"] == "unpaid":
+        patch["order"]["payment"] = {"paid_at": None, "deadline_at": None}
+    return make_facts(patch)
+
+
 @pytest.fixture(scope="session")
 def policies() -> aturan.Policies:
     return aturan.load(RULESETS)

@@ -30,6 +30,17 @@ def line_of(path: Path, pattern: str) -> int:
     return next(n for n, line in enumerate(lines, 1) if re.search(pattern, line))
 
 
+def unpaid_ruleset(tmp_path: Path, condition: str, effective_from: str | None = None) -> Path:
+    """MINIMAL_RULESET as tiktok_shop, its one rule's condition with `condition` added (and
+    in force from `effective_from`); the rulesets root."""
+    text = MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop").replace(
+        "        - { fact: order.status, eq: unpaid }",
+        f"        - {{ fact: order.status, eq: unpaid }}\n        - {condition}")
+    if effective_from is not None:
+        text = text.replace("2024-01-01T00:00:00+07:00", effective_from)
+    return write_ruleset(tmp_path, text, name="tiktok_shop")
+
+
 def lint_path(path: Path):
     collection = load_rulesets([path])
     policies = aturan.Policies(collection)
@@ -273,11 +284,7 @@ def test_invalid_rulesets_are_reported_and_fail(tmp_path, capsys):
 def test_a_ruleset_the_engine_cannot_build_is_reported_as_validate_does(tmp_path, capsys):
     """Valid files past the engine's limits (an integer beyond 64 bits): `aturan.load` refuses
     them, and lint printed that RulesetError as a traceback."""
-    root = write_ruleset(tmp_path, MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop")
-                         .replace("        - { fact: order.status, eq: unpaid }",
-                                  "        - { fact: order.status, eq: unpaid }\n"
-                                  "        - { fact: order.amounts.total, gt: 99999999999999999999 }"),
-                         name="tiktok_shop")
+    root = unpaid_ruleset(tmp_path, "{ fact: order.amounts.total, gt: 99999999999999999999 }")
     code, out, err = run(capsys, "lint", root)
     assert code == 1 and "Traceback" not in err
     assert "rulesets/tiktok_shop/1.0.0.yaml:11:5: engine-number:" in err
@@ -292,17 +299,32 @@ def test_a_region_no_valid_order_reaches_has_no_witness_instead_of_a_crash(tmp_p
     """Durations near the 1,100 years facts may span put a witness's timestamps before 1900
     (the symbolic space does not bound ages): the finding stays, unconfirmed and without a
     witness, where lint crashed with the witness's FactsError."""
-    root = write_ruleset(tmp_path, MINIMAL_RULESET.replace("ruleset: demo", "ruleset: tiktok_shop")
-                         .replace("        - { fact: order.status, eq: unpaid }",
-                                  "        - { fact: order.status, eq: unpaid }\n"
-                                  "        - { fact: order.placed_at, within: 401769d }"),
-                         name="tiktok_shop")
+    root = unpaid_ruleset(tmp_path, "{ fact: order.placed_at, within: 401769d }")
     code, out, err = run(capsys, "lint", root, "--format", "json")
     assert code == 0 and "Traceback" not in err
     gaps = [f for f in json.loads(out)["findings"] if f["code"] == "gap"]
     far = [f for f in gaps if "older_than" in json.dumps(f["region"])]
     assert len(far) == 1 and far[0].get("witness") is None and not far[0]["confirmed"]
     assert any(f.get("witness") for f in gaps)  # the other gap keeps its witness
+
+
+def test_witnesses_of_a_ruleset_in_force_from_1901_are_valid_orders(tmp_path, capsys):
+    """Jakarta's offset before 1924 was +07:07:12, which RFC 3339 cannot write: the witnesses
+    of a ruleset in force from 1901 carried it and lint crashed deciding them (FactsError).
+    They are now written in UTC, the same instants."""
+    root = unpaid_ruleset(tmp_path, "{ fact: order.placed_at, within: 2d }",
+                          effective_from="1901-01-01T00:00:00+07:00")
+    code, out, err = run(capsys, "lint", root, "--format", "json")
+    assert code == 0 and "Traceback" not in err
+    witnesses = [f["witness"] for f in json.loads(out)["findings"] if f.get("witness")]
+    assert witnesses
+    for witness in witnesses:
+        assert witness["request"]["at"].startswith("1901-01-0")
+        assert witness["request"]["at"].endswith("+00:00") and witness["now"].endswith("+00:00")
+    policies = aturan.load(root)
+    for witness in witnesses:  # each a valid order that decides
+        assert policies.decide(witness).outcome
+    policies.close()
 
 
 def test_orders_weigh_gaps_by_real_orders(tmp_path, capsys):

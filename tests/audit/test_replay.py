@@ -13,7 +13,7 @@ import pytest
 import aturan
 from aturan.audit import DecisionLog, LogOptions
 from aturan.cli import main
-from conftest import RULESETS, make_facts, write_ruleset
+from conftest import RULESETS, make_facts, varied_facts, write_ruleset
 
 LATER = {"order": {"placed_at": "2025-06-01T10:00:00+07:00",
                    "payment": {"paid_at": "2025-06-01T10:05:00+07:00"},
@@ -27,17 +27,6 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def varied(n: int) -> dict:
-    statuses = ["paid", "unpaid", "to_ship", "shipped", "delivered"]
-    patch = {"order": {"id": f"R-{n}", "status": statuses[n % len(statuses)],
-                       "amounts": {"total": 162000 + n, "shipping": 12000 + n}},
-             "request": {"by": ["buyer", "seller"][n % 2],
-                         "reason": ["changed_mind", "out_of_stock", "damaged"][n % 3]}}
-    if patch["order"]["status"] == "unpaid":
-        patch["order"]["payment"] = {"paid_at": None, "deadline_at": None}
-    return make_facts(patch)
-
-
 @pytest.fixture
 def logged(tmp_path):
     """A copy of the bundled rulesets, a log of 30 decisions made with it (rotated), the
@@ -48,7 +37,7 @@ def logged(tmp_path):
     folder = tmp_path / "log"
     log = DecisionLog(folder / "decisions.jsonl", options=LogOptions(max_bytes=32768))
     observed = log.attach(policies, [rulesets])
-    decisions = [observed.decide(varied(n)) for n in range(30)]
+    decisions = [observed.decide(varied_facts(n)) for n in range(30)]
     log.close()
     policies.close()
     return rulesets, folder, decisions
@@ -168,7 +157,7 @@ def test_a_rule_reading_a_masked_field_cannot_be_re_derived_and_replay_says_why(
 def test_against_reports_transitions_by_decision_id_as_diff_does(tmp_path, capsys):
     policies = aturan.load(RULESETS)
     folder = tmp_path / "log"
-    orders = [make_facts(LATER) | {"order": {**varied(n)["order"], **make_facts(LATER)["order"],
+    orders = [make_facts(LATER) | {"order": {**varied_facts(n)["order"], **make_facts(LATER)["order"],
                                              "id": f"R-{n}"}} for n in range(20)]
     with DecisionLog(folder / "d.jsonl") as log:
         observed = log.attach(policies, [RULESETS])
@@ -206,7 +195,7 @@ def test_show_renders_a_logged_decision_again_in_either_language(logged, capsys)
     chosen = decisions[4]
     code, out, _ = run(capsys, "replay", folder, "--show", chosen.decision_id, "--lang", "id")
     assert code == 0
-    message = aturan.load(RULESETS).decide(varied(4), None, "id").explanation[0].message["id"]
+    message = aturan.load(RULESETS).decide(varied_facts(4), None, "id").explanation[0].message["id"]
     assert chosen.decision_id in out and message in out
     code, out, _ = run(capsys, "replay", folder, "--show", chosen.decision_id, "--format", "json")
     shown = json.loads(out)
@@ -249,7 +238,7 @@ def test_a_damaged_gzip_log_fails_verify_at_the_line_it_cannot_read(logged, caps
 def test_an_orders_file_given_as_the_log_is_a_usage_error_and_stays_as_it_was(tmp_path,
                                                                             capsys):
     orders = tmp_path / "orders.jsonl"
-    orders.write_text("".join(json.dumps(varied(n)) + "\n" for n in range(3)))
+    orders.write_text("".join(json.dumps(varied_facts(n)) + "\n" for n in range(3)))
     before = orders.read_bytes()
     code, out, err = run(capsys, "decide", orders, "--decision-log", orders)
     assert code == 2 and not out
@@ -259,7 +248,7 @@ def test_an_orders_file_given_as_the_log_is_a_usage_error_and_stays_as_it_was(tm
 
 def test_decide_writes_the_log_and_its_json_carries_the_same_id(tmp_path, capsys):
     orders = tmp_path / "orders.jsonl"
-    orders.write_text("".join(json.dumps(varied(n)) + "\n" for n in range(5)))
+    orders.write_text("".join(json.dumps(varied_facts(n)) + "\n" for n in range(5)))
     log = tmp_path / "log" / "d.jsonl"
     code, out, _ = run(capsys, "decide", orders, "--format", "json", "--decision-log", log,
                        "--rulesets", RULESETS)

@@ -19,7 +19,7 @@ from aturan.audit.replay_partitioned import log_lines, log_partitions
 from aturan.cli import main
 from aturan.regression.partitioned import InProcess
 from aturan.runtime.decision import canonical_json
-from conftest import RULESETS, make_facts
+from conftest import RULESETS, varied_facts
 
 LATER = {"order": {"placed_at": "2025-06-01T10:00:00+07:00",
                    "payment": {"paid_at": "2025-06-01T10:05:00+07:00"},
@@ -29,14 +29,7 @@ BLOCKS = ("1500", "4KiB", "32MiB")  # a few records a block, a dozen, whole file
 
 
 def varied(n: int, later: bool = False) -> dict:
-    statuses = ["paid", "unpaid", "to_ship", "shipped", "delivered"]
-    patch = {"order": {"id": f"R-{n}", "status": statuses[n % len(statuses)],
-                       "amounts": {"total": 162000 + n, "shipping": 12000 + n}},
-             "request": {"by": ["buyer", "seller"][n % 2],
-                         "reason": ["changed_mind", "out_of_stock", "damaged"][n % 3]}}
-    if patch["order"]["status"] == "unpaid":
-        patch["order"]["payment"] = {"paid_at": None, "deadline_at": None}
-    facts = make_facts(patch)
+    facts = varied_facts(n)
     if later:
         for part, values in LATER.items():
             for key, value in values.items():

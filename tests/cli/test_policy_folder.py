@@ -216,6 +216,28 @@ def test_a_policy_folder_without_its_rulesets_folder_fails_instead_of_using_the_
         assert "passed" not in out or out.startswith("0 passed, 0 failed")
 
 
+@pytest.mark.parametrize("damage", ["a folder", "a link to itself", "a dangling link"])
+def test_a_project_file_that_is_no_file_is_reported_not_ignored(tmp_path, capsys, monkeypatch,
+                                                                damage):
+    """An aturan.yaml that cannot be read was passed over as if there were none: the folder's
+    rules were checked under the bundled catalogue, and each fact the project adds was
+    reported unknown at every rule that reads it. Now the project file itself is the error."""
+    root = tmp_path / "shop"
+    assert run(capsys, "init", str(root), "--platform", "blibli")[0] == 0
+    project = root / "aturan.yaml"
+    project.unlink()
+    if damage == "a folder":
+        project.mkdir()
+    else:
+        project.symlink_to(project if damage == "a link to itself" else root / "gone.yaml")
+    monkeypatch.chdir(root)
+    for argv in (["validate"], ["test"], ["lint"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 1, (argv, out, err)
+        assert "aturan.yaml: file-unreadable: cannot read file" in err + out, (argv, err)
+        assert "unknown-fact" not in err + out and "Traceback" not in err
+
+
 def test_validate_and_test_with_coverage(inside, capsys):
     code, out, err = run(capsys, "validate")
     assert code == 0, err

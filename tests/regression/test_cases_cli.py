@@ -187,6 +187,27 @@ def test_a_file_outside_a_cases_folder_is_refused_without_searching_up_to_the_ro
     assert summary(out)[0] > 0 and root.exists()  # the rulesets folder's cases still ran
 
 
+def test_a_cases_folder_no_ruleset_holds_is_refused_without_loading_the_folders_above(
+        tmp_path, capsys, monkeypatch):
+    """`aturan test notes/cases` (a cases/ folder outside the rulesets layout) made the folder
+    two above it the rulesets root and loaded every YAML file below that; now the folder is
+    named as outside any ruleset's folder, and the other paths still run."""
+    pinned_root(tmp_path)
+    stray = tmp_path / "notes" / "cases"
+    stray.mkdir(parents=True)
+    (stray / "a.yaml").write_text("cases: []\n", encoding="utf-8")
+    (tmp_path / "unrelated.yaml").write_text("{not: [yaml\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for target in ("notes/cases", "notes/cases/a.yaml"):
+        for other in ([], ["rulesets"]):
+            code, out, err = run(capsys, "test", target, *other)
+            assert code == 1
+            assert err.startswith(f"{target}: cases-outside-rulesets: is in a cases/ folder "
+                                  "that no ruleset's folder holds (notes has no "), err
+            assert "unrelated.yaml" not in err and err.count("\n") <= 4, err
+    assert summary(out)[0] > 0  # the rulesets folder's cases still ran
+
+
 def test_broken_case_file_is_reported_and_other_files_still_run(tmp_path, capsys):
     root = pinned_root(tmp_path)
     (root / "tiktok_shop" / "cases" / "broken.yaml").write_text(

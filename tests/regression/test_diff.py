@@ -8,6 +8,7 @@ import io
 import json
 import random
 import re
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -308,6 +309,42 @@ def test_compare_keeps_the_effective_instant_its_due_date_and_the_return():
     assert pair.compare(approved_late)[0].refund[-1] == "2025-07-22"  # 14 business days from 2 July
     assert pair.compare(returned)[0].return_ == (("resolution", "replacement"),
                                                  ("shipping_paid_by", "seller"))
+
+
+def test_a_changed_return_is_named_return_as_decisions_name_it(tmp_path, capsys):
+    """A corpus diff named a return that changed `return_` (the Verdict's field) in its text,
+    JSON and changes file, where decisions, cases and the exhaustive diff say `return`."""
+    from conftest import V2_RULESETS
+
+    root = tmp_path / "rulesets"
+    shutil.copytree(V2_RULESETS, root, ignore=shutil.ignore_patterns("cases"))
+    old_file = root / "tiktok_shop" / "1.0.0.yaml"
+    text = old_file.read_text(encoding="utf-8")
+    start = "effective_from: 2024-01-01T00:00:00+07:00\n"
+    old_file.write_text(text.replace(start, start + "effective_until: 2024-06-01T00:00:00+07:00\n"),
+                        encoding="utf-8")
+    replacement = "return: { resolution: replacement, shipping_paid_by: seller }"
+    assert replacement in text
+    (root / "tiktok_shop" / "1.0.1.yaml").write_text(
+        text.replace("version: 1.0.0", "version: 1.0.1")
+        .replace(start, "effective_from: 2024-06-01T00:00:00+07:00\n")
+        .replace(replacement, replacement.replace("seller", "buyer")), encoding="utf-8")
+    returned = make_facts({"order": {
+        "placed_at": "2025-07-01T09:00:00+07:00", "status": "delivered",
+        "payment": {"paid_at": "2025-07-01T09:02:00+07:00"},
+        "fulfillment": {"shipped_at": "2025-07-02T09:00:00+07:00",
+                        "delivered_at": "2025-07-03T09:00:00+07:00"}},
+        "request": {"type": "return_refund", "reason": "damaged", "resolution": "replacement",
+                    "item_condition": "opened", "at": "2025-07-04T09:00:00+07:00"}})
+    orders, changes = tmp_path / "o.jsonl", tmp_path / "changes.jsonl"
+    orders.write_text(json.dumps(returned) + "\n", encoding="utf-8")
+    args = ["diff", "tiktok_shop@1.0.0", "tiktok_shop@1.0.1", "--orders", str(orders),
+            "--rulesets", str(root)]
+    assert main(args) == 0
+    assert "  changed parts: return 1\n" in capsys.readouterr().out
+    assert main([*args, "--format", "json", "--changes", str(changes)]) == 0
+    assert json.loads(capsys.readouterr().out)["changed_parts"] == {"return": 1}
+    assert json.loads(changes.read_text())["changed"] == ["return"]
 
 
 def test_compare_reads_the_requested_items_as_decide_does():

@@ -173,6 +173,28 @@ def test_batch_decide_in_process_writes_partitions_and_a_manifest(corpus, tmp_pa
     policies.close()
 
 
+def test_a_block_size_below_the_line_length_gives_a_partition_per_line_not_per_byte(
+        corpus, tmp_path, capsys):
+    """`--block-size 1` wrote one output file per byte of the input (tens of thousands for 50
+    orders), nearly all empty: blocks in which no line starts are read by the block before."""
+    lines, folder = corpus
+    path = folder / "tiny-blocks.jsonl"
+    path.write_text("".join(lines[:20]), encoding="utf-8")
+    whole, tiny = tmp_path / "whole", tmp_path / "tiny"
+    for out, size in ((whole, "1MiB"), (tiny, "1")):
+        assert main(["decide", str(path), "--out", str(out), "--rulesets", str(RULESETS),
+                     "--block-size", size, "--no-progress"]) == 0
+    assert "20 orders: 20 decided, 0 invalid" in capsys.readouterr().err
+    names = sorted(p.name for p in tiny.glob("part-*.jsonl"))
+    assert names == [f"part-{i:05d}.jsonl" for i in range(20)]  # one a line, numbered in order
+    manifest = json.loads((tiny / "manifest.json").read_text())
+    assert [p["first_line"] for p in manifest["partitions"]] == list(range(1, 21))
+    assert b"".join((tiny / n).read_bytes() for n in names) == (
+        whole / "part-00000.jsonl").read_bytes()
+    parts = partitions(InProcess(), [str(path)], 1)
+    assert len(parts.parts) == 20 and parts.nbytes == path.stat().st_size  # progress adds up
+
+
 def test_a_line_that_ends_mid_document_is_located_on_that_line():
     from aturan.runtime.jsonio import read_lines
 

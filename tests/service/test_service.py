@@ -549,3 +549,25 @@ def test_serve_refuses_to_start_on_invalid_rulesets(tmp_path, capsys):
     code = main(["serve", "--rulesets", str(root), "--port", "1"])
     assert code == 1
     assert "rulesets/tiktok_shop/1.0.0.yaml:" in capsys.readouterr().err
+
+
+def test_serve_names_the_files_of_its_first_set_as_its_reloads_do(tmp_path, monkeypatch):
+    """`aturan serve --rulesets rulesets` (a relative path, as from a policy repository's root)
+    loaded its first set under the path as given but reloaded under the absolute one: the same
+    order's decision named its rule files differently after a reload, and the playground had
+    no text for any version until the first reload."""
+    import uvicorn
+
+    root = tiktok_only(tmp_path)
+    monkeypatch.chdir(root.parent)
+    started: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **settings: started.setdefault("app", app))
+    assert main(["serve", "--rulesets", root.name, "--playground", "--probe-timeout", "0"]) == 0
+    app = started["app"]
+    with TestClient(app) as client:
+        first = client.post("/v1/decisions", json=make_facts()).text
+        served = client.get("/v1/playground/bootstrap").json()["rulesets"]
+        assert served and all(entry["text"] and entry["served"] for entry in served)
+        assert app.state.holder.reload("manual").ok
+        assert client.post("/v1/decisions", json=make_facts()).text == first
+    app.state.holder.close()

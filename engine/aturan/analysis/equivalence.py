@@ -23,12 +23,11 @@ from ..runtime.evaluate import Policies
 from ..runtime.selection import parse_pin
 from ..runtime.verdict import Verdict
 from .comparison import ChangeGroup, Version
+from .instants import Unrealisable, anchor_for
 from .symbolic import Box, Space, intersect_regions, subtract_all
 from .witness import (
     PLAIN,
     Evaluator,
-    Unrealisable,
-    anchor_for,
     fields_of,
     platform_of,
     realise,

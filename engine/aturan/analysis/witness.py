@@ -4,24 +4,22 @@ checked by running it through the real evaluator before anyone is shown it.
 A point is chosen greedily: axis by axis, the cell closest to a plain order (paid by e-wallet,
 one regular item, the buyer asks to cancel at `now`) that keeps the rest of the region
 satisfiable, so a witness differs from that plain order only where it has to. Times are
-realised relative to `now`: a timestamp of age a is `now - a`, and `now` is given explicitly.
+realised relative to `now`: a timestamp of age a is `now - a`, and `now` is given explicitly
+(`analysis/instants.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, tzinfo
-from fractions import Fraction
+from datetime import datetime
 from typing import Any
 
 from ..language import linear
 from ..language.amount_check import label as amount_label
 from ..language.catalogue import Catalogue, FactField, bundled_catalogue
 from ..language.consistency import RELATIONS
-from ..language.display import JAKARTA
 from ..language.model import (
     DEFAULT_HOLIDAYS,
-    TIMESTAMP_YEARS,
     Effect,
     EffectiveAt,
     Rule,
@@ -34,6 +32,7 @@ from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
 from ..runtime.verdict import Verdict, penalty_multiset, returns
+from .instants import instant, nanos, rfc3339
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
 
 # the plain order a witness starts from: value, or None for absent; ages in seconds before now
@@ -144,19 +143,6 @@ def witness_point(space: Space, box: Box) -> dict[str, Any] | None:
     return None if cells is None else point_of(space, cells)
 
 
-def anchor_for(versions: Iterable[RulesetVersion], zone: tzinfo = JAKARTA) -> datetime:
-    """A request instant every given version is in force at: a day after the latest start (or
-    the middle of the common range when that is shorter), written in the platform's `zone`."""
-    versions = list(versions)
-    start = max(v.effective_from for v in versions)
-    ends = [v.effective_until for v in versions if v.effective_until is not None]
-    step = timedelta(days=1)
-    if ends and min(ends) - start < 2 * step:
-        step = (min(ends) - start) / 2
-    moment = (start + step).astimezone(zone)
-    return moment.replace(microsecond=0)
-
-
 def _fresh(taken: Iterable[Any], stem: str) -> str:
     taken = set(taken)
     n = 1
@@ -194,12 +180,12 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             value = _fresh(axis.cells, "other_" if path == "order.seller.policy" else "other-")
         return value
 
-    request_ns = _nanos(get("request.at"))  # now is request.at plus its age
-    now_text = _instant(anchor, request_ns)
+    request_ns = nanos(get("request.at"))  # now is request.at plus its age
+    now_text = instant(anchor, request_ns)
 
     def ts(path: str) -> str | None:
         age = get(path)
-        return None if age is None else _instant(anchor, request_ns - _nanos(age))
+        return None if age is None else instant(anchor, request_ns - nanos(age))
 
     flags = {kind: get(f"derived.has_{kind}")
              for kind in ("custom_made", "pre_order", "perishable", "digital")}
@@ -239,7 +225,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             "fulfillment": fulfillment,
         },
         "request": {"type": get("request.type"), "by": get("request.by"),
-                    "reason": get("request.reason"), "at": anchor.isoformat(),
+                    "reason": get("request.reason"), "at": rfc3339(anchor),
                     "seller_response": response},
         "now": now_text,
     }
@@ -261,37 +247,6 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
         else:
             holder.setdefault(name, value)
     return facts
-
-
-def _nanos(seconds: Any) -> int:
-    """Seconds (an int, or an exact Fraction from the duration solver) as nanoseconds."""
-    if isinstance(seconds, int):
-        return seconds * 1_000_000_000
-    scaled = Fraction(seconds) * 1_000_000_000
-    assert scaled.denominator == 1, "ages are solved in whole nanoseconds"
-    return int(scaled)
-
-
-class Unrealisable(ValueError):
-    """A point whose timestamps fall outside the years facts may have (`TIMESTAMP_YEARS`): the
-    symbolic space does not bound ages, so a region of durations near a century or more, or a
-    ruleset in force from 1900, can have points no valid order reaches. Such a point has no
-    witness; its finding or change group stays unconfirmed."""
-
-
-def _instant(anchor: datetime, nanos: int) -> str:
-    """RFC 3339 text of `anchor` + nanos (the anchor has whole seconds), with nine fraction
-    digits only when the instant has a part of a second; `Unrealisable` outside the years."""
-    whole, rest = divmod(nanos, 1_000_000_000)
-    low, high = TIMESTAMP_YEARS
-    try:
-        moment = anchor + timedelta(seconds=whole)
-    except OverflowError:
-        moment = None
-    if moment is None or not low <= moment.year <= high:
-        raise Unrealisable(f"{anchor.isoformat()} + {whole}s is outside the years {low}-{high}")
-    text = moment.isoformat()
-    return text if not rest else f"{text[:19]}.{rest:09d}{text[19:]}"
 
 
 _AMOUNTS = ("order.amounts.items", "order.amounts.shipping", "order.amounts.discount",

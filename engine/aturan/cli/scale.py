@@ -1,5 +1,5 @@
-"""What `aturan diff`, `aturan decide --out` (and replay, when it comes) share to run over
-partitioned inputs: the `--cluster` and `--block-size` options, the executor they choose
+"""What `aturan diff`, `aturan decide --out` and `aturan replay --workers/--cluster` share to run
+over partitioned inputs: the `--cluster` and `--block-size` options, the executor they choose
 (this process, a pool of processes, or Dask), the progress bar, and one-line errors."""
 
 from __future__ import annotations

@@ -88,8 +88,10 @@ def serve(host: str, port: int, rulesets_dir: str | None, workers: int, watch: b
             console(err=True).print(f"[red]{escape(str(root))}: engine-probe: "
                                     f"{escape(result.problem)}[/]", soft_wrap=True)
             raise click.exceptions.Exit(1)
-    # invalid rulesets: every error printed, exit 1
-    policies = load_or_exit(rulesets_dir, memo_capacity=memo_capacity)
+    # invalid rulesets: every error printed, exit 1. Loaded from `root`, as every reload and
+    # every worker loads: one name per file, so a reload changes no decision's `source.file`
+    # and the playground finds the served versions' texts under the folder it watches
+    policies = load_or_exit(str(root), memo_capacity=memo_capacity)
     config = ServiceConfig(rulesets=root, max_body_bytes=max_body_bytes,
                            batch_limit=batch_limit, watch=watch, watch_interval=watch_interval,
                            handle_sighup=True, memo_capacity=memo_capacity,

@@ -44,14 +44,21 @@ _NAME = "[a-z][a-z_]{0,63}"  # an extension's name: a fact path segment (no digi
 def project_root(path: str | Path) -> Path | None:
     """The policy folder `path` belongs to: the nearest folder holding `aturan.yaml`, looking
     at `path` and at most three folders up (a ruleset file's project is three up:
-    <root>/rulesets/<name>/<version>.yaml), so a file far above is never picked up."""
+    <root>/rulesets/<name>/<version>.yaml), so a file far above is never picked up. An
+    `aturan.yaml` that is no readable file (a folder, a dangling or looping link) still makes
+    its folder the project, so that loading it says what is wrong with it instead of the
+    folder's extra facts being reported unknown at every rule that reads them."""
     p = Path(path).resolve()
     if not p.is_dir():
         p = p.parent
     for candidate in [p, *p.parents][:4]:
-        if (candidate / PROJECT_FILE).is_file():
+        if _project_file_at(candidate):
             return candidate
     return None
+
+
+def _project_file_at(folder: Path) -> bool:
+    return os.path.lexists(folder / PROJECT_FILE)
 
 
 def default_rulesets() -> Path:
@@ -68,7 +75,7 @@ def default_rulesets() -> Path:
 def rulesets_of(path: str | Path) -> Path:
     """A project root stands for its `rulesets/` folder; any other path for itself."""
     p = Path(path)
-    if p.is_dir() and (p / PROJECT_FILE).is_file():
+    if p.is_dir() and _project_file_at(p):
         return p / RULESETS_DIR
     return p
 

@@ -23,6 +23,7 @@ from ..language.display import atom_text, between_text, text
 from ..language.loader import SourceDocument, load_yaml_file, parse_yaml
 from ..language.repository import CASES_DIR
 from ..language.schema import schema_diagnostics
+from ..language.semver import parse_version
 from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies
 from ..runtime.jsonio import parse_json
@@ -312,13 +313,32 @@ def _targets(paths: Iterable[str | Path], problems: list[Diagnostic]
             continue
         if path.is_file() or CASES_DIR in full.parts:
             root = rulesets_root(full if path.is_file() else full / "_")
-            add(root, relative, case_files([path]), full.relative_to(root).parts[0])
+            name = full.relative_to(root).parts[0]
+            if not _holds_a_version(root / name):
+                problems.append(Diagnostic(
+                    "cases-outside-rulesets", f"is in a {CASES_DIR}/ folder that no ruleset's "
+                    f"folder holds ({display_path(root / name, relative)} has no <version>.yaml)"
+                    ", so there is no rulesets folder to run it against",
+                    Location(display_path(path, relative)),
+                    hint=f"Cases live in <rulesets>/<name>/{CASES_DIR}/, beside <name>'s "
+                    "<version>.yaml files."))
+                continue
+            add(root, relative, case_files([path]), name)
         elif path.is_dir() and any(p.suffix in CASE_SUFFIXES for p in path.iterdir()
                                    if p.is_file()):
             add(full.parent, relative, case_files([path]), full.name)
         else:
             add(full, relative, case_files([path]), None)
     return groups
+
+
+def _holds_a_version(folder: Path) -> bool:
+    """Whether `folder` is one ruleset's folder: a `<version>.yaml` in it. Without this check a
+    stray `cases/` folder made the folder two above it the rulesets root, and every YAML file
+    below that was loaded."""
+    return folder.is_dir() and any(
+        p.suffix in CASE_SUFFIXES and parse_version(p.stem) is not None and p.is_file()
+        for p in folder.iterdir())
 
 
 def run_suite(paths: Iterable[str | Path], load: Callable[[Path], Policies]) -> SuiteRun:

@@ -124,10 +124,10 @@ def plan(sources: Sequence[Source], block_size: int = BLOCK_SIZE) -> list[Partit
 
 
 def to_count(parts: Sequence[Partition]) -> list[Partition]:
-    """The blocks whose line counts give the others their first lines: every block of a plain
-    file that another block of that file follows."""
-    return [p for p, after in zip(parts, list(parts[1:]) + [None])
-            if p.kind == "lines" and after is not None and after.file == p.file]
+    """The blocks whose line counts give the others their first lines, and say which hold no
+    line at all (`number` leaves those out): every block of a plain file cut into several."""
+    cut = {p.file for p in parts if p.kind == "lines" and p.start > 0}
+    return [p for p in parts if p.kind == "lines" and p.file in cut]
 
 
 def count_lines(part: Partition) -> int:
@@ -149,13 +149,23 @@ def count_lines(part: Partition) -> int:
 
 def number(parts: Sequence[Partition], counts: dict[int, int]) -> list[Partition]:
     """`parts` with every first line known, from `counts` (partition index -> lines, for the
-    partitions `to_count` listed)."""
-    out: list[Partition] = []
+    partitions `to_count` listed), and numbered again without the blocks in which no line
+    starts: such a block is read by the one before it (whose last line runs through it), so it
+    would only be an empty task and an empty output file. Its bytes count for that block's
+    progress. A block size far below the lines' length (`--block-size 1`) thus gives one
+    partition per line, not one per byte."""
+    known: list[Partition] = []
     for part in parts:
         if not part.known:
-            before = out[-1]
+            before = known[-1]
             part = replace(part, first_line=before.first_line + counts[before.index])
-        out.append(part)
+        known.append(part)
+    out: list[Partition] = []
+    for part in known:
+        if counts.get(part.index) == 0 and out and out[-1].file == part.file:
+            out[-1] = replace(out[-1], nbytes=out[-1].nbytes + part.nbytes)
+        else:
+            out.append(part if part.index == len(out) else replace(part, index=len(out)))
     return out
 
 

@@ -12,7 +12,10 @@ from .facts import FlatFacts
 from .plan import Plan, effective_instant, plan_refund
 
 PenaltyKey = tuple[str, str, int | None]  # (party, code, points)
-PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at", "return_")
+# The parts of a verdict as reports name them (a decision's keys): `return` is the field
+# `return_` (a Python keyword otherwise)
+PARTS = ("outcome", "refund", "penalties", "next_steps", "effective_at", "return")
+_FIELDS = {part: "return_" if part == "return" else part for part in PARTS}
 
 
 def returns(settled: dict[str, str] | None) -> tuple[tuple[str, str], ...] | None:
@@ -34,7 +37,8 @@ class Verdict:
 
     `refund` is a tuple starting with the amount and the destination: `of` gives (amount in
     rupiah, destination, min_business_days, max_business_days, due_by); where no order fixes the
-    amount, the analysis gives (kind, destination, min, max) with kind `total` or `items_only`.
+    amount, the analysis gives (the amount's formula as the rule wrote it, `amount_check.label`,
+    destination, min, max), and the holidays its due date skips when they are not the default.
     Penalties are a multiset (`penalty_multiset`). Next steps are as the decision lists them
     (`of`: in order), or sorted where only their set is known (the analysis). `effective_at`
     is when the outcome takes effect: the decision's instant (`of`), or the rule's declaration
@@ -79,8 +83,10 @@ class Verdict:
                    returns(None if effect.return_ is None else effect.return_.to_dict()))
 
     def changed_parts(self, other: Verdict) -> list[str]:
-        """Which of `PARTS` differ, in that order; empty when the verdicts are equal."""
-        return [part for part in PARTS if getattr(self, part) != getattr(other, part)]
+        """Which of `PARTS` differ, in that order, named as decisions name them; empty when
+        the verdicts are equal."""
+        return [part for part, name in _FIELDS.items()
+                if getattr(self, name) != getattr(other, name)]
 
     def short(self) -> str:
         parts = [self.outcome]

@@ -16,6 +16,7 @@ from ...language.model import AllOf, AnyOf, Atom, Condition, Effect, Rule, atoms
 from ...runtime.compiler import compile_ruleset, negation_normal_form
 from ...runtime.evaluate import combine
 from ..equivalence import PAID_AT, plainest
+from ..instants import Unrealisable
 from ..symbolic import (
     Box,
     Forbid,
@@ -25,7 +26,7 @@ from ..symbolic import (
     intersect_regions,
     merge_boxes,
 )
-from ..witness import Unrealisable, mattering, verdict_of, verdict_of_decision
+from ..witness import mattering, verdict_of, verdict_of_decision
 from .regions import condition_lines
 from .registry import Finding, Target, check, rule_ref
 

@@ -11,8 +11,9 @@ from typing import Any
 from ...errors import Diagnostic, Location
 from ...language.model import Rule, RulesetVersion
 from ...runtime.compiler import merge
+from ..instants import anchor_for
 from ..symbolic import Box, Space, intersect_regions
-from ..witness import Evaluator, anchor_for, describe_rule, fields_of, platform_of, realise
+from ..witness import Evaluator, describe_rule, fields_of, platform_of, realise
 from .regions import describe_box
 
 SEVERITIES = ("error", "warning")
