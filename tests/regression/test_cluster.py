@@ -155,6 +155,38 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_1(orders, capsys):
                                "at tcp://127.0.0.1:9")
 
 
+def test_a_cluster_with_no_worker_ends_the_run_in_one_line(orders, capsys, monkeypatch):
+    """A scheduler whose workers all died (none restarts them: `dask worker --no-nanny`) or
+    never joined: Dask keeps the tasks waiting for a worker for ever, and `aturan diff` hung
+    (killed by `timeout 150` in the experiment). It now ends with cluster-no-workers."""
+    import threading
+    import time
+
+    from distributed import LocalCluster
+
+    import aturan.regression.cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "NO_WORKERS_SECONDS", 2.0)
+    outcome: dict[str, int] = {}
+    with LocalCluster(n_workers=0, processes=True, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None,
+                      scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+                      ) as empty:
+        began = time.monotonic()
+        run = threading.Thread(target=lambda: outcome.update(code=main([
+            "diff", OLD, NEW, "--orders", str(orders), "--rulesets", str(RULESETS),
+            "--cluster", empty.scheduler_address])), daemon=True)
+        run.start()
+        run.join(120)
+        assert not run.is_alive(), "aturan diff waited for a worker for ever"
+    assert time.monotonic() - began < 120
+    captured = capsys.readouterr()
+    assert outcome["code"] == 1 and captured.out == ""
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith(f"aturan: cluster-no-workers: the cluster {empty.scheduler_address} "
+                           "has had no worker for 2 s with partitions left to run")
+
+
 def test_cluster_specs_are_checked_before_anything_runs(orders, capsys):
     assert check_spec("local:3") == "local:3"
     for bad in ("local:0", "local", "127.0.0.1:8786", ""):

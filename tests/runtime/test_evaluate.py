@@ -138,6 +138,17 @@ def test_selection_errors(policies):
     assert info.value.first.location.pointer == "/order/seller/policy"
 
 
+def test_a_pin_with_nothing_after_the_at_sign_is_refused(policies):
+    """`tiktok_shop@` was read as `tiktok_shop` and decided by the version in force (HTTP 200
+    for `?ruleset=tiktok_shop@`, exit 0 for `aturan decide --ruleset tiktok_shop@`)."""
+    with pytest.raises(aturan.SelectionError) as info:
+        policies.decide(make_facts(), ruleset="tiktok_shop@")
+    assert info.value.first.code == "unknown-ruleset"
+    assert 'pin "tiktok_shop@" has no version after "@"' in info.value.first.message
+    assert info.value.first.hint.startswith('Did you mean "tiktok_shop@')
+    assert policies.decide(make_facts(), ruleset="tiktok_shop").ruleset.name == "tiktok_shop"
+
+
 def test_combination_rules_and_independence_of_rule_order(tmp_path):
     """Highest-priority deciding rule wins; additive rules add steps and penalties; losers are
     listed as overridden; reversing the rules in the file changes nothing."""

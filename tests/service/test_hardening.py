@@ -5,6 +5,7 @@ pre-bound socket's TCP_NODELAY, the OpenAPI document's shapes, and the engine pr
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 import logging
@@ -68,6 +69,28 @@ def test_a_repeated_query_parameter_is_400(client, query):
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert error["code"] == "bad-parameter" and "given 2 times" in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/decisions", "/v1/decisions:batch"])
+def test_a_compressed_body_is_415_not_a_utf_8_error(client, path):
+    """gzip bodies were read as JSON: 400 "unreadable JSON: 'utf-8' codec can't decode byte
+    0x8b in position 1"."""
+    facts = make_facts() if path == "/v1/decisions" else {"items": [make_facts()]}
+    response = client.post(path, content=gzip.compress(json.dumps(facts).encode()),
+                           headers={"content-encoding": "gzip"})
+    assert response.status_code == 415
+    [error] = response.json()["errors"]
+    assert error["code"] == "unsupported-encoding"
+    assert error["message"].startswith("Content-Encoding gzip is not read here")
+    plain = client.post(path, json=facts, headers={"content-encoding": "identity"})
+    assert plain.status_code == 200
+
+
+def test_a_pin_without_a_version_is_404_not_the_version_in_force(client):
+    response = client.post("/v1/decisions?ruleset=tiktok_shop@", json=make_facts())
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "unknown-ruleset"
+    assert 'has no version after "@"' in response.json()["errors"][0]["message"]
 
 
 def call(app, receive, path="/v1/decisions"):

@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 
 from ..errors import AturanError, RulesetError, SelectionError
-from ..regression.cluster import ClusterError
+from ..regression.cluster import MAX_LOCAL_WORKERS, ClusterError
 from ..regression.diff import Change, DiffSummary
 from ..regression.diffrun import RunOptions, run_diff
 from ..regression.inputs import InputError, is_plain_lines
@@ -84,8 +84,8 @@ def _open(orders: str) -> tuple[BinaryIO, int | None]:
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any decision changes (CI).")
 @click.option("--changes", "changes_file", type=click.File("w", encoding="utf-8", lazy=True),
               help="Also write every changed order as JSON Lines here, in input order.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Worker processes (0: one per CPU; 1: no pool).")
+@click.option("--workers", type=click.IntRange(min=0, max=MAX_LOCAL_WORKERS), default=0,
+              show_default=True, help="Worker processes (0: one per CPU; 1: no pool).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Orders per unit of work sent to a worker.")
 @click.option("--progress/--no-progress", "show_progress", default=True,

@@ -30,6 +30,7 @@ from ..audit.replay import (
 )
 from ..audit.replay_partitioned import ChainMerge, run_against, run_verify
 from ..errors import AturanError, RulesetError, SelectionError
+from ..regression.cluster import MAX_LOCAL_WORKERS
 from ..regression.diff import FILE_STRIDE, DiffSummary, check_pins
 from ..regression.partitioned import Rulesets
 from ..runtime.decision import canonical_json
@@ -73,7 +74,7 @@ def _archives(files: list[Path], given: tuple[str, ...]) -> list[RulesetArchive]
               show_default=True)
 @click.option("--fail-on-change", is_flag=True, help="--against: exit 1 when any decision "
                                                      "changes.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_LOCAL_WORKERS), default=None,
               help="--verify/--against: replay in partitions on N worker processes (1: in "
                    "this process); the report is the same.")
 @click.option("--progress/--no-progress", "show_progress", default=True,

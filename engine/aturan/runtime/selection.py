@@ -52,6 +52,10 @@ def select(collection: RulesetCollection, facts: FlatFacts, pin: str | None = No
     """(ruleset, base): `base` is the platform version under an overlay, else None."""
     if pin:
         name, version = parse_pin(pin)
+        if version is None and "@" in pin:  # `tiktok_shop@` was taken as `tiktok_shop`
+            raise _error("unknown-ruleset", f'ruleset pin "{pin}" has no version after "@"; '
+                         "give NAME@VERSION, or NAME for its version in force",
+                         hint=did_you_mean(pin, [rs.key for rs in collection.versions]))
         if version is None:
             chosen = in_force(collection, name, facts.request_at)
         else:

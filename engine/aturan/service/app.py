@@ -289,7 +289,7 @@ def create_app(config: ServiceConfig, policies: Policies | None = None) -> FastA
     _add_routes(app, service)
     if config.playground:  # off unless asked for: docs/playground.md
         from .playground import add_playground
-        add_playground(app, holder)
+        add_playground(app, holder, body_timeout=config.body_timeout)
 
     built: dict[str, dict[str, Any]] = {}  # catalogue digest -> document
 
@@ -429,7 +429,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
               summary="Decide one order",
               responses={200: json_body("Decision", "The decision, byte for byte what "
                                                     "Decision.to_json() gives."),
-                         **error_responses(400, 404, 408, 413, 422)})
+                         **error_responses(400, 404, 408, 413, 415, 422)})
     async def decide(request: Request, ruleset: str | None = RULESET_PARAM,
                      lang: str | None = LANG_PARAM) -> Response:
         return await answer(request, service.decide, ruleset, lang, INLINE_BYTES)
@@ -438,7 +438,7 @@ def _add_routes(app: FastAPI, service: DecisionService) -> None:
               summary="Decide many orders; each item answered in order",
               responses={200: json_body("BatchResponse", "One result per item: a decision, or "
                                                          "that item's errors."),
-                         **error_responses(400, 404, 408, 413, "422-batch")})
+                         **error_responses(400, 404, 408, 413, 415, "422-batch")})
     async def decide_batch(request: Request, ruleset: str | None = RULESET_PARAM,
                            lang: str | None = LANG_PARAM) -> Response:
         return await answer(request, service.decide_batch, ruleset, lang)

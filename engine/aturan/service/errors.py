@@ -3,8 +3,8 @@ same `errors.error_body` the CLI prints), and reading a request body without eve
 than the size limit.
 
 400 malformed JSON or a bad query parameter · 404 unknown ruleset · 413 body or batch too large ·
-422 facts that break the schema, or no ruleset version in force · 500 only for the service's own
-faults, with no stack trace in the body."""
+415 a compressed body (Content-Encoding) · 422 facts that break the schema, or no ruleset version
+in force · 500 only for the service's own faults, with no stack trace in the body."""
 
 from __future__ import annotations
 
@@ -86,12 +86,16 @@ def error_json(exc: AturanError) -> dict[str, Any]:
     return body
 
 
+def headers_for(status: int) -> dict[str, str] | None:
+    """After a 408 the rest of the body may still come: the connection cannot be reused (kept
+    open, the late bytes were read as the next request, which timed out again)."""
+    return {"connection": "close"} if status == 408 else None
+
+
 def error_response(exc: AturanError) -> Response:
     status = status_for(exc)
-    # after a 408 the rest of the body may still come: the connection cannot be reused
-    headers = {"connection": "close"} if status == 408 else None
     return Response(canonical_json(error_json(exc)), status_code=status,
-                    media_type="application/json", headers=headers)
+                    media_type="application/json", headers=headers_for(status))
 
 
 def internal_error() -> Response:
@@ -125,6 +129,11 @@ async def read_body(request: Request, limit: int, timeout: float = 30.0) -> byte
     it arrives, so an oversized upload never sits in memory whole. A body that has not arrived
     within `timeout` seconds is refused with 408 (a client dripping bytes cannot hold a
     connection for ever); a client that hangs up raises `ClientDisconnected`."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):  # read as JSON it was "utf-8 codec can't decode 0x8b"
+        raise RequestError(415, "unsupported-encoding", f"Content-Encoding {encoding} is not "
+                           "read here: send the body as plain JSON (no Content-Encoding)",
+                           kind="bad_request")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(int(declared), limit)

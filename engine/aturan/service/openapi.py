@@ -117,6 +117,8 @@ def error_responses(*statuses: int | str) -> dict[int | str, dict[str, Any]]:
                408: "The request's headers or body did not arrive within the server's time "
                     "limits (`header-timeout`, `body-timeout`).",
                413: "Body (or batch) over the configured limit.",
+               415: "A compressed body (`unsupported-encoding`): send plain JSON, no "
+                    "Content-Encoding.",
                422: SEMANTIC_422,
                "422-batch": "The body is not {\"items\": [...]} (`batch-shape`). Items that "
                             "are not valid facts are not a 422: each gets its errors in its "

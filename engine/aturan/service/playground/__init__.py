@@ -15,6 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import os
+import stat
+import traceback
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -26,13 +30,15 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from ...errors import AturanError
+from ...language.project import rulesets_of
 from ...language.repository import CASES_DIR, discover
 from ...resources import bundled_dir
 from ...runtime.decision import canonical_json
 from ...runtime.jsonio import parse_json
-from ..errors import read_body, status_for
+from ..errors import headers_for, read_body, status_for
 from ..holder import PolicyHolder
-from .requests import FIELDS, Limits, PlaygroundError, parse_request
+from ..logs import event
+from .requests import FIELDS, INTERNAL, Limits, PlaygroundError, parse_request
 from .sandbox import Sandbox, TimeLimits
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -48,16 +54,33 @@ TEXT_BYTES = 1024 * 1024
 
 
 def _json(status: int, body: Any) -> Response:
-    return Response(canonical_json(body), status_code=status, media_type="application/json")
+    return Response(canonical_json(body), status_code=status, media_type="application/json",
+                    headers=headers_for(status))
 
 
-def _read_text(path: Path) -> str | None:
+def _read_text(path: Path, root: Path | None = None) -> str | None:
+    """A regular file's UTF-8 text, None for anything else. Under `root` (the served
+    rulesets folder), only a file that is inside it once links are followed, as the loader
+    reads rulesets (`symlink-outside-root`): a `cases/` file linked to /etc/passwd was served
+    to anyone who asked for the page's bootstrap. Opened without blocking and checked to be a
+    regular file, so a FIFO or a device there is skipped instead of hanging the request."""
     try:
-        if path.stat().st_size > TEXT_BYTES:
+        if root is not None and not path.resolve().is_relative_to(root.resolve()):
             return None
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > TEXT_BYTES:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(TEXT_BYTES + 1)
+        return data.decode("utf-8") if len(data) <= TEXT_BYTES else None
     except (OSError, UnicodeDecodeError):
         return None
+    finally:
+        os.close(fd)
 
 
 def served_texts(holder: PolicyHolder) -> list[dict[str, Any]]:
@@ -65,12 +88,13 @@ def served_texts(holder: PolicyHolder) -> list[dict[str, Any]]:
     service loaded (never a path a request names). A file edited since it was loaded has
     `served: false`: its text is not what decides."""
     files = {display: path for path, display in discover([holder.root])}
+    root = rulesets_of(holder.root)
     out = []
     for rs in holder.policies.collection.versions:
         path = files.get(rs.path)
-        text = _read_text(path) if path else None
+        text = _read_text(path, root) if path else None
         digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
-        cases = _read_text(path.parent / CASES_DIR / path.name) if path else None
+        cases = _read_text(path.parent / CASES_DIR / path.name, root) if path else None
         out.append({"key": rs.key, "name": rs.name, "version": rs.version, "file": rs.path,
                     "extends": rs.extends, "text": text, "served": digest == rs.digest,
                     "cases": cases})
@@ -95,7 +119,7 @@ def example_orders() -> list[dict[str, Any]]:
 
 
 def add_playground(app: FastAPI, holder: PolicyHolder, limits: Limits | None = None,
-                   times: TimeLimits | None = None) -> Sandbox:
+                   times: TimeLimits | None = None, body_timeout: float = 30.0) -> Sandbox:
     """Mount the page and its API on `app`; jobs run in `Sandbox` processes, waited for on a
     small thread pool of their own, so playground use never takes the threads that answer
     `/v1/decisions`."""
@@ -108,19 +132,27 @@ def add_playground(app: FastAPI, holder: PolicyHolder, limits: Limits | None = N
         try:
             document = parse_json(body, "<body>", limit=limits.body_bytes)
             request = parse_request(job, document, limits)
-            return sandbox.run(request, holder.policies.collection)
+            return sandbox.run_admitted(request, holder.policies.collection)
         except PlaygroundError as exc:
             return exc.status, exc.body()
         except AturanError as exc:  # the body is not JSON
             return status_for(exc), PlaygroundError.of(exc, "request").body()
+        except Exception as exc:  # a bug of ours: logged with its traceback, answered as 500
+            event("internal-error", logging.ERROR, error=repr(exc), job=job,
+                  traceback="".join(traceback.format_exception(exc)))
+            return 500, INTERNAL
 
     async def answer(job: str, request: Request) -> Response:
         try:
-            body = await read_body(request, limits.body_bytes)
+            body = await read_body(request, limits.body_bytes, body_timeout)
         except AturanError as exc:
             return _json(status_for(exc), PlaygroundError.of(exc, "request").body())
         loop = asyncio.get_running_loop()
-        status, data = await loop.run_in_executor(waiters, handle, job, body)
+        try:
+            with sandbox.admitted():  # a place, or 429 now: never an unbounded queue
+                status, data = await loop.run_in_executor(waiters, handle, job, body)
+        except PlaygroundError as exc:
+            status, data = exc.status, exc.body()
         log = request.scope.get("aturan.log")
         if isinstance(log, dict):
             log.update(playground=job, **({"error": data.get("kind")} if status >= 400 else {}))

@@ -9,6 +9,7 @@ happens only in a sandbox process (`sandbox.py`)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,10 @@ RULESET_FILE = "playground.yaml"  # the virtual file names locations carry
 CASES_FILE = "playground-cases.yaml"
 FACTS_FILE = "<facts>"
 LANGS = ("en", "id")
+# the body of a 500: what went wrong is in the server log, never in the answer
+INTERNAL = {"errors": [{"source": "request", "pointer": "/", "code": "internal",
+                        "message": "internal error; the server log has the details"}],
+            "kind": "internal"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,27 @@ def refuse(status: int, code: str, message: str, pointer: str = "/", hint: str =
                                                      hint=hint), "request")], kind)
 
 
+# A lone UTF-16 surrogate (JSON "\ud800") is no character: no text that holds one can be a
+# YAML or JSON file, be measured in UTF-8 bytes, or be sent back (measuring one failed the
+# server's request, an HTTP 500; an error message echoing one crashed the job's process).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogate(key: str, text: str) -> None:
+    """Refuse a text field holding a lone surrogate, at its line and column in that text."""
+    found = _SURROGATE.search(text) if not text.isascii() else None
+    if found is None:
+        return
+    at = found.start()
+    line, col = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+    source = key if key in ("ruleset", "facts", "cases") else "request"
+    raise PlaygroundError(422, [{
+        "source": source, "pointer": f"/{key}", "code": "request-text",
+        "message": f"the {key} text holds a lone UTF-16 surrogate (such as \\ud800) at line "
+                   f"{line}, column {col}, which is not a character; send valid Unicode",
+        "hint": None, "severity": "error", "line": line, "col": col}])
+
+
 def parse_request(job: str, document: Any, limits: Limits) -> PlaygroundRequest:
     """Check a request body's shape and sizes (cheap, no ruleset text is parsed here)."""
     if not isinstance(document, dict):
@@ -127,9 +153,13 @@ def parse_request(job: str, document: Any, limits: Limits) -> PlaygroundRequest:
     for key, value in document.items():
         if key == "facts" and isinstance(value, dict):  # an object is welcome too (curl -d)
             value = json.dumps(value, indent=2, ensure_ascii=False)
+            if _SURROGATE.search(value):  # escaped, the facts check locates it (facts-text)
+                value = json.dumps(document[key], indent=2)
         if key in TEXT_FIELDS and not isinstance(value, str):
             raise refuse(422, "request-shape", f'"{key}" must be a string (the text itself)',
                          f"/{key}")
+        if key in TEXT_FIELDS:
+            _refuse_surrogate(key, value)
         if key in INT_FIELDS and (not isinstance(value, int) or isinstance(value, bool)
                                   or value < 0):
             raise refuse(422, "request-shape", f'"{key}" must be a whole number, 0 or more',

@@ -17,13 +17,15 @@ import multiprocessing
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ...language.repository import RulesetCollection
 from ..logs import event
-from .requests import Limits, PlaygroundRequest, refuse
+from .requests import INTERNAL, Limits, PlaygroundRequest, refuse
 
 MIB = 1024 * 1024
 RESULT_BYTES = 64 * MIB  # the most a child may send back
@@ -114,8 +116,12 @@ class Sandbox:
             if process.is_alive():
                 process.kill()
 
-    def run(self, request: PlaygroundRequest, served: RulesetCollection
-            ) -> tuple[int, dict[str, Any]]:
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """A place among the jobs that run or wait, held for the block; beyond `workers` +
+        `queue` of them, 429 at once (503 once closed). The server takes it before it hands
+        a request to a waiting thread, so a flood of requests is refused instead of queueing
+        without bound, each holding its connection and body."""
         with self._lock:
             if self._closed:
                 raise refuse(503, "playground-unavailable", "the server is shutting down",
@@ -125,11 +131,26 @@ class Sandbox:
                              "requests; try again in a moment", kind="busy")
             self._waiting += 1
         try:
-            with self._slots:
-                return self._run(request, served)
+            yield
         finally:
             with self._lock:
                 self._waiting -= 1
+
+    def run(self, request: PlaygroundRequest, served: RulesetCollection
+            ) -> tuple[int, dict[str, Any]]:
+        """`run_admitted` within a place of its own (`admitted`)."""
+        with self.admitted():
+            return self.run_admitted(request, served)
+
+    def run_admitted(self, request: PlaygroundRequest, served: RulesetCollection
+                     ) -> tuple[int, dict[str, Any]]:
+        """Run the job once one of the `workers` slots is free; the caller holds a place."""
+        with self._lock:
+            if self._closed:
+                raise refuse(503, "playground-unavailable", "the server is shutting down",
+                             kind="busy")
+        with self._slots:
+            return self._run(request, served)
 
     def _run(self, request: PlaygroundRequest, served: RulesetCollection
              ) -> tuple[int, dict[str, Any]]:
@@ -178,7 +199,5 @@ class Sandbox:
         if status == 500:
             event("internal-error", logging.ERROR, error=body.get("internal"),
                   traceback=body.get("traceback"), job=request.job)
-            body = {"errors": [{"source": "request", "pointer": "/", "code": "internal",
-                                "message": "internal error; the server log has the details"}],
-                    "kind": "internal"}
+            body = INTERNAL
         return status, body
