@@ -86,6 +86,31 @@ def test_a_compressed_body_is_415_not_a_utf_8_error(client, path):
     assert plain.status_code == 200
 
 
+def test_a_body_that_is_not_utf8_is_located_at_its_first_bad_byte(client):
+    """Was 400 "unreadable JSON: 'utf-8' codec can't decode byte 0xe9 in position 24" at line
+    1, column 1."""
+    body = json.dumps(make_facts(), indent=1).replace('"TS-1001"', '"caf\u00e9"',
+                                                      1).encode("latin-1")
+    response = client.post("/v1/decisions", content=body,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    line = next(n for n, text in enumerate(body.split(b"\n"), 1) if b"caf" in text)
+    column = body.split(b"\n")[line - 1].index(b"\xe9") + 1
+    assert (error["code"], error["line"], error["col"]) == ("json-encoding", line, column)
+    assert error["message"] == "not UTF-8 text (invalid continuation byte: byte 0xE9)"
+
+
+def test_a_body_nested_past_the_reader_is_400_and_says_so(client):
+    """Was 400 json-syntax "unreadable JSON: maximum recursion depth exceeded while decoding
+    a JSON array from a unicode string", Python's words."""
+    response = client.post("/v1/decisions", content=b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["code"] == "json-too-deep"
+    assert error["message"].startswith("the document nests too deep to read")
+
+
 def test_a_pin_without_a_version_is_404_not_the_version_in_force(client):
     response = client.post("/v1/decisions?ruleset=tiktok_shop@", json=make_facts())
     assert response.status_code == 404

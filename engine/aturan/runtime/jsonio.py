@@ -12,7 +12,7 @@ from typing import IO, Any
 import orjson
 
 from ..errors import Diagnostic, FactsError, Location
-from .facts import MAX_FACTS_BYTES
+from .facts import MAX_FACTS_BYTES, MAX_FACTS_DEPTH
 
 
 class _Reject(ValueError):
@@ -100,8 +100,14 @@ def parse_json(text: str | bytes, source: str = "<input>", line: int = 1,
         row, col = _position(text, exc.token, exc.duplicate)
         raise FactsError(Diagnostic("json-syntax", str(exc),
                                     Location(source, line + row - 1, col, "/"))) from exc
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise FactsError(Diagnostic("json-syntax", f"unreadable JSON: {exc}",
+    except UnicodeDecodeError as exc:  # bytes that are not UTF-8: at the first one that is not
+        if isinstance(text, bytes):
+            _text(text, source, line)  # raises json-encoding there (line, column)
+        raise FactsError(Diagnostic("json-encoding", f"not UTF-8 text ({exc.reason})",
+                                    Location(source, line, 1, "/"))) from exc
+    except RecursionError as exc:  # Python's reader follows about 1,000 levels
+        raise FactsError(Diagnostic("json-too-deep", "the document nests too deep to read "
+                                    f"(facts nest at most {MAX_FACTS_DEPTH} levels)",
                                     Location(source, line, 1, "/"))) from exc
     except ValueError as exc:  # Python refuses integers of more than 4,300 digits
         raise FactsError(Diagnostic("json-syntax", "a number has far more digits than any fact "
