@@ -277,6 +277,18 @@ def test_compare_gives_the_verdicts_of_decide_for_every_order(setup):
     policies.close()
 
 
+def returned_for_replacement() -> dict:
+    """A delivered order the buyer asks to replace (damaged, opened): the v2 fixture's
+    `replacement-for-a-faulty-item` decides it, with a return the seller pays for."""
+    return make_facts({
+        "order": {"placed_at": "2025-07-01T09:00:00+07:00", "status": "delivered",
+                  "payment": {"paid_at": "2025-07-01T09:02:00+07:00"},
+                  "fulfillment": {"shipped_at": "2025-07-02T09:00:00+07:00",
+                                  "delivered_at": "2025-07-03T09:00:00+07:00"}},
+        "request": {"type": "return_refund", "reason": "damaged", "resolution": "replacement",
+                    "item_condition": "opened", "at": "2025-07-04T09:00:00+07:00"}})
+
+
 def test_compare_keeps_the_effective_instant_its_due_date_and_the_return():
     """The diff's verdicts read off memo plans carry what `decide` reports for language v2
     effects: the instant an outcome takes effect, the refund's due date counted from it (not from
@@ -292,13 +304,7 @@ def test_compare_keeps_the_effective_instant_its_due_date_and_the_return():
                                 "request": {"at": "2025-07-01T10:00:00+07:00", "seller_response": {
                                     "decision": "approve", "at": "2025-07-02T10:00:00+07:00"}},
                                 "now": "2025-07-10T10:00:00+07:00"})
-    returned = make_facts({"order": {
-        "placed_at": "2025-07-01T09:00:00+07:00", "status": "delivered",
-        "payment": {"paid_at": "2025-07-01T09:02:00+07:00"},
-        "fulfillment": {"shipped_at": "2025-07-02T09:00:00+07:00",
-                        "delivered_at": "2025-07-03T09:00:00+07:00"}},
-        "request": {"type": "return_refund", "reason": "damaged", "resolution": "replacement",
-                    "item_condition": "opened", "at": "2025-07-04T09:00:00+07:00"}})
+    returned = returned_for_replacement()
     for facts, rule in ((approved_late, "seller-approves-in-window"),
                         (returned, "replacement-for-a-faulty-item")):
         decision = policies.decide(facts, pin)
@@ -329,13 +335,7 @@ def test_a_changed_return_is_named_return_as_decisions_name_it(tmp_path, capsys)
         text.replace("version: 1.0.0", "version: 1.0.1")
         .replace(start, "effective_from: 2024-06-01T00:00:00+07:00\n")
         .replace(replacement, replacement.replace("seller", "buyer")), encoding="utf-8")
-    returned = make_facts({"order": {
-        "placed_at": "2025-07-01T09:00:00+07:00", "status": "delivered",
-        "payment": {"paid_at": "2025-07-01T09:02:00+07:00"},
-        "fulfillment": {"shipped_at": "2025-07-02T09:00:00+07:00",
-                        "delivered_at": "2025-07-03T09:00:00+07:00"}},
-        "request": {"type": "return_refund", "reason": "damaged", "resolution": "replacement",
-                    "item_condition": "opened", "at": "2025-07-04T09:00:00+07:00"}})
+    returned = returned_for_replacement()
     orders, changes = tmp_path / "o.jsonl", tmp_path / "changes.jsonl"
     orders.write_text(json.dumps(returned) + "\n", encoding="utf-8")
     args = ["diff", "tiktok_shop@1.0.0", "tiktok_shop@1.0.1", "--orders", str(orders),
