@@ -79,7 +79,7 @@ def test_any_content_type_is_read_as_json(client, policies):
     pytest.param(b'{"order": 1, "order": 2}', "json-syntax", None, id="duplicate-key"),
     pytest.param(b'{"now": NaN}', "json-syntax", None, id="nan"),
     pytest.param(b"", "json-empty", None, id="empty"),
-    pytest.param(b'{"order": "\xff"}', "json-syntax", None, id="not-utf8"),
+    pytest.param(b'{"order": "\xff"}', "json-encoding", (1, 12), id="not-utf8"),
 ])
 def test_malformed_json_is_400_with_where_it_broke(client, body, code, where):
     response = client.post("/v1/decisions", content=body)
