@@ -169,7 +169,7 @@ def test_fast_loads_is_the_strict_reading_or_unproven(text):
             continue
         expected = strict(raw)
         if isinstance(expected, tuple):  # the strict reader refused: only a number may differ
-            assert "digits" in expected[0].message or "recursion" in expected[0].message
+            assert "digits" in expected[0].message or expected[0].code == "json-too-deep"
             continue
         # equal, bar integers beyond 64 bits, which orjson reads as floats (facts refuse both)
         assert same(fast, expected) or _has_float(fast), text
