@@ -44,25 +44,26 @@ class Unrealisable(ValueError):
 
 def instant(anchor: datetime, after: int) -> str:
     """RFC 3339 text of `anchor` + `after` nanoseconds (the anchor has whole seconds), with nine
-    fraction digits only when the instant has a part of a second; `Unrealisable` outside the
-    years."""
+    fraction digits only when the instant has a part of a second; `Unrealisable` when the year
+    as written is outside the years facts may have (the facts check reads the written year:
+    the first hours of 1900 in Jakarta are 1899 in UTC)."""
     whole, rest = divmod(after, 1_000_000_000)
     low, high = TIMESTAMP_YEARS
     try:
-        moment = anchor + timedelta(seconds=whole)
+        moment: datetime | None = _writable(anchor + timedelta(seconds=whole))
     except OverflowError:
         moment = None
     if moment is None or not low <= moment.year <= high:
         raise Unrealisable(f"{anchor.isoformat()} + {whole}s is outside the years {low}-{high}")
-    text = rfc3339(moment)
+    text = moment.isoformat()
     return text if not rest else f"{text[:19]}.{rest:09d}{text[19:]}"
 
 
-def rfc3339(moment: datetime) -> str:
-    """`moment.isoformat()`, in UTC when its zone's offset then was not whole minutes (Jakarta
-    before 1924 was +07:07:12, which RFC 3339 and the facts schema cannot write): the same
-    instant, so the witness decides as the region says."""
+def _writable(moment: datetime) -> datetime:
+    """`moment`, in UTC when its zone's offset then was not whole minutes (Jakarta before 1924
+    was +07:07:12, which RFC 3339 and the facts schema cannot write): the same instant, so the
+    witness decides as the region says."""
     offset = moment.utcoffset()
     if offset is not None and (offset.seconds % 60 or offset.microseconds):
-        moment = moment.astimezone(timezone.utc)
-    return moment.isoformat()
+        return moment.astimezone(timezone.utc)
+    return moment

@@ -32,7 +32,7 @@ from ..runtime.decision import Decision
 from ..runtime.evaluate import Policies, combine
 from ..runtime.facts import FlatFacts, flatten_facts
 from ..runtime.verdict import Verdict, penalty_multiset, returns
-from .instants import instant, nanos, rfc3339
+from .instants import instant, nanos
 from .symbolic import ABSENT, OTHER, Box, Interval, Space
 
 # the plain order a witness starts from: value, or None for absent; ages in seconds before now
@@ -225,7 +225,7 @@ def realise(space: Space, point: dict[str, Any], anchor: datetime, platform: str
             "fulfillment": fulfillment,
         },
         "request": {"type": get("request.type"), "by": get("request.by"),
-                    "reason": get("request.reason"), "at": rfc3339(anchor),
+                    "reason": get("request.reason"), "at": instant(anchor, 0),
                     "seller_response": response},
         "now": now_text,
     }
