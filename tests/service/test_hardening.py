@@ -101,6 +101,19 @@ def test_a_body_that_is_not_utf8_is_located_at_its_first_bad_byte(client):
     assert error["message"] == "not UTF-8 text (invalid continuation byte: byte 0xE9)"
 
 
+@pytest.mark.parametrize("encoding, status", [("utf-16", 400), ("utf-32", 400),
+                                              ("utf-8-sig", 200)])
+def test_json_is_utf8_over_http_a_bom_allowed(client, encoding, status):
+    """A UTF-16 or UTF-32 body was decided (Python's json reads them), where JSON Lines input
+    refused them: JSON is UTF-8 (RFC 8259), with a leading byte order mark allowed."""
+    body = json.dumps(make_facts()).encode(encoding)
+    response = client.post("/v1/decisions", content=body,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["errors"][0]["code"] == "json-encoding"
+
+
 def test_a_body_nested_past_the_reader_is_400_and_says_so(client):
     """Was 400 json-syntax "unreadable JSON: maximum recursion depth exceeded while decoding
     a JSON array from a unicode string", Python's words."""
