@@ -570,4 +570,9 @@ def test_serve_names_the_files_of_its_first_set_as_its_reloads_do(tmp_path, monk
         assert served and all(entry["text"] and entry["served"] for entry in served)
         assert app.state.holder.reload("manual").ok
         assert client.post("/v1/decisions", json=make_facts()).text == first
+        # named as the service's reloads, workers and decision log name them: absolute
+        named = f'"file":"{(root / "tiktok_shop" / "1.0.0.yaml").as_posix()}"'
+        assert named in first
+        [listed] = client.get("/v1/rulesets").json()["rulesets"]
+        assert listed["file"] == (root / "tiktok_shop" / "1.0.0.yaml").as_posix()
     app.state.holder.close()
