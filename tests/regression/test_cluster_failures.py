@@ -17,7 +17,8 @@ ORDERS = RULESETS.parent / "examples" / "orders.jsonl"
 
 @pytest.mark.parametrize("spec", [
     "tcp://127.0.0.1:8786", "tls://scheduler.example:8786", "ws://10.0.0.2:8786",
-    "tcp://[::1]:8786", "local:1", f"local:{MAX_LOCAL_WORKERS}"])
+    "tcp://[::1]:8786", "tcp://[fe80::1%eth0]:8786", "ucx://10.0.0.2:13337", "local:1",
+    f"local:{MAX_LOCAL_WORKERS}"])
 def test_addresses_dask_can_connect_to_are_accepted(spec):
     assert check_spec(spec) == spec
 
@@ -25,7 +26,7 @@ def test_addresses_dask_can_connect_to_are_accepted(spec):
 # each of these reached distributed.Client, which raised a traceback (exit 1)
 @pytest.mark.parametrize("spec", [
     "tcp://host:notaport", "tcp://[::1", "tcp://:", "foo://bar", "inproc://x",
-    "ucx://127.0.0.1:1", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://scheduler"])
+    "tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://scheduler"])
 def test_a_malformed_scheduler_address_is_a_usage_error(spec, capsys, tmp_path):
     with pytest.raises(ValueError):
         check_spec(spec)
@@ -55,13 +56,15 @@ def test_too_many_worker_processes_is_a_usage_error(capsys, tmp_path):
     assert f"1<=x<={MAX_LOCAL_WORKERS}" in capsys.readouterr().err
 
 
-def test_an_address_dask_cannot_use_is_one_line_and_exit_1(capsys):
-    """tls:// without a TLS configuration: Dask raised TypeError (a traceback)."""
+@pytest.mark.parametrize("spec, reason", [
+    ("tls://127.0.0.1:9", "TLS expects"),  # no TLS configuration: Dask raised TypeError
+    ("ucx://127.0.0.1:1", "")])  # no distributed-ucxx here: Dask raised TypeError
+def test_an_address_dask_cannot_use_is_one_line_and_exit_1(capsys, spec, reason):
     pytest.importorskip("distributed")
     code = main(["diff", OLD, NEW, "--orders", str(ORDERS), "--rulesets", str(RULESETS),
-                 "--cluster", "tls://127.0.0.1:9"])
+                 "--cluster", spec])
     captured = capsys.readouterr()
     assert code == 1 and captured.out == ""
     [line] = captured.err.strip().splitlines()
     assert line.startswith("aturan: cluster-unreachable: cannot reach the Dask scheduler at "
-                           "tls://127.0.0.1:9: TLS expects")
+                           f"{spec}: {reason}")

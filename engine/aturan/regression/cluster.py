@@ -34,8 +34,10 @@ R = TypeVar("R")
 
 _LOCAL = re.compile(r"^local:(\d+)$")
 # what `distributed.Client` can connect to from a command line: a scheme its comms have
-# (inproc is in-process only; UCX left Dask) and HOST:PORT, an IPv6 host in brackets
-_ADDRESS = re.compile(r"^(tcp|tls|ws|wss)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+# (inproc is in-process only; ucx/ucxx with distributed-ucxx installed) and HOST:PORT, an IPv6
+# host in brackets, with its zone if any
+_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx|ucxx)://(\[[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?\]"
+                      r"|[A-Za-z0-9._-]+):(\d{1,5})$")
 MAX_LOCAL_WORKERS = 256  # local:N, --workers N: beyond, a typo (local:80 -> local:8000)
 # a run whose cluster has had no worker this long ends (`DaskExecutor.map`): long enough for
 # an adaptive cluster scaled to zero to start one, short of the for ever Dask would wait
@@ -60,10 +62,10 @@ def check_spec(spec: str) -> str:
                          f"to {MAX_LOCAL_WORKERS:,}; for more, start a cluster and give its "
                          "scheduler's address")
     address = None if local else _ADDRESS.match(spec)
-    if address and 1 <= int(address.group(3)) <= 65535:
+    if address and 1 <= int(address.group(4)) <= 65535:
         return spec
     raise ValueError(f"{spec!r} is neither local:N (N worker processes here) nor a scheduler "
-                     "address such as tcp://HOST:8786 (schemes: tcp, tls, ws, wss; a port from "
+                     "address such as tcp://HOST:8786 (schemes: tcp, tls, ws, wss, ucx; a port from "
                      "1 to 65535)")
 
 
