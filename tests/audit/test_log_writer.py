@@ -134,6 +134,42 @@ def test_a_file_that_is_not_a_decision_log_is_refused_and_left_as_it_was(tmp_pat
         "orders.jsonl"]
 
 
+def test_refusing_a_large_file_that_is_no_log_reads_one_line_and_its_end(tmp_path):
+    """The check held the whole file in memory (a 100 MB orders file: 336 MiB) and parsed
+    its lines again for each doubling of its block; it now reads the first line and at most
+    `PROBE_BYTES` of the end, whatever the file's size."""
+    import tracemalloc
+
+    from aturan.audit.writer import PROBE_BYTES, NotADecisionLog, check_log_file
+    path = tmp_path / "orders.jsonl"
+    line = json.dumps(facts_for(0)) + "\n"
+    path.write_text(line * (12 * PROBE_BYTES // len(line)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(NotADecisionLog, match=r"orders\.jsonl:1: this line is not a decision"):
+            check_log_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * PROBE_BYTES, peak
+
+
+def test_a_log_whose_first_line_was_damaged_is_still_a_log(tmp_path, policies):
+    """Its first line is no record, but the records after it make it a log: it is continued,
+    not refused as another program's file."""
+    path = tmp_path / "decisions.jsonl"
+    with DecisionLog(path) as log:
+        observed = log.attach(policies, [RULESETS])
+        for n in range(3):
+            observed.decide(facts_for(n))
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([b"{damaged"] + lines[1:]))
+    with DecisionLog(path) as log:
+        log.attach(policies, [RULESETS]).decide(facts_for(3))
+    seqs = [r["seq"] for r in records_in(tmp_path) if isinstance(r.get("decision_id"), str)]
+    assert seqs[-1] == seqs[-2] + 1  # the chain went on from the last record
+
+
 def _blocked(log: DecisionLog) -> threading.Event:
     """Hold the writer thread until the returned event is set."""
     release = threading.Event()

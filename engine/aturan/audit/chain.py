@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -89,7 +89,7 @@ def _open(path: Path) -> IO[bytes]:
     return open(path, "rb")  # noqa: SIM115
 
 
-def read_file(path: Path) -> Iterator[LogLine]:
+def read_file(path: Path) -> Generator[LogLine, None, None]:
     """Every line of one log file (plain or gzip). A line without its newline at the end of the
     file is `torn` (a crash while it was written). A gzip file that is cut short or not gzip
     at all ends in a `damaged` line: the writer renames a compressed file into place only once
@@ -172,9 +172,10 @@ def _first_key(path: Path) -> tuple[str, int, str]:
     return ("", 0, path.name)
 
 
-def last_record(path: Path) -> LogLine | None:
+def last_record(path: Path, within: int | None = None) -> LogLine | None:
     """The last complete record of a file (reading plain files from the end): the last line
-    that is a chain's record (`link_of`), whatever follows it."""
+    that is a chain's record (`link_of`), whatever follows it. `within`: look only at the
+    last that many bytes of a plain file (None: all of it)."""
     if path.name.endswith(".gz"):
         last = None
         for line in read_file(path):
@@ -187,8 +188,9 @@ def last_record(path: Path) -> LogLine | None:
         block = 65536
         tail = b""
         position = end
-        while position > 0:
-            step = min(block, position)
+        floor = 0 if within is None else max(0, end - within)
+        while position > floor:
+            step = min(block, position - floor)
             position -= step
             handle.seek(position)
             tail = handle.read(step) + tail

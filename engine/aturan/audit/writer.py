@@ -27,6 +27,7 @@ import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,18 +89,28 @@ class NotADecisionLog(ValueError):
     orders file given as --decision-log by mistake), which a log must not append to."""
 
 
+# How far from its end a file whose first line is no record is searched for one: records are a
+# few kB, so a log whose first line was damaged shows records there; a file that is no log is
+# then refused after reading one line and this much, whatever its size.
+PROBE_BYTES = 1024 * 1024
+
+
 def check_log_file(path: Path) -> None:
-    """Raise `NotADecisionLog` when `path` exists with complete lines and none of them is a
-    chain's record; a missing or empty file, a log, or a log whose only line is torn (a crash
-    during its first write) are fine."""
-    if not path.is_file() or last_record(path) is not None:
+    """Raise `NotADecisionLog` when `path` holds complete lines and is no decision log: its
+    first complete line is no chain's record, and neither is any in its last `PROBE_BYTES`. A
+    missing or empty file, a log, or a log whose only line is torn (a crash during its first
+    write) are fine."""
+    if not path.is_file():
         return
-    for line in read_file(path):
-        if not line.torn:
-            raise NotADecisionLog(
-                f"{path}:{line.number}: this line is not a decision log record, and no line of "
-                "the file is: it is not a decision log, and a log appends only to its own files; "
-                "give another path")
+    with closing(read_file(path)) as lines:
+        first = next((line for line in lines if not line.torn), None)
+    if first is None or link_of(first.record) is not None or last_record(
+            path, PROBE_BYTES) is not None:
+        return
+    raise NotADecisionLog(
+        f"{path}:{first.number}: this line is not a decision log record, and neither is any "
+        "near the file's end: it is not a decision log, and a log appends only to its own "
+        "files; give another path")
 
 
 class DecisionLog:
@@ -226,6 +237,7 @@ class DecisionLog:
     def _recover(self) -> None:
         """Continue the chain of the files already at `path`; set a torn active file aside."""
         self._chain, self._seq, self._prev = "", 0, GENESIS
+        check_log_file(self.path)  # before anything in the folder is touched
         pattern = rotated_pattern(self._stem)
         rotated = sorted((p for p in self.path.parent.iterdir() if pattern.match(p.name)),
                          key=lambda p: p.name)
@@ -234,7 +246,6 @@ class DecisionLog:
                 plain.unlink()
             else:
                 self._compress_queue.append(plain)
-        check_log_file(self.path)
         candidates = [self.path] if self.path.exists() else []
         candidates += sorted({p.with_name(p.name.removesuffix(".gz")).name: p
                               for p in rotated}.values(), key=lambda p: p.name, reverse=True)
