@@ -102,7 +102,6 @@ class DaskExecutor:
 
     def __init__(self, client: Any, cluster: Any = None, spec: str = ""):
         self.client, self._cluster, self.spec = client, cluster, spec
-        self._run = uuid.uuid4().hex[:12]
 
     def threads(self) -> dict[str, int]:
         """Threads per worker address, as the scheduler knows them now."""
@@ -117,7 +116,10 @@ class DaskExecutor:
             return
         distributed = _dask()
         name = getattr(task, "__name__", "task").replace("_", "-")
-        keys = [f"aturan-{name}-{self._run}-{p.index}" for p in parts]
+        # keys of this call alone: a second map of the same task just after one given up on
+        # would otherwise meet the first one's futures while they are being cancelled
+        run = uuid.uuid4().hex[:12]
+        keys = [f"aturan-{name}-{run}-{p.index}" for p in parts]
         futures = self.client.map(task, [job] * len(parts), list(parts), key=keys, pure=False)
         by_key = {future.key: part for future, part in zip(futures, parts)}
         watch = _Starvation(self.client, futures, _no_workers_seconds())

@@ -30,7 +30,8 @@ def _no_constants(name: str) -> Any:
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
 
 
-def _line_col(text: str, at: int) -> tuple[int, int]:
+def line_col(text: str, at: int) -> tuple[int, int]:
+    """1-based (line, column) of the character at index `at` of `text`."""
     return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
@@ -67,11 +68,11 @@ def _position(text: str | bytes, token: str = "", duplicate: str | None = None
                 except ValueError:
                     key = None
                 if key == duplicate and key in keys:
-                    return _line_col(plain, match.start())
+                    return line_col(plain, match.start())
                 keys.add(key)
             expect_key = False
         elif tok == token:
-            return _line_col(plain, match.start())
+            return line_col(plain, match.start())
     return 1, 1
 
 

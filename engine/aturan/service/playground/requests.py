@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import AturanError, Diagnostic, Location
+from ...runtime.jsonio import line_col
 from ...suggest import did_you_mean
 
 KIB = 1024
@@ -124,8 +125,7 @@ def _refuse_surrogate(key: str, text: str) -> None:
     found = _SURROGATE.search(text) if not text.isascii() else None
     if found is None:
         return
-    at = found.start()
-    line, col = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+    line, col = line_col(text, found.start())
     source = key if key in ("ruleset", "facts", "cases") else "request"
     raise PlaygroundError(422, [{
         "source": source, "pointer": f"/{key}", "code": "request-text",
